@@ -1,0 +1,184 @@
+/**
+ * Paged KV cache with automatic prefix caching, after vLLM v1's `BlockPool` / `KVCacheManager`
+ * (`vllm/v1/core/block_pool.py`, `kv_cache_manager.py`):
+ * - fixed pool of `numBlocks` blocks of `blockSize` tokens;
+ * - a full block gets the chained hash of its content and can be found by later requests (`hashToBlock`);
+ * - reference counts: a block used by running requests is never evicted;
+ * - blocks whose count drops to 0 go to the tail of a free list and keep their hash, so they can still be hit; a new
+ *   allocation takes the head of the free list (least recently freed) and evicts its hash;
+ * - a finished request frees its blocks tail first, so its suffix is evicted before its prefix.
+ *
+ * All state lives in typed arrays; nothing is allocated per token or per step.
+ */
+export const NO_HASH = -1;
+
+export type KvEventListener = (kind: "stored" | "removed", hash: number) => void;
+
+export class KvCache {
+  readonly numBlocks: number;
+  readonly blockSize: number;
+  private readonly hash: Float64Array;
+  private readonly ref: Int32Array;
+  // Doubly linked free list; head = least recently freed (next to evict). -1 = none.
+  private readonly prev: Int32Array;
+  private readonly next: Int32Array;
+  private head = -1;
+  private tail = -1;
+  private free: number;
+  private readonly hashToBlock = new Map<number, number>();
+  /** Blocks whose cached hash was evicted to make room (counter). */
+  evictions = 0;
+  /** Optional KV-event sink (BlockStored / BlockRemoved), for precise prefix routing. */
+  listener: KvEventListener | undefined;
+
+  constructor(numBlocks: number, blockSize: number) {
+    if (!(numBlocks >= 1) || !Number.isInteger(numBlocks)) throw new Error(`numBlocks must be a positive integer`);
+    this.numBlocks = numBlocks;
+    this.blockSize = blockSize;
+    this.hash = new Float64Array(numBlocks).fill(NO_HASH);
+    this.ref = new Int32Array(numBlocks);
+    this.prev = new Int32Array(numBlocks);
+    this.next = new Int32Array(numBlocks);
+    for (let i = 0; i < numBlocks; i++) {
+      this.prev[i] = i - 1;
+      this.next[i] = i + 1 < numBlocks ? i + 1 : -1;
+    }
+    this.head = 0;
+    this.tail = numBlocks - 1;
+    this.free = numBlocks;
+  }
+
+  /** Blocks with reference count 0 (free, possibly still holding a cached hash). */
+  get freeBlocks(): number {
+    return this.free;
+  }
+
+  /** Blocks referenced by at least one request. */
+  get usedBlocks(): number {
+    return this.numBlocks - this.free;
+  }
+
+  /** vLLM's `kv_cache_usage_perc`: 1 − free / total. */
+  get usage(): number {
+    return 1 - this.free / this.numBlocks;
+  }
+
+  /** Number of distinct hashes currently findable. */
+  get cachedBlocks(): number {
+    return this.hashToBlock.size;
+  }
+
+  /** Whether a block with this hash is cached (used or free). */
+  has(h: number): boolean {
+    return this.hashToBlock.has(h);
+  }
+
+  refCount(block: number): number {
+    return this.ref[block]!;
+  }
+
+  blockHash(block: number): number {
+    return this.hash[block]!;
+  }
+
+  /** Longest run of leading `hashes[0..limit)` that are cached: the prefix-cache hit, in blocks. */
+  lookup(hashes: Float64Array, limit: number): number {
+    const n = Math.min(limit, hashes.length);
+    let i = 0;
+    while (i < n && this.hashToBlock.has(hashes[i]!)) i++;
+    return i;
+  }
+
+  /** Takes a reference on the cached block with hash `h` (must be cached). Returns the block index. */
+  acquire(h: number): number {
+    const b = this.hashToBlock.get(h);
+    if (b === undefined) throw new Error("acquire of a hash that is not cached");
+    if (this.ref[b] === 0) this.unlinkFree(b);
+    this.ref[b]!++;
+    return b;
+  }
+
+  /** Allocates a fresh block (evicting the least recently freed cached block if needed); -1 if none is free. */
+  allocate(): number {
+    const b = this.head;
+    if (b < 0) return -1;
+    this.unlinkFree(b);
+    const h = this.hash[b]!;
+    if (h !== NO_HASH) {
+      if (this.hashToBlock.get(h) === b) {
+        this.hashToBlock.delete(h);
+        this.listener?.("removed", h);
+      }
+      this.hash[b] = NO_HASH;
+      this.evictions++;
+    }
+    this.ref[b] = 1;
+    return b;
+  }
+
+  /**
+   * Registers a full block's hash so later requests can hit it. If the hash is already cached in another block (two
+   * requests computed the same content concurrently) the block stays anonymous, as in vLLM.
+   */
+  register(block: number, h: number): void {
+    if (this.hashToBlock.has(h)) return;
+    this.hash[block] = h;
+    this.hashToBlock.set(h, block);
+    this.listener?.("stored", h);
+  }
+
+  /** Drops one reference; a block reaching 0 goes to the tail of the free list (most recently freed). */
+  release(block: number): void {
+    const r = --this.ref[block]!;
+    if (r < 0) throw new Error("KV block released more often than acquired");
+    if (r === 0) this.linkFreeTail(block);
+  }
+
+  /** Releases a request's block table, tail first (vLLM frees in reverse so prefixes outlive suffixes). */
+  releaseAll(blocks: readonly number[]): void {
+    for (let i = blocks.length - 1; i >= 0; i--) this.release(blocks[i]!);
+  }
+
+  private unlinkFree(b: number): void {
+    const p = this.prev[b]!;
+    const n = this.next[b]!;
+    if (p >= 0) this.next[p] = n;
+    else this.head = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.tail = p;
+    this.prev[b] = -1;
+    this.next[b] = -1;
+    this.free--;
+  }
+
+  private linkFreeTail(b: number): void {
+    this.prev[b] = this.tail;
+    this.next[b] = -1;
+    if (this.tail >= 0) this.next[this.tail] = b;
+    else this.head = b;
+    this.tail = b;
+    this.free++;
+  }
+
+  /** Free-list order from next-to-evict to last (for tests and debugging). */
+  freeOrder(): number[] {
+    const out: number[] = [];
+    for (let b = this.head; b >= 0; b = this.next[b]!) out.push(b);
+    return out;
+  }
+
+  /** Checks internal invariants (tests): counts, list integrity, map consistency. Throws on violation. */
+  checkInvariants(): void {
+    let n = 0;
+    for (let b = this.head; b >= 0; b = this.next[b]!) {
+      if (this.ref[b] !== 0) throw new Error(`free block ${b} has ref ${this.ref[b]}`);
+      n++;
+      if (n > this.numBlocks) throw new Error("free list cycle");
+    }
+    if (n !== this.free) throw new Error(`free count ${this.free} != list length ${n}`);
+    let zero = 0;
+    for (let b = 0; b < this.numBlocks; b++) if (this.ref[b] === 0) zero++;
+    if (zero !== this.free) throw new Error(`blocks with ref 0 (${zero}) != free (${this.free})`);
+    for (const [h, b] of this.hashToBlock) if (this.hash[b] !== h) throw new Error(`map/hash mismatch at ${b}`);
+  }
+}

@@ -1,0 +1,113 @@
+import type { Request } from "../sim/request.ts";
+import type { Rng } from "../sim/rng.ts";
+
+/**
+ * What the gateway knows about one replica: the metrics it scraped (as a real gateway scrapes vLLM's `/metrics`), and
+ * their age. Values are stale between scrapes. Routers get these and never a replica object.
+ */
+export interface EndpointView {
+  /** Index of the replica in the cluster (stable for the run). */
+  readonly index: number;
+  /** `pool-name/ordinal`, e.g. `main/0`. */
+  readonly name: string;
+  readonly pool: string;
+  /** Model served (base model name). */
+  readonly model: string;
+  /** `vllm:num_requests_waiting` at the last scrape. */
+  readonly waiting: number;
+  /** `vllm:num_requests_running` at the last scrape. */
+  readonly running: number;
+  /** `vllm:kv_cache_usage_perc` at the last scrape, in [0, 1]. */
+  readonly kvCacheUsage: number;
+  /** `vllm:lora_requests_info{running_lora_adapters}` at the last scrape. */
+  readonly runningAdapters: ReadonlySet<string>;
+  /** `vllm:lora_requests_info{waiting_lora_adapters}` at the last scrape. */
+  readonly waitingAdapters: ReadonlySet<string>;
+  /** Adapters resident on the GPU (loaded), from the same scrape. */
+  readonly residentAdapters: ReadonlySet<string>;
+  /** `vllm:lora_requests_info{max_lora}`: GPU adapter slots (0 when LoRA is off). */
+  readonly maxLora: number;
+  /** `vllm:cache_config_info{block_size}`. */
+  readonly blockSize: number;
+  /** `vllm:cache_config_info{num_gpu_blocks}`. */
+  readonly numGpuBlocks: number;
+  /** `max_num_seqs` of the engine (static config). */
+  readonly maxNumSeqs: number;
+  /** Simulated time of the last scrape (seconds). */
+  readonly scrapeTime: number;
+}
+
+/** Router-local counters the gateway keeps itself (fresh, updated at dispatch / first token / completion). */
+export interface LocalLoad {
+  /** Requests dispatched to each replica and not yet completed. */
+  readonly inFlight: Int32Array;
+  /** Prompt tokens dispatched to each replica whose prefill has not finished (released at first token). */
+  readonly inFlightPrefillTokens: Float64Array;
+  /** Prompt + expected output tokens of requests in flight on each replica. */
+  readonly inFlightTokens: Float64Array;
+}
+
+export interface RoutingContext {
+  readonly now: number;
+  /** Candidate endpoints (already narrowed to the pool serving the request's model). */
+  readonly endpoints: readonly EndpointView[];
+  /** Fresh router-local counters, indexed by replica index. */
+  readonly local: LocalLoad;
+  /** The routing RNG stream (tie-breaks, random pickers). */
+  readonly rng: Rng;
+  /** The request's full-block prompt hashes at the router's block size (see `promptHashes`). */
+  promptHashes(blockSize: number): Float64Array;
+}
+
+/** Why a router did not pick an endpoint. */
+export interface RoutingRefusal {
+  readonly refused: true;
+  /** HTTP-like status the client sees: 503 (no endpoint), 429 (shed / saturated). */
+  readonly status: 429 | 503;
+  readonly reason: string;
+}
+
+/** A routing decision: the chosen replica index, with optional explanation for the decision trace. */
+export interface RoutingDecision {
+  readonly refused?: false;
+  readonly replica: number;
+  /** Per-candidate scores (replica index → total score) when the router scores; for `--trace-decisions`. */
+  readonly scores?: ReadonlyMap<number, number>;
+  /** Per-scorer breakdown: scorer name → (replica index → clamped score). */
+  readonly breakdown?: ReadonlyMap<string, ReadonlyMap<number, number>>;
+}
+
+export type RouteResult = RoutingDecision | RoutingRefusal;
+
+/** Replica-side KV events (BlockStored / BlockRemoved), as llm-d's precise scorer and Dynamo receive them. */
+export interface KvEvent {
+  readonly replica: number;
+  readonly kind: "stored" | "removed";
+  readonly hash: number;
+}
+
+/**
+ * A routing policy. The engine calls `route` once per dispatch attempt and the hooks as the request progresses
+ * (the EPP's PreRequest and ResponseBody plugin points).
+ */
+export interface Router {
+  readonly name: string;
+  route(req: Request, ctx: RoutingContext): RouteResult;
+  /** PreRequest: the request was sent to `replica` (update prefix index, session bindings). */
+  onDispatch?(req: Request, replica: number, now: number): void;
+  /** First response chunk from `replica`. */
+  onFirstToken?(req: Request, replica: number, now: number): void;
+  /** Response finished (or failed) on `replica`. */
+  onComplete?(req: Request, replica: number, now: number): void;
+  /** Whether this router consumes replica KV events (only precise-prefix routers do; it costs time to produce). */
+  readonly wantsKvEvents?: boolean;
+  onKvEvent?(ev: KvEvent, now: number): void;
+}
+
+/** Static facts about the cluster a router may need at construction. */
+export interface RouterInit {
+  readonly replicas: number;
+  readonly blockSize: number;
+  /** KV blocks per replica, for routers that size their indexes from `num_gpu_blocks`. */
+  readonly numGpuBlocks: readonly number[];
+}

@@ -1,0 +1,101 @@
+/**
+ * Numeric hashing for prompt content and KV blocks.
+ *
+ * Block identity follows vLLM's prefix caching: block i's hash is a chained hash over everything up to the end of
+ * block i (vLLM `hash_block_tokens(parent_hash, block_token_ids)`), so equal hashes mean equal prefixes. We never hash
+ * strings on the hot path: a prompt is a list of segments (content id, token count) and a block's content is described
+ * by the (content id, offset) pieces that fall into it. Hashes are 52-bit non-negative integers held in a JS number
+ * (exact in a float64), so they fit in Float64Array and Map<number, …> keys.
+ */
+
+const TWO32 = 4294967296;
+const MASK20 = 0xfffff;
+
+/** 32-bit finaliser of MurmurHash3 (public domain algorithm). */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Mixes a 52-bit state with one 52-bit value; returns a 52-bit hash. Deterministic, allocation-free. */
+export function mix(state: number, value: number): number {
+  const sLo = (state % TWO32) >>> 0;
+  const sHi = Math.floor(state / TWO32) >>> 0;
+  const vLo = (value % TWO32) >>> 0;
+  const vHi = Math.floor(value / TWO32) >>> 0;
+  let a = fmix32((sLo ^ Math.imul(vLo, 0x9e3779b1)) + 0x7f4a7c15);
+  let b = fmix32((sHi ^ Math.imul(vHi, 0x85ebca77) ^ a) + 0x165667b1);
+  a = fmix32(a ^ Math.imul(b, 0xc2b2ae3d) ^ vHi);
+  b = fmix32(b ^ Math.imul(a, 0x27d4eb2f) ^ vLo);
+  return (b & MASK20) * TWO32 + a;
+}
+
+/** Hash of a list of integers (used to derive content ids, e.g. `contentId(NS_SYSTEM, group)`). */
+export function hashInts(...values: number[]): number {
+  let h = 0x1234567;
+  for (const v of values) h = mix(h, v < 0 ? -v * 2 + 1 : v * 2);
+  return h;
+}
+
+/** Hash of a string, for content ids derived from names (not used on the hot path). */
+export function hashString(s: string): number {
+  let h = 0x2545f491;
+  for (let i = 0; i < s.length; i++) h = mix(h, s.charCodeAt(i));
+  return mix(h, s.length);
+}
+
+/** A run of prompt tokens with one identity: `tokens` tokens of the content `id`, starting at `offset` within it. */
+export interface Segment {
+  readonly id: number;
+  readonly tokens: number;
+  /** Offset into the content (tokens), for a segment that continues content begun elsewhere. Default 0. */
+  readonly offset?: number;
+}
+
+/** Total tokens of a segment list. */
+export function segmentTokens(segments: readonly Segment[]): number {
+  let n = 0;
+  for (const s of segments) n += s.tokens;
+  return n;
+}
+
+/**
+ * Chained hashes of the full `blockSize`-token blocks of a token sequence described by `segments`, up to `maxBlocks`
+ * blocks. Block i's hash depends on every piece of content in blocks 0..i (chaining) and on nothing after it.
+ * Cost: O(blocks + segments).
+ */
+export function blockHashes(
+  segments: readonly Segment[],
+  blockSize: number,
+  maxBlocks = Number.POSITIVE_INFINITY,
+): Float64Array {
+  const total = segmentTokens(segments);
+  const n = Math.min(Math.floor(total / blockSize), maxBlocks);
+  const out = new Float64Array(n);
+  if (n === 0) return out;
+  let h = mix(0x51ed27, blockSize);
+  let block = 0;
+  let filled = 0; // tokens already in the current block
+  for (const seg of segments) {
+    let off = seg.offset ?? 0;
+    let left = seg.tokens;
+    while (left > 0 && block < n) {
+      const take = Math.min(left, blockSize - filled);
+      // The piece (content id, offset, length) identifies these tokens.
+      h = mix(mix(mix(h, seg.id), off), take);
+      off += take;
+      left -= take;
+      filled += take;
+      if (filled === blockSize) {
+        out[block++] = h;
+        filled = 0;
+      }
+    }
+    if (block >= n) break;
+  }
+  return out;
+}

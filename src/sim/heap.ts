@@ -1,0 +1,112 @@
+/**
+ * The event queue: a binary min-heap on (time, seq) in parallel typed arrays, with an int32 kind and an int32 argument
+ * per event. Equal times pop in insertion (seq) order, which makes the simulation deterministic.
+ *
+ * Written by hand because measurement says so: 4–6× faster than every npm heap tried, half the memory
+ * (`../shared/reference/toolchain.md` §8).
+ */
+export class EventHeap {
+  private time: Float64Array;
+  private seq: Float64Array;
+  private kind: Int32Array;
+  private arg: Int32Array;
+  private n = 0;
+  private nextSeq = 0;
+  /** Time, kind and argument of the event last popped. */
+  lastTime = 0;
+  lastKind = 0;
+  lastArg = 0;
+
+  constructor(capacity = 1024) {
+    this.time = new Float64Array(capacity);
+    this.seq = new Float64Array(capacity);
+    this.kind = new Int32Array(capacity);
+    this.arg = new Int32Array(capacity);
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  /** Time of the earliest event (Infinity when empty). */
+  peekTime(): number {
+    return this.n > 0 ? this.time[0]! : Number.POSITIVE_INFINITY;
+  }
+
+  push(t: number, kind: number, arg: number): void {
+    if (this.n === this.time.length) this.grow();
+    const s = this.nextSeq++;
+    const T = this.time;
+    const S = this.seq;
+    const K = this.kind;
+    const A = this.arg;
+    let i = this.n++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const pt = T[p]!;
+      if (pt < t || (pt === t && S[p]! < s)) break;
+      T[i] = pt;
+      S[i] = S[p]!;
+      K[i] = K[p]!;
+      A[i] = A[p]!;
+      i = p;
+    }
+    T[i] = t;
+    S[i] = s;
+    K[i] = kind;
+    A[i] = arg;
+  }
+
+  /** Removes the earliest event into `lastTime`, `lastKind`, `lastArg`. Returns false when empty. */
+  pop(): boolean {
+    if (this.n === 0) return false;
+    const T = this.time;
+    const S = this.seq;
+    const K = this.kind;
+    const A = this.arg;
+    this.lastTime = T[0]!;
+    this.lastKind = K[0]!;
+    this.lastArg = A[0]!;
+    const last = --this.n;
+    if (last === 0) return true;
+    const t = T[last]!;
+    const s = S[last]!;
+    const k = K[last]!;
+    const a = A[last]!;
+    let i = 0;
+    const half = last >> 1;
+    while (i < half) {
+      let c = 2 * i + 1;
+      const r = c + 1;
+      if (r < last && (T[r]! < T[c]! || (T[r] === T[c] && S[r]! < S[c]!))) c = r;
+      const ct = T[c]!;
+      if (t < ct || (t === ct && s < S[c]!)) break;
+      T[i] = ct;
+      S[i] = S[c]!;
+      K[i] = K[c]!;
+      A[i] = A[c]!;
+      i = c;
+    }
+    T[i] = t;
+    S[i] = s;
+    K[i] = k;
+    A[i] = a;
+    return true;
+  }
+
+  private grow(): void {
+    const cap = this.time.length * 2;
+    const t = new Float64Array(cap);
+    t.set(this.time);
+    this.time = t;
+    const s = new Float64Array(cap);
+    s.set(this.seq);
+    this.seq = s;
+    const k = new Int32Array(cap);
+    k.set(this.kind);
+    this.kind = k;
+    const a = new Int32Array(cap);
+    a.set(this.arg);
+    this.arg = a;
+  }
+}
