@@ -46,14 +46,15 @@ export interface Request {
 }
 
 /** How a request ended. */
-export enum Outcome {
-  Pending = 0,
-  Completed = 1,
+export const Outcome = {
+  Pending: 0,
+  Completed: 1,
   /** Rejected by a replica: the prompt can never fit (longer than the KV cache or `max_model_len`). */
-  Rejected = 2,
+  Rejected: 2,
   /** Dropped: no endpoint could serve it (503), shed (429) after its last retry, or timed out. */
-  Dropped = 3,
-}
+  Dropped: 3,
+} as const;
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
 export const OUTCOME_NAMES = ["pending", "completed", "rejected", "dropped"] as const;
 
