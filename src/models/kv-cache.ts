@@ -89,6 +89,18 @@ export class KvCache {
     return i;
   }
 
+  /** Block index holding hash `h`, or -1. */
+  blockOf(h: number): number {
+    return this.hashToBlock.get(h) ?? -1;
+  }
+
+  /** Σ reference counts over all blocks (conservation checks). */
+  totalRefs(): number {
+    let n = 0;
+    for (let b = 0; b < this.numBlocks; b++) n += this.ref[b]!;
+    return n;
+  }
+
   /** Takes a reference on the cached block with hash `h` (must be cached). Returns the block index. */
   acquire(h: number): number {
     const b = this.hashToBlock.get(h);

@@ -1,0 +1,169 @@
+/**
+ * Per-request records, columnar (one typed array per field, indexed by request id), and the ITL sample store.
+ * Times are seconds from the start of the run, client-visible (per-request overheads included).
+ */
+import { Outcome } from "../sim/request.ts";
+
+class F64Col {
+  data: Float64Array;
+  constructor(cap: number, fill = 0) {
+    this.data = new Float64Array(cap);
+    if (fill !== 0) this.data.fill(fill);
+  }
+}
+
+/** Interns strings to small integers (class, tenant, source names) in first-seen order. */
+export class Interner {
+  readonly names: string[] = [];
+  private readonly map = new Map<string, number>();
+  id(name: string): number {
+    let i = this.map.get(name);
+    if (i === undefined) {
+      i = this.names.length;
+      this.names.push(name);
+      this.map.set(name, i);
+    }
+    return i;
+  }
+}
+
+export class RequestTable {
+  /** Rows in use (max request id + 1). */
+  size = 0;
+  private cap: number;
+  arrival: Float64Array;
+  dispatch: Float64Array;
+  enqueue: Float64Array;
+  admit: Float64Array;
+  firstToken: Float64Array;
+  completion: Float64Array;
+  input: Float64Array;
+  output: Float64Array;
+  cached: Float64Array;
+  replica: Int32Array;
+  outcome: Uint8Array;
+  /** HTTP-like status for failures (429, 503, 413 for never-fits), 200 for completed. */
+  status: Int16Array;
+  attempts: Int32Array;
+  preemptions: Int32Array;
+  sloClass: Int32Array;
+  tenant: Int32Array;
+  source: Int32Array;
+  readonly classes = new Interner();
+  readonly tenants = new Interner();
+  readonly sources = new Interner();
+
+  constructor(cap = 1024) {
+    this.cap = cap;
+    this.arrival = new Float64Array(cap);
+    this.dispatch = new F64Col(cap, -1).data;
+    this.enqueue = new F64Col(cap, -1).data;
+    this.admit = new F64Col(cap, -1).data;
+    this.firstToken = new F64Col(cap, -1).data;
+    this.completion = new F64Col(cap, -1).data;
+    this.input = new Float64Array(cap);
+    this.output = new Float64Array(cap);
+    this.cached = new Float64Array(cap);
+    this.replica = new Int32Array(cap).fill(-1);
+    this.outcome = new Uint8Array(cap);
+    this.status = new Int16Array(cap);
+    this.attempts = new Int32Array(cap);
+    this.preemptions = new Int32Array(cap);
+    this.sloClass = new Int32Array(cap);
+    this.tenant = new Int32Array(cap);
+    this.source = new Int32Array(cap);
+  }
+
+  /** Makes room for row `id`. */
+  ensure(id: number): void {
+    if (id >= this.cap) {
+      let cap = this.cap * 2;
+      while (cap <= id) cap *= 2;
+      const g64 = (a: Float64Array, fill: number) => {
+        const b = new Float64Array(cap);
+        if (fill !== 0) b.fill(fill, a.length);
+        b.set(a);
+        return b;
+      };
+      const g32 = (a: Int32Array, fill: number) => {
+        const b = new Int32Array(cap);
+        if (fill !== 0) b.fill(fill, a.length);
+        b.set(a);
+        return b;
+      };
+      this.arrival = g64(this.arrival, 0);
+      this.dispatch = g64(this.dispatch, -1);
+      this.enqueue = g64(this.enqueue, -1);
+      this.admit = g64(this.admit, -1);
+      this.firstToken = g64(this.firstToken, -1);
+      this.completion = g64(this.completion, -1);
+      this.input = g64(this.input, 0);
+      this.output = g64(this.output, 0);
+      this.cached = g64(this.cached, 0);
+      this.replica = g32(this.replica, -1);
+      const o = new Uint8Array(cap);
+      o.set(this.outcome);
+      this.outcome = o;
+      const st = new Int16Array(cap);
+      st.set(this.status);
+      this.status = st;
+      this.attempts = g32(this.attempts, 0);
+      this.preemptions = g32(this.preemptions, 0);
+      this.sloClass = g32(this.sloClass, 0);
+      this.tenant = g32(this.tenant, 0);
+      this.source = g32(this.source, 0);
+      this.cap = cap;
+    }
+    if (id >= this.size) this.size = id + 1;
+  }
+
+  /** Count of rows with each outcome. */
+  countOutcomes(): { total: number; completed: number; rejected: number; dropped: number; pending: number } {
+    let completed = 0;
+    let rejected = 0;
+    let dropped = 0;
+    let pending = 0;
+    for (let i = 0; i < this.size; i++) {
+      const o = this.outcome[i];
+      if (o === Outcome.Completed) completed++;
+      else if (o === Outcome.Rejected) rejected++;
+      else if (o === Outcome.Dropped) dropped++;
+      else pending++;
+    }
+    return { total: this.size, completed, rejected, dropped, pending };
+  }
+}
+
+/**
+ * Inter-token latency samples as (value, count) runs: in a step every decoding request gets a token after the same
+ * gap, so consecutive equal gaps are merged. Percentiles over the runs are exact (numpy linear interpolation over the
+ * expanded sample list) while memory grows with steps, not tokens.
+ */
+export class WeightedSamples {
+  values: Float64Array = new Float64Array(1024);
+  counts: Float64Array = new Float64Array(1024);
+  runs = 0;
+  total = 0;
+  sum = 0;
+
+  add(v: number, count = 1): void {
+    this.total += count;
+    this.sum += v * count;
+    const r = this.runs;
+    if (r > 0 && this.values[r - 1] === v) {
+      this.counts[r - 1]! += count;
+      return;
+    }
+    if (r === this.values.length) {
+      const nv = new Float64Array(r * 2);
+      nv.set(this.values);
+      this.values = nv;
+      const nc = new Float64Array(r * 2);
+      nc.set(this.counts);
+      this.counts = nc;
+    }
+    this.values[r] = v;
+    this.counts[r] = count;
+    this.runs = r + 1;
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * Summaries of a run, in the shape people already read (milliseconds; percentiles with numpy's default linear
+ * interpolation, via simple-statistics ≥ 7.9 `quantileSorted`, which matches numpy `method="linear"`).
+ *
+ * - TTFT = first token − first arrival at the gateway (client view: gateway queueing, retries and overheads included).
+ * - E2E = last token (+ post-decode overhead) − first arrival.
+ * - TPOT = (E2E − TTFT) / (output tokens − 1), per request with ≥ 2 output tokens (vLLM benchmark definition).
+ * - ITL = every gap between consecutive tokens of a request (vLLM benchmark `itl`).
+ * - queue = first scheduling at the replica − arrival at the gateway.
+ * - prefix_cache_hit_rate = Σ cached prompt tokens / Σ prompt tokens looked up (vLLM `prefix_cache_hits /
+ *   prefix_cache_queries`), over all admissions; for the cluster Σ over replicas, never a mean of per-replica rates.
+ */
+import { quantileSorted } from "simple-statistics";
+import type { SimResult } from "../sim/engine.ts";
+import { Outcome } from "../sim/request.ts";
+import type { RequestTable, WeightedSamples } from "./records.ts";
+
+export interface Dist {
+  mean: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+}
+
+export interface Summary {
+  ttft_ms: Dist;
+  e2e_ms: Dist;
+  itl_ms: Dist;
+  tpot_ms: Dist;
+  queue_ms: Dist;
+  prefix_cache_hit_rate: number;
+  requests: { total: number; completed: number; rejected: number; dropped: number };
+  throughput: { requests_per_s: number; output_tokens_per_s: number };
+  preemptions: number;
+}
+
+export interface ReplicaSummary extends Summary {
+  name: string;
+  pool: string;
+  /** Requests routed to this replica. */
+  routed: number;
+  prefix_cache_hit_rate_blocks: number;
+  kv_blocks: number;
+  busy_fraction: number;
+}
+
+export interface RunSummary extends Summary {
+  duration_s: number;
+  /** Prefix-cache hit rate in full blocks (vLLM counts tokens; blocks are what BLIS reports). */
+  prefix_cache_hit_rate_blocks: number;
+  /** Prompt tokens computed again because preemption discarded their KV. */
+  recomputed_tokens: number;
+  /** Prompt tokens actually computed (cache misses + recompute). */
+  prefill_tokens: number;
+  output_tokens: number;
+  /** Max / min requests routed per replica (1 = perfectly even; Infinity if a replica got none). */
+  load_skew: number;
+  /** Replica-hours of the pools over the run (replicas × duration). */
+  gpu_hours: number;
+  /** Dollars per million output tokens at the pools' `gpu_hour_usd`. */
+  usd_per_million_output_tokens: number;
+  rejections: Record<string, number>;
+  replicas: ReplicaSummary[];
+}
+
+const EMPTY_DIST: Dist = { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0 };
+
+/** Distribution of a sample (any order); empty → zeros. Values in seconds are reported in ms by the caller. */
+export function dist(values: Float64Array, scale = 1): Dist {
+  if (values.length === 0) return { ...EMPTY_DIST };
+  const sorted = Float64Array.from(values).sort();
+  let sum = 0;
+  for (let i = 0; i < sorted.length; i++) sum += sorted[i]!;
+  const x = sorted as unknown as number[];
+  return {
+    mean: (sum / sorted.length) * scale,
+    p50: quantileSorted(x, 0.5) * scale,
+    p90: quantileSorted(x, 0.9) * scale,
+    p95: quantileSorted(x, 0.95) * scale,
+    p99: quantileSorted(x, 0.99) * scale,
+  };
+}
+
+/** Quantile (numpy linear) of run-length weighted samples, as if the runs were expanded. */
+export function weightedQuantile(values: Float64Array, counts: Float64Array, p: number): number {
+  const n = values.length;
+  if (n === 0) return 0;
+  let total = 0;
+  for (let i = 0; i < n; i++) total += counts[i]!;
+  const h = (total - 1) * p;
+  const lo = Math.floor(h);
+  const frac = h - lo;
+  // Value at expanded rank k (0-based).
+  let cum = 0;
+  let i = 0;
+  const at = (k: number): number => {
+    while (i < n && cum + counts[i]! <= k) {
+      cum += counts[i]!;
+      i++;
+    }
+    return values[Math.min(i, n - 1)]!;
+  };
+  const a = at(lo);
+  if (frac === 0) return a;
+  const b = at(lo + 1);
+  return a + frac * (b - a);
+}
+
+/** Distribution of run-length weighted samples (the ITL store). */
+export function weightedDist(w: WeightedSamples, scale = 1): Dist {
+  if (w.total === 0) return { ...EMPTY_DIST };
+  // Sort runs by value, merging equal values.
+  const idx = Array.from({ length: w.runs }, (_, i) => i);
+  idx.sort((a, b) => w.values[a]! - w.values[b]! || a - b);
+  const values = new Float64Array(w.runs);
+  const counts = new Float64Array(w.runs);
+  let m = 0;
+  for (const i of idx) {
+    const v = w.values[i]!;
+    if (m > 0 && values[m - 1] === v) counts[m - 1]! += w.counts[i]!;
+    else {
+      values[m] = v;
+      counts[m] = w.counts[i]!;
+      m++;
+    }
+  }
+  const vs = values.subarray(0, m);
+  const cs = counts.subarray(0, m);
+  return {
+    mean: (w.sum / w.total) * scale,
+    p50: weightedQuantile(vs, cs, 0.5) * scale,
+    p90: weightedQuantile(vs, cs, 0.9) * scale,
+    p95: weightedQuantile(vs, cs, 0.95) * scale,
+    p99: weightedQuantile(vs, cs, 0.99) * scale,
+  };
+}
+
+/** Latency distributions and counts over the rows where `keep(i)` is true. */
+export function summarizeRows(rec: RequestTable, keep: (i: number) => boolean, itlMs: Dist | undefined): Summary {
+  const n = rec.size;
+  const ttft: number[] = [];
+  const e2e: number[] = [];
+  const tpot: number[] = [];
+  const queue: number[] = [];
+  let total = 0;
+  let completed = 0;
+  let rejected = 0;
+  let dropped = 0;
+  let outTokens = 0;
+  let preemptions = 0;
+  let cached = 0;
+  let prompt = 0;
+  let itlSum = 0;
+  let itlCount = 0;
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  for (let i = 0; i < n; i++) {
+    if (!keep(i)) continue;
+    total++;
+    const o = rec.outcome[i];
+    if (o === Outcome.Rejected) rejected++;
+    else if (o === Outcome.Dropped) dropped++;
+    const arr = rec.arrival[i]!;
+    if (arr < first) first = arr;
+    if (o !== Outcome.Completed) continue;
+    completed++;
+    const ft = rec.firstToken[i]! - arr;
+    const done = rec.completion[i]! - arr;
+    if (rec.completion[i]! > last) last = rec.completion[i]!;
+    ttft.push(ft);
+    e2e.push(done);
+    queue.push(rec.admit[i]! - arr);
+    const out = rec.output[i]!;
+    outTokens += out;
+    if (out > 1) {
+      tpot.push((done - ft) / (out - 1));
+      itlSum += done - ft;
+      itlCount += out - 1;
+    }
+    preemptions += rec.preemptions[i]!;
+    cached += rec.cached[i]!;
+    prompt += rec.input[i]!;
+  }
+  const span = last > first ? last - first : 0;
+  return {
+    ttft_ms: dist(Float64Array.from(ttft), 1000),
+    e2e_ms: dist(Float64Array.from(e2e), 1000),
+    // Per-subset ITL: the mean is exact (Σ gaps / Σ gaps count); percentiles need the token-level store, which is
+    // kept for the whole cluster only, so subsets report the per-request TPOT distribution's percentiles instead.
+    itl_ms: itlMs ?? { ...dist(Float64Array.from(tpot), 1000), mean: itlCount > 0 ? (itlSum / itlCount) * 1000 : 0 },
+    tpot_ms: dist(Float64Array.from(tpot), 1000),
+    queue_ms: dist(Float64Array.from(queue), 1000),
+    prefix_cache_hit_rate: prompt > 0 ? cached / prompt : 0,
+    requests: { total, completed, rejected, dropped },
+    throughput: {
+      requests_per_s: span > 0 ? completed / span : 0,
+      output_tokens_per_s: span > 0 ? outTokens / span : 0,
+    },
+    preemptions,
+  };
+}
+
+/** The summary of a whole run: cluster, then per replica. */
+export function summarize(res: SimResult): RunSummary {
+  const rec = res.records;
+  const cluster = summarizeRows(rec, () => true, weightedDist(res.itl, 1000));
+  let queries = 0;
+  let hits = 0;
+  let qBlocks = 0;
+  let hBlocks = 0;
+  let recomputed = 0;
+  let prefill = 0;
+  let output = 0;
+  let preemptions = 0;
+  const routed = new Array<number>(res.replicas.length).fill(0);
+  for (let i = 0; i < rec.size; i++) {
+    const r = rec.replica[i]!;
+    if (r >= 0) routed[r]!++;
+  }
+  const replicas: ReplicaSummary[] = res.replicas.map((r) => {
+    const c = r.counters;
+    queries += c.prefixQueries;
+    hits += c.prefixHits;
+    qBlocks += c.prefixQueryBlocks;
+    hBlocks += c.prefixHitBlocks;
+    recomputed += c.recomputedTokens;
+    prefill += c.prefillTokens;
+    output += c.outputTokens;
+    preemptions += c.preemptions;
+    const s = summarizeRows(rec, (i) => rec.replica[i] === r.index, undefined);
+    return {
+      name: r.name,
+      pool: r.pool,
+      routed: routed[r.index]!,
+      ...s,
+      prefix_cache_hit_rate: c.prefixQueries > 0 ? c.prefixHits / c.prefixQueries : 0,
+      prefix_cache_hit_rate_blocks: c.prefixQueryBlocks > 0 ? c.prefixHitBlocks / c.prefixQueryBlocks : 0,
+      preemptions: c.preemptions,
+      kv_blocks: r.cfg.numGpuBlocks,
+      busy_fraction: res.endTime > 0 ? c.busyTime / res.endTime : 0,
+    };
+  });
+  let first = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < rec.size; i++) if (rec.arrival[i]! < first) first = rec.arrival[i]!;
+  const duration = rec.size > 0 ? res.endTime - first : 0;
+  const minRouted = Math.min(...routed);
+  const maxRouted = Math.max(...routed);
+  let gpuHours = 0;
+  let usd = 0;
+  for (const p of res.pools) {
+    const h = (p.replicas * duration) / 3600;
+    gpuHours += h;
+    usd += h * p.gpuHourUsd;
+  }
+  return {
+    ...cluster,
+    prefix_cache_hit_rate: queries > 0 ? hits / queries : 0,
+    preemptions,
+    duration_s: duration,
+    prefix_cache_hit_rate_blocks: qBlocks > 0 ? hBlocks / qBlocks : 0,
+    recomputed_tokens: recomputed,
+    prefill_tokens: prefill,
+    output_tokens: output,
+    load_skew: maxRouted === 0 ? 1 : minRouted === 0 ? Number.POSITIVE_INFINITY : maxRouted / minRouted,
+    gpu_hours: gpuHours,
+    usd_per_million_output_tokens: output > 0 ? (usd / output) * 1e6 : 0,
+    rejections: Object.fromEntries([...res.rejectReasons].sort((a, b) => (a[0] < b[0] ? -1 : 1))),
+    replicas,
+  };
+}

@@ -1,0 +1,463 @@
+/**
+ * One model replica with vLLM v1 scheduling semantics (`vllm/v1/core/sched/scheduler.py`), as described in
+ * `../shared/DESIGN.md` §3:
+ * - each step has a token budget of `max_num_batched_tokens`; running requests are served first (a decoding request
+ *   takes 1 token, a prefilling one its next chunk within the remaining budget: chunked prefill);
+ * - then waiting requests are admitted in order while `running < max_num_seqs`, the budget lasts and KV blocks can be
+ *   allocated; on admission the prefix cache is looked up and only uncached prompt tokens are computed (at most
+ *   prompt − 1 tokens can hit, as vLLM recomputes the last token to get logits);
+ * - if a running request needs a block and none is free, the most recently admitted running request is preempted
+ *   (recompute: its blocks are freed, it goes back to the head of the waiting queue and recomputes prompt + generated
+ *   tokens; its full blocks stay cached, so it may hit them again); no new request is admitted in a step that
+ *   preempted;
+ * - blocks are allocated (and full blocks registered in the prefix cache) when tokens are scheduled, as vLLM's
+ *   `allocate_slots` does;
+ * - a request whose prompt plus output can never fit (longer than `max_model_len` or the whole KV cache) is rejected
+ *   on arrival with a reason instead of livelocking.
+ *
+ * The replica knows nothing of events or policies: the engine calls `enqueue`, `startStep` and `finishStep`.
+ */
+import { blockHashes, hashInts, type Segment } from "../sim/hash.ts";
+import type { Request } from "../sim/request.ts";
+import { type BatchShape, type CostModel, emptyBatch, resetBatch } from "./cost.ts";
+import { KvCache } from "./kv-cache.ts";
+
+/** vLLM engine knobs (real names in the scenario file). */
+export interface EngineConfig {
+  /** `max_num_seqs`: most requests running at once. vLLM V1 default 256 (BLIS default 256). */
+  readonly maxNumSeqs: number;
+  /** `max_num_batched_tokens`: token budget per step. 2048 (BLIS default; vLLM V1's default for many setups). */
+  readonly maxNumBatchedTokens: number;
+  /** `block_size`: tokens per KV block; vLLM default 16. */
+  readonly blockSize: number;
+  /** `enable_prefix_caching`: vLLM V1 default true. */
+  readonly enablePrefixCaching: boolean;
+  /** `enable_chunked_prefill`: vLLM V1 default true (always on in V1). */
+  readonly enableChunkedPrefill: boolean;
+  /** `long_prefill_token_threshold`: cap on one request's prefill chunk per step (0 = off, vLLM default). */
+  readonly longPrefillTokenThreshold: number;
+  /** `max_model_len`: longest prompt + output. */
+  readonly maxModelLen: number;
+  /** KV cache size in blocks (`num_gpu_blocks`). */
+  readonly numGpuBlocks: number;
+}
+
+/** Receives what happens at the replica, at engine time `t` (end of the step). */
+export interface ReplicaListener {
+  onFirstToken(seq: Seq, t: number): void;
+  /** A token after the first: `gap` = time since the request's previous token. */
+  onToken(seq: Seq, t: number, gap: number): void;
+  onComplete(seq: Seq, t: number): void;
+  onReject(seq: Seq, t: number, reason: string): void;
+}
+
+const OUTPUT_NS = 0x0a7;
+
+/** A request's state at a replica (vLLM's `Request` inside the engine). */
+export class Seq {
+  readonly req: Request;
+  /** Chained hashes of the full blocks of prompt (+ generated text when it has an identity), at the replica's block size. */
+  readonly hashes: Float64Array;
+  /** Output tokens this replica will generate (`outputTokens` capped by `max_model_len`). */
+  readonly outputTarget: number;
+  /** Tokens whose KV is computed (`num_computed_tokens`). */
+  computed = 0;
+  /** Output tokens generated so far. */
+  generated = 0;
+  /** Block table. */
+  blocks: number[] = [];
+  /** Leading entries of `blocks` already known to the prefix cache (hit or registered). */
+  registered = 0;
+  /** Tokens scheduled in the current step. */
+  scheduled = 0;
+  /** True once the (re)prefill finished: later 1-token steps are decodes. */
+  prefilled = false;
+  /** Whether the current step's work for this request is a decode. */
+  decoding = false;
+  /** Prompt tokens found in the prefix cache at first admission (-1 until admitted). */
+  cachedTokens = -1;
+  /** Prompt tokens found in the prefix cache over all admissions (incl. re-admission after preemption). */
+  hitTokensAllAdmissions = 0;
+  preemptions = 0;
+  enqueueTime = 0;
+  admitTime = -1;
+  firstTokenTime = -1;
+  lastTokenTime = -1;
+
+  constructor(req: Request, blockSize: number, maxModelLen: number) {
+    this.req = req;
+    this.outputTarget = Math.max(1, Math.min(req.outputTokens, maxModelLen - req.inputTokens));
+    const total = req.inputTokens + this.outputTarget;
+    if (req.outputContentId !== undefined) {
+      const segs: Segment[] = [...req.prompt, { id: req.outputContentId, tokens: this.outputTarget }];
+      this.hashes = blockHashes(segs, blockSize, Math.floor(total / blockSize));
+    } else {
+      this.hashes = blockHashes(req.prompt, blockSize);
+    }
+  }
+
+  /** Tokens known so far: prompt plus generated (what a recompute must prefill). */
+  get known(): number {
+    return this.req.inputTokens + this.generated;
+  }
+}
+
+/** Unique id for generated text without an identity (used only for tests of output caching). */
+export function outputId(reqId: number): number {
+  return hashInts(OUTPUT_NS, reqId);
+}
+
+/** Double-ended queue of sequences (the waiting queue: preempted requests go back to the front). */
+class SeqDeque {
+  private buf: (Seq | undefined)[] = new Array(16);
+  private head = 0;
+  length = 0;
+  peek(): Seq | undefined {
+    return this.length > 0 ? this.buf[this.head] : undefined;
+  }
+  at(i: number): Seq {
+    return this.buf[(this.head + i) & (this.buf.length - 1)]!;
+  }
+  pushBack(s: Seq): void {
+    if (this.length === this.buf.length) this.grow();
+    this.buf[(this.head + this.length) & (this.buf.length - 1)] = s;
+    this.length++;
+  }
+  pushFront(s: Seq): void {
+    if (this.length === this.buf.length) this.grow();
+    this.head = (this.head - 1) & (this.buf.length - 1);
+    this.buf[this.head] = s;
+    this.length++;
+  }
+  shift(): Seq | undefined {
+    if (this.length === 0) return undefined;
+    const s = this.buf[this.head];
+    this.buf[this.head] = undefined;
+    this.head = (this.head + 1) & (this.buf.length - 1);
+    this.length--;
+    return s;
+  }
+  private grow(): void {
+    const nb: (Seq | undefined)[] = new Array(this.buf.length * 2);
+    for (let i = 0; i < this.length; i++) nb[i] = this.at(i);
+    this.buf = nb;
+    this.head = 0;
+  }
+}
+
+/** Counters a replica keeps (vLLM's Prometheus counters, plus what the reports need). */
+export interface ReplicaCounters {
+  steps: number;
+  busyTime: number;
+  /** Prompt tokens looked up in the prefix cache (`prefix_cache_queries`), one lookup per admission. */
+  prefixQueries: number;
+  /** Prompt tokens found (`prefix_cache_hits`). */
+  prefixHits: number;
+  /** Same in blocks (full blocks only). */
+  prefixQueryBlocks: number;
+  prefixHitBlocks: number;
+  preemptions: number;
+  /** Tokens whose KV was thrown away by preemption and had to be computed again. */
+  recomputedTokens: number;
+  prefillTokens: number;
+  decodeTokens: number;
+  admitted: number;
+  completed: number;
+  rejected: number;
+  outputTokens: number;
+}
+
+export class Replica {
+  readonly index: number;
+  readonly name: string;
+  readonly pool: string;
+  readonly model: string;
+  readonly cfg: EngineConfig;
+  readonly cost: CostModel;
+  readonly kv: KvCache;
+  readonly waiting = new SeqDeque();
+  running: Seq[] = [];
+  private listener: ReplicaListener;
+  private readonly batch: BatchShape = emptyBatch();
+  /** Whether a step is in progress (its end event is pending). */
+  busy = false;
+  /** Start time of the current step. */
+  stepStart = 0;
+  readonly counters: ReplicaCounters = {
+    steps: 0,
+    busyTime: 0,
+    prefixQueries: 0,
+    prefixHits: 0,
+    prefixQueryBlocks: 0,
+    prefixHitBlocks: 0,
+    preemptions: 0,
+    recomputedTokens: 0,
+    prefillTokens: 0,
+    decodeTokens: 0,
+    admitted: 0,
+    completed: 0,
+    rejected: 0,
+    outputTokens: 0,
+  };
+
+  constructor(
+    index: number,
+    pool: string,
+    ordinal: number,
+    model: string,
+    cfg: EngineConfig,
+    cost: CostModel,
+    listener: ReplicaListener,
+  ) {
+    this.index = index;
+    this.pool = pool;
+    this.name = `${pool}/${ordinal}`;
+    this.model = model;
+    this.cfg = cfg;
+    this.cost = cost;
+    this.kv = new KvCache(cfg.numGpuBlocks, cfg.blockSize);
+    this.listener = listener;
+  }
+
+  setListener(l: ReplicaListener): void {
+    this.listener = l;
+  }
+
+  get numWaiting(): number {
+    return this.waiting.length;
+  }
+
+  get numRunning(): number {
+    return this.running.length;
+  }
+
+  /** Creates the replica-side state for a request (hashes at this replica's block size). */
+  makeSeq(req: Request): Seq {
+    return new Seq(req, this.cfg.blockSize, this.cfg.maxModelLen);
+  }
+
+  /** A request reaches the waiting queue at `now`. Returns false (and reports a rejection) if it can never run. */
+  enqueue(seq: Seq, now: number): boolean {
+    seq.enqueueTime = now;
+    const input = seq.req.inputTokens;
+    let reason: string | undefined;
+    if (input >= this.cfg.maxModelLen) {
+      reason = `prompt of ${input} tokens exceeds max_model_len ${this.cfg.maxModelLen}`;
+    } else {
+      const need = Math.ceil((input + seq.outputTarget) / this.cfg.blockSize);
+      if (need > this.cfg.numGpuBlocks) {
+        reason = `prompt + output need ${need} KV blocks, the cache has ${this.cfg.numGpuBlocks}`;
+      }
+    }
+    if (reason !== undefined) {
+      this.counters.rejected++;
+      this.listener.onReject(seq, now, reason);
+      return false;
+    }
+    this.waiting.pushBack(seq);
+    return true;
+  }
+
+  /**
+   * Forms the next batch at `now`. Returns the step's duration in seconds, or -1 if there is nothing to run
+   * (the replica goes idle until the next enqueue).
+   */
+  startStep(now: number): number {
+    this.stepStart = now;
+    if (!this.schedule()) return -1;
+    const dt = this.cost.stepTime(this.batch);
+    this.busy = true;
+    this.counters.steps++;
+    this.counters.busyTime += dt;
+    return dt;
+  }
+
+  /** The step that started at `stepStart` ends at `now`: advance computed tokens, emit tokens, complete requests. */
+  finishStep(now: number): void {
+    this.busy = false;
+    const run = this.running;
+    let w = 0;
+    const c = this.counters;
+    for (let i = 0; i < run.length; i++) {
+      const s = run[i]!;
+      const n = s.scheduled;
+      let done = false;
+      if (n > 0) {
+        s.scheduled = 0;
+        if (s.decoding) c.decodeTokens += n;
+        else c.prefillTokens += n;
+        s.computed += n;
+        if (s.computed === s.req.inputTokens + s.generated) {
+          // All known tokens are computed: the model samples the next token.
+          s.generated++;
+          s.prefilled = true;
+          c.outputTokens++;
+          if (s.firstTokenTime < 0) {
+            s.firstTokenTime = now;
+            this.listener.onFirstToken(s, now);
+          } else {
+            this.listener.onToken(s, now, now - s.lastTokenTime);
+          }
+          s.lastTokenTime = now;
+          if (s.generated >= s.outputTarget) done = true;
+        }
+      }
+      if (done) {
+        this.kv.releaseAll(s.blocks);
+        s.blocks = [];
+        c.completed++;
+        this.listener.onComplete(s, now);
+      } else {
+        run[w++] = s;
+      }
+    }
+    run.length = w;
+  }
+
+  /** vLLM v1 `Scheduler.schedule()`; fills `this.batch`. Returns false when nothing was scheduled. */
+  private schedule(): boolean {
+    const b = this.batch;
+    resetBatch(b);
+    const cfg = this.cfg;
+    const bs = cfg.blockSize;
+    const kv = this.kv;
+    let budget = cfg.maxNumBatchedTokens;
+    let preempted = false;
+    let scheduledAny = false;
+    const run = this.running;
+
+    // 1. Running requests first, in admission order.
+    for (let i = 0; i < run.length && budget > 0; i++) {
+      const s = run[i]!;
+      let n = s.known - s.computed;
+      const decode = s.prefilled && n === 1;
+      if (!decode && cfg.longPrefillTokenThreshold > 0 && n > cfg.longPrefillTokenThreshold) {
+        n = cfg.longPrefillTokenThreshold;
+      }
+      if (n > budget) n = budget;
+      // Make room for the new tokens, preempting the most recently admitted request while needed.
+      let selfPreempted = false;
+      while (!this.allocateUpTo(s, s.computed + n)) {
+        const victim = run[run.length - 1]!;
+        this.preempt(victim);
+        preempted = true;
+        if (victim === s) {
+          selfPreempted = true;
+          break;
+        }
+      }
+      if (selfPreempted) break;
+      s.scheduled = n;
+      s.decoding = decode;
+      budget -= n;
+      scheduledAny = true;
+      this.account(s, n, decode);
+    }
+
+    // 2. Waiting requests, in order, unless this step preempted.
+    if (!preempted) {
+      while (this.waiting.length > 0 && run.length < cfg.maxNumSeqs && budget > 0) {
+        const s = this.waiting.peek()!;
+        const known = s.known;
+        let hitBlocks = 0;
+        if (cfg.enablePrefixCaching) {
+          const limit = Math.floor((known - 1) / bs);
+          hitBlocks = kv.lookup(s.hashes, limit);
+        }
+        const computed0 = hitBlocks * bs;
+        let n = known - computed0;
+        if (!cfg.enableChunkedPrefill && n > budget) break;
+        if (cfg.longPrefillTokenThreshold > 0 && n > cfg.longPrefillTokenThreshold) n = cfg.longPrefillTokenThreshold;
+        if (n > budget) n = budget;
+        // Blocks needed beyond the hit ones; hit blocks sitting in the free list stop being free when taken.
+        const fresh = Math.ceil((computed0 + n) / bs) - hitBlocks;
+        let hitFree = 0;
+        for (let j = 0; j < hitBlocks; j++) if (kv.refCount(kv.blockOf(s.hashes[j]!)) === 0) hitFree++;
+        if (fresh > kv.freeBlocks - hitFree) break;
+        this.waiting.shift();
+        for (let j = 0; j < hitBlocks; j++) s.blocks.push(kv.acquire(s.hashes[j]!));
+        s.registered = hitBlocks;
+        s.computed = computed0;
+        const ok = this.allocateUpTo(s, computed0 + n);
+        if (!ok) throw new Error("internal: admission allocation failed after the capacity check");
+        // Prefix-cache accounting, per admission (vLLM counts a query each time a waiting request is scheduled).
+        const c = this.counters;
+        c.prefixQueries += known;
+        c.prefixHits += computed0;
+        c.prefixQueryBlocks += Math.floor(known / bs);
+        c.prefixHitBlocks += hitBlocks;
+        c.admitted++;
+        s.hitTokensAllAdmissions += computed0;
+        if (s.cachedTokens < 0) s.cachedTokens = computed0;
+        if (s.admitTime < 0) s.admitTime = this.stepStart;
+        run.push(s);
+        s.scheduled = n;
+        s.decoding = false;
+        budget -= n;
+        scheduledAny = true;
+        this.account(s, n, false);
+      }
+    }
+    return scheduledAny;
+  }
+
+  private account(s: Seq, n: number, decode: boolean): void {
+    const b = this.batch;
+    if (decode) {
+      b.decodeRequests++;
+      b.decodeContext += s.computed;
+    } else {
+      b.prefillRequests++;
+      b.prefillTokens += n;
+      b.prefillAttnWork += n * (s.computed + n / 2);
+      b.prefillContext += s.computed + n;
+      b.prefillTokensSq += n * n;
+    }
+  }
+
+  /** Ensures `s` holds blocks for `tokens` tokens; registers newly full blocks. False if not enough free blocks. */
+  private allocateUpTo(s: Seq, tokens: number): boolean {
+    const bs = this.cfg.blockSize;
+    const need = Math.ceil(tokens / bs) - s.blocks.length;
+    const kv = this.kv;
+    if (need > 0) {
+      if (need > kv.freeBlocks) return false;
+      for (let j = 0; j < need; j++) s.blocks.push(kv.allocate());
+    }
+    if (this.cfg.enablePrefixCaching) {
+      const full = Math.min(Math.floor(tokens / bs), s.hashes.length);
+      for (let j = s.registered; j < full; j++) kv.register(s.blocks[j]!, s.hashes[j]!);
+      if (full > s.registered) s.registered = full;
+    }
+    return true;
+  }
+
+  /** Recompute preemption of a running request (must be the last one in `running`). */
+  private preempt(victim: Seq): void {
+    const run = this.running;
+    if (run[run.length - 1] !== victim) throw new Error("internal: preempting a request that is not the last one");
+    run.pop();
+    this.kv.releaseAll(victim.blocks);
+    victim.blocks = [];
+    victim.registered = 0;
+    this.counters.recomputedTokens += victim.computed;
+    victim.computed = 0;
+    victim.scheduled = 0;
+    victim.prefilled = false;
+    victim.preemptions++;
+    this.counters.preemptions++;
+    this.waiting.pushFront(victim);
+  }
+
+  /** The batch shape of the step in progress (valid between `startStep` and `finishStep`). */
+  get currentBatch(): Readonly<BatchShape> {
+    return this.batch;
+  }
+
+  /** Block references held by running requests, summed (equals the cache's total reference count). */
+  heldBlocks(): number {
+    let n = 0;
+    for (const s of this.running) n += s.blocks.length;
+    return n;
+  }
+}

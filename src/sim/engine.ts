@@ -1,0 +1,464 @@
+/**
+ * The discrete-event engine: one event heap for the whole cluster, the gateway's view of the replicas (scraped every
+ * `scrape_interval`, stale in between), router-local counters, and the replicas. Knows events, not policies: the
+ * router is a `Router` and the replicas are `Replica`s; the engine wires them.
+ *
+ * Time is a float64 number of seconds. Ties are broken by insertion order (the heap's sequence numbers), so a run is
+ * a pure function of (scenario, seed).
+ */
+
+import { RequestTable, WeightedSamples } from "../metrics/records.ts";
+import type { CostModel } from "../models/cost.ts";
+import { type EngineConfig, Replica, type ReplicaListener, type Seq } from "../models/replica.ts";
+import type { EndpointView, KvEvent, LocalLoad, RouteResult, Router, RoutingContext } from "../policies/types.ts";
+import { blockHashes } from "./hash.ts";
+import { EventHeap } from "./heap.ts";
+import { Outcome, type Request, type RequestSource } from "./request.ts";
+import { type Rng, rngStream } from "./rng.ts";
+
+export interface PoolSpec {
+  readonly name: string;
+  readonly model: string;
+  readonly gpu: string;
+  readonly tp: number;
+  readonly replicas: number;
+  readonly engine: EngineConfig;
+  readonly cost: CostModel;
+  /** Price of one replica-hour (all its GPUs), for cost reports. */
+  readonly gpuHourUsd: number;
+}
+
+export interface DecisionRecord {
+  readonly id: number;
+  readonly t: number;
+  readonly result: RouteResult;
+  readonly candidates: readonly EndpointView[];
+}
+
+export interface SimOptions {
+  readonly seed: number;
+  /** Metrics scrape period in seconds; 0 = the gateway always sees the current state. */
+  readonly scrapeIntervalS: number;
+  /** Delay of replica KV events before the router sees them, seconds. */
+  readonly kvEventDelayS: number;
+  /** Period of the per-replica time-series samples, seconds. */
+  readonly sampleIntervalS: number;
+  /** Check KV conservation and capacity after every step (tests; costs time). */
+  readonly checkInvariants?: boolean;
+  /** Called for every routing decision (for `--trace-decisions`). */
+  readonly onDecision?: (d: DecisionRecord) => void;
+}
+
+/** Per-replica time series (sampled every `sampleIntervalS`). */
+export interface TimeSeries {
+  readonly interval: number;
+  readonly time: number[];
+  /** [replica][sample] */
+  readonly waiting: number[][];
+  readonly running: number[][];
+  readonly kvUsage: number[][];
+}
+
+export interface SimResult {
+  readonly records: RequestTable;
+  readonly itl: WeightedSamples;
+  readonly replicas: readonly Replica[];
+  readonly pools: readonly PoolSpec[];
+  readonly series: TimeSeries;
+  /** Events processed by the heap. */
+  readonly events: number;
+  /** Time of the last event (all requests done). */
+  readonly endTime: number;
+  /** Reasons of rejections, by text, with counts. */
+  readonly rejectReasons: ReadonlyMap<string, number>;
+}
+
+const EV_ARRIVAL_OPEN = 0;
+const EV_ARRIVAL_FOLLOW = 1;
+const EV_DELIVER = 2;
+const EV_STEP = 3;
+const EV_SCRAPE = 4;
+const EV_SAMPLE = 5;
+
+/** Mutable endpoint snapshot; routers see it through the read-only `EndpointView`. */
+class View implements EndpointView {
+  index: number;
+  name: string;
+  pool: string;
+  model: string;
+  waiting = 0;
+  running = 0;
+  kvCacheUsage = 0;
+  runningAdapters: Set<string> = new Set();
+  waitingAdapters: Set<string> = new Set();
+  residentAdapters: Set<string> = new Set();
+  maxLora = 0;
+  blockSize: number;
+  numGpuBlocks: number;
+  maxNumSeqs: number;
+  scrapeTime = 0;
+  constructor(r: Replica) {
+    this.index = r.index;
+    this.name = r.name;
+    this.pool = r.pool;
+    this.model = r.model;
+    this.blockSize = r.cfg.blockSize;
+    this.numGpuBlocks = r.cfg.numGpuBlocks;
+    this.maxNumSeqs = r.cfg.maxNumSeqs;
+  }
+  scrape(r: Replica, now: number): void {
+    this.waiting = r.numWaiting;
+    this.running = r.numRunning;
+    this.kvCacheUsage = r.kv.usage;
+    this.scrapeTime = now;
+  }
+}
+
+interface Live {
+  req: Request;
+  replica: number;
+  seq: Seq | undefined;
+  hashCache: Map<number, Float64Array> | undefined;
+}
+
+export class Simulation implements ReplicaListener {
+  readonly replicas: Replica[] = [];
+  readonly pools: readonly PoolSpec[];
+  private readonly heap = new EventHeap(4096);
+  private readonly views: View[] = [];
+  private readonly viewsByModel = new Map<string, View[]>();
+  private readonly defaultModel: string;
+  private readonly local: LocalLoad;
+  private readonly rng: Rng;
+  private readonly live = new Map<number, Live>();
+  private readonly pendingOpen: (Request | undefined)[] = [undefined];
+  private readonly follow = new Map<number, Request>();
+  private readonly kvQueue: { t: number; ev: KvEvent }[] = [];
+  private kvHead = 0;
+  readonly records = new RequestTable(1024);
+  readonly itl = new WeightedSamples();
+  private readonly series: TimeSeries;
+  private readonly rejectReasons = new Map<string, number>();
+  private now = 0;
+  private events = 0;
+  /** Requests pending arrival or in flight; periodic events stop when it reaches 0 and the source is exhausted. */
+  private work = 0;
+  private sourceDone = false;
+
+  private readonly source: RequestSource;
+  private readonly router: Router;
+  private readonly opts: SimOptions;
+
+  constructor(pools: readonly PoolSpec[], source: RequestSource, router: Router, opts: SimOptions) {
+    if (pools.length === 0) throw new Error("a cluster needs at least one pool");
+    this.pools = pools;
+    this.source = source;
+    this.router = router;
+    this.opts = opts;
+    let index = 0;
+    for (const p of pools) {
+      for (let i = 0; i < p.replicas; i++) {
+        const r = new Replica(index++, p.name, i, p.model, p.engine, p.cost, this);
+        this.replicas.push(r);
+        const v = new View(r);
+        this.views.push(v);
+        let list = this.viewsByModel.get(p.model);
+        if (!list) this.viewsByModel.set(p.model, (list = []));
+        list.push(v);
+      }
+    }
+    this.defaultModel = pools[0]!.model;
+    const n = this.replicas.length;
+    this.local = {
+      inFlight: new Int32Array(n),
+      inFlightPrefillTokens: new Float64Array(n),
+      inFlightTokens: new Float64Array(n),
+    };
+    this.rng = rngStream(opts.seed, "routing");
+    this.series = { interval: opts.sampleIntervalS, time: [], waiting: [], running: [], kvUsage: [] };
+    for (let i = 0; i < n; i++) {
+      this.series.waiting.push([]);
+      this.series.running.push([]);
+      this.series.kvUsage.push([]);
+    }
+    if (router.wantsKvEvents && router.onKvEvent) {
+      for (const r of this.replicas) {
+        const idx = r.index;
+        r.kv.listener = (kind, hash) => {
+          this.kvQueue.push({ t: this.now + opts.kvEventDelayS, ev: { replica: idx, kind, hash } });
+        };
+      }
+    }
+  }
+
+  /** Runs to completion (every request ends) and returns the results. */
+  run(): SimResult {
+    const heap = this.heap;
+    this.pullOpen();
+    // Scrapes start at a seeded random phase per replica, as independent pollers would.
+    if (this.opts.scrapeIntervalS > 0) {
+      const phase = rngStream(this.opts.seed, "scrape-phase");
+      for (const r of this.replicas) heap.push(phase.next() * this.opts.scrapeIntervalS, EV_SCRAPE, r.index);
+    }
+    heap.push(0, EV_SAMPLE, 0);
+    for (const v of this.views) v.scrape(this.replicas[v.index]!, 0);
+
+    while (heap.pop()) {
+      const t = heap.lastTime;
+      if (t < this.now) throw new Error(`internal: time went back from ${this.now} to ${t}`);
+      this.now = t;
+      this.events++;
+      const arg = heap.lastArg;
+      switch (heap.lastKind) {
+        case EV_ARRIVAL_OPEN: {
+          const req = this.pendingOpen[0]!;
+          this.pendingOpen[0] = undefined;
+          this.pullOpen();
+          this.arrive(req);
+          break;
+        }
+        case EV_ARRIVAL_FOLLOW: {
+          const req = this.follow.get(arg)!;
+          this.follow.delete(arg);
+          this.arrive(req);
+          break;
+        }
+        case EV_DELIVER:
+          this.deliver(arg);
+          break;
+        case EV_STEP: {
+          const r = this.replicas[arg]!;
+          r.finishStep(t);
+          this.kick(r);
+          if (this.opts.checkInvariants) checkReplica(r);
+          break;
+        }
+        case EV_SCRAPE:
+          if (this.work > 0 || !this.sourceDone) {
+            this.views[arg]!.scrape(this.replicas[arg]!, t);
+            heap.push(t + this.opts.scrapeIntervalS, EV_SCRAPE, arg);
+          }
+          break;
+        case EV_SAMPLE:
+          this.sample(t);
+          if (this.work > 0 || !this.sourceDone) heap.push(t + this.opts.sampleIntervalS, EV_SAMPLE, 0);
+          break;
+      }
+    }
+    return {
+      records: this.records,
+      itl: this.itl,
+      replicas: this.replicas,
+      pools: this.pools,
+      series: this.series,
+      events: this.events,
+      endTime: this.now,
+      rejectReasons: this.rejectReasons,
+    };
+  }
+
+  private pullOpen(): void {
+    const req = this.source.next();
+    if (req === undefined) {
+      this.sourceDone = true;
+      return;
+    }
+    if (req.arrival < this.now) {
+      throw new Error(`workload produced request ${req.id} at ${req.arrival}s, before the current time ${this.now}s`);
+    }
+    this.pendingOpen[0] = req;
+    this.work++;
+    this.heap.push(req.arrival, EV_ARRIVAL_OPEN, req.id);
+  }
+
+  private arrive(req: Request): void {
+    const rec = this.records;
+    const id = req.id;
+    rec.ensure(id);
+    rec.arrival[id] = req.arrival;
+    rec.input[id] = req.inputTokens;
+    rec.sloClass[id] = rec.classes.id(req.sloClass ?? "default");
+    rec.tenant[id] = rec.tenants.id(req.tenant ?? "default");
+    rec.source[id] = rec.sources.id(req.source ?? "default");
+    rec.attempts[id] = 1;
+    const live: Live = { req, replica: -1, seq: undefined, hashCache: undefined };
+    this.live.set(id, live);
+    this.route(live);
+  }
+
+  private route(live: Live): void {
+    const req = live.req;
+    const t = this.now;
+    if (this.opts.scrapeIntervalS === 0) for (const v of this.views) v.scrape(this.replicas[v.index]!, t);
+    this.flushKvEvents(t);
+    const candidates = this.viewsByModel.get(req.model ?? this.defaultModel) ?? [];
+    const ctx: RoutingContext = {
+      now: t,
+      endpoints: candidates,
+      local: this.local,
+      rng: this.rng,
+      promptHashes: (bs: number) => {
+        let cache = live.hashCache;
+        if (!cache) live.hashCache = cache = new Map();
+        let h = cache.get(bs);
+        if (!h) cache.set(bs, (h = blockHashes(req.prompt, bs)));
+        return h;
+      },
+    };
+    const result =
+      candidates.length === 0
+        ? ({ refused: true, status: 503, reason: `no pool serves model ${req.model}` } as const)
+        : this.router.route(req, ctx);
+    this.opts.onDecision?.({ id: req.id, t, result, candidates });
+    if (result.refused) {
+      this.fail(live, Outcome.Dropped, result.status, result.reason);
+      return;
+    }
+    const r = this.replicas[result.replica];
+    if (!r) throw new Error(`router ${this.router.name} picked replica ${result.replica}, which does not exist`);
+    live.replica = r.index;
+    live.hashCache = undefined;
+    const rec = this.records;
+    rec.dispatch[req.id] = t;
+    rec.replica[req.id] = r.index;
+    this.local.inFlight[r.index]!++;
+    this.local.inFlightPrefillTokens[r.index]! += req.inputTokens;
+    this.local.inFlightTokens[r.index]! += req.inputTokens;
+    this.router.onDispatch?.(req, r.index, t);
+    const oh = r.cost.overheads;
+    this.heap.push(t + oh.preQueue + oh.preQueuePerInputToken * req.inputTokens, EV_DELIVER, req.id);
+  }
+
+  private deliver(id: number): void {
+    const live = this.live.get(id)!;
+    const r = this.replicas[live.replica]!;
+    const seq = r.makeSeq(live.req);
+    live.seq = seq;
+    this.records.enqueue[id] = this.now;
+    if (r.enqueue(seq, this.now)) this.kick(r);
+  }
+
+  /** Starts a step on an idle replica if it has work. */
+  private kick(r: Replica): void {
+    if (r.busy) return;
+    const dt = r.startStep(this.now);
+    if (dt >= 0) this.heap.push(this.now + dt, EV_STEP, r.index);
+  }
+
+  private flushKvEvents(t: number): void {
+    const q = this.kvQueue;
+    if (q.length === this.kvHead) return;
+    const router = this.router;
+    while (this.kvHead < q.length && q[this.kvHead]!.t <= t) {
+      const e = q[this.kvHead++]!;
+      router.onKvEvent?.(e.ev, e.t);
+    }
+    if (this.kvHead > 4096 && this.kvHead * 2 > q.length) {
+      q.splice(0, this.kvHead);
+      this.kvHead = 0;
+    }
+  }
+
+  private sample(t: number): void {
+    const s = this.series;
+    s.time.push(t);
+    for (const r of this.replicas) {
+      s.waiting[r.index]!.push(r.numWaiting);
+      s.running[r.index]!.push(r.numRunning);
+      s.kvUsage[r.index]!.push(r.kv.usage);
+    }
+  }
+
+  // ReplicaListener -------------------------------------------------------------------------------------------------
+
+  onFirstToken(seq: Seq, t: number): void {
+    const id = seq.req.id;
+    const r = this.replicas[this.live.get(id)!.replica]!;
+    const oh = r.cost.overheads;
+    this.records.firstToken[id] = t + oh.perOutputToken;
+    this.records.admit[id] = seq.admitTime;
+    this.local.inFlightPrefillTokens[r.index]! -= seq.req.inputTokens;
+    this.router.onFirstToken?.(seq.req, r.index, t);
+  }
+
+  onToken(seq: Seq, _t: number, gap: number): void {
+    // Client-visible gap: each token also pays the per-output-token overhead.
+    const live = this.live.get(seq.req.id)!;
+    this.itl.add(gap + this.replicas[live.replica]!.cost.overheads.perOutputToken);
+  }
+
+  onComplete(seq: Seq, t: number): void {
+    const id = seq.req.id;
+    const live = this.live.get(id)!;
+    const r = this.replicas[live.replica]!;
+    const oh = r.cost.overheads;
+    const rec = this.records;
+    const done = t + seq.generated * oh.perOutputToken + oh.postDecode;
+    rec.completion[id] = done;
+    rec.output[id] = seq.generated;
+    rec.cached[id] = seq.cachedTokens;
+    rec.preemptions[id] = seq.preemptions;
+    rec.outcome[id] = Outcome.Completed;
+    rec.status[id] = 200;
+    this.release(live, r.index);
+    this.finish(live.req, done, true);
+  }
+
+  onReject(seq: Seq, t: number, reason: string): void {
+    const live = this.live.get(seq.req.id)!;
+    this.release(live, live.replica);
+    this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + 1);
+    this.records.outcome[seq.req.id] = Outcome.Rejected;
+    this.records.status[seq.req.id] = 413;
+    this.finish(live.req, t, false);
+  }
+
+  private release(live: Live, replica: number): void {
+    const req = live.req;
+    this.local.inFlight[replica]!--;
+    this.local.inFlightTokens[replica]! -= req.inputTokens;
+    if (live.seq && live.seq.firstTokenTime < 0) this.local.inFlightPrefillTokens[replica]! -= req.inputTokens;
+    this.router.onComplete?.(req, replica, this.now);
+  }
+
+  private fail(live: Live, outcome: Outcome, status: number, reason: string): void {
+    const id = live.req.id;
+    this.records.outcome[id] = outcome;
+    this.records.status[id] = status;
+    this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + 1);
+    this.finish(live.req, this.now, false);
+  }
+
+  private finish(req: Request, t: number, completed: boolean): void {
+    this.live.delete(req.id);
+    const more = this.source.onFinish?.(req, t, completed);
+    if (more) {
+      for (const m of more) {
+        if (m.arrival < this.now) throw new Error(`follow-up request ${m.id} arrives before now`);
+        this.follow.set(m.id, m);
+        this.work++;
+        this.heap.push(m.arrival, EV_ARRIVAL_FOLLOW, m.id);
+      }
+    }
+    this.work--;
+  }
+}
+
+/** KV blocks in use never exceed capacity and are conserved (Σ references = Σ block-table entries). */
+function checkReplica(r: Replica): void {
+  const kv = r.kv;
+  if (kv.usedBlocks > kv.numBlocks) throw new Error(`${r.name}: ${kv.usedBlocks} blocks in use > ${kv.numBlocks}`);
+  if (kv.totalRefs() !== r.heldBlocks())
+    throw new Error(`${r.name}: block references ${kv.totalRefs()} != held ${r.heldBlocks()}`);
+  if (r.numRunning > r.cfg.maxNumSeqs) throw new Error(`${r.name}: ${r.numRunning} running > max_num_seqs`);
+}
+
+/** Convenience: build and run. */
+export function simulate(
+  pools: readonly PoolSpec[],
+  source: RequestSource,
+  router: Router,
+  opts: SimOptions,
+): SimResult {
+  return new Simulation(pools, source, router, opts).run();
+}
