@@ -8,7 +8,12 @@ export class InputError extends Error {
 }
 
 /** `FILE:LINE: FIELD: what was expected` (line and field optional). */
-export function inputError(file: string | undefined, line: number | undefined, field: string | undefined, what: string): InputError {
+export function inputError(
+  file: string | undefined,
+  line: number | undefined,
+  field: string | undefined,
+  what: string,
+): InputError {
   const where = [file, line !== undefined ? String(line) : undefined].filter((x) => x !== undefined).join(":");
   const parts = [where || undefined, field, what].filter((x) => x !== undefined && x !== "");
   return new InputError(parts.join(": "));
