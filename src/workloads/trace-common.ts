@@ -1,0 +1,138 @@
+import { InputError } from "../errors.ts";
+import type { Segment } from "../sim/hash.ts";
+import type { Rng } from "../sim/rng.ts";
+import type { Draft, Gen } from "./types.ts";
+
+/**
+ * A streamed trace reader: yields drafts in file order with arrival times in seconds as recorded (relative to the
+ * trace's own origin), and says where it is for error messages.
+ */
+export interface TraceReader {
+  next(): Draft | undefined;
+  /** `FILE:LINE` of the record last returned. */
+  where(): string;
+  close(): void;
+}
+
+/** `FILE:LINE: FIELD: what was expected`. */
+export function lineError(file: string, line: number, field: string, what: string): InputError {
+  return new InputError(`${file}:${line}: ${field}: ${what}`);
+}
+
+/** Parses a field as a finite number (integers when `int`), or throws the standard message. */
+export function num(
+  raw: string | undefined,
+  file: string,
+  line: number,
+  field: string,
+  opts: { int?: boolean; min?: number; optional?: number } = {},
+): number {
+  if (raw === undefined || raw === "") {
+    if (opts.optional !== undefined) return opts.optional;
+    throw lineError(file, line, field, `expected ${opts.int ? "an integer" : "a number"}, got nothing`);
+  }
+  const v = Number(raw);
+  const shown = raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
+  if (!Number.isFinite(v) || raw.trim() === "")
+    throw lineError(file, line, field, `expected ${opts.int ? "an integer" : "a number"}, got "${shown}"`);
+  if (opts.int && !Number.isInteger(v)) throw lineError(file, line, field, `expected an integer, got "${shown}"`);
+  if (opts.min !== undefined && v < opts.min)
+    throw lineError(
+      file,
+      line,
+      field,
+      `expected ${opts.min === 0 ? "a non-negative" : `a ≥ ${opts.min}`} ${opts.int ? "integer" : "number"}, got ${shown}`,
+    );
+  return v;
+}
+
+/** Options common to every trace: time scaling, a time window, sampling. */
+export interface TraceOptions {
+  /** Divide every time by this (2 = twice as fast). */
+  speedup: number;
+  /** Keep requests with start_s ≤ t < end_s (trace time, before speedup); times are shifted so start_s → 0. */
+  window?: { start_s?: number | undefined; end_s?: number | undefined } | undefined;
+  /** Keep each request with this probability (Bernoulli, from the component's "sample" stream). */
+  sample: number;
+  /** Shift times so that the first kept request arrives at 0 (default for traces with absolute clocks). */
+  rebase: boolean;
+}
+
+/**
+ * Wraps a reader into a component: applies window, sampling, speedup, stamps `source` and tags, and checks that
+ * arrivals never go back in time (a request source must be time-ordered).
+ */
+export class TraceGen implements Gen {
+  readonly name: string;
+  private readonly reader: TraceReader;
+  private readonly opts: TraceOptions;
+  private readonly rng: Rng;
+  private readonly tag: ((d: Draft) => void) | undefined;
+  private origin: number | undefined;
+  private last = Number.NEGATIVE_INFINITY;
+  private done = false;
+
+  constructor(name: string, reader: TraceReader, opts: TraceOptions, rng: Rng, tag: ((d: Draft) => void) | undefined) {
+    this.name = name;
+    this.reader = reader;
+    this.opts = opts;
+    this.rng = rng;
+    this.tag = tag;
+    const ws = opts.window?.start_s;
+    if (ws !== undefined && !opts.rebase) this.origin = ws;
+    if (!opts.rebase && ws === undefined) this.origin = 0;
+  }
+
+  next(): Draft | undefined {
+    if (this.done) return undefined;
+    const start = this.opts.window?.start_s ?? Number.NEGATIVE_INFINITY;
+    const end = this.opts.window?.end_s ?? Number.POSITIVE_INFINITY;
+    for (;;) {
+      const d = this.reader.next();
+      if (d === undefined) {
+        this.done = true;
+        return undefined;
+      }
+      const t = d.arrival;
+      if (t < this.last) {
+        const where = this.reader.where();
+        throw new InputError(
+          `${where}: arrival: expected non-decreasing arrival times, got ${t} s after ${this.last} s`,
+        );
+      }
+      this.last = t;
+      if (t < start) continue;
+      if (t >= end) {
+        this.done = true;
+        this.reader.close();
+        return undefined;
+      }
+      if (this.opts.sample < 1 && this.rng.next() >= this.opts.sample) continue;
+      if (this.origin === undefined) this.origin = t;
+      d.arrival = (t - this.origin) / this.opts.speedup;
+      d.source = this.name;
+      if (this.tag) {
+        // Scenario tags fill what the trace leaves empty; the trace's own values win.
+        const { tenant, sloClass, priority, model, adapter } = d;
+        this.tag(d);
+        if (tenant !== undefined) d.tenant = tenant;
+        if (sloClass !== undefined) d.sloClass = sloClass;
+        if (priority !== undefined) d.priority = priority;
+        if (model !== undefined) d.model = model;
+        if (adapter !== undefined) d.adapter = adapter;
+      }
+      return d;
+    }
+  }
+
+  close(): void {
+    this.reader.close();
+  }
+}
+
+/** Sum of segment tokens. */
+export function tokensOf(prompt: readonly Segment[]): number {
+  let n = 0;
+  for (const s of prompt) n += s.tokens;
+  return n;
+}
