@@ -60,20 +60,41 @@ export type LengthDist = z.infer<typeof LengthDistSchema>;
 /** A sampler of non-negative integers. */
 export type Sampler = () => number;
 
-function clampRound(x: number, min: number, max: number): number {
+function clampReal(x: number, min: number, max: number): number {
+  return x < min ? min : x > max ? max : x;
+}
+
+function clampRoundInt(x: number, min: number, max: number): number {
   const r = Math.round(x);
   return r < min ? min : r > max ? max : r;
 }
 
-/** Builds a sampler for `spec` drawing from `rng`. `defaultMin` is the lower clamp when the spec gives none. */
-export function makeSampler(spec: LengthDist, rng: Rng, defaultMin = 1): Sampler {
+/**
+ * Durations in seconds (think time, tool latency): the same shapes as lengths but not rounded, min default 0. A bare
+ * number is a constant.
+ */
+export const TimeDistSchema = LengthDistSchema;
+export type TimeDist = LengthDist;
+
+/** Sampler of non-negative reals (seconds) for `spec`. */
+export function makeTimeSampler(spec: TimeDist, rng: Rng): Sampler {
+  return makeSampler(spec, rng, 0, false);
+}
+
+/**
+ * Builds a sampler for `spec` drawing from `rng`. `defaultMin` is the lower clamp when the spec gives none; `integer`
+ * rounds every sample (lengths) or not (durations).
+ */
+export function makeSampler(spec: LengthDist, rng: Rng, defaultMin = 1, integer = true): Sampler {
+  const clampRound = integer ? clampRoundInt : clampReal;
+  const fix = integer ? Math.round : (x: number) => x;
   if (typeof spec === "number") {
-    const v = Math.round(spec);
+    const v = fix(spec);
     return () => v;
   }
   switch (spec.dist) {
     case "constant": {
-      const v = Math.round(spec.value);
+      const v = fix(spec.value);
       return () => v;
     }
     case "normal": {
@@ -96,6 +117,11 @@ export function makeSampler(spec: LengthDist, rng: Rng, defaultMin = 1): Sampler
       return () => clampRound(Math.exp(mu + sigma * normal(rng)), lo, hi);
     }
     case "uniform": {
+      if (!integer) {
+        const a = Math.min(spec.min, spec.max);
+        const w = Math.max(spec.min, spec.max) - a;
+        return () => a + w * rng.next();
+      }
       const lo = Math.ceil(Math.min(spec.min, spec.max));
       const hi = Math.floor(Math.max(spec.min, spec.max));
       const span = hi - lo + 1;
@@ -108,7 +134,7 @@ export function makeSampler(spec: LengthDist, rng: Rng, defaultMin = 1): Sampler
       return () => clampRound(exponential(rng, rate), lo, hi);
     }
     case "empirical": {
-      const values = spec.values.map((v) => Math.round(v));
+      const values = spec.values.map(fix);
       if (spec.weights === undefined) {
         const n = values.length;
         return () => values[rng.int(n)]!;

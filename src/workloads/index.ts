@@ -2,11 +2,16 @@ import { isAbsolute, relative, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import type { Request, RequestSource } from "../sim/request.ts";
 import { BlisTraceReader } from "./blis-trace.ts";
+import { AzureTraceReader, BurstGptTraceReader } from "./csv-traces.ts";
+import { ExgenticReader, HashTraceReader, MOONCAKE } from "./hash-trace.ts";
+import { GatelabJsonlReader } from "./jsonl.ts";
 import { LineReader } from "./lines.ts";
+import { ragGen } from "./rag.ts";
 import { parseWorkload, type SourceConfig, type TraceFormat, type TraceSource, type WorkloadConfig } from "./schema.ts";
+import { ServeGenOptionsSchema, ServeGenReader, serveGenWeights } from "./servegen.ts";
+import { agentGen, chatGen, meanTurns } from "./sessions.ts";
 import { sharedPrefixGen } from "./shared-prefix.ts";
-import { type GenContext, poissonGen, streams } from "./synthetic.ts";
-import { makeTagger } from "./tags.ts";
+import { componentTagger, type GenContext, poissonGen, streams } from "./synthetic.ts";
 import { TraceGen, type TraceReader } from "./trace-common.ts";
 import { contentSalt, type Draft, type Gen } from "./types.ts";
 
@@ -143,9 +148,8 @@ export function detectFormat(path: string, firstLine?: () => string | undefined)
   }
   if (p.endsWith(".jsonl") || p.endsWith(".json")) {
     const line = firstLine?.() ?? "";
+    if (/"timestamp_ms"\s*:/.test(line) && /"hash_ids"/.test(line)) return "exgentic";
     if (/"hash_ids"/.test(line)) return "mooncake";
-    if (/"gatelab"|"prompt"\s*:\s*\[/.test(line)) return "jsonl";
-    if (/"model_call|"agent|"task_id|"session_id"/.test(line) && /exgentic|agent/.test(p)) return "exgentic";
     return "jsonl";
   }
   return "servegen";
@@ -160,6 +164,11 @@ function displayPath(abs: string): string {
 export type ReaderFactory = (absPath: string, shown: string, salt: number, ctx: GenContext) => TraceReader;
 const readers = new Map<TraceFormat, ReaderFactory>([
   ["blis", (abs, shown, salt) => new BlisTraceReader(abs, shown, salt)],
+  ["mooncake", (abs, shown, salt) => new HashTraceReader(abs, shown, salt, MOONCAKE)],
+  ["exgentic", (abs, shown, salt) => new ExgenticReader(abs, shown, salt)],
+  ["azure", (abs, shown, salt) => new AzureTraceReader(abs, shown, salt)],
+  ["burstgpt", (abs, shown, salt) => new BurstGptTraceReader(abs, shown, salt)],
+  ["jsonl", (abs, shown, salt) => new GatelabJsonlReader(abs, shown, salt)],
 ]);
 /** Formats whose clocks are absolute (rebased to the first request by default). */
 const absoluteClock = new Set<TraceFormat>(["azure", "burstgpt"]);
@@ -174,7 +183,11 @@ function traceGen(cfg: TraceSource, ctx: GenContext): Gen {
   const abs = resolve(ctx.baseDir, cfg.path);
   const shown = displayPath(abs);
   const format = cfg.format ?? detectFormat(abs, () => firstLineOf(abs));
-  const factory = readers.get(format);
+  const factory: ReaderFactory | undefined =
+    format === "servegen"
+      ? (a, sh, salt, c) =>
+          new ServeGenReader(a, sh, salt, c.seed, c.name, cfg.servegen ?? ServeGenOptionsSchema.parse({}))
+      : readers.get(format);
   if (factory === undefined) throw new InputError(`${ctx.where}.format: trace format "${format}" is not supported yet`);
   const reader = factory(abs, shown, contentSalt(ctx.name), ctx);
   const s = streams(ctx);
@@ -188,7 +201,7 @@ function traceGen(cfg: TraceSource, ctx: GenContext): Gen {
       rebase: cfg.rebase ?? absoluteClock.has(format),
     },
     s("sample"),
-    makeTagger(cfg, s("tags")),
+    componentTagger(cfg, ctx),
   );
 }
 
@@ -210,6 +223,9 @@ const factories = new Map<string, GenFactory>([
   ["batch", (c, ctx) => poissonGen(c as Extract<SourceConfig, { type: "batch" }>, ctx)],
   ["shared-prefix", (c, ctx) => sharedPrefixGen(c as Extract<SourceConfig, { type: "shared-prefix" }>, ctx)],
   ["trace", (c, ctx) => traceGen(c as TraceSource, ctx)],
+  ["chat", (c, ctx) => chatGen(c as Extract<SourceConfig, { type: "chat" }>, ctx)],
+  ["agent", (c, ctx) => agentGen(c as Extract<SourceConfig, { type: "agent" }>, ctx)],
+  ["rag", (c, ctx) => ragGen(c as Extract<SourceConfig, { type: "rag" }>, ctx)],
 ]);
 
 /** Registers a generator for a source type. */
@@ -218,7 +234,10 @@ export function registerGen(type: string, f: GenFactory): void {
 }
 
 /** Requests per session start of a component (session generators override), to turn request rates into sessions/s. */
-const requestsPerArrival = new Map<string, (cfg: SourceConfig) => number>();
+const requestsPerArrival = new Map<string, (cfg: SourceConfig) => number>([
+  ["chat", (c) => meanTurns(c as Extract<SourceConfig, { type: "chat" }>)],
+  ["agent", (c) => meanTurns(c as Extract<SourceConfig, { type: "agent" }>)],
+]);
 export function registerRequestsPerArrival(type: string, f: (cfg: SourceConfig) => number): void {
   requestsPerArrival.set(type, f);
 }
@@ -246,6 +265,11 @@ export function buildWorkload(cfg: WorkloadConfig | unknown, opts: BuildOptions)
     seed: opts.seed,
     baseDir: opts.baseDir,
     openLoop: opts.openLoop ?? false,
+    servegenWeights: (dir: string) => {
+      if (!dir)
+        throw new InputError("workload: adapter.servegen: expected the ServeGen folder for popularity: servegen");
+      return serveGenWeights(resolve(opts.baseDir, dir));
+    },
   };
   let gen: Gen;
   if ("mix" in parsed) {

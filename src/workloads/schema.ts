@@ -1,5 +1,8 @@
 import { z } from "zod";
 import { InputError } from "../errors.ts";
+import { RagSourceSchema } from "./rag.ts";
+import { ServeGenOptionsSchema } from "./servegen.ts";
+import { AgentSourceSchema, ChatSourceSchema } from "./sessions.ts";
 import { SharedPrefixSchema } from "./shared-prefix.ts";
 import { ArrivalFields, BatchSourceSchema, CommonFields, PoissonSourceSchema } from "./synthetic.ts";
 
@@ -29,6 +32,8 @@ export const TraceSourceSchema = z.strictObject({
   /** Format; default from the file name (`.jsonl` gatelab/mooncake/exgentic sniffed from the first line). */
   format: z.enum(TRACE_FORMATS).optional(),
   ...TraceOptionFields,
+  /** ServeGen only: lengths fallback, client selection, client = adapter. */
+  servegen: ServeGenOptionsSchema.optional(),
 });
 export type TraceSource = z.infer<typeof TraceSourceSchema>;
 
@@ -38,6 +43,9 @@ export const SourceSchema = z.discriminatedUnion("type", [
   BatchSourceSchema,
   SharedPrefixSchema,
   TraceSourceSchema,
+  ChatSourceSchema,
+  RagSourceSchema,
+  AgentSourceSchema,
 ]);
 export type SourceConfig = z.infer<typeof SourceSchema>;
 

@@ -3,8 +3,7 @@ import type { Segment } from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
 import { normal, type Rng, shuffle } from "../sim/rng.ts";
 import { InferencePerfTimer } from "./arrivals.ts";
-import { CommonFields, type GenContext, streams } from "./synthetic.ts";
-import { makeTagger } from "./tags.ts";
+import { CommonFields, componentTagger, type GenContext, streams } from "./synthetic.ts";
 import { contentId, contentSalt, type Draft, draft, type Gen, NS } from "./types.ts";
 
 /**
@@ -150,7 +149,7 @@ class SharedPrefixGen implements Gen {
       }
     }
     this.salt = contentSalt(ctx.name);
-    this.tag = makeTagger(cfg, s("tags"));
+    this.tag = componentTagger(cfg, ctx);
     const stages = ctx.rateScale !== 1 ? cfg.stages.map((x) => ({ ...x, rate: x.rate * ctx.rateScale })) : cfg.stages;
     this.timer = new InferencePerfTimer(stages, cfg.load_type, s("arrivals"), 0, cfg.stage_gap_s);
   }

@@ -4,7 +4,7 @@ import type { Segment } from "../sim/hash.ts";
 import { rngStream } from "../sim/rng.ts";
 import { type ArrivalProcess, ArrivalSchema, makeArrivals } from "./arrivals.ts";
 import { LengthDistSchema, makeSampler, type Sampler } from "./distributions.ts";
-import { makeTagger, TagFields } from "./tags.ts";
+import { makeTagger, TagFields, type TagSpec } from "./tags.ts";
 import { contentId, contentSalt, type Draft, draft, type Gen, NS } from "./types.ts";
 
 /** Shared by every generator: the component's name (default: its type, `#i` in a mix) and per-request tags. */
@@ -116,7 +116,7 @@ class SingleShotGen implements Gen {
     this.groups = cfg.prefix?.groups ?? 0;
     this.contentRng = s("content");
     this.salt = contentSalt(ctx.name);
-    this.tag = makeTagger(cfg, s("tags"), () => ctx.servegenWeights?.(adapterDir(cfg)) ?? []);
+    this.tag = componentTagger(cfg, ctx);
     // Each group's prefix length is fixed per group: drawn once, in group order, from the "prefix" stream.
     if (this.prefixTokens) {
       this.prefixLens = new Int32Array(this.groups);
@@ -152,6 +152,11 @@ class SingleShotGen implements Gen {
 function adapterDir(cfg: { adapter?: unknown }): string {
   const a = cfg.adapter as { servegen?: string } | string | undefined;
   return typeof a === "object" && a?.servegen ? a.servegen : "";
+}
+
+/** The per-request tagger of a component (its "tags" stream; ServeGen adapter popularity resolved via ctx). */
+export function componentTagger(cfg: TagSpec, ctx: GenContext): ((d: Draft) => void) | undefined {
+  return makeTagger(cfg, streams(ctx)("tags"), () => ctx.servegenWeights?.(adapterDir(cfg)) ?? []);
 }
 
 export function poissonGen(cfg: PoissonSource | BatchSource, ctx: GenContext): Gen {

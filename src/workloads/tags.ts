@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { InputError } from "../errors.ts";
 import type { Rng } from "../sim/rng.ts";
 import { cumulative, pickCumulative, zipfWeights } from "./distributions.ts";
 import type { Draft } from "./types.ts";
@@ -79,7 +80,11 @@ export function adapterTable(
   servegenWeights?: () => number[],
 ): { names: string[]; weights: number[] | undefined } {
   let weights: number[] | undefined = a.weights;
-  if (a.popularity === "servegen" && weights === undefined && servegenWeights) weights = servegenWeights();
+  if (a.popularity === "servegen" && weights === undefined) {
+    if (!servegenWeights || !a.servegen)
+      throw new InputError("adapter.servegen: expected the ServeGen client folder for popularity: servegen");
+    weights = servegenWeights();
+  }
   const n = a.names?.length ?? a.count ?? weights?.length ?? 1;
   const names = a.names ?? Array.from({ length: n }, (_, i) => `${a.prefix}${i}`);
   if (weights === undefined && a.popularity === "zipf") weights = zipfWeights(names.length, a.zipf_s);
