@@ -158,7 +158,12 @@ export function registerTraceCommands(program: Command): void {
     .option("--requests <n>", "stop after n requests (overrides the scenario's)", positiveInt)
     .option("--duration <s>", "stop at this arrival time (overrides the scenario's duration_s)", positive)
     .action(
-      (file: string, o: { out: string; to?: WriteFormat; seed?: number; requests?: number; duration?: number }) => {
+      async (
+        file: string,
+        o: { out: string; to?: WriteFormat; seed?: number; requests?: number; duration?: number },
+      ) => {
+        // Loaded on demand so that `trace stats|convert` never depend on the scenario module.
+        const { loadScenario } = await import("../scenario.ts");
         const loaded = loadScenario(file);
         const s = loaded.scenario;
         const src = buildWorkload(s.workload, {
