@@ -66,7 +66,7 @@ export function parseAzureTimestamp(s: string): number {
 /**
  * Azure LLM inference trace 2023 (`AzureLLMInferenceTrace_{code,conv}.csv`, Splitwise): `TIMESTAMP` (wall clock,
  * 7 fractional digits), `ContextTokens` (prompt), `GeneratedTokens` (output). No prefix information: every prompt is
- * unique content. Times are absolute (rebased to the first request by default).
+ * unique content. Times are wall-clock: trace time counts from the first record.
  */
 export class AzureTraceReader extends CsvTrace {
   private readonly cT: number;
@@ -100,7 +100,7 @@ export class AzureTraceReader extends CsvTrace {
  * BurstGPT CSV (HPMLL/BurstGPT): `Timestamp` (seconds), `Model`, `Request tokens`, `Response tokens`,
  * `Total tokens`, `Log Type`; with `Session ID` (and `Elapsed time`) in the releases that have them. Prompts are
  * unique content (no prefix information); `Session ID` becomes the session. `Model` (ChatGPT / GPT-4) is not mapped
- * to the request's model (it names the upstream service, not a served model). Times rebased to the first request.
+ * to the request's model (it names the upstream service, not a served model). Trace time counts from the first record (BurstGPT_2 starts days into the collection).
  */
 export class BurstGptTraceReader extends CsvTrace {
   private readonly cT: number;

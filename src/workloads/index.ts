@@ -170,7 +170,7 @@ const readers = new Map<TraceFormat, ReaderFactory>([
   ["burstgpt", (abs, shown, salt) => new BurstGptTraceReader(abs, shown, salt)],
   ["jsonl", (abs, shown, salt) => new GatelabJsonlReader(abs, shown, salt)],
 ]);
-/** Formats whose clocks are absolute (rebased to the first request by default). */
+/** Formats whose clocks are absolute wall-clock times (trace time counts from their first record). */
 const absoluteClock = new Set<TraceFormat>(["azure", "burstgpt"]);
 
 /** Registers a reader for a trace format. */
@@ -198,7 +198,8 @@ function traceGen(cfg: TraceSource, ctx: GenContext): Gen {
       speedup: cfg.speedup,
       window: cfg.window,
       sample: cfg.sample,
-      rebase: cfg.rebase ?? absoluteClock.has(format),
+      rebase: cfg.rebase ?? false,
+      absolute: absoluteClock.has(format),
     },
     s("sample"),
     componentTagger(cfg, ctx),

@@ -14,13 +14,16 @@ export type TraceFormat = (typeof TRACE_FORMATS)[number];
 export const TraceOptionFields = {
   /** Replay this many times faster (times divided by `speedup`). */
   speedup: z.number().positive().default(1),
-  /** Keep requests with start_s ≤ t < end_s (trace time, before speedup); shifted so that start_s → 0. */
+  /**
+   * Keep requests with start_s ≤ τ < end_s, τ = trace time before speedup (seconds from the trace's origin; for Azure
+   * and BurstGPT, whose clocks are absolute, from their first record); kept times are shifted so that start_s → 0.
+   */
   window: z
     .strictObject({ start_s: z.number().nonnegative().optional(), end_s: z.number().positive().optional() })
     .optional(),
   /** Keep each request with this probability. */
   sample: z.number().gt(0).max(1).default(1),
-  /** Shift times so that the first kept request arrives at 0 (default: true for traces with absolute clocks). */
+  /** Shift times so that the first kept request arrives at 0 (default false). */
   rebase: z.boolean().optional(),
 };
 

@@ -50,12 +50,22 @@ export function num(
 export interface TraceOptions {
   /** Divide every time by this (2 = twice as fast). */
   speedup: number;
-  /** Keep requests with start_s ≤ t < end_s (trace time, before speedup); times are shifted so start_s → 0. */
+  /**
+   * Keep requests with start_s ≤ τ < end_s, τ = trace time (seconds from the trace's origin; for formats with wall
+   * clocks, from the first record). Kept times are shifted so that start_s → 0.
+   */
   window?: { start_s?: number | undefined; end_s?: number | undefined } | undefined;
   /** Keep each request with this probability (Bernoulli, from the component's "sample" stream). */
   sample: number;
-  /** Shift times so that the first kept request arrives at 0 (default for traces with absolute clocks). */
+  /** Shift times so that the first kept request arrives at 0. */
   rebase: boolean;
+  /** The format's clock is absolute (wall-clock timestamps): trace time counts from the first record. */
+  absolute: boolean;
+}
+
+/** Seconds, printed without float noise. */
+function secs(t: number): string {
+  return String(Number(t.toFixed(6)));
 }
 
 /**
@@ -68,7 +78,8 @@ export class TraceGen implements Gen {
   private readonly opts: TraceOptions;
   private readonly rng: Rng;
   private readonly tag: ((d: Draft) => void) | undefined;
-  private origin: number | undefined;
+  private base: number | undefined;
+  private shift: number | undefined;
   private last = Number.NEGATIVE_INFINITY;
   private done = false;
 
@@ -78,9 +89,8 @@ export class TraceGen implements Gen {
     this.opts = opts;
     this.rng = rng;
     this.tag = tag;
-    const ws = opts.window?.start_s;
-    if (ws !== undefined && !opts.rebase) this.origin = ws;
-    if (!opts.rebase && ws === undefined) this.origin = 0;
+    if (!opts.absolute) this.base = 0;
+    if (!opts.rebase) this.shift = opts.window?.start_s ?? 0;
   }
 
   next(): Draft | undefined {
@@ -93,14 +103,16 @@ export class TraceGen implements Gen {
         this.done = true;
         return undefined;
       }
-      const t = d.arrival;
-      if (t < this.last) {
+      const raw = d.arrival;
+      if (raw < this.last) {
         const where = this.reader.where();
         throw new InputError(
-          `${where}: arrival: expected non-decreasing arrival times, got ${t} s after ${this.last} s`,
+          `${where}: arrival: expected non-decreasing arrival times, got ${secs(raw)} s after ${secs(this.last)} s`,
         );
       }
-      this.last = t;
+      this.last = raw;
+      if (this.base === undefined) this.base = raw;
+      const t = raw - this.base;
       if (t < start) continue;
       if (t >= end) {
         this.done = true;
@@ -108,8 +120,8 @@ export class TraceGen implements Gen {
         return undefined;
       }
       if (this.opts.sample < 1 && this.rng.next() >= this.opts.sample) continue;
-      if (this.origin === undefined) this.origin = t;
-      d.arrival = (t - this.origin) / this.opts.speedup;
+      if (this.shift === undefined) this.shift = t;
+      d.arrival = (t - this.shift) / this.opts.speedup;
       d.source = this.name;
       if (this.tag) {
         // Scenario tags fill what the trace leaves empty; the trace's own values win.
