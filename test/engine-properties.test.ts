@@ -49,7 +49,9 @@ const workload = fc.record({
   followUps: fc.boolean(),
 });
 
-function build(w: fc.Infer<typeof workload>) {
+type W = typeof workload extends fc.Arbitrary<infer T> ? T : never;
+
+function build(w: W) {
   const reqs: Request[] = [];
   let t = 0;
   for (let i = 0; i < w.n; i++) {

@@ -1,0 +1,160 @@
+/**
+ * The `gatelab` command line. Thin: parse arguments, call the lab, print. Bad input → one line on stderr, exit 2.
+ */
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { InputError } from "../errors.ts";
+import { compare, formatComparison } from "../lab/compare.ts";
+import { runScenario } from "../lab/run.ts";
+import { decisionTraceWriter } from "../report/decisions.ts";
+import { writeRunOutputs } from "../report/outputs.ts";
+import { formatRun } from "../report/text.ts";
+import { loadScenario } from "../scenario.ts";
+import { registerModelsCommand } from "./models.ts";
+import { registerPoliciesCommand } from "./policies.ts";
+import { registerTraceCommands } from "./trace.ts";
+
+/** Policies `npm start` and `gatelab compare` use when none are given. */
+export const DEFAULT_COMPARE_POLICIES = ["round-robin", "least-request"];
+
+function parseIntArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${v}"`);
+  return n;
+}
+
+function parseList(v: string): string[] {
+  const list = v
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
+  if (list.length === 0) throw new InvalidArgumentError("expected a comma-separated list");
+  return list;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("gatelab")
+    .description(
+      "Deterministic simulator of LLM-serving clusters and lab for inference-aware routing and admission policies.\n" +
+        "With no command: compare the default policies on the embedded default scenario.",
+    )
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)");
+
+  program
+    .command("run")
+    .description("simulate one scenario with one policy and print the summary")
+    .argument("[scenario]", "scenario YAML file (default: the embedded default scenario)")
+    .option("-p, --policy <name>", "routing policy (see `gatelab policies`); overrides the scenario's gateway.policy")
+    .option("--epp-config <file>", "EndpointPickerConfig YAML to route with (overrides --policy)")
+    .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", parseIntArg)
+    .option("--json", "print the summary as JSON")
+    .option("-o, --out <dir>", "write summary.json and requests.csv to this folder")
+    .option("--trace-decisions <file>", "write every routing decision (candidates, scores, pick) as JSONL")
+    .action(
+      (
+        file: string | undefined,
+        o: {
+          policy?: string;
+          eppConfig?: string;
+          seed?: number;
+          json?: boolean;
+          out?: string;
+          traceDecisions?: string;
+        },
+      ) => {
+        const loaded = loadScenario(file);
+        const tracer = o.traceDecisions ? decisionTraceWriter(o.traceDecisions) : undefined;
+        const out = runScenario(loaded, {
+          ...(o.policy ? { policy: o.policy } : {}),
+          ...(o.eppConfig ? { eppConfig: o.eppConfig } : {}),
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          ...(tracer ? { onDecision: tracer.record } : {}),
+        });
+        tracer?.close();
+        if (o.out) writeRunOutputs(o.out, loaded, [out]);
+        if (o.json) process.stdout.write(`${JSON.stringify(out.summary, null, 2)}\n`);
+        else {
+          process.stdout.write(
+            `${formatRun(`scenario "${loaded.scenario.name}" · policy ${out.policy} · seed ${out.seed}`, out.summary)}\n`,
+          );
+          if (o.out) process.stdout.write(`\nwrote ${o.out}/summary.json and ${o.out}/requests.csv\n`);
+        }
+      },
+    );
+
+  const compareCmd = program
+    .command("compare", { isDefault: true })
+    .description("run the same request stream against several policies and print them side by side")
+    .argument("[scenario]", "scenario YAML file (default: the embedded default scenario)")
+    .option(
+      "-P, --policies <list>",
+      `comma-separated policies (default: ${DEFAULT_COMPARE_POLICIES.join(",")})`,
+      parseList,
+    )
+    .option(
+      "--epp-config <files>",
+      "comma-separated EndpointPickerConfig YAML files, compared after the policies",
+      parseList,
+    )
+    .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", parseIntArg)
+    .option("--json", "print the summaries as JSON")
+    .option("-o, --out <dir>", "write summary.json and requests.csv to this folder")
+    .action(
+      (
+        file: string | undefined,
+        o: { policies?: string[]; eppConfig?: string[]; seed?: number; json?: boolean; out?: string },
+      ) => {
+        const loaded = loadScenario(file);
+        const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
+        const c = compare(loaded, {
+          policies,
+          ...(o.eppConfig ? { eppConfigs: o.eppConfig } : {}),
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        });
+        if (o.out) writeRunOutputs(o.out, loaded, c.runs);
+        if (o.json) {
+          const obj = {
+            scenario: c.scenario,
+            seed: c.seed,
+            runs: c.runs.map((r) => ({ policy: r.policy, summary: r.summary })),
+          };
+          process.stdout.write(`${JSON.stringify(obj, null, 2)}\n`);
+        } else {
+          process.stdout.write(`${formatComparison(c)}\n`);
+          if (o.out) process.stdout.write(`\nwrote ${o.out}/summary.json and ${o.out}/requests.csv\n`);
+        }
+      },
+    );
+  void compareCmd;
+
+  registerPoliciesCommand(program);
+  registerModelsCommand(program);
+  registerTraceCommands(program);
+  return program;
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 failed verdict or internal error, 2 bad input). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv as string[], { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
+        return 0;
+      return 2;
+    }
+    if (e instanceof InputError) {
+      process.stderr.write(`gatelab: ${e.message}\n`);
+      return 2;
+    }
+    const err = e as Error;
+    process.stderr.write(`gatelab: internal error: ${err.message}\n`);
+    if (process.env.GATELAB_DEBUG) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * From a validated scenario to a simulation run: pools of replicas (catalog, KV capacity, cost model), the workload
+ * stream, the router, and the engine options.
+ */
+import { type RunSummary, summarize } from "../metrics/summary.ts";
+import { createRouter } from "../policies/schema.ts";
+import type { Router, RouterInit } from "../policies/types.ts";
+import type { LoadedScenario } from "../scenario.ts";
+import { type DecisionRecord, type PoolSpec, type SimResult, simulate } from "../sim/engine.ts";
+import type { RequestSource } from "../sim/request.ts";
+import { buildWorkload } from "../workloads/schema.ts";
+import { buildPools } from "./pools.ts";
+
+export interface RunOverrides {
+  /** Routing policy name (replaces `gateway.policy`, drops `gateway.epp_config`). */
+  readonly policy?: string;
+  /** EndpointPickerConfig file (replaces the gateway's policy). */
+  readonly eppConfig?: string;
+  readonly seed?: number;
+  readonly onDecision?: (d: DecisionRecord) => void;
+  /** Check engine invariants after every step (slow; tests). */
+  readonly checkInvariants?: boolean;
+}
+
+export function buildSource(loaded: LoadedScenario, seed: number): RequestSource {
+  const s = loaded.scenario;
+  return buildWorkload(s.workload, {
+    seed,
+    baseDir: loaded.baseDir,
+    ...(s.requests !== undefined ? { maxRequests: s.requests } : {}),
+    ...(s.duration_s !== undefined ? { durationS: s.duration_s } : {}),
+  });
+}
+
+export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], o: RunOverrides): Router {
+  const s = loaded.scenario;
+  const numGpuBlocks: number[] = [];
+  for (const p of pools) for (let i = 0; i < p.replicas; i++) numGpuBlocks.push(p.engine.numGpuBlocks);
+  const init: RouterInit = {
+    replicas: numGpuBlocks.length,
+    blockSize: pools[0]!.engine.blockSize,
+    numGpuBlocks,
+    ...(o.onDecision ? { traceDecisions: true } : {}),
+  };
+  let gw = s.gateway;
+  if (o.eppConfig !== undefined) gw = { ...gw, epp_config: o.eppConfig };
+  else if (o.policy !== undefined) {
+    const { epp_config: _drop, ...rest } = gw;
+    gw = { ...rest, policy: o.policy };
+  }
+  return createRouter(gw, init, o.eppConfig !== undefined ? process.cwd() : loaded.baseDir);
+}
+
+export interface RunOutput {
+  readonly policy: string;
+  readonly seed: number;
+  readonly result: SimResult;
+  readonly summary: RunSummary;
+}
+
+/** Runs a scenario once. The workload depends only on (scenario, seed), never on the policy. */
+export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOutput {
+  const s = loaded.scenario;
+  const seed = o.seed ?? s.seed;
+  const pools = buildPools(s);
+  const router = buildRouter(loaded, pools, o);
+  const source = buildSource(loaded, seed);
+  const result = simulate(pools, source, router, {
+    seed,
+    scrapeIntervalS: s.gateway.scrape_interval_ms / 1000,
+    kvEventDelayS: s.gateway.kv_event_delay_ms / 1000,
+    sampleIntervalS: s.sample_interval_s,
+    ...(o.onDecision ? { onDecision: o.onDecision } : {}),
+    ...(o.checkInvariants ? { checkInvariants: true } : {}),
+  });
+  return { policy: router.name, seed, result, summary: summarize(result) };
+}

@@ -1,0 +1,45 @@
+/** Human-readable reports of one run. */
+import type { RunSummary } from "../metrics/summary.ts";
+import { fmtNum, fmtPct, renderTable } from "./table.ts";
+
+export function formatRun(title: string, s: RunSummary): string {
+  const out: string[] = [];
+  out.push(title);
+  out.push("");
+  const d = (name: string, x: RunSummary["ttft_ms"]) => [name, x.mean, x.p50, x.p90, x.p95, x.p99];
+  out.push(
+    renderTable(
+      ["latency (ms)", "mean", "p50", "p90", "p95", "p99"],
+      [d("TTFT", s.ttft_ms), d("E2E", s.e2e_ms), d("ITL", s.itl_ms), d("TPOT", s.tpot_ms), d("queue", s.queue_ms)],
+    ),
+  );
+  out.push("");
+  const r = s.requests;
+  out.push(
+    `requests ${fmtNum(r.total)}: ${fmtNum(r.completed)} completed, ${fmtNum(r.rejected)} rejected, ${fmtNum(r.dropped)} dropped` +
+      ` · ${fmtNum(s.throughput.requests_per_s)} req/s, ${fmtNum(s.throughput.output_tokens_per_s)} output tok/s over ${fmtNum(s.duration_s)} s`,
+  );
+  out.push(
+    `prefix-cache hit rate ${fmtPct(s.prefix_cache_hit_rate)} (tokens), ${fmtPct(s.prefix_cache_hit_rate_blocks)} (blocks)` +
+      ` · preemptions ${fmtNum(s.preemptions)} · recomputed tokens ${fmtNum(s.recomputed_tokens)} · load skew ${fmtNum(s.load_skew)}`,
+  );
+  for (const [reason, n] of Object.entries(s.rejections)) out.push(`  ${fmtNum(n)} × ${reason}`);
+  out.push("");
+  out.push(
+    renderTable(
+      ["replica", "routed", "done", "TTFT p50", "TTFT p95", "E2E p95", "hit rate", "preempt", "busy"],
+      s.replicas.map((x) => [
+        x.name,
+        x.routed,
+        x.requests.completed,
+        x.ttft_ms.p50,
+        x.ttft_ms.p95,
+        x.e2e_ms.p95,
+        fmtPct(x.prefix_cache_hit_rate),
+        x.preemptions,
+        fmtPct(x.busy_fraction),
+      ]),
+    ),
+  );
+  return out.join("\n");
+}

@@ -1,0 +1,181 @@
+/**
+ * Scenario files (YAML): the cluster (pools of replicas), the gateway, the workload, SLOs, seed and length of the run.
+ * Validated strictly with zod; every error names the file, the line and the field, and says what was expected.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { InputError } from "./errors.ts";
+import { CostModelSchema } from "./models/cost-factory.ts";
+import { GatewaySchema } from "./policies/schema.ts";
+import { DEFAULT_SCENARIO_YAML } from "./scenarios-embedded.ts";
+import { WorkloadSchema } from "./workloads/schema.ts";
+
+/** vLLM engine knobs, by their real names. Defaults are vLLM V1's unless noted. */
+export const EngineSchema = z
+  .object({
+    /** vLLM V1 default 256. */
+    max_num_seqs: z.number().int().positive().default(256),
+    /** 2048: BLIS default and vLLM V1's default for the OpenAI server on most GPUs with chunked prefill. */
+    max_num_batched_tokens: z.number().int().positive().default(2048),
+    /** vLLM default 16 tokens. */
+    block_size: z.number().int().positive().default(16),
+    enable_prefix_caching: z.boolean().default(true),
+    enable_chunked_prefill: z.boolean().default(true),
+    long_prefill_token_threshold: z.number().int().nonnegative().default(0),
+    /** Default: the model's `max_position_embeddings`. */
+    max_model_len: z.number().int().positive().optional(),
+    /** vLLM default 0.9. */
+    gpu_memory_utilization: z.number().gt(0).lte(1).default(0.9),
+    /** KV cache size in blocks per replica; derived from GPU memory, weights and TP when absent. */
+    total_kv_blocks: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export const PoolSchema = z
+  .object({
+    name: z.string().min(1).default("main"),
+    /** Model name from the catalog (`gatelab models` lists them), e.g. `llama-3.1-8b-instruct`. */
+    model: z.string().min(1),
+    /** GPU type: H100, H200, A100-80GB, L40S. */
+    gpu: z.string().min(1).default("H100"),
+    /** Tensor parallelism (GPUs per replica). */
+    tp: z.number().int().positive().default(1),
+    replicas: z.number().int().positive(),
+    engine: EngineSchema.default(EngineSchema.parse({})),
+    cost_model: CostModelSchema.optional(),
+    /** Price of one GPU-hour in dollars (a replica costs tp × this). 0 = cost not reported. */
+    gpu_hour_usd: z.number().nonnegative().default(0),
+  })
+  .strict();
+
+/** Latency targets; `*_ms` on the named percentile of the cluster summary. */
+export const SloSchema = z
+  .object({
+    ttft_p50_ms: z.number().positive().optional(),
+    ttft_p95_ms: z.number().positive().optional(),
+    ttft_p99_ms: z.number().positive().optional(),
+    e2e_p95_ms: z.number().positive().optional(),
+    e2e_p99_ms: z.number().positive().optional(),
+    itl_p95_ms: z.number().positive().optional(),
+    tpot_p95_ms: z.number().positive().optional(),
+    /** Minimum share of requests completed (not rejected or dropped), 0..1. */
+    min_completed_fraction: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+
+export const ScenarioSchema = z
+  .object({
+    name: z.string().default("scenario"),
+    description: z.string().default(""),
+    seed: z.number().int().nonnegative().default(42),
+    /** Stop generating requests after this many (open-loop). */
+    requests: z.number().int().positive().optional(),
+    /** Stop generating requests after this many simulated seconds (in-flight requests still finish). */
+    duration_s: z.number().positive().optional(),
+    pools: z.array(PoolSchema).min(1),
+    gateway: GatewaySchema.default(GatewaySchema.parse({})),
+    workload: WorkloadSchema,
+    slos: SloSchema.default({}),
+    /** Period of the per-replica time series (queue, running, KV usage) used by charts. */
+    sample_interval_s: z.number().positive().default(1),
+  })
+  .strict()
+  .refine((s) => s.requests !== undefined || s.duration_s !== undefined, {
+    message: "expected `requests` or `duration_s` (how long to generate traffic)",
+  });
+
+export type Scenario = z.infer<typeof ScenarioSchema>;
+export type PoolConfig = z.infer<typeof PoolSchema>;
+
+export interface LoadedScenario {
+  readonly scenario: Scenario;
+  /** Folder of the scenario file (relative paths inside it resolve from here). */
+  readonly baseDir: string;
+  /** File name for messages (`<embedded default>` for the built-in one). */
+  readonly file: string;
+}
+
+/** Repository/package root (folder with package.json), from this module's location. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(resolve(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+  return dir;
+}
+
+/** Parses and validates scenario YAML text. Throws InputError naming file, line and field. */
+export function parseScenario(text: string, file: string, baseDir: string): LoadedScenario {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = lc.linePos(e.pos[0]);
+    throw new InputError(`${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split("\n")[0]}`);
+  }
+  const data = doc.toJS() as unknown;
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new InputError(`${file}: expected a mapping at the top level (pools, gateway, workload, …)`);
+  }
+  const parsed = ScenarioSchema.safeParse(data);
+  if (!parsed.success) throw new InputError(formatZodError(parsed.error, file, doc, lc));
+  return { scenario: parsed.data, baseDir, file };
+}
+
+type Doc = ReturnType<typeof parseDocument>;
+
+/** First zod issue as `file:line: path: message` (line of the offending node when it can be found). */
+export function formatZodError(
+  err: z.ZodError,
+  file: string,
+  doc: Doc | undefined,
+  lc: LineCounter | undefined,
+): string {
+  const lines: string[] = [];
+  for (const issue of err.issues.slice(0, 5)) {
+    let path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
+    let msg = issue.message;
+    if (issue.code === "unrecognized_keys") {
+      const keys = (issue as { keys: string[] }).keys;
+      path = [...path, keys[0]!];
+      msg = `unknown field "${keys.join('", "')}"`;
+    }
+    const line = doc && lc ? lineOf(doc, lc, path) : undefined;
+    const where = line !== undefined ? `${file}:${line}` : file;
+    const field = path.length > 0 ? path.join(".") : "(top level)";
+    lines.push(`${where}: ${field}: ${msg}`);
+  }
+  return lines.join("\n");
+}
+
+/** 1-based line of the YAML node at `path`, or of its closest existing ancestor. */
+function lineOf(doc: Doc, lc: LineCounter, path: readonly (string | number)[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const sub = path.slice(0, n);
+    const node = sub.length === 0 ? doc.contents : doc.getIn(sub, true);
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    if (range) return lc.linePos(range[0]).line;
+  }
+  return undefined;
+}
+
+/** Loads a scenario file, or the embedded default when `path` is undefined. */
+export function loadScenario(path?: string): LoadedScenario {
+  if (path === undefined) {
+    return parseScenario(DEFAULT_SCENARIO_YAML, "<embedded default scenario>", resolve(packageRoot(), "scenarios"));
+  }
+  const abs = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(abs, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(`${path}: cannot read scenario file (${code === "ENOENT" ? "no such file" : code})`);
+  }
+  return parseScenario(text, path, dirname(abs));
+}
