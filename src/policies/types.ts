@@ -110,4 +110,9 @@ export interface RouterInit {
   readonly blockSize: number;
   /** KV blocks per replica, for routers that size their indexes from `num_gpu_blocks`. */
   readonly numGpuBlocks: readonly number[];
+  /**
+   * Fill `RoutingDecision.scores` / `breakdown` (for `--trace-decisions`). Off by default so that the hot path
+   * allocates no maps.
+   */
+  readonly traceDecisions?: boolean;
 }

@@ -1,0 +1,103 @@
+/**
+ * `prefix-cache-affinity-filter` (GIE last / llm-d; the llm-d default since mid-2026) and gatelab's hot-node escape
+ * hatch.
+ *
+ * Source: llm-d-router HEAD `filter/prefixcacheaffinity/*`, llm-d guides 2026, llm-d blog "sticky until saturated"
+ * 2026-08-17 (reference/policies.md §2.5.3). Defaults are HEAD's: `affinityThreshold` 0.80,
+ * `explorationProbability` 0 (May-26: 0.01), `maxTTFTPenaltyMs` 18000, `ttftSource` prefillThroughput (the
+ * latency-predictor source is not simulated), `peakPrefillThroughput` 15928 tokens/s. The intermediate interface's
+ * `maxTokensInFlightPenalty` τ (tokens; 0 = off) is also accepted.
+ *
+ * ```
+ * if |E| ≤ 1 or affinityThreshold ≤ 0: return E
+ * with probability explorationProbability: return E                  (one draw from the routing stream when > 0)
+ * sticky = {e : matchBlocks_e / totalBlocks ≥ affinityThreshold}; nonSticky = E − sticky
+ * [gatelab] saturationDetectorRef set: sticky −= endpoints the detector calls saturated (they join nonSticky)
+ * if sticky empty: return E
+ * if maxTTFTPenaltyMs > 0 and nonSticky ≠ ∅:
+ *   ttft(e) = inFlightTokens_e / peakPrefillThroughput · 1000 ms
+ *   if min_sticky ttft − min_nonSticky ttft > maxTTFTPenaltyMs: return E      ("saturation release")
+ * if maxTokensInFlightPenalty > 0 and nonSticky ≠ ∅ and
+ *   min_sticky inFlightTokens − min_nonSticky inFlightTokens > τ: return E
+ * return sticky
+ * ```
+ * `inFlightTokens_e` is the `inflight-load-producer`'s token count (uncached prompt tokens not yet prefilled).
+ *
+ * The escape hatch (`saturationDetectorRef: <a utilization-detector>`): cache affinity holds until the replicas that
+ * hold the prefix saturate (queue ≥ 5 or KV ≥ 0.8, or stale metrics), then every candidate goes back to the scorers
+ * and queue depth wins. See the `sticky-until-saturated` preset.
+ */
+import { z } from "zod";
+import type { EndpointView } from "../types.ts";
+import type { Cycle, Filter, InflightTokens, PrefixMatchProvider } from "./framework.ts";
+import { nonNeg, pos, unit } from "./params.ts";
+import type { EndpointSaturation } from "./saturation.ts";
+
+export const affinityFilterParams = z.strictObject({
+  affinityThreshold: unit.default(0.8),
+  explorationProbability: unit.default(0),
+  maxTTFTPenaltyMs: nonNeg.default(18_000),
+  ttftSource: z.enum(["prefillThroughput"]).default("prefillThroughput"),
+  peakPrefillThroughput: pos.default(15_928),
+  maxTokensInFlightPenalty: nonNeg.default(0),
+  saturationDetectorRef: z.string().min(1).optional(),
+});
+export type AffinityFilterParams = z.output<typeof affinityFilterParams>;
+
+export class PrefixCacheAffinityFilter implements Filter {
+  readonly type = "prefix-cache-affinity-filter";
+  readonly name: string;
+  private readonly p: AffinityFilterParams;
+  private readonly prefix: PrefixMatchProvider;
+  private readonly load: InflightTokens;
+  private readonly detector: EndpointSaturation | undefined;
+
+  constructor(
+    name: string,
+    params: AffinityFilterParams,
+    prefix: PrefixMatchProvider,
+    load: InflightTokens,
+    detector: EndpointSaturation | undefined,
+  ) {
+    this.name = name;
+    this.p = params;
+    this.prefix = prefix;
+    this.load = load;
+    this.detector = detector;
+  }
+
+  filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    const p = this.p;
+    if (eps.length <= 1 || p.affinityThreshold <= 0) return eps;
+    if (p.explorationProbability > 0 && cycle.ctx.rng.next() < p.explorationProbability) return eps;
+    const m = this.prefix.match(cycle);
+    const total = m.totalBlocks;
+    if (total <= 0) return eps;
+    const sticky: EndpointView[] = [];
+    let minStickyTokens = Number.POSITIVE_INFINITY;
+    let minOtherTokens = Number.POSITIVE_INFINITY;
+    let others = 0;
+    for (const ep of eps) {
+      const t = this.load.tokens(ep.index);
+      const isSticky =
+        m.matchBlocks[ep.index]! / total >= p.affinityThreshold &&
+        (this.detector === undefined || !this.detector.saturated(cycle, ep));
+      if (isSticky) {
+        sticky.push(ep);
+        minStickyTokens = Math.min(minStickyTokens, t);
+      } else {
+        others++;
+        minOtherTokens = Math.min(minOtherTokens, t);
+      }
+    }
+    if (sticky.length === 0) return eps;
+    if (others > 0) {
+      if (p.maxTTFTPenaltyMs > 0) {
+        const gapMs = ((minStickyTokens - minOtherTokens) / p.peakPrefillThroughput) * 1000;
+        if (gapMs > p.maxTTFTPenaltyMs) return eps;
+      }
+      if (p.maxTokensInFlightPenalty > 0 && minStickyTokens - minOtherTokens > p.maxTokensInFlightPenalty) return eps;
+    }
+    return sticky;
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The legacy decision-tree filters of the Endpoint Picker and the P/D role filters.
+ *
+ * Source: GIE v0.3 `pkg/epp/scheduling/{filter.go,scheduler.go}` (hard-coded tree), GIE v0.4/v0.5
+ * `.../plugins/filter/*` (the same as plugins), llm-d role filters (reference/policies.md §2.5.1, §2.5.2, §2.5.4).
+ * - `low-queue-filter` (`threshold` 128): keep `waiting ≤ threshold`.
+ * - `lora-affinity-filter` (`threshold` 0.999): v0.5 groups "affinity" = target adapter running or waiting,
+ *   "available" = `|running| + |waiting| < max_lora`; both non-empty → affinity with probability `threshold` (one
+ *   draw from the routing stream), else available; otherwise whichever is non-empty (possibly none).
+ *   The v0.3 form (affinity = running only; available = `|running| < max_lora`) is `loraAffinityV03`.
+ * - `least-queue-filter`: keep `waiting ≤ min + ⌊(max − min)/N⌋` (integer division, N = candidates).
+ * - `least-kv-cache-filter`: keep `kv ≤ min + (max − min)/N`.
+ * - `decision-tree-filter` (`current`, `nextOnSuccess`, `nextOnFailure`, `nextOnSuccessOrFailure`, each
+ *   `{pluginRef}` or nested `{decisionTree}`): a non-empty result continues on the success branch with the filtered
+ *   list; an empty one continues on the failure branch with the unfiltered list; a leaf returns its result.
+ * - `decode-filter` keeps pods labelled decode/both/... and pods without the role label; `prefill-filter` and
+ *   `encode-filter` need the label. gatelab pools carry no role labels (P/D is not simulated), so `decode-filter`
+ *   keeps every endpoint and the other two keep none.
+ */
+import { z } from "zod";
+import type { Rng } from "../../sim/rng.ts";
+import type { EndpointView } from "../types.ts";
+import type { Cycle, Filter } from "./framework.ts";
+import { nonNeg, unit } from "./params.ts";
+import { targetAdapter } from "./scorers.ts";
+
+export const lowQueueParams = z.strictObject({ threshold: nonNeg.default(128) });
+export const loraAffinityFilterParams = z.strictObject({ threshold: unit.default(0.999) });
+
+export function lowQueue(eps: readonly EndpointView[], threshold: number): EndpointView[] {
+  return eps.filter((ep) => ep.waiting <= threshold);
+}
+
+export function leastQueue(eps: readonly EndpointView[]): readonly EndpointView[] {
+  const n = eps.length;
+  if (n === 0) return eps;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const ep of eps) {
+    lo = Math.min(lo, ep.waiting);
+    hi = Math.max(hi, ep.waiting);
+  }
+  const limit = lo + Math.floor((hi - lo) / n);
+  return eps.filter((ep) => ep.waiting <= limit);
+}
+
+export function leastKvCache(eps: readonly EndpointView[]): readonly EndpointView[] {
+  const n = eps.length;
+  if (n === 0) return eps;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const ep of eps) {
+    lo = Math.min(lo, ep.kvCacheUsage);
+    hi = Math.max(hi, ep.kvCacheUsage);
+  }
+  const limit = lo + (hi - lo) / n;
+  return eps.filter((ep) => ep.kvCacheUsage <= limit);
+}
+
+/** v0.5 LoRA affinity filter (see header). */
+export function loraAffinity(
+  eps: readonly EndpointView[],
+  target: string,
+  threshold: number,
+  rng: Rng,
+  v03 = false,
+): EndpointView[] {
+  const affinity: EndpointView[] = [];
+  const available: EndpointView[] = [];
+  for (const ep of eps) {
+    const active = ep.runningAdapters.has(target) || (!v03 && ep.waitingAdapters.has(target));
+    if (active) affinity.push(ep);
+    const used = v03 ? ep.runningAdapters.size : ep.runningAdapters.size + ep.waitingAdapters.size;
+    if (used < ep.maxLora) available.push(ep);
+  }
+  if (affinity.length > 0 && available.length > 0) return rng.next() < threshold ? affinity : available;
+  return affinity.length > 0 ? affinity : available;
+}
+
+abstract class NamedFilter implements Filter {
+  abstract readonly type: string;
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  abstract filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[];
+}
+
+export class LowQueueFilter extends NamedFilter {
+  readonly type = "low-queue-filter";
+  private readonly threshold: number;
+  constructor(name: string, params: { threshold: number }) {
+    super(name);
+    this.threshold = params.threshold;
+  }
+  filter(_cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    return lowQueue(eps, this.threshold);
+  }
+}
+
+export class LoraAffinityFilter extends NamedFilter {
+  readonly type = "lora-affinity-filter";
+  private readonly threshold: number;
+  constructor(name: string, params: { threshold: number }) {
+    super(name);
+    this.threshold = params.threshold;
+  }
+  filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    const target = targetAdapter(cycle.req.adapter, cycle.req.model);
+    return loraAffinity(eps, target, this.threshold, cycle.ctx.rng);
+  }
+}
+
+export class LeastQueueFilter extends NamedFilter {
+  readonly type = "least-queue-filter";
+  filter(_cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    return leastQueue(eps);
+  }
+}
+
+export class LeastKvCacheFilter extends NamedFilter {
+  readonly type = "least-kv-cache-filter";
+  filter(_cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    return leastKvCache(eps);
+  }
+}
+
+/** Role filters: pools have no `llm-d.ai/role` label in gatelab (see header). */
+export class RoleFilter extends NamedFilter {
+  readonly type: string;
+  private readonly keepUnlabelled: boolean;
+  constructor(name: string, type: "decode-filter" | "prefill-filter" | "encode-filter") {
+    super(name);
+    this.type = type;
+    this.keepUnlabelled = type === "decode-filter";
+  }
+  filter(_cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    return this.keepUnlabelled ? eps : [];
+  }
+}
+
+// ---- decision tree -------------------------------------------------------------------------------------------
+
+export interface TreeRef {
+  pluginRef?: string | undefined;
+  decisionTree?: TreeNode | undefined;
+}
+export interface TreeNode {
+  current: TreeRef;
+  nextOnSuccess?: TreeRef | undefined;
+  nextOnFailure?: TreeRef | undefined;
+  nextOnSuccessOrFailure?: TreeRef | undefined;
+}
+
+const treeRef: z.ZodType<TreeRef> = z.lazy(() =>
+  z
+    .strictObject({ pluginRef: z.string().min(1).optional(), decisionTree: treeNode.optional() })
+    .refine((r) => (r.pluginRef === undefined) !== (r.decisionTree === undefined), {
+      message: "expected exactly one of pluginRef or decisionTree",
+    }),
+);
+const treeNode: z.ZodType<TreeNode> = z.lazy(() =>
+  z.strictObject({
+    current: treeRef,
+    nextOnSuccess: treeRef.optional(),
+    nextOnFailure: treeRef.optional(),
+    nextOnSuccessOrFailure: treeRef.optional(),
+  }),
+);
+export const decisionTreeParams = treeNode;
+
+/** Every `pluginRef` named in a tree (for validation). */
+export function treeRefs(node: TreeNode, out: string[] = []): string[] {
+  const visit = (r: TreeRef | undefined): void => {
+    if (r === undefined) return;
+    if (r.pluginRef !== undefined) out.push(r.pluginRef);
+    if (r.decisionTree !== undefined) treeRefs(r.decisionTree, out);
+  };
+  visit(node.current);
+  visit(node.nextOnSuccess);
+  visit(node.nextOnFailure);
+  visit(node.nextOnSuccessOrFailure);
+  return out;
+}
+
+export class DecisionTreeFilter extends NamedFilter {
+  readonly type = "decision-tree-filter";
+  private readonly root: TreeNode;
+  private readonly lookup: (name: string) => Filter;
+
+  constructor(name: string, root: TreeNode, lookup: (name: string) => Filter) {
+    super(name);
+    this.root = root;
+    this.lookup = lookup;
+  }
+
+  filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    return this.run(this.root, cycle, eps);
+  }
+
+  private runRef(ref: TreeRef, cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    if (ref.decisionTree !== undefined) return this.run(ref.decisionTree, cycle, eps);
+    return this.lookup(ref.pluginRef!).filter(cycle, eps);
+  }
+
+  private run(node: TreeNode, cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    const out = this.runRef(node.current, cycle, eps);
+    if (out.length > 0) {
+      const next = node.nextOnSuccess ?? node.nextOnSuccessOrFailure;
+      return next === undefined ? out : this.runRef(next, cycle, out);
+    }
+    const next = node.nextOnFailure ?? node.nextOnSuccessOrFailure;
+    return next === undefined ? out : this.runRef(next, cycle, eps);
+  }
+}

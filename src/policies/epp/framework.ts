@@ -1,0 +1,123 @@
+/**
+ * The Endpoint Picker's scheduling framework as gatelab models it: plugins (filters, scorers, pickers, profile
+ * handlers, deciders, data producers, saturation detectors) and the per-request cycle state they share.
+ *
+ * Source: GIE v1.0 `pkg/epp/scheduling/framework/{plugins.go,scheduler_profile.go,weighted_scorer.go}`, llm-d-router
+ * HEAD `pkg/epp/scheduling/*` (reference/policies.md §2.2–§2.3). Facts carried over: filters run in config order on
+ * the post-filter list; scorers see the same (post-filter) candidate list; each score is clamped to [0, 1] and
+ * multiplied by its weight (weights not normalised); one picker per profile; data producers run before scheduling
+ * and PreRequest plugins run after the pick (`onDispatch` here).
+ */
+import type { Request } from "../../sim/request.ts";
+import type { EndpointView, KvEvent, RouterInit, RoutingContext } from "../types.ts";
+
+/**
+ * State of one scheduling cycle (one `route` call): the EPP's `CycleState`. Producers cache their per-request
+ * results keyed by `id`, so a value computed for a filter is reused by the scorers of the same cycle.
+ */
+export class Cycle {
+  readonly id: number;
+  readonly req: Request;
+  readonly ctx: RoutingContext;
+  /** Replica picked by the primary profile (-1 until known). */
+  primary = -1;
+  /** Replica picked by a profile named `prefill` (P/D configs), -1 when none ran or it failed. */
+  prefill = -1;
+
+  constructor(id: number, req: Request, ctx: RoutingContext) {
+    this.id = id;
+    this.req = req;
+    this.ctx = ctx;
+  }
+}
+
+/** Common part of every plugin: identity and the request-lifecycle hooks (PreRequest / ResponseBody). */
+export interface Plugin {
+  /** Name in the config (defaults to the type). */
+  readonly name: string;
+  /** Canonical plugin type (aliases resolved). */
+  readonly type: string;
+  /**
+   * PreRequest: the request was sent to `replica`. `cycle` is the cycle that routed it, or undefined when the engine
+   * dispatches a request this router did not route last (plugins then recompute what they need from `req`).
+   */
+  onDispatch?(req: Request, replica: number, now: number, cycle: Cycle | undefined): void;
+  /** First response chunk (ResponseBody, first call). */
+  onFirstToken?(req: Request, replica: number, now: number): void;
+  /** End of stream (or failure). */
+  onComplete?(req: Request, replica: number, now: number): void;
+  /** Replica KV events (BlockStored / BlockRemoved) after the configured delay. */
+  readonly wantsKvEvents?: boolean;
+  onKvEvent?(ev: KvEvent, now: number): void;
+}
+
+export interface Filter extends Plugin {
+  /** Returns the kept endpoints (may be `eps` itself). */
+  filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[];
+}
+
+export interface Scorer extends Plugin {
+  /** Writes the raw score of `eps[i]` into `out[i]` for every i < eps.length (clamping is the framework's job). */
+  score(cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void;
+}
+
+export interface Picker extends Plugin {
+  /** Index into `eps` of the pick, given the weighted totals `scores[i]` (i < eps.length); -1 when none. */
+  pick(cycle: Cycle, eps: readonly EndpointView[], scores: Float64Array): number;
+}
+
+/** Decides whether a request is disaggregated (P/D deciders). */
+export interface Decider extends Plugin {
+  decide(cycle: Cycle, decodeTarget: EndpointView): boolean;
+}
+
+/** Prefix-match information of the current request (the EPP's `PrefixCacheMatchInfo`). */
+export interface PrefixMatch {
+  /** Matched blocks per replica index (meaningful for the current candidates only). */
+  readonly matchBlocks: Int32Array;
+  /** Blocks of the request considered (0 → every score is 0). */
+  readonly totalBlocks: number;
+  /** Block size in tokens. */
+  readonly blockSize: number;
+}
+
+/** A plugin that can tell, for the current request, how many prefix blocks each endpoint holds. */
+export interface PrefixMatchProvider {
+  match(cycle: Cycle): PrefixMatch;
+}
+
+/** The `inflight-load-producer`'s view: router-local token load per endpoint. */
+export interface InflightTokens {
+  /** Tokens in flight on `replica` (as the producer counts them). */
+  tokens(replica: number): number;
+  /** Tokens this request would add on `replica` (HEAD lookahead: uncached input). */
+  uncached(cycle: Cycle, replica: number): number;
+}
+
+/** What a plugin factory may ask for while building (shared producers, other plugins by name). */
+export interface BuildEnv {
+  readonly init: RouterInit;
+  /** Names of the scheduling profiles, in config order. */
+  readonly profileNames: readonly string[];
+  /** Canonical type of the plugin named `name`, or undefined when there is none. */
+  typeOf(name: string): string | undefined;
+  /** Plugin instance by config name (built on demand); throws if unknown (validated earlier). */
+  plugin(name: string): Plugin;
+  /** The router's approximate prefix producer (explicit or auto-created). */
+  prefixProducer(): PrefixMatchProvider & Plugin;
+  /** The router's in-flight load producer (explicit or auto-created). */
+  inflightProducer(): InflightTokens & Plugin;
+}
+
+export function isFilter(p: Plugin): p is Filter {
+  return typeof (p as Partial<Filter>).filter === "function";
+}
+export function isScorer(p: Plugin): p is Scorer {
+  return typeof (p as Partial<Scorer>).score === "function";
+}
+export function isPicker(p: Plugin): p is Picker {
+  return typeof (p as Partial<Picker>).pick === "function";
+}
+export function isDecider(p: Plugin): p is Decider {
+  return typeof (p as Partial<Decider>).decide === "function";
+}

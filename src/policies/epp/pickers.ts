@@ -1,0 +1,80 @@
+/**
+ * The Endpoint Picker's pickers (GIE `pkg/epp/scheduling/framework/plugins/picker/{maxscore,random,weightedrandom}`,
+ * reference/policies.md §2.3). Parameter `maxNumOfEndpoints` (default 1) is accepted; gatelab dispatches to the first
+ * endpoint of the list (Envoy's fallback list is not simulated).
+ * - `max-score-picker`: shuffle the candidates uniformly with the routing stream, then stable-sort by score
+ *   descending and take the first → ties broken uniformly at random, deterministically for a seed. Implemented as
+ *   the first maximum in shuffled order (what the stable sort puts first), with the full shuffle's draws.
+ * - `random-picker`: a uniformly random candidate (one draw).
+ * - `weighted-random-picker`: A-Res (Efraimidis–Spirakis): key = U^(1/score) for score > 0 (U = 0 → 1e-10), key 0 for
+ *   score ≤ 0, largest key wins; when every score ≤ 0 it behaves as `random-picker`. For k = 1,
+ *   P(i) = score_i / Σ score.
+ */
+import { shuffleIndices } from "../common.ts";
+import type { EndpointView } from "../types.ts";
+import type { Cycle, Picker } from "./framework.ts";
+
+export class MaxScorePicker implements Picker {
+  readonly type = "max-score-picker";
+  readonly name: string;
+  private perm = new Int32Array(16);
+  constructor(name: string) {
+    this.name = name;
+  }
+  pick(cycle: Cycle, eps: readonly EndpointView[], scores: Float64Array): number {
+    const n = eps.length;
+    if (n === 0) return -1;
+    if (this.perm.length < n) this.perm = new Int32Array(Math.max(n, this.perm.length * 2));
+    const perm = this.perm;
+    shuffleIndices(cycle.ctx.rng, perm, n);
+    let best = perm[0]!;
+    for (let k = 1; k < n; k++) {
+      const i = perm[k]!;
+      if (scores[i]! > scores[best]!) best = i;
+    }
+    return best;
+  }
+}
+
+export class RandomPicker implements Picker {
+  readonly type = "random-picker";
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  pick(cycle: Cycle, eps: readonly EndpointView[]): number {
+    return eps.length === 0 ? -1 : cycle.ctx.rng.int(eps.length);
+  }
+}
+
+export class WeightedRandomPicker implements Picker {
+  readonly type = "weighted-random-picker";
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  pick(cycle: Cycle, eps: readonly EndpointView[], scores: Float64Array): number {
+    const n = eps.length;
+    if (n === 0) return -1;
+    let anyPositive = false;
+    for (let i = 0; i < n; i++) if (scores[i]! > 0) anyPositive = true;
+    const rng = cycle.ctx.rng;
+    if (!anyPositive) return rng.int(n);
+    let best = -1;
+    let bestKey = -1;
+    for (let i = 0; i < n; i++) {
+      const s = scores[i]!;
+      let key = 0;
+      if (s > 0) {
+        let u = rng.next();
+        if (u === 0) u = 1e-10;
+        key = u ** (1 / s);
+      }
+      if (key > bestKey) {
+        bestKey = key;
+        best = i;
+      }
+    }
+    return best;
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * Approximate (routing-history) prefix cache: the `approx-prefix-cache-producer` and the `prefix-cache-scorer`.
+ *
+ * Source: GIE v1.0 `pkg/epp/scheduling/framework/plugins/multi/prefix/{plugin.go,indexer.go}`; GIE v1.2–v1.4 and
+ * GIE last / llm-d-sched May-26 `approximateprefix/{hashing.go,indexer.go}`; llm-d-router HEAD
+ * `dataproducer/prefixhash/hashing.go` (reference/policies.md §2.4.5, §8.5).
+ *
+ * Index: `hashToPods` (hash → pods holding it) plus one LRU of hashes per pod whose eviction removes the pod from
+ * `hashToPods`. Match is a greedy walk over the request's chained block hashes that stops at the first hash no pod
+ * holds (not a per-pod longest prefix): a pod whose LRU lost a middle entry can still be credited for later blocks.
+ * The index is updated in PreRequest (`onDispatch` here) for the primary target and the target of a profile named
+ * `prefill`, before the engine has computed anything. It is updated in place, never copied.
+ *
+ * Score: `matchBlocks_e / totalBlocks` (0 when the request has no block); HEAD's optional
+ * `score = w·min(1, matchBlocks·blockSize/scale)² + (1−w)·matchBlocks/totalBlocks` with `matchLengthWeight` w
+ * (default 0, in [0, 1]) and `matchLengthScaleTokens` (default 8192).
+ *
+ * Variants (`variant`, a gatelab parameter; inferred as `v1.0` when the v1.0-only `hashBlockSize` is given):
+ * - `v1.0`: blocks of 64 characters of templated text = 16 tokens at 4 characters per token (§8.4), at most 256
+ *   blocks, LRU 31,250 entries per server, full blocks only, no auto-tuning.
+ * - `v1.4+` (default): `blockSizeTokens` 16, 256 blocks, `lruCapacityPerServer` 31,250, `autoTune` true (block size =
+ *   the engine's `cache_config_info.block_size`, LRU capacity = the target's `num_gpu_blocks`), and the final
+ *   partial block is hashed too (GIE v1.5+ / llm-d; `hashPartialBlock`, a gatelab parameter).
+ * Character block sizes (`hashBlockSize` v1.0, `blockSize` v1.1–v1.3) are converted at 4 characters per token.
+ * `maxPrefixTokensToMatch` (HEAD 131,072) overrides `maxPrefixBlocksToMatch`; 0 for both means unlimited.
+ */
+import { z } from "zod";
+import { blockHashes } from "../../sim/hash.ts";
+import type { Request } from "../../sim/request.ts";
+import { addHolder, partialTailHash, removeHolder } from "../common.ts";
+import type { EndpointView, RouterInit } from "../types.ts";
+import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
+import { nonNegInt, posInt, unit } from "./params.ts";
+
+/** Characters per token used to convert character block sizes (llm-d's estimate; §1.2, §8.4). */
+export const CHARS_PER_TOKEN = 4;
+
+/** Producer parameters (also accepted on `prefix-cache-scorer`, as GIE ≤ v1.4 had them there). */
+export const prefixProducerShape = {
+  variant: z.enum(["v1.0", "v1.4+"]).optional(),
+  hashBlockSize: posInt.optional(),
+  blockSize: posInt.optional(),
+  blockSizeTokens: posInt.optional(),
+  maxPrefixBlocksToMatch: nonNegInt.optional(),
+  maxPrefixTokensToMatch: nonNegInt.optional(),
+  lruCapacityPerServer: posInt.optional(),
+  autoTune: z.boolean().optional(),
+  hashPartialBlock: z.boolean().optional(),
+};
+export const PREFIX_PRODUCER_KEYS: readonly string[] = Object.keys(prefixProducerShape);
+
+export const prefixProducerParams = z.strictObject(prefixProducerShape);
+export type PrefixProducerParams = z.output<typeof prefixProducerParams>;
+
+export const prefixScorerParams = z.strictObject({
+  ...prefixProducerShape,
+  matchLengthWeight: unit.default(0),
+  matchLengthScaleTokens: posInt.default(8192),
+});
+export type PrefixScorerParams = z.output<typeof prefixScorerParams>;
+
+export interface PrefixSettings {
+  readonly variant: "v1.0" | "v1.4+";
+  readonly blockSizeTokens: number;
+  /** Max blocks per request (Infinity: unlimited). */
+  readonly maxBlocks: number;
+  readonly lruCapacityPerServer: number;
+  readonly autoTune: boolean;
+  readonly hashPartialBlock: boolean;
+}
+
+/** Resolves producer parameters to settings, with the variant's defaults and the engine facts in `init`. */
+export function resolvePrefixSettings(p: PrefixProducerParams, init: RouterInit): PrefixSettings {
+  const variant = p.variant ?? (p.hashBlockSize !== undefined ? "v1.0" : "v1.4+");
+  const v10 = variant === "v1.0";
+  const autoTune = p.autoTune ?? !v10;
+  const chars = p.blockSize ?? p.hashBlockSize;
+  let block = p.blockSizeTokens ?? (chars !== undefined ? Math.max(1, Math.round(chars / CHARS_PER_TOKEN)) : 16);
+  if (autoTune && init.blockSize > 0) block = init.blockSize;
+  let maxBlocks: number;
+  if (p.maxPrefixTokensToMatch !== undefined && p.maxPrefixTokensToMatch > 0) {
+    maxBlocks = Math.max(1, Math.floor(p.maxPrefixTokensToMatch / block));
+  } else if (p.maxPrefixBlocksToMatch !== undefined) {
+    maxBlocks = p.maxPrefixBlocksToMatch === 0 ? Number.POSITIVE_INFINITY : p.maxPrefixBlocksToMatch;
+  } else if (p.maxPrefixTokensToMatch === 0) {
+    maxBlocks = Number.POSITIVE_INFINITY;
+  } else {
+    maxBlocks = 256;
+  }
+  return {
+    variant,
+    blockSizeTokens: block,
+    maxBlocks,
+    lruCapacityPerServer: p.lruCapacityPerServer ?? 31_250,
+    autoTune,
+    hashPartialBlock: p.hashPartialBlock ?? !v10,
+  };
+}
+
+export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
+  readonly type = "approx-prefix-cache-producer";
+  readonly name: string;
+  readonly settings: PrefixSettings;
+  private readonly numGpuBlocks: readonly number[];
+  /** hash → replicas whose LRU holds it. */
+  private readonly hashToPods = new Map<number, number[]>();
+  /** Per replica: its hashes in LRU order (oldest first). */
+  private readonly lru: Set<number>[];
+  // Per-cycle cache.
+  private cycleId = -1;
+  private reqId = -1;
+  private hashBuf = new Float64Array(64);
+  private nHashes = 0;
+  private readonly matchBlocks: Int32Array;
+  private readonly result: { matchBlocks: Int32Array; totalBlocks: number; blockSize: number };
+
+  constructor(name: string, settings: PrefixSettings, init: RouterInit) {
+    this.name = name;
+    this.settings = settings;
+    this.numGpuBlocks = init.numGpuBlocks;
+    this.lru = Array.from({ length: init.replicas }, () => new Set<number>());
+    this.matchBlocks = new Int32Array(init.replicas);
+    this.result = { matchBlocks: this.matchBlocks, totalBlocks: 0, blockSize: settings.blockSizeTokens };
+  }
+
+  /** Number of hashes the index holds for `replica` (for tests and reports). */
+  size(replica: number): number {
+    return this.lru[replica]?.size ?? 0;
+  }
+
+  /** Pods holding `hash` (for tests). */
+  holders(hash: number): readonly number[] {
+    return this.hashToPods.get(hash) ?? [];
+  }
+
+  match(cycle: Cycle): PrefixMatch {
+    if (cycle.id === this.cycleId) return this.result;
+    this.cycleId = cycle.id;
+    this.loadHashes(cycle.req, cycle.ctx.promptHashes(this.settings.blockSizeTokens));
+    const mb = this.matchBlocks;
+    mb.fill(0);
+    const n = this.nHashes;
+    const buf = this.hashBuf;
+    for (let i = 0; i < n; i++) {
+      const pods = this.hashToPods.get(buf[i]!);
+      if (pods === undefined || pods.length === 0) break;
+      for (const p of pods) mb[p]!++;
+    }
+    this.result.totalBlocks = n;
+    return this.result;
+  }
+
+  onDispatch(req: Request, replica: number, _now: number, cycle: Cycle | undefined): void {
+    if (cycle === undefined || cycle.req.id !== req.id) {
+      this.cycleId = -1;
+      this.loadHashes(req, blockHashes(req.prompt, this.settings.blockSizeTokens));
+    } else if (this.reqId !== req.id) {
+      this.loadHashes(req, cycle.ctx.promptHashes(this.settings.blockSizeTokens));
+    }
+    this.insert(replica);
+    if (cycle !== undefined && cycle.prefill >= 0 && cycle.prefill !== replica) this.insert(cycle.prefill);
+  }
+
+  /** Adds the loaded hashes to `replica`'s LRU (refreshing recency; may evict). */
+  private insert(replica: number): void {
+    const lru = this.lru[replica];
+    if (lru === undefined) return;
+    const gpuBlocks = this.numGpuBlocks[replica] ?? 0;
+    const cap = this.settings.autoTune && gpuBlocks > 0 ? gpuBlocks : this.settings.lruCapacityPerServer;
+    const buf = this.hashBuf;
+    for (let i = 0; i < this.nHashes; i++) {
+      const h = buf[i]!;
+      if (lru.has(h)) {
+        lru.delete(h);
+        lru.add(h);
+        continue;
+      }
+      lru.add(h);
+      let pods = this.hashToPods.get(h);
+      if (pods === undefined) {
+        pods = [];
+        this.hashToPods.set(h, pods);
+      }
+      addHolder(pods, replica);
+      while (lru.size > cap) {
+        const old = lru.values().next().value as number;
+        lru.delete(old);
+        const holders = this.hashToPods.get(old);
+        if (holders !== undefined && removeHolder(holders, replica) && holders.length === 0)
+          this.hashToPods.delete(old);
+      }
+    }
+  }
+
+  /** Copies the request's hashes (capped at `maxBlocks`, plus the partial tail when configured) into the buffer. */
+  private loadHashes(req: Request, full: Float64Array): void {
+    const s = this.settings;
+    const nFull = Math.min(full.length, s.maxBlocks);
+    let n = nFull;
+    let tail = -1;
+    if (s.hashPartialBlock && nFull >= 1 && nFull === full.length && nFull < s.maxBlocks) {
+      tail = partialTailHash(req.prompt, s.blockSizeTokens, nFull, full[nFull - 1]!);
+      if (tail >= 0) n++;
+    }
+    if (this.hashBuf.length < n) this.hashBuf = new Float64Array(Math.max(n, this.hashBuf.length * 2));
+    this.hashBuf.set(nFull === full.length ? full : full.subarray(0, nFull));
+    if (tail >= 0) this.hashBuf[nFull] = tail;
+    this.nHashes = n;
+    this.reqId = req.id;
+  }
+}
+
+export class PrefixCacheScorer implements Scorer {
+  readonly type = "prefix-cache-scorer";
+  readonly name: string;
+  private readonly provider: PrefixMatchProvider;
+  private readonly w: number;
+  private readonly scale: number;
+
+  constructor(name: string, params: PrefixScorerParams, provider: PrefixMatchProvider) {
+    this.name = name;
+    this.provider = provider;
+    this.w = params.matchLengthWeight;
+    this.scale = params.matchLengthScaleTokens;
+  }
+
+  score(cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
+    const m = this.provider.match(cycle);
+    const total = m.totalBlocks;
+    for (let i = 0; i < eps.length; i++) {
+      const mb = m.matchBlocks[eps[i]!.index]!;
+      const ratio = total > 0 ? mb / total : 0;
+      if (this.w > 0) {
+        const len = Math.min(1, (mb * m.blockSize) / this.scale);
+        out[i] = this.w * len * len + (1 - this.w) * ratio;
+      } else {
+        out[i] = ratio;
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Profile handlers and P/D deciders (reference/policies.md §2.3).
+ * - `single-profile-handler`: runs the one profile; it is primary.
+ * - `disagg-profile-handler` (llm-d; older name `pd-profile-handler`): runs `decode` first (primary; no endpoint →
+ *   the request fails), then `encode` if the encode decider approves, then `prefill` if the prefill decider approves.
+ *   Parameters `profiles.{decode,prefill,encode}` (defaults "decode"/"prefill"/"encode") and
+ *   `deciders.{prefill,encode}` (plugin names). gatelab does not simulate disaggregated serving: the request runs on
+ *   the decode target; a prefill pick only feeds the prefix index and no-hit LRU (as llm-d's PreRequest does) and the
+ *   decision trace. Without role labels `prefill-filter` keeps nothing, so the prefill profile fails harmlessly.
+ * - `data-parallel-profile-handler` (deprecated; `primaryPort` 8000): one profile, as single.
+ * - `prefix-based-pd-decider` (`nonCachedTokens` N, default 0 = never): disaggregate iff `input ≥ N` and
+ *   `input − matchBlocks·blockSize (on the decode target) ≥ N`; input = the prompt's tokens (the real one estimates
+ *   characters ÷ 4). `always-disagg-pd-decider`: always. `always-disagg-multimodal-decider`: requests with
+ *   image/video/audio parts — gatelab requests are text only, so never.
+ */
+import { z } from "zod";
+import type { EndpointView } from "../types.ts";
+import type { Cycle, Decider, Plugin, PrefixMatchProvider } from "./framework.ts";
+import { nonNegInt, posInt } from "./params.ts";
+
+/** Runs one profile by name; returns its pick or undefined when it found no endpoint. */
+export type RunProfile = (profile: string) => EndpointView | undefined;
+
+export interface ProfileHandler extends Plugin {
+  /** Profiles this handler runs (validated to exist). */
+  readonly profiles: readonly string[];
+  /** Runs the profiles; returns the primary profile's pick (undefined: scheduling failed). */
+  schedule(cycle: Cycle, run: RunProfile): EndpointView | undefined;
+}
+
+export const disaggParams = z.strictObject({
+  profiles: z
+    .strictObject({ decode: z.string().optional(), prefill: z.string().optional(), encode: z.string().optional() })
+    .optional(),
+  deciders: z.strictObject({ prefill: z.string().optional(), encode: z.string().optional() }).optional(),
+});
+export type DisaggParams = z.output<typeof disaggParams>;
+
+export const dataParallelParams = z.strictObject({ primaryPort: posInt.default(8000) });
+
+export class SingleProfileHandler implements ProfileHandler {
+  readonly type: string;
+  readonly name: string;
+  readonly profiles: readonly string[];
+  constructor(name: string, type: string, profile: string) {
+    this.name = name;
+    this.type = type;
+    this.profiles = [profile];
+  }
+  schedule(_cycle: Cycle, run: RunProfile): EndpointView | undefined {
+    return run(this.profiles[0]!);
+  }
+}
+
+export class DisaggProfileHandler implements ProfileHandler {
+  readonly type = "disagg-profile-handler";
+  readonly name: string;
+  readonly profiles: readonly string[];
+  private readonly decode: string;
+  private readonly prefillProfile: string;
+  private readonly encode: string;
+  private readonly prefillDecider: Decider | undefined;
+  private readonly encodeDecider: Decider | undefined;
+
+  constructor(name: string, params: DisaggParams, prefillDecider?: Decider, encodeDecider?: Decider) {
+    this.name = name;
+    this.decode = params.profiles?.decode ?? "decode";
+    this.prefillProfile = params.profiles?.prefill ?? "prefill";
+    this.encode = params.profiles?.encode ?? "encode";
+    this.prefillDecider = prefillDecider;
+    this.encodeDecider = encodeDecider;
+    const ps = [this.decode];
+    if (prefillDecider !== undefined) ps.push(this.prefillProfile);
+    if (encodeDecider !== undefined) ps.push(this.encode);
+    this.profiles = ps;
+  }
+
+  schedule(cycle: Cycle, run: RunProfile): EndpointView | undefined {
+    const d = run(this.decode);
+    if (d === undefined) return undefined;
+    if (this.encodeDecider?.decide(cycle, d)) run(this.encode);
+    if (this.prefillDecider?.decide(cycle, d)) {
+      const p = run(this.prefillProfile);
+      if (p !== undefined) cycle.prefill = p.index;
+    }
+    return d;
+  }
+}
+
+export const prefixDeciderParams = z.strictObject({ nonCachedTokens: nonNegInt.default(0) });
+
+export class PrefixBasedPdDecider implements Decider {
+  readonly type = "prefix-based-pd-decider";
+  readonly name: string;
+  private readonly n: number;
+  private readonly prefix: PrefixMatchProvider;
+  constructor(name: string, params: { nonCachedTokens: number }, prefix: PrefixMatchProvider) {
+    this.name = name;
+    this.n = params.nonCachedTokens;
+    this.prefix = prefix;
+  }
+  decide(cycle: Cycle, decodeTarget: EndpointView): boolean {
+    if (this.n <= 0) return false;
+    const input = cycle.req.inputTokens;
+    if (input < this.n) return false;
+    const m = this.prefix.match(cycle);
+    return input - m.matchBlocks[decodeTarget.index]! * m.blockSize >= this.n;
+  }
+}
+
+export class ConstantDecider implements Decider {
+  readonly type: string;
+  readonly name: string;
+  private readonly value: boolean;
+  constructor(name: string, type: string, value: boolean) {
+    this.name = name;
+    this.type = type;
+    this.value = value;
+  }
+  decide(): boolean {
+    return this.value;
+  }
+}

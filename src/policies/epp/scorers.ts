@@ -1,0 +1,135 @@
+/**
+ * The load and LoRA scorers of the Endpoint Picker and llm-d (reference/policies.md §2.4).
+ *
+ * - `queue-scorer` (GIE v1.0 `.../scorer/queue.go`): min-max on `vllm:num_requests_waiting` over the candidates,
+ *   `(max − q)/(max − min)`, all equal → 1.
+ * - `kv-cache-utilization-scorer` (alias `kv-cache-scorer` ≤ v0.5; `.../scorer/kvcache_utilization.go`):
+ *   `1 − kvUsage`, absolute.
+ * - `running-requests-size-scorer` (GIE ≥ v1.3): min-max on `vllm:num_requests_running`, all equal → 1.
+ * - `lora-affinity-scorer` (GIE ≥ v1.0, `.../scorer/lora_affinity.go`): 1.0 adapter running; 0.8 free slot
+ *   (`|running| + |waiting| < max_lora`); 0.6 adapter waiting; else 0.
+ * - `load-aware-scorer` (llm-d `pkg/plugins/scorer/load_aware.go`, `threshold` 128): 0.5 when nothing waits, else
+ *   `0.5·(1 − min(q, T)/T)`.
+ * - `active-request-scorer` (llm-d; `idleThreshold` 0, `maxBusyScore` 1.0; `requestTimeout` deprecated and
+ *   ignored): router-local in-flight counts; `1` when `count ≤ idleThreshold`, else
+ *   `(maxCount − count)/maxCount · maxBusyScore`.
+ * None of these allocate per request.
+ */
+import type { EndpointView } from "../types.ts";
+import type { Cycle, Scorer } from "./framework.ts";
+
+/** Min-max score `(max − v)/(max − min)` of `value(ep)` over `eps`; all equal → 1. */
+function minMaxLowIsBetter(eps: readonly EndpointView[], out: Float64Array, value: (ep: EndpointView) => number): void {
+  const n = eps.length;
+  if (n === 0) return;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const v = value(eps[i]!);
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (hi === lo) {
+    out.fill(1, 0, n);
+    return;
+  }
+  const span = hi - lo;
+  for (let i = 0; i < n; i++) out[i] = (hi - value(eps[i]!)) / span;
+}
+
+const waitingOf = (ep: EndpointView): number => ep.waiting;
+const runningOf = (ep: EndpointView): number => ep.running;
+
+export class QueueScorer implements Scorer {
+  readonly type = "queue-scorer";
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  score(_cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
+    minMaxLowIsBetter(eps, out, waitingOf);
+  }
+}
+
+export class RunningRequestsSizeScorer implements Scorer {
+  readonly type = "running-requests-size-scorer";
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  score(_cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
+    minMaxLowIsBetter(eps, out, runningOf);
+  }
+}
+
+export class KvCacheUtilizationScorer implements Scorer {
+  readonly type = "kv-cache-utilization-scorer";
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  score(_cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
+    for (let i = 0; i < eps.length; i++) out[i] = 1 - eps[i]!.kvCacheUsage;
+  }
+}
+
+/** The adapter a request targets: its LoRA adapter, else its model name (GIE: the model after any rewrite). */
+export function targetAdapter(adapter: string | undefined, model: string | undefined): string {
+  return adapter ?? model ?? "";
+}
+
+export class LoraAffinityScorer implements Scorer {
+  readonly type = "lora-affinity-scorer";
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
+  score(cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
+    const target = targetAdapter(cycle.req.adapter, cycle.req.model);
+    for (let i = 0; i < eps.length; i++) {
+      const ep = eps[i]!;
+      if (ep.runningAdapters.has(target)) out[i] = 1;
+      else if (ep.runningAdapters.size + ep.waitingAdapters.size < ep.maxLora) out[i] = 0.8;
+      else if (ep.waitingAdapters.has(target)) out[i] = 0.6;
+      else out[i] = 0;
+    }
+  }
+}
+
+export class LoadAwareScorer implements Scorer {
+  readonly type = "load-aware-scorer";
+  readonly name: string;
+  private readonly threshold: number;
+  constructor(name: string, params: { threshold: number }) {
+    this.name = name;
+    this.threshold = params.threshold;
+  }
+  score(_cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
+    const t = this.threshold;
+    for (let i = 0; i < eps.length; i++) {
+      const q = eps[i]!.waiting;
+      out[i] = q <= 0 ? 0.5 : 0.5 * (1 - Math.min(q, t) / t);
+    }
+  }
+}
+
+export class ActiveRequestScorer implements Scorer {
+  readonly type = "active-request-scorer";
+  readonly name: string;
+  private readonly idle: number;
+  private readonly maxBusy: number;
+  constructor(name: string, params: { idleThreshold: number; maxBusyScore: number }) {
+    this.name = name;
+    this.idle = params.idleThreshold;
+    this.maxBusy = params.maxBusyScore;
+  }
+  score(cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
+    const inFlight = cycle.ctx.local.inFlight;
+    let max = 0;
+    for (const ep of eps) max = Math.max(max, inFlight[ep.index]!);
+    for (let i = 0; i < eps.length; i++) {
+      const c = inFlight[eps[i]!.index]!;
+      out[i] = c <= this.idle || max <= 0 ? 1 : ((max - c) / max) * this.maxBusy;
+    }
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * aibrix-prefix-cache: AIBrix gateway's `prefix-cache` routing strategy.
+ *
+ * Source: vllm-project/aibrix @ e3e10f9e `pkg/plugins/gateway/algorithms/prefix_cache.go`,
+ * `pkg/utils/prefixcacheindexer/hash.go` (reference/policies.md §5.1).
+ * ```
+ * running_p = the gateway's own in-flight count for p
+ * if max(running) − min(running) > 8: candidates = pods with the minimum count          (imbalance gate)
+ * walk the request's blocks: pods holding block i and every earlier one get match% = (i+1)·100/n
+ * order matched pods by match% desc, then running asc (after a random shuffle)
+ * pick the first with running ≤ mean(running) + 1·stddev(running)
+ * none → least-request (ties random); after routing, record every block of the request for the chosen pod
+ * ```
+ * Table: one LRU of 200,000 blocks (`tableSize`) for all pods; a pod's entry unused for 20 min (`ttlSecs` 1200) no
+ * longer counts (the real sweep runs every second; here expiry is checked exactly at lookup).
+ * Block size: AIBrix hashes `AIBRIX_PREFIX_CACHE_BLOCK_SIZE` tokens of its tokenizer (code default 4 with the
+ * character tokenizer; the README recommends 128 characters, or 16 with tiktoken). gatelab's requests are in tokens,
+ * so `blockSizeTokens` defaults to 16, the tiktoken recommendation. The trailing partial block is ignored.
+ * mean/stddev (population) are over all candidate pods. Trace: `scores` = match% per candidate; `breakdown` = running.
+ */
+import { z } from "zod";
+import { blockHashes } from "../../sim/hash.ts";
+import type { Request } from "../../sim/request.ts";
+import { argminRandomTie, meanStd, NO_CANDIDATES, shuffleIndices } from "../common.ts";
+import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
+
+export const aibrixParams = z.strictObject({
+  blockSizeTokens: z.number().int().positive().default(16),
+  tableSize: z.number().int().positive().default(200_000),
+  ttlSecs: z.number().positive().default(1200),
+  imbalanceGap: z.number().min(0).default(8),
+  stdFactor: z.number().min(0).default(1),
+});
+export type AibrixParams = z.output<typeof aibrixParams>;
+
+export class AibrixPrefixCacheRouter implements Router {
+  readonly name = "aibrix-prefix-cache";
+  private readonly p: AibrixParams;
+  private readonly trace: boolean;
+  /** hash → (pod → last access), in LRU order of hashes. */
+  private readonly table = new Map<number, Map<number, number>>();
+  private readonly pct: Float64Array;
+  private perm = new Int32Array(16);
+  private lastReq = -1;
+  private lastHashes: Float64Array = new Float64Array(0);
+
+  constructor(init: RouterInit, params: AibrixParams = aibrixParams.parse({})) {
+    this.p = params;
+    this.trace = init.traceDecisions === true;
+    this.pct = new Float64Array(init.replicas);
+  }
+
+  route(req: Request, ctx: RoutingContext): RouteResult {
+    const eps = ctx.endpoints;
+    if (eps.length === 0) return NO_CANDIDATES;
+    const running = ctx.local.inFlight;
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (const ep of eps) {
+      lo = Math.min(lo, running[ep.index]!);
+      hi = Math.max(hi, running[ep.index]!);
+    }
+    const cands: readonly EndpointView[] =
+      hi - lo > this.p.imbalanceGap ? eps.filter((ep) => running[ep.index] === lo) : eps;
+    const hashes = ctx.promptHashes(this.p.blockSizeTokens);
+    this.lastReq = req.id;
+    this.lastHashes = hashes;
+    const n = hashes.length;
+    const pct = this.pct;
+    for (const ep of cands) pct[ep.index] = 0;
+    const minTime = ctx.now - this.p.ttlSecs;
+    if (n > 0) {
+      let alive = cands.length;
+      const dead = new Uint8Array(cands.length);
+      for (let b = 0; b < n && alive > 0; b++) {
+        const entry = this.table.get(hashes[b]!);
+        for (let i = 0; i < cands.length; i++) {
+          if (dead[i]) continue;
+          const r = cands[i]!.index;
+          const t = entry?.get(r);
+          if (t !== undefined && t >= minTime) pct[r] = ((b + 1) * 100) / n;
+          else {
+            dead[i] = 1;
+            alive--;
+          }
+        }
+      }
+    }
+    const matched = cands.filter((ep) => pct[ep.index]! > 0);
+    let pick = -1;
+    if (matched.length > 0) {
+      const m = matched.length;
+      if (this.perm.length < m) this.perm = new Int32Array(Math.max(m, this.perm.length * 2));
+      shuffleIndices(ctx.rng, this.perm, m);
+      const order = Array.from(this.perm.subarray(0, m), (i) => matched[i]!);
+      order.sort((a, b) => pct[b.index]! - pct[a.index]! || running[a.index]! - running[b.index]!);
+      const { mean, std } = meanStd(eps, running);
+      const limit = mean + this.p.stdFactor * std;
+      const ok = order.find((ep) => running[ep.index]! <= limit);
+      if (ok !== undefined) pick = ok.index;
+    }
+    if (pick < 0) pick = cands[argminRandomTie(cands.length, (i) => running[cands[i]!.index]!, ctx.rng)]!.index;
+    if (!this.trace) return { replica: pick };
+    const scores = new Map<number, number>();
+    const run = new Map<number, number>();
+    for (const ep of eps) {
+      scores.set(ep.index, cands.includes(ep) ? pct[ep.index]! : 0);
+      run.set(ep.index, running[ep.index]!);
+    }
+    return { replica: pick, scores, breakdown: new Map([["running", run]]) };
+  }
+
+  onDispatch(req: Request, replica: number, now: number): void {
+    const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.p.blockSizeTokens);
+    const table = this.table;
+    for (const h of hashes) {
+      let entry = table.get(h);
+      if (entry === undefined) entry = new Map();
+      else table.delete(h);
+      table.set(h, entry);
+      entry.set(replica, now);
+    }
+    while (table.size > this.p.tableSize) table.delete(table.keys().next().value as number);
+  }
+}

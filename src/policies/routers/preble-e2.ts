@@ -1,0 +1,160 @@
+/**
+ * preble-e2: Preble's E2 global scheduler (exploit cached prefixes, explore when the miss dominates).
+ *
+ * Source: Srivatsa et al., "Preble: Efficient Distributed Prompt Scheduling for LLM Serving" (ICLR 2025); reference
+ * code WukLab/preble @ 8e7906a3 `preble/global_scheduler_with_time.py` (reference/policies.md §6.1).
+ * ```
+ * match the request against the global prefix tree: cached = longest prefix some GPU holds, missed = the rest
+ * if missed < cached:                          EXPLOIT
+ *    GPUs holding the matched prefix; several → the one with the least load cost
+ * else:                                        EXPLORE
+ *    argmin over all GPUs of load_cost(g) + eviction_cost(g)
+ * load_cost(g)     = prefill time of the work assigned to g in the last `windowSecs` (180 s)
+ *                  + active requests on g · decode length · TPOT
+ * eviction_cost(g) = prefill time of the blocks g would have to evict to fit the request's new blocks
+ * ```
+ * gatelab's simplifications (explained in docs/gateway.md): the tree is over blocks of the engine's block size
+ * (chained block hashes name tree paths); each GPU's content is the router's LRU view capped at its `num_gpu_blocks`;
+ * the window term sums, per GPU, the prefill time of the uncached tokens of the requests routed to it (Preble's
+ * Σ missRate·count·prefillTime/|gpus| per tree node); prefill time is linear, `prefillSecondsPerToken` (default
+ * 1/15928 s, llm-d's default peak prefill throughput of 15,928 tokens/s, where Preble uses a profiled
+ * linear+quadratic fit); decode length is Preble's default of 45 tokens (`decodeTokens`; the router never sees the
+ * true output length); `tpotSeconds` 0.02 is a gatelab default to set from the cost model in use. Preble's
+ * rebalancing (moving hot nodes when load(heaviest) ≥ 1.5 × load(lightest)) and its per-GPU fair local scheduler
+ * are not modelled. Ties → uniformly random (seeded).
+ * Trace: `scores` = load cost (+ eviction cost when exploring), lower wins; `breakdown` = cached blocks held per GPU.
+ */
+import { z } from "zod";
+import { blockHashes } from "../../sim/hash.ts";
+import type { Request } from "../../sim/request.ts";
+import { argminRandomTie, NO_CANDIDATES } from "../common.ts";
+import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
+
+export const prebleParams = z.strictObject({
+  windowSecs: z.number().positive().default(180),
+  prefillSecondsPerToken: z
+    .number()
+    .positive()
+    .default(1 / 15_928),
+  tpotSeconds: z.number().min(0).default(0.02),
+  decodeTokens: z.number().min(0).default(45),
+  blockSizeTokens: z.number().int().positive().optional(),
+});
+export type PrebleParams = z.output<typeof prebleParams>;
+
+export class PrebleE2Router implements Router {
+  readonly name = "preble-e2";
+  private readonly p: PrebleParams;
+  private readonly bs: number;
+  private readonly caps: readonly number[];
+  private readonly trace: boolean;
+  private readonly lru: Set<number>[];
+  private readonly winT: number[][];
+  private readonly winC: number[][];
+  private readonly winHead: Int32Array;
+  private readonly winSum: Float64Array;
+  private readonly held: Int32Array;
+  private lastReq = -1;
+  private lastHashes: Float64Array = new Float64Array(0);
+
+  constructor(init: RouterInit, params: PrebleParams = prebleParams.parse({})) {
+    this.p = params;
+    this.bs = params.blockSizeTokens ?? init.blockSize;
+    this.caps = init.numGpuBlocks;
+    this.trace = init.traceDecisions === true;
+    const n = init.replicas;
+    this.lru = Array.from({ length: n }, () => new Set<number>());
+    this.winT = Array.from({ length: n }, () => []);
+    this.winC = Array.from({ length: n }, () => []);
+    this.winHead = new Int32Array(n);
+    this.winSum = new Float64Array(n);
+    this.held = new Int32Array(n);
+  }
+
+  private windowLoad(g: number, now: number): number {
+    const t = this.winT[g]!;
+    const c = this.winC[g]!;
+    let h = this.winHead[g]!;
+    while (h < t.length && t[h]! <= now - this.p.windowSecs) {
+      this.winSum[g]! -= c[h]!;
+      h++;
+    }
+    if (h > 1024 && h * 2 > t.length) {
+      t.splice(0, h);
+      c.splice(0, h);
+      h = 0;
+    }
+    this.winHead[g] = h;
+    if (h === t.length) this.winSum[g] = 0;
+    return this.winSum[g]!;
+  }
+
+  private loadCost(g: number, ctx: RoutingContext): number {
+    return this.windowLoad(g, ctx.now) + ctx.local.inFlight[g]! * this.p.decodeTokens * this.p.tpotSeconds;
+  }
+
+  route(req: Request, ctx: RoutingContext): RouteResult {
+    const eps = ctx.endpoints;
+    if (eps.length === 0) return NO_CANDIDATES;
+    const hashes = ctx.promptHashes(this.bs);
+    this.lastReq = req.id;
+    this.lastHashes = hashes;
+    const n = hashes.length;
+    // Per-GPU held prefix (consecutive from block 0) and the longest prefix any candidate holds.
+    let matched = 0;
+    for (const ep of eps) {
+      const l = this.lru[ep.index]!;
+      let k = 0;
+      while (k < n && l.has(hashes[k]!)) k++;
+      this.held[ep.index] = k;
+      matched = Math.max(matched, k);
+    }
+    const cached = matched * this.bs;
+    const missed = req.inputTokens - cached;
+    let cand: readonly EndpointView[];
+    let cost: (ep: EndpointView) => number;
+    if (matched > 0 && missed < cached) {
+      cand = eps.filter((ep) => this.held[ep.index] === matched);
+      cost = (ep) => this.loadCost(ep.index, ctx);
+    } else {
+      cand = eps;
+      cost = (ep) => {
+        const g = ep.index;
+        const cap = this.caps[g] ?? 0;
+        const need = cap > 0 ? this.lru[g]!.size + (n - this.held[g]!) - cap : 0;
+        return this.loadCost(g, ctx) + (need > 0 ? need * this.bs * this.p.prefillSecondsPerToken : 0);
+      };
+    }
+    const costs = cand.map(cost);
+    const i = argminRandomTie(cand.length, (k) => costs[k]!, ctx.rng);
+    const pick = cand[i]!.index;
+    if (!this.trace) return { replica: pick };
+    const scores = new Map<number, number>();
+    for (let k = 0; k < cand.length; k++) scores.set(cand[k]!.index, costs[k]!);
+    const heldMap = new Map<number, number>();
+    for (const ep of eps) heldMap.set(ep.index, this.held[ep.index]!);
+    return { replica: pick, scores, breakdown: new Map([["held_blocks", heldMap]]) };
+  }
+
+  onDispatch(req: Request, replica: number, now: number): void {
+    const l = this.lru[replica];
+    if (l === undefined) return;
+    const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.bs);
+    let k = 0;
+    while (k < hashes.length && l.has(hashes[k]!)) k++;
+    const uncached = Math.max(0, req.inputTokens - k * this.bs);
+    const c = uncached * this.p.prefillSecondsPerToken;
+    this.winT[replica]!.push(now);
+    this.winC[replica]!.push(c);
+    this.winSum[replica]! += c;
+    const cap = this.caps[replica] ?? 0;
+    for (let b = hashes.length - 1; b >= 0; b--) {
+      const h = hashes[b]!;
+      l.delete(h);
+      l.add(h);
+    }
+    while (cap > 0 && l.size > cap) {
+      l.delete(l.values().next().value as number);
+    }
+  }
+}

@@ -1,0 +1,403 @@
+// Scorers of the Endpoint Picker / llm-d against values computed by hand from reference/policies.md §2.4.
+import { describe, expect, it } from "vitest";
+import { Cycle, type Scorer } from "../src/policies/epp/framework.ts";
+import { InflightLoadProducer, TokenLoadScorer } from "../src/policies/epp/inflight.ts";
+import { PrecisePrefixCacheScorer, preciseParams } from "../src/policies/epp/precise-prefix.ts";
+import {
+  ApproxPrefixProducer,
+  PrefixCacheScorer,
+  prefixScorerParams,
+  resolvePrefixSettings,
+} from "../src/policies/epp/prefix.ts";
+import {
+  ActiveRequestScorer,
+  KvCacheUtilizationScorer,
+  LoadAwareScorer,
+  LoraAffinityScorer,
+  QueueScorer,
+  RunningRequestsSizeScorer,
+} from "../src/policies/epp/scorers.ts";
+import {
+  NoHitLruScorer,
+  noHitLruParams,
+  SessionAffinityScorer,
+  sessionAffinityParams,
+} from "../src/policies/epp/session.ts";
+import { context, endpoints, localLoad, request, routerInit } from "../src/policies/testing.ts";
+import type { EndpointView, RoutingContext } from "../src/policies/types.ts";
+import { blockHashes } from "../src/sim/hash.ts";
+import type { Request } from "../src/sim/request.ts";
+
+let cycleId = 0;
+function run(s: Scorer, req: Request, ctx: RoutingContext, eps: readonly EndpointView[] = ctx.endpoints): number[] {
+  const out = new Float64Array(eps.length);
+  s.score(new Cycle(++cycleId, req, ctx), eps, out);
+  return [...out];
+}
+
+const anyReq = request([{ id: 1, tokens: 10 }]);
+
+describe("queue-scorer", () => {
+  it("min-max on waiting: (max − q)/(max − min)", () => {
+    const eps = endpoints([{ waiting: 2 }, { waiting: 5 }, { waiting: 8 }]);
+    expect(run(new QueueScorer("q"), anyReq, context(anyReq, eps))).toEqual([1, 0.5, 0]);
+  });
+  it("all equal → 1; one candidate → 1; empty list → nothing", () => {
+    expect(run(new QueueScorer("q"), anyReq, context(anyReq, endpoints([{ waiting: 3 }, { waiting: 3 }])))).toEqual([
+      1, 1,
+    ]);
+    expect(run(new QueueScorer("q"), anyReq, context(anyReq, endpoints([{ waiting: 9 }])))).toEqual([1]);
+    expect(run(new QueueScorer("q"), anyReq, context(anyReq, []))).toEqual([]);
+  });
+  it("normalises over the post-filter candidates it is given", () => {
+    const eps = endpoints([{ waiting: 0 }, { waiting: 4 }, { waiting: 8 }]);
+    expect(run(new QueueScorer("q"), anyReq, context(anyReq, eps), eps.slice(1))).toEqual([1, 0]);
+  });
+});
+
+describe("kv-cache-utilization-scorer and running-requests-size-scorer", () => {
+  it("kv: 1 − usage, absolute", () => {
+    const s = run(
+      new KvCacheUtilizationScorer("kv"),
+      anyReq,
+      context(anyReq, endpoints([{ kv: 0.25 }, { kv: 0.9 }, { kv: 0 }])),
+    );
+    expect(s[0]).toBe(0.75);
+    expect(s[1]).toBeCloseTo(0.1, 12);
+    expect(s[2]).toBe(1);
+  });
+  it("running: min-max, all equal → 1", () => {
+    expect(
+      run(new RunningRequestsSizeScorer("r"), anyReq, context(anyReq, endpoints([{ running: 0 }, { running: 4 }]))),
+    ).toEqual([1, 0]);
+    expect(
+      run(new RunningRequestsSizeScorer("r"), anyReq, context(anyReq, endpoints([{ running: 2 }, { running: 2 }]))),
+    ).toEqual([1, 1]);
+  });
+});
+
+describe("lora-affinity-scorer", () => {
+  it("1 running, 0.8 free slot, 0.6 waiting, 0 otherwise", () => {
+    const req = request([{ id: 1, tokens: 10 }], { adapter: "a" });
+    const eps = endpoints([
+      { runningAdapters: ["a"], maxLora: 1 },
+      { runningAdapters: ["b"], maxLora: 2 },
+      { runningAdapters: ["b", "c"], waitingAdapters: ["a"], maxLora: 2 },
+      { runningAdapters: ["b", "c"], maxLora: 2 },
+    ]);
+    expect(run(new LoraAffinityScorer("l"), req, context(req, eps))).toEqual([1, 0.8, 0.6, 0]);
+  });
+});
+
+describe("load-aware-scorer (threshold 128)", () => {
+  it("0.5 when nothing waits, else 0.5·(1 − min(q,128)/128)", () => {
+    const eps = endpoints([{ waiting: 0 }, { waiting: 64 }, { waiting: 128 }, { waiting: 200 }]);
+    expect(run(new LoadAwareScorer("la", { threshold: 128 }), anyReq, context(anyReq, eps))).toEqual([0.5, 0.25, 0, 0]);
+  });
+});
+
+describe("active-request-scorer", () => {
+  const eps = endpoints(3);
+  const ctx = context(anyReq, eps, { local: localLoad(3, [0, 2, 4]) });
+  it("1 when idle, else (max − count)/max · maxBusyScore", () => {
+    expect(run(new ActiveRequestScorer("a", { idleThreshold: 0, maxBusyScore: 1 }), anyReq, ctx)).toEqual([1, 0.5, 0]);
+    expect(run(new ActiveRequestScorer("a", { idleThreshold: 2, maxBusyScore: 1 }), anyReq, ctx)).toEqual([1, 1, 0]);
+    expect(run(new ActiveRequestScorer("a", { idleThreshold: 0, maxBusyScore: 0.5 }), anyReq, ctx)).toEqual([
+      1, 0.25, 0,
+    ]);
+  });
+  it("all idle → 1", () => {
+    const c = context(anyReq, eps, { local: localLoad(3) });
+    expect(run(new ActiveRequestScorer("a", { idleThreshold: 0, maxBusyScore: 1 }), anyReq, c)).toEqual([1, 1, 1]);
+  });
+});
+
+function producer(
+  replicas: number,
+  params: Record<string, unknown> = {},
+  init = routerInit(replicas),
+): ApproxPrefixProducer {
+  return new ApproxPrefixProducer("p", resolvePrefixSettings(prefixScorerParams.parse(params), init), init);
+}
+
+describe("prefix-cache-scorer (approximate index)", () => {
+  const A = () => request([{ id: 1, tokens: 64 }]); // 4 blocks of 16
+  it("variants: v1.0 = 64 chars (16 tokens), 256 blocks, 31250/server, full blocks; v1.4+ = engine block, auto-tuned, partial tail", () => {
+    const init = routerInit(2, { blockSize: 32, numGpuBlocks: [500, 600] });
+    expect(resolvePrefixSettings(prefixScorerParams.parse({ hashBlockSize: 64 }), init)).toEqual({
+      variant: "v1.0",
+      blockSizeTokens: 16,
+      maxBlocks: 256,
+      lruCapacityPerServer: 31250,
+      autoTune: false,
+      hashPartialBlock: false,
+    });
+    expect(resolvePrefixSettings(prefixScorerParams.parse({}), init)).toEqual({
+      variant: "v1.4+",
+      blockSizeTokens: 32,
+      maxBlocks: 256,
+      lruCapacityPerServer: 31250,
+      autoTune: true,
+      hashPartialBlock: true,
+    });
+    expect(
+      resolvePrefixSettings(prefixScorerParams.parse({ maxPrefixTokensToMatch: 131072, autoTune: false }), init),
+    ).toMatchObject({
+      blockSizeTokens: 16,
+      maxBlocks: 8192,
+    });
+    expect(resolvePrefixSettings(prefixScorerParams.parse({ maxPrefixBlocksToMatch: 0 }), init).maxBlocks).toBe(
+      Infinity,
+    );
+  });
+
+  it("score = matchBlocks / totalBlocks after the index learns at dispatch", () => {
+    const p = producer(2);
+    const scorer = new PrefixCacheScorer("prefix", prefixScorerParams.parse({}), p);
+    const eps = endpoints(2);
+    const a = A();
+    expect(run(scorer, a, context(a, eps))).toEqual([0, 0]); // empty index
+    p.onDispatch(a, 1, 0, undefined);
+    // B shares the first 32 tokens (2 blocks) with A, then differs.
+    const b = request([
+      { id: 1, tokens: 32 },
+      { id: 2, tokens: 32 },
+    ]);
+    expect(run(scorer, b, context(b, eps))).toEqual([0, 0.5]);
+    const a2 = A();
+    expect(run(scorer, a2, context(a2, eps))).toEqual([0, 1]);
+  });
+
+  it("partial tail block counts in v1.4+, not in v1.0", () => {
+    const a = A();
+    const c = request([{ id: 1, tokens: 40 }]); // 2 full blocks + 8 tokens
+    const eps = endpoints(2);
+    const cur = producer(2);
+    cur.onDispatch(a, 1, 0, undefined);
+    expect(run(new PrefixCacheScorer("p", prefixScorerParams.parse({}), cur), c, context(c, eps))).toEqual([0, 2 / 3]);
+    const old = producer(2, { hashBlockSize: 64 });
+    old.onDispatch(a, 1, 0, undefined);
+    expect(run(new PrefixCacheScorer("p", prefixScorerParams.parse({}), old), c, context(c, eps))).toEqual([0, 1]);
+  });
+
+  it("greedy walk, not per-pod longest prefix: a pod that lost a middle entry is credited for later blocks", () => {
+    const p = producer(2, { autoTune: false, lruCapacityPerServer: 4, hashPartialBlock: false });
+    const a = A();
+    const [a0, a1, a2, a3] = blockHashes(a.prompt, 16);
+    p.onDispatch(a, 1, 0, undefined); // pod 1: [a0 a1 a2 a3]
+    p.onDispatch(
+      request([
+        { id: 1, tokens: 16 },
+        { id: 9, tokens: 16 },
+      ]),
+      1,
+      0,
+      undefined,
+    ); // refresh a0, add e1 → evicts a1
+    expect(p.holders(a1!)).toEqual([]);
+    expect(p.size(1)).toBe(4);
+    p.onDispatch(request([{ id: 1, tokens: 32 }]), 0, 0, undefined); // pod 0: [a0 a1]
+    expect([p.holders(a0!), p.holders(a2!), p.holders(a3!)]).toEqual([[1, 0], [1], [1]]);
+    const scorer = new PrefixCacheScorer("prefix", prefixScorerParams.parse({}), p);
+    const q = A();
+    // walk: a0 → {1,0}; a1 → {0}; a2 → {1}; a3 → {1}: pod 0 = 2, pod 1 = 3 of 4.
+    expect(run(scorer, q, context(q, endpoints(2)))).toEqual([0.5, 0.75]);
+  });
+
+  it("the walk stops at the first block nobody holds", () => {
+    const p = producer(2, { autoTune: false });
+    p.onDispatch(request([{ id: 5, tokens: 16 }]), 0, 0, undefined);
+    const q = request([
+      { id: 7, tokens: 16 },
+      { id: 5, tokens: 16 },
+    ]);
+    expect(run(new PrefixCacheScorer("p", prefixScorerParams.parse({}), p), q, context(q, endpoints(2)))).toEqual([
+      0, 0,
+    ]);
+  });
+
+  it("HEAD match-length weighting: w·min(1, matched·B/scale)² + (1−w)·ratio", () => {
+    const p = producer(2);
+    const a = A();
+    p.onDispatch(a, 0, 0, undefined);
+    const s = new PrefixCacheScorer(
+      "p",
+      prefixScorerParams.parse({ matchLengthWeight: 0.5, matchLengthScaleTokens: 128 }),
+      p,
+    );
+    const q = A();
+    // pod 0: 4 blocks = 64 tokens → min(1, 64/128)² = 0.25; ratio 1 → 0.5·0.25 + 0.5·1 = 0.625
+    expect(run(s, q, context(q, endpoints(2)))).toEqual([0.625, 0]);
+  });
+
+  it("LRU capacity = the target's num_gpu_blocks when auto-tuned", () => {
+    const init = routerInit(2, { numGpuBlocks: [2, 100] });
+    const p = producer(2, {}, init);
+    p.onDispatch(A(), 0, 0, undefined);
+    p.onDispatch(A(), 1, 0, undefined);
+    expect([p.size(0), p.size(1)]).toEqual([2, 4]);
+  });
+});
+
+describe("precise-prefix-cache-scorer (KV events)", () => {
+  const a = request([{ id: 1, tokens: 64 }]);
+  const h = blockHashes(a.prompt, 16);
+  function scorer(params: Record<string, unknown> = {}): PrecisePrefixCacheScorer {
+    const s = new PrecisePrefixCacheScorer("precise", preciseParams.parse(params), routerInit(3));
+    for (const x of h) s.onKvEvent({ replica: 0, kind: "stored", hash: x });
+    s.onKvEvent({ replica: 1, kind: "stored", hash: h[0]! });
+    s.onKvEvent({ replica: 1, kind: "stored", hash: h[2]! });
+    return s;
+  }
+  it("longest consecutive prefix per pod / total (absolute, HEAD)", () => {
+    const s = scorer();
+    expect(run(s, a, context(a, endpoints(3)))).toEqual([1, 0.25, 0]);
+    s.onKvEvent({ replica: 0, kind: "removed", hash: h[3]! });
+    expect(run(s, a, context(a, endpoints(3)))).toEqual([0.75, 0.25, 0]);
+  });
+  it("min-max over pods with a hit (llm-d v0.3–v0.7), pods without a hit → 0", () => {
+    expect(run(scorer({ normalization: "minmax" }), a, context(a, endpoints(3)))).toEqual([1, 0, 0]);
+    const s = new PrecisePrefixCacheScorer("p", preciseParams.parse({ normalization: "minmax" }), routerInit(2));
+    s.onKvEvent({ replica: 1, kind: "stored", hash: h[0]! });
+    expect(run(s, a, context(a, endpoints(2)))).toEqual([0, 1]);
+  });
+  it("blind until the events arrive; speculative entries live speculativeTTL", () => {
+    const s = new PrecisePrefixCacheScorer("p", preciseParams.parse({ speculativeIndexing: true }), routerInit(2));
+    expect(s.wantsKvEvents).toBe(true);
+    s.onDispatch(a, 1, 0, undefined);
+    expect(run(s, a, context(a, endpoints(2), { now: 1.5 }))).toEqual([0, 1]);
+    expect(run(s, a, context(a, endpoints(2), { now: 2.5 }))).toEqual([0, 0]);
+    const plain = new PrecisePrefixCacheScorer("p", preciseParams.parse({}), routerInit(2));
+    plain.onDispatch(a, 1, 0, undefined);
+    expect(run(plain, a, context(a, endpoints(2), { now: 0.1 }))).toEqual([0, 0]);
+  });
+  it("a block size other than the engine's never matches", () => {
+    const s = new PrecisePrefixCacheScorer(
+      "p",
+      preciseParams.parse({ tokenProcessorConfig: { blockSize: 64 } }),
+      routerInit(1),
+    );
+    for (const x of h) s.onKvEvent({ replica: 0, kind: "stored", hash: x });
+    expect(run(s, a, context(a, endpoints(1)))).toEqual([0]);
+  });
+});
+
+describe("token-load-scorer with the in-flight load producer", () => {
+  it("load = uncached tokens pending prefill + this request's uncached tokens; released at first token", () => {
+    const p = producer(2);
+    const load = new InflightLoadProducer(
+      "l",
+      { addEstimatedOutputTokens: false, maxEstimatedOutputTokens: 0 },
+      routerInit(2),
+      p,
+    );
+    const s = new TokenLoadScorer("t", { queueThresholdTokens: 1000 }, load);
+    const x = request([{ id: 11, tokens: 100 }]);
+    load.onDispatch(x, 0, 0, undefined);
+    expect(load.tokens(0)).toBe(100);
+    const y = request([{ id: 12, tokens: 50 }]);
+    expect(run(s, y, context(y, endpoints(2)))).toEqual([0.85, 0.95]);
+    load.onFirstToken(x);
+    expect(run(s, y, context(y, endpoints(2)))).toEqual([0.95, 0.95]);
+    load.onComplete(x);
+    expect(load.tokens(0)).toBe(0);
+  });
+  it("uncached input discounts the prefix the index credits to the endpoint", () => {
+    const p = producer(2);
+    const load = new InflightLoadProducer(
+      "l",
+      { addEstimatedOutputTokens: false, maxEstimatedOutputTokens: 0 },
+      routerInit(2),
+      p,
+    );
+    const s = new TokenLoadScorer("t", { queueThresholdTokens: 1000 }, load);
+    p.onDispatch(request([{ id: 1, tokens: 64 }]), 1, 0, undefined);
+    const q = request([
+      { id: 1, tokens: 64 },
+      { id: 3, tokens: 36 },
+    ]); // 100 tokens, 64 cached on pod 1
+    expect(run(s, q, context(q, endpoints(2)))).toEqual([0.9, 0.964]);
+  });
+  it("addEstimatedOutputTokens holds round(input × 1.5) until the end", () => {
+    const load = new InflightLoadProducer(
+      "l",
+      { addEstimatedOutputTokens: true, maxEstimatedOutputTokens: 0 },
+      routerInit(1),
+      producer(1),
+    );
+    const x = request([{ id: 11, tokens: 101 }]);
+    load.onDispatch(x, 0, 0, undefined);
+    expect(load.tokens(0)).toBe(101 + 152);
+    load.onFirstToken(x);
+    expect(load.tokens(0)).toBe(152);
+    load.onComplete(x);
+    expect(load.tokens(0)).toBe(0);
+  });
+  it("load ≤ 0 → 1; over the threshold → 0", () => {
+    const load = new InflightLoadProducer(
+      "l",
+      { addEstimatedOutputTokens: false, maxEstimatedOutputTokens: 0 },
+      routerInit(2),
+      producer(2),
+    );
+    const s = new TokenLoadScorer("t", { queueThresholdTokens: 1000 }, load);
+    load.onDispatch(request([{ id: 21, tokens: 5000 }]), 1, 0, undefined);
+    const empty = request([]);
+    expect(run(s, empty, context(empty, endpoints(2)))).toEqual([1, 0]);
+  });
+});
+
+describe("session-affinity-scorer", () => {
+  const eps = endpoints(3);
+  it("encoded_endpoint_header: bound at the end of the stream to the pod that served", () => {
+    const s = new SessionAffinityScorer("s", sessionAffinityParams.parse({}));
+    const r1 = request([{ id: 1, tokens: 8 }], { session: "u1" });
+    expect(run(s, r1, context(r1, eps))).toEqual([0, 0, 0]);
+    s.onDispatch(r1, 2, 0);
+    expect(run(s, r1, context(r1, eps))).toEqual([0, 0, 0]);
+    s.onComplete(r1, 2, 1);
+    const r2 = request([{ id: 1, tokens: 8 }], { session: "u1" });
+    expect(run(s, r2, context(r2, eps))).toEqual([0, 0, 1]);
+    const other = request([{ id: 1, tokens: 8 }], { session: "u2" });
+    expect(run(s, other, context(other, eps))).toEqual([0, 0, 0]);
+  });
+  it("session_id: bound at dispatch, expires ttlSeconds after its last use", () => {
+    const s = new SessionAffinityScorer("s", sessionAffinityParams.parse({ strategy: "session_id" }));
+    const r1 = request([{ id: 1, tokens: 8 }], { session: "u1" });
+    s.onDispatch(r1, 1, 10);
+    expect(run(s, r1, context(r1, eps, { now: 310 }))).toEqual([0, 1, 0]);
+    expect(run(s, r1, context(r1, eps, { now: 310.5 }))).toEqual([0, 0, 0]);
+  });
+});
+
+describe("no-hit-lru-scorer", () => {
+  it("cold requests: never-used pods first (1 − i/(N−1)), then least recently used", () => {
+    const p = producer(3);
+    const s = new NoHitLruScorer("n", noHitLruParams.parse({}), p, 3);
+    const eps = endpoints(3);
+    const mk = (id: number) => request([{ id, tokens: 32 }]);
+    let r = mk(100);
+    expect(run(s, r, context(r, eps))).toEqual([1, 0.5, 0]);
+    s.onDispatch(r, 0, 0, undefined);
+    r = mk(101);
+    expect(run(s, r, context(r, eps))).toEqual([0, 1, 0.5]);
+    s.onDispatch(r, 1, 0, undefined);
+    r = mk(102);
+    expect(run(s, r, context(r, eps))).toEqual([0.5, 0, 1]);
+    expect(s.order()).toEqual([0, 1]);
+  });
+  it("a request with a prefix hit anywhere scores 0.5 everywhere and leaves the LRU alone", () => {
+    const p = producer(3);
+    const s = new NoHitLruScorer("n", noHitLruParams.parse({}), p, 3);
+    const a = request([{ id: 1, tokens: 32 }]);
+    p.onDispatch(a, 2, 0, undefined);
+    const b = request([{ id: 1, tokens: 32 }]);
+    expect(run(s, b, context(b, endpoints(3)))).toEqual([0.5, 0.5, 0.5]);
+    s.onDispatch(b, 2, 0, undefined);
+    expect(s.order()).toEqual([]);
+  });
+  it("one candidate → 1", () => {
+    const s = new NoHitLruScorer("n", noHitLruParams.parse({}), producer(1), 1);
+    expect(run(s, anyReq, context(anyReq, endpoints(1)))).toEqual([1]);
+  });
+});
