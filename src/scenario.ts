@@ -8,10 +8,20 @@ import { fileURLToPath } from "node:url";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { InputError } from "./errors.ts";
+import { getGpu, getModel, listGpus, listModels } from "./models/catalog.ts";
 import { CostModelSchema } from "./models/cost-factory.ts";
 import { GatewaySchema } from "./policies/schema.ts";
 import { DEFAULT_SCENARIO_YAML } from "./scenarios-embedded.ts";
 import { WorkloadSchema } from "./workloads/schema.ts";
+
+function knownName(lookup: () => unknown): boolean {
+  try {
+    lookup();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** vLLM engine knobs, by their real names. Defaults are vLLM V1's unless noted. */
 export const EngineSchema = z
@@ -38,9 +48,26 @@ export const PoolSchema = z
   .object({
     name: z.string().min(1).default("main"),
     /** Model name from the catalog (`gatelab models` lists them), e.g. `llama-3.1-8b-instruct`. */
-    model: z.string().min(1),
+    model: z
+      .string()
+      .min(1)
+      .refine((m) => knownName(() => getModel(m)), {
+        error: (iss) =>
+          `unknown model "${String(iss.input)}"; accepted: ${listModels()
+            .map((m) => m.name)
+            .join(", ")}`,
+      }),
     /** GPU type: H100, H200, A100-80GB, L40S. */
-    gpu: z.string().min(1).default("H100"),
+    gpu: z
+      .string()
+      .min(1)
+      .refine((g) => knownName(() => getGpu(g)), {
+        error: (iss) =>
+          `unknown GPU "${String(iss.input)}"; accepted: ${listGpus()
+            .map((g) => g.name)
+            .join(", ")}`,
+      })
+      .default("H100"),
     /** Tensor parallelism (GPUs per replica). */
     tp: z.number().int().positive().default(1),
     replicas: z.number().int().positive(),
@@ -137,7 +164,7 @@ export function formatZodError(
   lc: LineCounter | undefined,
 ): string {
   const lines: string[] = [];
-  for (const issue of err.issues.slice(0, 5)) {
+  for (const issue of resolveUnions(err.issues, []).slice(0, 5)) {
     let path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
     let msg = issue.message;
     if (issue.code === "unrecognized_keys") {
@@ -151,6 +178,39 @@ export function formatZodError(
     lines.push(`${where}: ${field}: ${msg}`);
   }
   return lines.join("\n");
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * Replaces each union failure by the issues of the branch the user most likely meant: the one whose first issue got
+ * furthest into the input (longest path), preferring a wrong value over a missing or unknown key.
+ */
+function resolveUnions(issues: readonly Issue[], prefix: readonly PropertyKey[]): Issue[] {
+  const out: Issue[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      let best: readonly Issue[] | undefined;
+      let bestScore = Number.NEGATIVE_INFINITY;
+      for (const branch of issue.errors) {
+        const first = branch[0];
+        if (!first) continue;
+        const wrongBranch = first.code === "unrecognized_keys" || first.message.includes("received undefined");
+        const score = first.path.length * 2 + (wrongBranch ? 0 : 1) - branch.length * 0.01;
+        if (score > bestScore) {
+          bestScore = score;
+          best = branch;
+        }
+      }
+      if (best) {
+        out.push(...resolveUnions(best, path));
+        continue;
+      }
+    }
+    out.push({ ...issue, path } as Issue);
+  }
+  return out;
 }
 
 /** 1-based line of the YAML node at `path`, or of its closest existing ancestor. */
