@@ -261,3 +261,21 @@ describe("workload schema", () => {
     expect(new Set(reqs.map((r) => r.source))).toEqual(new Set(["poisson#0", "poisson#1"]));
   });
 });
+
+describe("calibration workloads (sim-to-real-validation)", () => {
+  it("every experiment's inference_perf section runs as a shared-prefix source with num_requests requests", async () => {
+    const { readFileSync } = await import("node:fs");
+    const cal = JSON.parse(
+      readFileSync(join(SHARED, "sim-to-real-validation", "calibration_set_h100_vllm_7exp.json"), "utf8"),
+    ) as { experiments: { workload: { inference_perf: object; num_requests: number } }[] };
+    for (const e of cal.experiments) {
+      const reqs = drain(
+        buildWorkload(
+          { type: "shared-prefix", ...e.workload.inference_perf },
+          { seed: 42, baseDir: ".", openLoop: true },
+        ),
+      );
+      expect(reqs.length).toBe(e.workload.num_requests);
+    }
+  });
+});
