@@ -374,6 +374,17 @@ describe("trace CLI", () => {
     expect(readdirSync(tmp).some((f) => f.includes(".tmp-"))).toBe(false);
   });
 
+  it("workload export saves a scenario's stream for replay", async () => {
+    const out = join(tmp, "rag.jsonl");
+    const scen = join(import.meta.dirname, "..", "scenarios", "rag.yaml");
+    expect(await run(["workload", "export", scen, "--out", out, "--requests", "300"])).toBe(
+      `wrote 300 requests to ${out}\n`,
+    );
+    const back = drain(trace(out));
+    expect(back.length).toBe(300);
+    expect(back.every((r) => r.prompt.length === 7 && r.sloClass === "interactive")).toBe(true);
+  });
+
   it("bad input is an InputError naming the file", async () => {
     await expect(run(["trace", "stats", join(tmp, "nope.csv")])).rejects.toThrow(
       `${join(tmp, "nope.csv")}: file not found`,
