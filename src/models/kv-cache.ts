@@ -10,9 +10,24 @@
  *
  * All state lives in typed arrays; nothing is allocated per token or per step.
  */
+import { NumMap } from "../sim/num-map.ts";
+
 export const NO_HASH = -1;
 
 export type KvEventListener = (kind: "stored" | "removed", hash: number) => void;
+
+/**
+ * Optional second KV tier behind the GPU cache (CPU offload, `kv-offload.ts`): fed with the hashes the GPU evicts,
+ * consulted by the replica after a GPU prefix miss. Absent by default (no behaviour change).
+ */
+export interface KvSecondTier {
+  /** A cached block is evicted from the GPU: its content moves to the tier. */
+  onEvict(hash: number): void;
+  /** Length of the run of `hashes[from..limit)` the tier holds (refreshing them). */
+  lookup(hashes: Float64Array, from: number, limit: number): number;
+  /** Seconds to load `blocks` blocks back to the GPU. */
+  loadTime(blocks: number): number;
+}
 
 export class KvCache {
   readonly numBlocks: number;
@@ -25,11 +40,13 @@ export class KvCache {
   private head = -1;
   private tail = -1;
   private free: number;
-  private readonly hashToBlock = new Map<number, number>();
+  private readonly hashToBlock: NumMap;
   /** Blocks whose cached hash was evicted to make room (counter). */
   evictions = 0;
   /** Optional KV-event sink (BlockStored / BlockRemoved), for precise prefix routing. */
   listener: KvEventListener | undefined;
+  /** Optional second tier (CPU offload hook, see `KvSecondTier`); undefined = GPU cache only. */
+  secondTier: KvSecondTier | undefined;
 
   constructor(numBlocks: number, blockSize: number) {
     if (!(numBlocks >= 1) || !Number.isInteger(numBlocks)) throw new Error(`numBlocks must be a positive integer`);
@@ -37,6 +54,7 @@ export class KvCache {
     this.blockSize = blockSize;
     this.hash = new Float64Array(numBlocks).fill(NO_HASH);
     this.ref = new Int32Array(numBlocks);
+    this.hashToBlock = new NumMap(numBlocks);
     this.prev = new Int32Array(numBlocks);
     this.next = new Int32Array(numBlocks);
     for (let i = 0; i < numBlocks; i++) {
@@ -91,7 +109,7 @@ export class KvCache {
 
   /** Block index holding hash `h`, or -1. */
   blockOf(h: number): number {
-    return this.hashToBlock.get(h) ?? -1;
+    return this.hashToBlock.get(h);
   }
 
   /** Σ reference counts over all blocks (conservation checks). */
@@ -104,7 +122,7 @@ export class KvCache {
   /** Takes a reference on the cached block with hash `h` (must be cached). Returns the block index. */
   acquire(h: number): number {
     const b = this.hashToBlock.get(h);
-    if (b === undefined) throw new Error("acquire of a hash that is not cached");
+    if (b < 0) throw new Error("acquire of a hash that is not cached");
     if (this.ref[b] === 0) this.unlinkFree(b);
     this.ref[b]!++;
     return b;
@@ -120,6 +138,7 @@ export class KvCache {
       if (this.hashToBlock.get(h) === b) {
         this.hashToBlock.delete(h);
         this.listener?.("removed", h);
+        this.secondTier?.onEvict(h); // offload hook: the evicted block moves to the second tier
       }
       this.hash[b] = NO_HASH;
       this.evictions++;
@@ -191,6 +210,8 @@ export class KvCache {
     let zero = 0;
     for (let b = 0; b < this.numBlocks; b++) if (this.ref[b] === 0) zero++;
     if (zero !== this.free) throw new Error(`blocks with ref 0 (${zero}) != free (${this.free})`);
-    for (const [h, b] of this.hashToBlock) if (this.hash[b] !== h) throw new Error(`map/hash mismatch at ${b}`);
+    this.hashToBlock.forEach((h, b) => {
+      if (this.hash[b] !== h) throw new Error(`map/hash mismatch at ${b}`);
+    });
   }
 }

@@ -1,0 +1,118 @@
+/**
+ * An open-addressing hash map from non-negative integer keys below 2^53 (our 52-bit block hashes) to int32 values.
+ *
+ * Why not `Map<number, number>`: keys above 2^31 are heap numbers in V8, so every `Map` operation hashes a boxed double
+ * and allocates; profiling the engine showed KV-cache map operations taking most of the run time. Here keys live in a
+ * Float64Array, the slot is the key's low 32 bits (the keys are already uniformly mixed hashes), collisions probe
+ * linearly, and deletion shifts later entries back (no tombstones), so lookups stay short at any churn.
+ */
+const EMPTY = -1;
+
+export class NumMap {
+  private keys: Float64Array;
+  private vals: Int32Array;
+  private mask: number;
+  size = 0;
+
+  constructor(capacity = 16) {
+    let cap = 16;
+    while (cap < capacity * 2) cap *= 2;
+    this.keys = new Float64Array(cap).fill(EMPTY);
+    this.vals = new Int32Array(cap);
+    this.mask = cap - 1;
+  }
+
+  /** Value for `key`, or `missing` (default -1). */
+  get(key: number, missing = -1): number {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) return this.vals[i]!;
+      if (k === EMPTY) return missing;
+      i = (i + 1) & mask;
+    }
+  }
+
+  has(key: number): boolean {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) return true;
+      if (k === EMPTY) return false;
+      i = (i + 1) & mask;
+    }
+  }
+
+  set(key: number, value: number): void {
+    if ((this.size + 1) * 2 > this.keys.length) this.grow();
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) {
+        this.vals[i] = value;
+        return;
+      }
+      if (k === EMPTY) {
+        keys[i] = key;
+        this.vals[i] = value;
+        this.size++;
+        return;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Removes `key`; returns whether it was present. Backward-shift deletion keeps probe chains intact. */
+  delete(key: number): boolean {
+    const keys = this.keys;
+    const vals = this.vals;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === EMPTY) return false;
+      if (k === key) break;
+      i = (i + 1) & mask;
+    }
+    // Shift back any entry of the following cluster whose home slot is not in (i, j].
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = keys[j]!;
+      if (k === EMPTY) break;
+      const home = (k | 0) & mask;
+      const between = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (!between) {
+        keys[i] = k;
+        vals[i] = vals[j]!;
+        i = j;
+      }
+    }
+    keys[i] = EMPTY;
+    this.size--;
+    return true;
+  }
+
+  /** Calls `f(key, value)` for every entry (order unspecified but deterministic). */
+  forEach(f: (key: number, value: number) => void): void {
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) f(keys[i]!, this.vals[i]!);
+  }
+
+  private grow(): void {
+    const oldK = this.keys;
+    const oldV = this.vals;
+    const cap = oldK.length * 2;
+    this.keys = new Float64Array(cap).fill(EMPTY);
+    this.vals = new Int32Array(cap);
+    this.mask = cap - 1;
+    this.size = 0;
+    for (let i = 0; i < oldK.length; i++) if (oldK[i] !== EMPTY) this.set(oldK[i]!, oldV[i]!);
+  }
+}

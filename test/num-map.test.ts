@@ -1,0 +1,37 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { NumMap } from "../src/sim/num-map.ts";
+
+describe("NumMap", () => {
+  it("behaves like Map<number, number> under random set/delete/get (fast-check)", () => {
+    // Small key space with collisions in the low bits (k·2^32 + small) to exercise probing and backward shifts.
+    const key = fc
+      .tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 40 }))
+      .map(([hi, lo]) => hi * 4294967296 + lo * 16);
+    const op = fc.tuple(fc.integer({ min: 0, max: 2 }), key, fc.integer({ min: -5, max: 1000 }));
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+        const m = new NumMap(2);
+        const ref = new Map<number, number>();
+        for (const [kind, k, v] of ops) {
+          if (kind === 0) {
+            m.set(k, v);
+            ref.set(k, v);
+          } else if (kind === 1) {
+            expect(m.delete(k)).toBe(ref.delete(k));
+          }
+          expect(m.get(k, -99)).toBe(ref.has(k) ? ref.get(k) : -99);
+          expect(m.size).toBe(ref.size);
+        }
+        for (const [k, v] of ref) expect(m.get(k)).toBe(v);
+        let n = 0;
+        m.forEach((k, v) => {
+          expect(ref.get(k)).toBe(v);
+          n++;
+        });
+        expect(n).toBe(ref.size);
+      }),
+      { seed: 77, numRuns: 300 },
+    );
+  });
+});
