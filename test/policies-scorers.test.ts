@@ -197,7 +197,7 @@ describe("prefix-cache-scorer (approximate index)", () => {
     expect(p.holders(a1!)).toEqual([]);
     expect(p.size(1)).toBe(4);
     p.onDispatch(request([{ id: 1, tokens: 32 }]), 0, 0, undefined); // pod 0: [a0 a1]
-    expect([p.holders(a0!), p.holders(a2!), p.holders(a3!)]).toEqual([[1, 0], [1], [1]]);
+    expect([p.holders(a0!), p.holders(a2!), p.holders(a3!)]).toEqual([[0, 1], [1], [1]]);
     const scorer = new PrefixCacheScorer("prefix", prefixScorerParams.parse({}), p);
     const q = A();
     // walk: a0 → {1,0}; a1 → {0}; a2 → {1}; a3 → {1}: pod 0 = 2, pod 1 = 3 of 4.

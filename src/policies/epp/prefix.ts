@@ -27,7 +27,7 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { addHolder, partialTailHash, removeHolder } from "../common.ts";
+import { HolderIndex, partialTailHash, StampLru } from "../common.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt, unit } from "./params.ts";
@@ -103,9 +103,9 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
   readonly settings: PrefixSettings;
   private readonly numGpuBlocks: readonly number[];
   /** hash → replicas whose LRU holds it. */
-  private readonly hashToPods = new Map<number, number[]>();
-  /** Per replica: its hashes in LRU order (oldest first). */
-  private readonly lru: Set<number>[];
+  private readonly hashToPods: HolderIndex;
+  /** Per replica: its hashes in LRU order. */
+  private readonly lru: StampLru[];
   // Per-cycle cache.
   private cycleId = -1;
   private reqId = -1;
@@ -118,7 +118,8 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     this.name = name;
     this.settings = settings;
     this.numGpuBlocks = init.numGpuBlocks;
-    this.lru = Array.from({ length: init.replicas }, () => new Set<number>());
+    this.hashToPods = new HolderIndex(init.replicas);
+    this.lru = Array.from({ length: init.replicas }, () => new StampLru());
     this.matchBlocks = new Int32Array(init.replicas);
     this.result = { matchBlocks: this.matchBlocks, totalBlocks: 0, blockSize: settings.blockSizeTokens };
   }
@@ -130,23 +131,16 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
 
   /** Pods holding `hash` (for tests). */
   holders(hash: number): readonly number[] {
-    return this.hashToPods.get(hash) ?? [];
+    return this.hashToPods.holders(hash);
   }
 
   match(cycle: Cycle): PrefixMatch {
     if (cycle.id === this.cycleId) return this.result;
     this.cycleId = cycle.id;
     this.loadHashes(cycle.req, cycle.ctx.promptHashes(this.settings.blockSizeTokens));
-    const mb = this.matchBlocks;
-    mb.fill(0);
-    const n = this.nHashes;
-    const buf = this.hashBuf;
-    for (let i = 0; i < n; i++) {
-      const pods = this.hashToPods.get(buf[i]!);
-      if (pods === undefined || pods.length === 0) break;
-      for (const p of pods) mb[p]!++;
-    }
-    this.result.totalBlocks = n;
+    this.matchBlocks.fill(0);
+    this.hashToPods.walk(this.hashBuf, this.nHashes, this.matchBlocks);
+    this.result.totalBlocks = this.nHashes;
     return this.result;
   }
 
@@ -168,27 +162,12 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     const gpuBlocks = this.numGpuBlocks[replica] ?? 0;
     const cap = this.settings.autoTune && gpuBlocks > 0 ? gpuBlocks : this.settings.lruCapacityPerServer;
     const buf = this.hashBuf;
+    const index = this.hashToPods;
     for (let i = 0; i < this.nHashes; i++) {
       const h = buf[i]!;
-      if (lru.has(h)) {
-        lru.delete(h);
-        lru.add(h);
-        continue;
-      }
-      lru.add(h);
-      let pods = this.hashToPods.get(h);
-      if (pods === undefined) {
-        pods = [];
-        this.hashToPods.set(h, pods);
-      }
-      addHolder(pods, replica);
-      while (lru.size > cap) {
-        const old = lru.values().next().value as number;
-        lru.delete(old);
-        const holders = this.hashToPods.get(old);
-        if (holders !== undefined && removeHolder(holders, replica) && holders.length === 0)
-          this.hashToPods.delete(old);
-      }
+      if (!lru.touch(h)) continue;
+      index.add(h, replica);
+      while (lru.size > cap) index.remove(lru.evict(), replica);
     }
   }
 

@@ -20,8 +20,9 @@
  */
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
+import { NumMap } from "../../sim/num-map.ts";
 import type { Request } from "../../sim/request.ts";
-import { argminRandomTie, meanStd, NO_CANDIDATES, shuffleIndices } from "../common.ts";
+import { argminRandomTie, meanStd, NO_CANDIDATES, StampLru, shuffleIndices } from "../common.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const aibrixParams = z.strictObject({
@@ -37,10 +38,15 @@ export class AibrixPrefixCacheRouter implements Router {
   readonly name = "aibrix-prefix-cache";
   private readonly p: AibrixParams;
   private readonly trace: boolean;
-  /** hash → (pod → last access), in LRU order of hashes. */
-  private readonly table = new Map<number, Map<number, number>>();
+  /** hash → slot; `slots[slot]` = flat [pod, last access, pod, last access, …]. */
+  private readonly table = new NumMap();
+  private readonly slots: number[][] = [];
+  private readonly freeSlots: number[] = [];
+  /** Recency of the table's hashes (the 200,000-entry LRU). */
+  private readonly lru = new StampLru();
   private readonly pct: Float64Array;
   private perm = new Int32Array(16);
+  private dead = new Uint8Array(16);
   private lastReq = -1;
   private lastHashes: Float64Array = new Float64Array(0);
 
@@ -71,13 +77,17 @@ export class AibrixPrefixCacheRouter implements Router {
     const minTime = ctx.now - this.p.ttlSecs;
     if (n > 0) {
       let alive = cands.length;
-      const dead = new Uint8Array(cands.length);
+      const dead =
+        this.dead.length >= cands.length
+          ? this.dead.fill(0, 0, cands.length)
+          : (this.dead = new Uint8Array(cands.length));
       for (let b = 0; b < n && alive > 0; b++) {
-        const entry = this.table.get(hashes[b]!);
+        const slot = this.table.get(hashes[b]!);
+        const entry = slot >= 0 ? this.slots[slot] : undefined;
         for (let i = 0; i < cands.length; i++) {
           if (dead[i]) continue;
           const r = cands[i]!.index;
-          const t = entry?.get(r);
+          const t = entry === undefined ? undefined : lastAccess(entry, r);
           if (t !== undefined && t >= minTime) pct[r] = ((b + 1) * 100) / n;
           else {
             dead[i] = 1;
@@ -114,12 +124,29 @@ export class AibrixPrefixCacheRouter implements Router {
     const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.p.blockSizeTokens);
     const table = this.table;
     for (const h of hashes) {
-      let entry = table.get(h);
-      if (entry === undefined) entry = new Map();
-      else table.delete(h);
-      table.set(h, entry);
-      entry.set(replica, now);
+      if (this.lru.touch(h)) {
+        const slot = this.freeSlots.pop() ?? this.slots.length;
+        this.slots[slot] = [replica, now];
+        table.set(h, slot);
+      } else {
+        const e = this.slots[table.get(h)]!;
+        let k = 0;
+        while (k < e.length && e[k] !== replica) k += 2;
+        e[k] = replica;
+        e[k + 1] = now;
+      }
     }
-    while (table.size > this.p.tableSize) table.delete(table.keys().next().value as number);
+    while (this.lru.size > this.p.tableSize) {
+      const h = this.lru.evict();
+      const slot = table.get(h);
+      table.delete(h);
+      this.slots[slot] = [];
+      this.freeSlots.push(slot);
+    }
   }
+}
+
+function lastAccess(entry: readonly number[], replica: number): number | undefined {
+  for (let k = 0; k < entry.length; k += 2) if (entry[k] === replica) return entry[k + 1];
+  return undefined;
 }

@@ -27,7 +27,7 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { argminRandomTie, NO_CANDIDATES } from "../common.ts";
+import { argminRandomTie, NO_CANDIDATES, StampLru } from "../common.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const prebleParams = z.strictObject({
@@ -48,7 +48,7 @@ export class PrebleE2Router implements Router {
   private readonly bs: number;
   private readonly caps: readonly number[];
   private readonly trace: boolean;
-  private readonly lru: Set<number>[];
+  private readonly lru: StampLru[];
   private readonly winT: number[][];
   private readonly winC: number[][];
   private readonly winHead: Int32Array;
@@ -63,7 +63,7 @@ export class PrebleE2Router implements Router {
     this.caps = init.numGpuBlocks;
     this.trace = init.traceDecisions === true;
     const n = init.replicas;
-    this.lru = Array.from({ length: n }, () => new Set<number>());
+    this.lru = Array.from({ length: n }, () => new StampLru());
     this.winT = Array.from({ length: n }, () => []);
     this.winC = Array.from({ length: n }, () => []);
     this.winHead = new Int32Array(n);
@@ -150,11 +150,10 @@ export class PrebleE2Router implements Router {
     const cap = this.caps[replica] ?? 0;
     for (let b = hashes.length - 1; b >= 0; b--) {
       const h = hashes[b]!;
-      l.delete(h);
-      l.add(h);
+      l.touch(h);
     }
     while (cap > 0 && l.size > cap) {
-      l.delete(l.values().next().value as number);
+      l.evict();
     }
   }
 }

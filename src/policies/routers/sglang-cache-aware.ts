@@ -28,7 +28,7 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { addHolder, NO_CANDIDATES, removeHolder } from "../common.ts";
+import { HolderIndex, NO_CANDIDATES, StampLru } from "../common.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const sglangParams = z.strictObject({
@@ -47,20 +47,22 @@ export class SglangCacheAwareRouter implements Router {
   readonly name = "sglang-cache-aware";
   private readonly p: SglangParams;
   private readonly trace: boolean;
-  private readonly tenants = new Map<number, number[]>();
-  /** Per worker: its tree blocks in recency order (least recent first). */
-  private readonly trees: Set<number>[];
+  private readonly tenants: HolderIndex;
+  /** Per worker: its tree blocks in recency order. */
+  private readonly trees: StampLru[];
   private readonly maxBlocks: number;
   private nextEviction: number;
   private lastReq = -1;
   private lastHashes: Float64Array = new Float64Array(0);
   private holders: number[] = [];
+  private scratch: number[] = [];
   private readonly isCand: Uint8Array;
 
   constructor(init: RouterInit, params: SglangParams = sglangParams.parse({})) {
     this.p = params;
     this.trace = init.traceDecisions === true;
-    this.trees = Array.from({ length: init.replicas }, () => new Set<number>());
+    this.tenants = new HolderIndex(init.replicas);
+    this.trees = Array.from({ length: init.replicas }, () => new StampLru());
     this.maxBlocks = Math.max(1, Math.floor(params.maxTreeSize / (params.blockSizeTokens * CHARS_PER_TOKEN)));
     this.nextEviction = params.evictionIntervalSecs;
     this.isCand = new Uint8Array(init.replicas);
@@ -76,12 +78,7 @@ export class SglangCacheAwareRouter implements Router {
       this.nextEviction += this.p.evictionIntervalSecs;
       for (let w = 0; w < this.trees.length; w++) {
         const t = this.trees[w]!;
-        while (t.size > this.maxBlocks) {
-          const h = t.values().next().value as number;
-          t.delete(h);
-          const l = this.tenants.get(h);
-          if (l !== undefined && removeHolder(l, w) && l.length === 0) this.tenants.delete(h);
-        }
+        while (t.size > this.maxBlocks) this.tenants.remove(t.evict(), w);
       }
     }
   }
@@ -114,9 +111,9 @@ export class SglangCacheAwareRouter implements Router {
       const holders = this.holders;
       const isCand = this.isCand;
       for (const ep of eps) isCand[ep.index] = 1;
+      const l = this.scratch;
       for (let b = 0; b < hashes.length; b++) {
-        const l = this.tenants.get(hashes[b]!);
-        if (l === undefined) break;
+        if (this.tenants.holdersInto(hashes[b]!, l) === 0) break;
         let any = false;
         for (const r of l) {
           if (isCand[r] === 1) {
@@ -145,7 +142,7 @@ export class SglangCacheAwareRouter implements Router {
     const tree = new Map<number, number>();
     for (const ep of eps) {
       let k = 0;
-      while (k < hashes.length && this.tenants.get(hashes[k]!)?.includes(ep.index)) k++;
+      while (k < hashes.length && this.tenants.holds(hashes[k]!, ep.index)) k++;
       scores.set(ep.index, k);
       load.set(ep.index, inFlight[ep.index]!);
       tree.set(ep.index, this.trees[ep.index]!.size);
@@ -166,16 +163,7 @@ export class SglangCacheAwareRouter implements Router {
     const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.p.blockSizeTokens);
     for (let b = hashes.length - 1; b >= 0; b--) {
       const h = hashes[b]!;
-      if (t.has(h)) t.delete(h);
-      else {
-        let l = this.tenants.get(h);
-        if (l === undefined) {
-          l = [];
-          this.tenants.set(h, l);
-        }
-        addHolder(l, replica);
-      }
-      t.add(h);
+      if (t.touch(h)) this.tenants.add(h, replica);
     }
   }
 }
