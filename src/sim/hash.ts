@@ -66,7 +66,8 @@ export function segmentTokens(segments: readonly Segment[]): number {
 /**
  * Chained hashes of the full `blockSize`-token blocks of a token sequence described by `segments`, up to `maxBlocks`
  * blocks. Block i's hash depends on every piece of content in blocks 0..i (chaining) and on nothing after it.
- * Cost: O(blocks + segments).
+ * Cost: O(blocks + segments); the state is two int32 lanes (no float division on the hot path), finalised into a
+ * 52-bit number at each block boundary.
  */
 export function blockHashes(
   segments: readonly Segment[],
@@ -77,21 +78,34 @@ export function blockHashes(
   const n = Math.min(Math.floor(total / blockSize), maxBlocks);
   const out = new Float64Array(n);
   if (n === 0) return out;
-  let h = mix(0x51ed27, blockSize);
+  let h1 = 0x51ed27 ^ blockSize;
+  let h2 = 0x2545f491 ^ Math.imul(blockSize, 0x9e3779b1);
   let block = 0;
   let filled = 0; // tokens already in the current block
   for (const seg of segments) {
+    const id = seg.id;
+    const idLo = id >>> 0;
+    const idHi = (id / TWO32) >>> 0;
     let off = seg.offset ?? 0;
     let left = seg.tokens;
     while (left > 0 && block < n) {
       const take = Math.min(left, blockSize - filled);
       // The piece (content id, offset, length) identifies these tokens.
-      h = mix(mix(mix(h, seg.id), off), take);
+      h1 = Math.imul(h1 ^ idLo, 0xcc9e2d51);
+      h1 = Math.imul((h1 << 15) | (h1 >>> 17), 0x1b873593) ^ off;
+      h2 = Math.imul(h2 ^ idHi ^ h1, 0x85ebca6b);
+      h2 = Math.imul((h2 << 13) | (h2 >>> 19), 0xc2b2ae35) ^ take;
+      h1 = (h1 + Math.imul(h2 ^ (off >>> 16), 0x27d4eb2f)) | 0;
       off += take;
       left -= take;
       filled += take;
       if (filled === blockSize) {
-        out[block++] = h;
+        const a = fmix32(h1 ^ Math.imul(h2, 0x165667b1));
+        const b = fmix32(h2 ^ Math.imul(a, 0x9e3779b1));
+        out[block++] = (b & MASK20) * TWO32 + a;
+        // Chain: the next block starts from this block's hash.
+        h1 = a | 0;
+        h2 = b | 0;
         filled = 0;
       }
     }

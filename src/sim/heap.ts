@@ -10,18 +10,25 @@ export class EventHeap {
   private seq: Float64Array;
   private kind: Int32Array;
   private arg: Int32Array;
+  /** Simulated time at which each event was pushed (orders ties the way a step-by-step run would, see replica.ts). */
+  private pushed: Float64Array;
   private n = 0;
   private nextSeq = 0;
   /** Time, kind and argument of the event last popped. */
   lastTime = 0;
   lastKind = 0;
   lastArg = 0;
+  /** Push time of the event last popped. */
+  lastPushTime = 0;
+  /** Current simulated time, set by the engine; recorded as the push time of new events. */
+  now = 0;
 
   constructor(capacity = 1024) {
     this.time = new Float64Array(capacity);
     this.seq = new Float64Array(capacity);
     this.kind = new Int32Array(capacity);
     this.arg = new Int32Array(capacity);
+    this.pushed = new Float64Array(capacity);
   }
 
   get size(): number {
@@ -40,6 +47,7 @@ export class EventHeap {
     const S = this.seq;
     const K = this.kind;
     const A = this.arg;
+    const P = this.pushed;
     let i = this.n++;
     while (i > 0) {
       const p = (i - 1) >> 1;
@@ -49,12 +57,14 @@ export class EventHeap {
       S[i] = S[p]!;
       K[i] = K[p]!;
       A[i] = A[p]!;
+      P[i] = P[p]!;
       i = p;
     }
     T[i] = t;
     S[i] = s;
     K[i] = kind;
     A[i] = arg;
+    P[i] = this.now;
   }
 
   /** Removes the earliest event into `lastTime`, `lastKind`, `lastArg`. Returns false when empty. */
@@ -64,15 +74,18 @@ export class EventHeap {
     const S = this.seq;
     const K = this.kind;
     const A = this.arg;
+    const P = this.pushed;
     this.lastTime = T[0]!;
     this.lastKind = K[0]!;
     this.lastArg = A[0]!;
+    this.lastPushTime = P[0]!;
     const last = --this.n;
     if (last === 0) return true;
     const t = T[last]!;
     const s = S[last]!;
     const k = K[last]!;
     const a = A[last]!;
+    const pp = P[last]!;
     let i = 0;
     const half = last >> 1;
     while (i < half) {
@@ -85,12 +98,14 @@ export class EventHeap {
       S[i] = S[c]!;
       K[i] = K[c]!;
       A[i] = A[c]!;
+      P[i] = P[c]!;
       i = c;
     }
     T[i] = t;
     S[i] = s;
     K[i] = k;
     A[i] = a;
+    P[i] = pp;
     return true;
   }
 
@@ -108,5 +123,8 @@ export class EventHeap {
     const a = new Int32Array(cap);
     a.set(this.arg);
     this.arg = a;
+    const p = new Float64Array(cap);
+    p.set(this.pushed);
+    this.pushed = p;
   }
 }
