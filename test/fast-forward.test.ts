@@ -122,3 +122,20 @@ describe("fast-forward", () => {
     expect(stretched).toBeGreaterThan(100);
   });
 });
+
+describe("fast-forward on the shipped scenarios", () => {
+  it("gives byte-identical summaries to stepping (default scenario with gie-default, BLIS chat stream)", async () => {
+    const { runScenario } = await import("../src/lab/run.ts");
+    const { loadScenario } = await import("../src/scenario.ts");
+    for (const [file, policy] of [
+      [undefined, "gie-default"],
+      [new URL("../scenarios/blis-chat-r40.yaml", import.meta.url).pathname, "round-robin"],
+    ] as const) {
+      const loaded = loadScenario(file);
+      const a = runScenario(loaded, { policy, fastForward: false });
+      const b = runScenario(loaded, { policy });
+      expect(b.result.events).toBeLessThan(a.result.events);
+      expect(JSON.stringify(b.summary)).toBe(JSON.stringify(a.summary));
+    }
+  });
+});

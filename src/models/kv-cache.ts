@@ -99,6 +99,35 @@ export class KvCache {
     return this.hash[block]!;
   }
 
+  /**
+   * Prefix hit with the blocks found: fills `out[0..hits)` with their indices and returns the hit length; `freeHits`
+   * is set to how many of them sit in the free list (they stop being free when acquired). One map probe per block.
+   */
+  lookupBlocks(hashes: Float64Array, limit: number, out: Int32Array): number {
+    const n = Math.min(limit, hashes.length, out.length);
+    const map = this.hashToBlock;
+    let free = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const b = map.get(hashes[i]!);
+      if (b < 0) break;
+      out[i] = b;
+      if (this.ref[b] === 0) free++;
+    }
+    this.freeHits = free;
+    return i;
+  }
+
+  /** Set by `lookupBlocks`. */
+  freeHits = 0;
+
+  /** Takes a reference on block `b` (a cached block found by `lookupBlocks`). */
+  acquireBlock(b: number): number {
+    if (this.ref[b] === 0) this.unlinkFree(b);
+    this.ref[b]!++;
+    return b;
+  }
+
   /** Longest run of leading `hashes[0..limit)` that are cached: the prefix-cache hit, in blocks. */
   lookup(hashes: Float64Array, limit: number): number {
     const n = Math.min(limit, hashes.length);
@@ -135,8 +164,7 @@ export class KvCache {
     this.unlinkFree(b);
     const h = this.hash[b]!;
     if (h !== NO_HASH) {
-      if (this.hashToBlock.get(h) === b) {
-        this.hashToBlock.delete(h);
+      if (this.hashToBlock.deleteIfValue(h, b)) {
         this.listener?.("removed", h);
         this.secondTier?.onEvict(h); // offload hook: the evicted block moves to the second tier
       }
@@ -152,9 +180,8 @@ export class KvCache {
    * requests computed the same content concurrently) the block stays anonymous, as in vLLM.
    */
   register(block: number, h: number): void {
-    if (this.hashToBlock.has(h)) return;
+    if (!this.hashToBlock.setIfAbsent(h, block)) return;
     this.hash[block] = h;
-    this.hashToBlock.set(h, block);
     this.listener?.("stored", h);
   }
 

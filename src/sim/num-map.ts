@@ -68,6 +68,38 @@ export class NumMap {
     }
   }
 
+  /** Inserts `key → value` unless `key` is present; returns whether it inserted. One probe sequence. */
+  setIfAbsent(key: number, value: number): boolean {
+    if ((this.size + 1) * 2 > this.keys.length) this.grow();
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === key) return false;
+      if (k === EMPTY) {
+        keys[i] = key;
+        this.vals[i] = value;
+        this.size++;
+        return true;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Removes `key` if it maps to `value`; returns whether it did. */
+  deleteIfValue(key: number, value: number): boolean {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    for (;;) {
+      const k = keys[i]!;
+      if (k === EMPTY) return false;
+      if (k === key) return this.vals[i] === value ? this.delete(key) : false;
+      i = (i + 1) & mask;
+    }
+  }
+
   /** Removes `key`; returns whether it was present. Backward-shift deletion keeps probe chains intact. */
   delete(key: number): boolean {
     const keys = this.keys;
