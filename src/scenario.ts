@@ -10,6 +10,8 @@ import { z } from "zod";
 import { InputError } from "./errors.ts";
 import { getGpu, getModel, listGpus, listModels } from "./models/catalog.ts";
 import { CostModelSchema } from "./models/cost-factory.ts";
+import { DEFAULT_MAX_LORA_RANK, DEFAULT_TARGET_MODULES, TARGET_MODULES, VLLM_MAX_LORA_RANKS } from "./models/lora.ts";
+import { ClientsSchema, GatewayAdmissionFields, SloClassesSchema } from "./policies/flow-control/schema.ts";
 import { GatewaySchema } from "./policies/schema.ts";
 import { DEFAULT_SCENARIO_YAML } from "./scenarios-embedded.ts";
 import { WorkloadSchema } from "./workloads/schema.ts";
@@ -41,8 +43,69 @@ export const EngineSchema = z
     gpu_memory_utilization: z.number().gt(0).lte(1).default(0.9),
     /** KV cache size in blocks per replica; derived from GPU memory, weights and TP when absent. */
     total_kv_blocks: z.number().int().positive().optional(),
+    /**
+     * LoRA (vLLM `--enable-lora --max-loras N`): GPU adapter slots, i.e. the most distinct adapters among running
+     * requests. Absent: LoRA off (requests' adapters are ignored).
+     */
+    max_loras: z.number().int().positive().optional(),
+    /** `--max-cpu-loras`: adapters kept in host memory; vLLM default `max_loras`; must be ≥ `max_loras`. */
+    max_cpu_loras: z.number().int().positive().optional(),
+    /** `--max-lora-rank`: vLLM default 16; one of vLLM's accepted ranks. */
+    max_lora_rank: z
+      .number()
+      .int()
+      .refine((r) => (VLLM_MAX_LORA_RANKS as readonly number[]).includes(r), {
+        message: `expected one of vLLM's max_lora_rank values ${VLLM_MAX_LORA_RANKS.join(", ")}`,
+      })
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((e, ctx) => {
+    if (e.max_loras === undefined) {
+      for (const k of ["max_cpu_loras", "max_lora_rank"] as const) {
+        if (e[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "needs max_loras (LoRA is off)" });
+      }
+    } else if (e.max_cpu_loras !== undefined && e.max_cpu_loras < e.max_loras) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["max_cpu_loras"],
+        message: `must be ≥ max_loras (${e.max_loras}), as vLLM requires`,
+      });
+    }
+  });
+
+/**
+ * Adapters a pool serves (with `engine.max_loras`): rank per adapter (others get `default_rank`), the modules they
+ * adapt (their size, hence load time), and overrides of the calibrated load and step costs (`src/models/lora.ts`).
+ */
+export const LoraPoolSchema = z.strictObject({
+  /** Rank of adapters not listed in `adapters` (the calibration data's rank). */
+  default_rank: z.number().int().positive().default(8),
+  /** Adapter name → rank (≤ engine.max_lora_rank). */
+  adapters: z.record(z.string().min(1), z.number().int().positive()).default({}),
+  /** Modules each adapter targets (PEFT default for Llama: q_proj, v_proj). */
+  target_modules: z
+    .array(z.enum(TARGET_MODULES))
+    .min(1)
+    .default([...DEFAULT_TARGET_MODULES]),
+  load: z
+    .strictObject({
+      /** Fixed host → GPU latency per load, ms (default: the fit minus the rank-8 transfer). */
+      host_to_gpu_ms: z.number().nonnegative().optional(),
+      /** Fixed disk → host latency per load, ms. */
+      disk_to_host_ms: z.number().nonnegative().optional(),
+      pcie_gb_s: z.number().positive().optional(),
+      disk_gb_s: z.number().positive().optional(),
+    })
+    .optional(),
+  step_overhead: z
+    .strictObject({
+      fixed_ms: z.number().nonnegative().optional(),
+      per_seq_ms: z.number().nonnegative().optional(),
+      per_adapter_ms: z.number().nonnegative().optional(),
+    })
+    .optional(),
+});
 
 export const PoolSchema = z
   .object({
@@ -75,8 +138,34 @@ export const PoolSchema = z
     cost_model: CostModelSchema.optional(),
     /** Price of one GPU-hour in dollars (a replica costs tp × this). 0 = cost not reported. */
     gpu_hour_usd: z.number().nonnegative().default(0),
+    /** LoRA adapters served (needs `engine.max_loras`). */
+    lora: LoraPoolSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.lora === undefined) return;
+    if (p.engine.max_loras === undefined) {
+      ctx.addIssue({ code: "custom", path: ["lora"], message: "needs engine.max_loras (LoRA is off)" });
+      return;
+    }
+    const maxRank = p.engine.max_lora_rank ?? DEFAULT_MAX_LORA_RANK;
+    if (p.lora.default_rank > maxRank) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["lora", "default_rank"],
+        message: `rank ${p.lora.default_rank} exceeds engine.max_lora_rank ${maxRank}`,
+      });
+    }
+    for (const [name, rank] of Object.entries(p.lora.adapters)) {
+      if (rank > maxRank) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["lora", "adapters", name],
+          message: `rank ${rank} exceeds engine.max_lora_rank ${maxRank}`,
+        });
+      }
+    }
+  });
 
 /** Latency targets; `*_ms` on the named percentile of the cluster summary. */
 export const SloSchema = z
@@ -90,6 +179,8 @@ export const SloSchema = z
     tpot_p95_ms: z.number().positive().optional(),
     /** Minimum share of requests completed (not rejected or dropped), 0..1. */
     min_completed_fraction: z.number().min(0).max(1).optional(),
+    /** Per SLO class targets (`interactive`, `batch`, user-defined); see `src/policies/flow-control/schema.ts`. */
+    classes: SloClassesSchema.optional(),
   })
   .strict();
 
@@ -103,9 +194,11 @@ export const ScenarioSchema = z
     /** Stop generating requests after this many simulated seconds (in-flight requests still finish). */
     duration_s: z.number().positive().optional(),
     pools: z.array(PoolSchema).min(1),
-    gateway: GatewaySchema.default(GatewaySchema.parse({})),
+    gateway: GatewaySchema.safeExtend(GatewayAdmissionFields).default(GatewaySchema.parse({})),
     workload: WorkloadSchema,
     slos: SloSchema.default({}),
+    /** Client retry behaviour per SLO class or workload component (absent: clients do not retry). */
+    clients: ClientsSchema.optional(),
     /** Period of the per-replica time series (queue, running, KV usage) used by charts. */
     sample_interval_s: z.number().positive().default(1),
   })

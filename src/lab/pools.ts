@@ -2,7 +2,14 @@
 import { InputError } from "../errors.ts";
 import { getModel } from "../models/catalog.ts";
 import { createCostModel } from "../models/cost-factory.ts";
-import { kvBlocksFor } from "../models/kv-capacity.ts";
+import { kvCapacity } from "../models/kv-capacity.ts";
+import {
+  adapterBytesPerRank,
+  DEFAULT_MAX_LORA_RANK,
+  type LoraSettings,
+  loraSettings,
+  TARGET_MODULES,
+} from "../models/lora.ts";
 import type { EngineConfig } from "../models/replica.ts";
 import type { PoolConfig, Scenario } from "../scenario.ts";
 import type { PoolSpec } from "../sim/engine.ts";
@@ -21,17 +28,23 @@ export function buildPool(p: PoolConfig, index: number): PoolSpec {
   const field = `pools.${index}`;
   const model = wrap(`${field}.model`, () => getModel(p.model));
   const e = p.engine;
+  const lora = buildLora(p, model);
   const numGpuBlocks =
     e.total_kv_blocks ??
-    wrap(`${field}.engine`, () =>
-      kvBlocksFor({
+    wrap(`${field}.engine`, () => {
+      const cap = kvCapacity({
         model: model.name,
         gpu: p.gpu,
         tp: p.tp,
         gpuMemoryUtilization: e.gpu_memory_utilization,
         blockSize: e.block_size,
-      }),
-    );
+      });
+      if (lora === undefined) return cap.blocks;
+      // LoRA: vLLM preallocates max_loras slots of max_lora_rank for every LoRA-able linear layer (BLIS subtracts the
+      // same reservation from the KV capacity), sharded across TP ranks.
+      const reserve = (lora.maxLoras * lora.maxLoraRank * adapterBytesPerRank(model, TARGET_MODULES)) / p.tp;
+      return Math.max(0, cap.blocks - Math.ceil(reserve / cap.bytesPerBlock));
+    });
   if (!(numGpuBlocks > 0)) {
     throw new InputError(
       `${field}: the model's weights leave no room for a KV cache on ${p.tp}× ${p.gpu}; raise tp or set engine.total_kv_blocks`,
@@ -46,6 +59,7 @@ export function buildPool(p: PoolConfig, index: number): PoolSpec {
     longPrefillTokenThreshold: e.long_prefill_token_threshold,
     maxModelLen: e.max_model_len ?? model.maxPositionEmbeddings ?? 131072,
     numGpuBlocks,
+    ...(lora !== undefined ? { lora } : {}),
   };
   const cost = wrap(`${field}.cost_model`, () =>
     createCostModel(p.cost_model, { model: model.name, gpu: p.gpu, tp: p.tp }),
@@ -60,6 +74,35 @@ export function buildPool(p: PoolConfig, index: number): PoolSpec {
     cost,
     gpuHourUsd: p.gpu_hour_usd * p.tp,
   };
+}
+
+/** LoRA settings of a pool (`engine.max_loras` on), from its engine knobs and `lora:` section. */
+function buildLora(p: PoolConfig, model: ReturnType<typeof getModel>): LoraSettings | undefined {
+  const e = p.engine;
+  if (e.max_loras === undefined) return undefined;
+  const maxLoraRank = e.max_lora_rank ?? DEFAULT_MAX_LORA_RANK;
+  const l = p.lora;
+  const load = l?.load;
+  const oh = l?.step_overhead;
+  return loraSettings(
+    {
+      maxLoras: e.max_loras,
+      maxCpuLoras: e.max_cpu_loras ?? e.max_loras,
+      maxLoraRank,
+      defaultRank: l?.default_rank ?? Math.min(8, maxLoraRank),
+      ranks: new Map(Object.entries(l?.adapters ?? {})),
+      bytesPerRank: adapterBytesPerRank(model, l?.target_modules ?? ["q_proj", "v_proj"]),
+    },
+    {
+      hostToGpuMs: load?.host_to_gpu_ms,
+      diskToHostMs: load?.disk_to_host_ms,
+      pcieGbS: load?.pcie_gb_s,
+      diskGbS: load?.disk_gb_s,
+      fixedMs: oh?.fixed_ms,
+      perSeqMs: oh?.per_seq_ms,
+      perAdapterMs: oh?.per_adapter_ms,
+    },
+  );
 }
 
 export function buildPools(s: Scenario): PoolSpec[] {

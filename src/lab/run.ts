@@ -3,6 +3,7 @@
  * stream, the router, and the engine options.
  */
 import { type RunSummary, summarize } from "../metrics/summary.ts";
+import { admissionSimOptions } from "../policies/flow-control/options.ts";
 import { createRouter } from "../policies/schema.ts";
 import type { Router, RouterInit } from "../policies/types.ts";
 import type { LoadedScenario } from "../scenario.ts";
@@ -72,6 +73,7 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
     sampleIntervalS: s.sample_interval_s,
     ...(o.onDecision ? { onDecision: o.onDecision } : {}),
     ...(o.checkInvariants ? { checkInvariants: true } : {}),
+    ...admissionSimOptions(s, router), // issue 5: flow control, quotas, degradation, retries, SLO classes
   });
   return { policy: router.name, seed, result, summary: summarize(result) };
 }

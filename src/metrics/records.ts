@@ -27,6 +27,33 @@ export class Interner {
   }
 }
 
+/**
+ * Why a request was dropped (records `dropReason`): shed by the flow controller (queue caps, 429), shed by the legacy
+ * admission check (saturated, 429), timed out in the gateway queue (TTL, 429), over its tenant's rate (429), model not
+ * allowed for its tenant (403), no endpoint serves it (503), refused by the router (its status).
+ */
+export const DropReason = {
+  None: 0,
+  Shed: 1,
+  Saturated: 2,
+  TimedOut: 3,
+  QuotaRate: 4,
+  Forbidden: 5,
+  NoEndpoints: 6,
+  Router: 7,
+} as const;
+export type DropReason = (typeof DropReason)[keyof typeof DropReason];
+export const DROP_REASONS = [
+  "none",
+  "shed",
+  "saturated",
+  "timed_out",
+  "quota_rate",
+  "forbidden",
+  "no_endpoints",
+  "router",
+] as const;
+
 export class RequestTable {
   /** Rows in use (max request id + 1). */
   size = 0;
@@ -49,6 +76,12 @@ export class RequestTable {
   sloClass: Int32Array;
   tenant: Int32Array;
   source: Int32Array;
+  /** Admission (issue 5): why a dropped request ended (`DROP_REASONS`), 0 otherwise. */
+  dropReason: Uint8Array;
+  /** Seconds spent in the gateway's flow-control queue, over all attempts. */
+  gatewayWait: Float64Array;
+  /** Degradation applied to the last attempt: bit 1 rerouted to another pool, bit 2 output capped. */
+  degraded: Uint8Array;
   readonly classes = new Interner();
   readonly tenants = new Interner();
   readonly sources = new Interner();
@@ -72,6 +105,9 @@ export class RequestTable {
     this.sloClass = new Int32Array(cap);
     this.tenant = new Int32Array(cap);
     this.source = new Int32Array(cap);
+    this.dropReason = new Uint8Array(cap);
+    this.gatewayWait = new Float64Array(cap);
+    this.degraded = new Uint8Array(cap);
   }
 
   /** Makes room for row `id`. */
@@ -112,6 +148,13 @@ export class RequestTable {
       this.sloClass = g32(this.sloClass, 0);
       this.tenant = g32(this.tenant, 0);
       this.source = g32(this.source, 0);
+      const dr = new Uint8Array(cap);
+      dr.set(this.dropReason);
+      this.dropReason = dr;
+      this.gatewayWait = g64(this.gatewayWait, 0);
+      const dg = new Uint8Array(cap);
+      dg.set(this.degraded);
+      this.degraded = dg;
       this.cap = cap;
     }
     if (id >= this.size) this.size = id + 1;

@@ -11,9 +11,12 @@
  *   prefix_cache_queries`), over all admissions; for the cluster Σ over replicas, never a mean of per-replica rates.
  */
 import { quantileSorted } from "simple-statistics";
+import type { GatewayStats } from "../policies/flow-control/gateway.ts";
+import type { SloTargets } from "../policies/flow-control/options.ts";
+import type { TenantQuotaStats } from "../policies/quotas.ts";
 import type { SimResult } from "../sim/engine.ts";
 import { Outcome } from "../sim/request.ts";
-import type { RequestTable, WeightedSamples } from "./records.ts";
+import { DROP_REASONS, type RequestTable, type WeightedSamples } from "./records.ts";
 
 export interface Dist {
   mean: number;
@@ -43,6 +46,8 @@ export interface ReplicaSummary extends Summary {
   prefix_cache_hit_rate_blocks: number;
   kv_blocks: number;
   busy_fraction: number;
+  /** LoRA counters of this replica (LoRA on only). */
+  lora?: LoraSummary;
 }
 
 export interface RunSummary extends Summary {
@@ -62,6 +67,18 @@ export interface RunSummary extends Summary {
   usd_per_million_output_tokens: number;
   rejections: Record<string, number>;
   replicas: ReplicaSummary[];
+  /** Per SLO class (`default` for requests without one): its requests' summary, goodput, verdicts. */
+  classes: Record<string, ClassSummary>;
+  /** Per tenant (`default` for requests without one): its requests' summary, goodput, quota counters. */
+  tenants: Record<string, TenantSummary>;
+  /** Requests that completed within their class's per-request targets. */
+  goodput: Goodput;
+  /** How requests ended: completed, rejected by a replica (413), dropped by status and by cause. */
+  outcomes: Outcomes;
+  /** Admission layer: attempts, retries, refusals by status and cause, queue, degradation, quotas. */
+  gateway: GatewayStats;
+  /** LoRA over the cluster (Σ of the replicas). */
+  lora: LoraSummary;
 }
 
 const EMPTY_DIST: Dist = { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0 };
@@ -239,6 +256,7 @@ export function summarize(res: SimResult): RunSummary {
       preemptions: c.preemptions,
       kv_blocks: r.cfg.numGpuBlocks,
       busy_fraction: res.endTime > 0 ? c.busyTime / res.endTime : 0,
+      ...(r.lora !== undefined ? { lora: loraSummary([r.lora.counters]) } : {}),
     };
   });
   let first = Number.POSITIVE_INFINITY;
@@ -267,5 +285,229 @@ export function summarize(res: SimResult): RunSummary {
     usd_per_million_output_tokens: output > 0 ? (usd / output) * 1e6 : 0,
     rejections: Object.fromEntries([...res.rejectReasons].sort((a, b) => (a[0] < b[0] ? -1 : 1))),
     replicas,
+    ...groupSummaries(res, duration),
+  };
+}
+
+// SLO classes, tenants, goodput, outcomes, gateway and LoRA (issue 5) -------------------------------------------------
+
+export interface Goodput {
+  /** Requests completed within their class's per-request targets. */
+  requests: number;
+  /** Those requests per second of the run (`duration_s`). */
+  requests_per_s: number;
+  /** Share of all the group's requests. */
+  fraction: number;
+}
+
+/** Per-request targets of a class, ms (absent: no target on that latency). */
+export interface ClassTargets {
+  ttft_ms?: number;
+  e2e_ms?: number;
+  tpot_ms?: number;
+}
+
+export interface Verdict {
+  target: number;
+  actual: number;
+  ok: boolean;
+}
+
+export interface Outcomes {
+  completed: number;
+  /** Rejected by a replica (prompt never fits: 413). */
+  rejected: number;
+  /** Dropped requests by final status ("429", "503", "403", …). */
+  dropped_by_status: Record<string, number>;
+  /** Dropped requests by cause (shed, saturated, timed_out, quota_rate, forbidden, no_endpoints, router). */
+  dropped_by_cause: Record<string, number>;
+  /** Retries over the group's requests (Σ attempts − requests). */
+  retries: number;
+}
+
+export interface ClassSummary extends Summary {
+  targets: ClassTargets;
+  goodput: Goodput;
+  outcomes: Outcomes;
+  /** The class's percentile targets (`ttft_p95_ms`, …) against its summary. */
+  slo: Record<string, Verdict>;
+}
+
+export interface TenantSummary extends Summary {
+  goodput: Goodput;
+  outcomes: Outcomes;
+  /** Quota counters (when `gateway.quotas` covers the tenant). */
+  quota?: TenantQuotaStats;
+}
+
+export interface LoraSummary {
+  /** Adapter loads to the GPU, of which from disk; seconds of steps spent loading. */
+  loads: number;
+  disk_loads: number;
+  load_time_s: number;
+  /** Requests that waited for an adapter slot, and their total wait (s). */
+  delayed_requests: number;
+  wait_time_s: number;
+  gpu_evictions: number;
+  cpu_evictions: number;
+}
+
+export function loraSummary(
+  cs: readonly {
+    loads: number;
+    diskLoads: number;
+    loadTime: number;
+    delayedRequests: number;
+    waitTime: number;
+    gpuEvictions: number;
+    cpuEvictions: number;
+  }[],
+): LoraSummary {
+  const s: LoraSummary = {
+    loads: 0,
+    disk_loads: 0,
+    load_time_s: 0,
+    delayed_requests: 0,
+    wait_time_s: 0,
+    gpu_evictions: 0,
+    cpu_evictions: 0,
+  };
+  for (const c of cs) {
+    s.loads += c.loads;
+    s.disk_loads += c.diskLoads;
+    s.load_time_s += c.loadTime;
+    s.delayed_requests += c.delayedRequests;
+    s.wait_time_s += c.waitTime;
+    s.gpu_evictions += c.gpuEvictions;
+    s.cpu_evictions += c.cpuEvictions;
+  }
+  return s;
+}
+
+/**
+ * Per-request targets of SLO class `cls`: from `slos.classes[cls]` (`ttft_ms`, else its `ttft_p95_ms`, `_p99`,
+ * `_p50`; `e2e_ms`, else `e2e_p95_ms`, `_p99`; `tpot_ms`, else `tpot_p95_ms`), else from the flat `slos` fields by
+ * the same rule (as `src/lab/slo.ts` `requestTargets`).
+ */
+export function classTargets(slo: SloTargets | undefined, cls: string): ClassTargets {
+  if (slo === undefined) return {};
+  const c = slo.classes?.[cls];
+  const ttft = c
+    ? (c.ttft_ms ?? c.ttft_p95_ms ?? c.ttft_p99_ms ?? c.ttft_p50_ms)
+    : (slo.ttft_p95_ms ?? slo.ttft_p99_ms ?? slo.ttft_p50_ms);
+  const e2e = c ? (c.e2e_ms ?? c.e2e_p95_ms ?? c.e2e_p99_ms) : (slo.e2e_p95_ms ?? slo.e2e_p99_ms);
+  const tpot = c ? (c.tpot_ms ?? c.tpot_p95_ms) : slo.tpot_p95_ms;
+  return {
+    ...(ttft !== undefined ? { ttft_ms: ttft } : {}),
+    ...(e2e !== undefined ? { e2e_ms: e2e } : {}),
+    ...(tpot !== undefined ? { tpot_ms: tpot } : {}),
+  };
+}
+
+/** Whether row `i` completed within `t`. */
+export function meetsClassTargets(rec: RequestTable, i: number, t: ClassTargets): boolean {
+  if (rec.outcome[i] !== Outcome.Completed) return false;
+  const arr = rec.arrival[i]!;
+  const ttft = (rec.firstToken[i]! - arr) * 1000;
+  const e2e = (rec.completion[i]! - arr) * 1000;
+  if (t.ttft_ms !== undefined && ttft > t.ttft_ms) return false;
+  if (t.e2e_ms !== undefined && e2e > t.e2e_ms) return false;
+  if (t.tpot_ms !== undefined) {
+    const out = rec.output[i]!;
+    if (out > 1 && (e2e - ttft) / (out - 1) > t.tpot_ms) return false;
+  }
+  return true;
+}
+
+function outcomesOf(rec: RequestTable, keep: (i: number) => boolean): Outcomes {
+  const o: Outcomes = { completed: 0, rejected: 0, dropped_by_status: {}, dropped_by_cause: {}, retries: 0 };
+  for (let i = 0; i < rec.size; i++) {
+    if (!keep(i)) continue;
+    o.retries += Math.max(0, rec.attempts[i]! - 1);
+    const out = rec.outcome[i];
+    if (out === Outcome.Completed) o.completed++;
+    else if (out === Outcome.Rejected) o.rejected++;
+    else if (out === Outcome.Dropped) {
+      const st = String(rec.status[i]);
+      o.dropped_by_status[st] = (o.dropped_by_status[st] ?? 0) + 1;
+      const cause = DROP_REASONS[rec.dropReason[i]!] ?? "none";
+      o.dropped_by_cause[cause] = (o.dropped_by_cause[cause] ?? 0) + 1;
+    }
+  }
+  return o;
+}
+
+const PERCENTILE_TARGETS = [
+  ["ttft_p50_ms", "ttft_ms", "p50"],
+  ["ttft_p95_ms", "ttft_ms", "p95"],
+  ["ttft_p99_ms", "ttft_ms", "p99"],
+  ["e2e_p95_ms", "e2e_ms", "p95"],
+  ["e2e_p99_ms", "e2e_ms", "p99"],
+  ["tpot_p95_ms", "tpot_ms", "p95"],
+] as const;
+
+/** Classes, tenants, goodput, outcomes, gateway and LoRA sections of the run summary. */
+function groupSummaries(
+  res: SimResult,
+  duration: number,
+): Pick<RunSummary, "classes" | "tenants" | "goodput" | "outcomes" | "gateway" | "lora"> {
+  const rec = res.records;
+  const n = rec.size;
+  const classNames = rec.classes.names;
+  const targets = classNames.map((c) => classTargets(res.slo, c));
+  const good = new Uint8Array(n);
+  let goodTotal = 0;
+  for (let i = 0; i < n; i++) {
+    if (meetsClassTargets(rec, i, targets[rec.sloClass[i]!] ?? {})) {
+      good[i] = 1;
+      goodTotal++;
+    }
+  }
+  const goodput = (keep: (i: number) => boolean): Goodput => {
+    let g = 0;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      if (!keep(i)) continue;
+      total++;
+      g += good[i]!;
+    }
+    return { requests: g, requests_per_s: duration > 0 ? g / duration : 0, fraction: total > 0 ? g / total : 0 };
+  };
+  const classes: Record<string, ClassSummary> = {};
+  classNames.forEach((name, c) => {
+    const keep = (i: number) => rec.sloClass[i] === c;
+    const sum = summarizeRows(rec, keep, undefined);
+    const slo: Record<string, Verdict> = {};
+    const cfg = res.slo?.classes?.[name];
+    for (const [field, dist, pct] of PERCENTILE_TARGETS) {
+      const target = cfg?.[field];
+      if (target === undefined) continue;
+      const actual = sum[dist][pct];
+      slo[field] = { target, actual, ok: actual <= target };
+    }
+    classes[name] = { ...sum, targets: targets[c]!, goodput: goodput(keep), outcomes: outcomesOf(rec, keep), slo };
+  });
+  const tenants: Record<string, TenantSummary> = {};
+  rec.tenants.names.forEach((name, t) => {
+    const keep = (i: number) => rec.tenant[i] === t;
+    const q = res.gateway.tenants[name];
+    tenants[name] = {
+      ...summarizeRows(rec, keep, undefined),
+      goodput: goodput(keep),
+      outcomes: outcomesOf(rec, keep),
+      ...(q !== undefined ? { quota: q } : {}),
+    };
+  });
+  return {
+    classes,
+    tenants,
+    goodput: {
+      requests: goodTotal,
+      requests_per_s: duration > 0 ? goodTotal / duration : 0,
+      fraction: n > 0 ? goodTotal / n : 0,
+    },
+    outcomes: outcomesOf(rec, () => true),
+    gateway: res.gateway,
+    lora: loraSummary(res.replicas.flatMap((r) => (r.lora !== undefined ? [r.lora.counters] : []))),
   };
 }

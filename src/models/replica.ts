@@ -21,6 +21,7 @@ import { blockHashes, hashInts, type Segment } from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
 import { type BatchShape, type CostModel, emptyBatch, resetBatch } from "./cost.ts";
 import { KvCache } from "./kv-cache.ts";
+import { type LoraSettings, LoraState } from "./lora.ts";
 
 /** vLLM engine knobs (real names in the scenario file). */
 export interface EngineConfig {
@@ -40,6 +41,8 @@ export interface EngineConfig {
   readonly maxModelLen: number;
   /** KV cache size in blocks (`num_gpu_blocks`). */
   readonly numGpuBlocks: number;
+  /** LoRA (`--enable-lora`, `max_loras`, `max_cpu_loras`, `max_lora_rank`, adapters); absent: adapters ignored. */
+  readonly lora?: LoraSettings | undefined;
 }
 
 /** Receives what happens at the replica, at engine time `t` (end of the step). */
@@ -79,6 +82,9 @@ export class Seq {
   /** Prompt tokens found in the prefix cache over all admissions (incl. re-admission after preemption). */
   hitTokensAllAdmissions = 0;
   preemptions = 0;
+  /** LoRA: adapter id at this replica (-1: none or LoRA off); time of its first skip for lack of a slot (-1). */
+  adapter = -1;
+  loraWaitStart = -1;
   enqueueTime = 0;
   admitTime = -1;
   firstTokenTime = -1;
@@ -179,6 +185,10 @@ export class Replica {
   running: Seq[] = [];
   private listener: ReplicaListener;
   private readonly batch: BatchShape = emptyBatch();
+  /** LoRA adapter residency (undefined when LoRA is off: no LoRA work on the hot path). */
+  readonly lora: LoraState | undefined;
+  /** LoRA: waiting requests skipped in the step being formed (reused; no allocation per step). */
+  private readonly loraSkipped: Seq[] = [];
   /** Whether a step is in progress (its end event is pending). */
   busy = false;
   /** Start time of the current step. */
@@ -216,6 +226,7 @@ export class Replica {
     this.cfg = cfg;
     this.cost = cost;
     this.kv = new KvCache(cfg.numGpuBlocks, cfg.blockSize);
+    this.lora = cfg.lora !== undefined && cfg.lora.maxLoras > 0 ? new LoraState(cfg.lora) : undefined;
     this.listener = listener;
   }
 
@@ -233,7 +244,9 @@ export class Replica {
 
   /** Creates the replica-side state for a request (hashes at this replica's block size). */
   makeSeq(req: Request): Seq {
-    return new Seq(req, this.cfg.blockSize, this.cfg.maxModelLen);
+    const seq = new Seq(req, this.cfg.blockSize, this.cfg.maxModelLen);
+    if (this.lora !== undefined && req.adapter !== undefined) seq.adapter = this.lora.intern(req.adapter); // LoRA
+    return seq;
   }
 
   /** A request reaches the waiting queue at `now`. Returns false (and reports a rejection) if it can never run. */
@@ -255,6 +268,7 @@ export class Replica {
       return false;
     }
     this.waiting.pushBack(seq);
+    if (seq.adapter >= 0) this.lora!.onEnqueue(seq.adapter); // LoRA
     return true;
   }
 
@@ -265,7 +279,13 @@ export class Replica {
   startStep(now: number): number {
     this.stepStart = now;
     if (!this.schedule()) return -1;
-    const dt = this.cost.stepTime(this.batch);
+    // LoRA: fills the batch's adapter fields; loads of this step plus the LoRA kernels' overhead.
+    const loraExtra =
+      this.lora !== undefined
+        ? this.lora.stepExtra(this.batch, this.batch.prefillRequests + this.batch.decodeRequests)
+        : 0;
+    let dt = this.cost.stepTime(this.batch);
+    dt += loraExtra; // LoRA
     this.busy = true;
     this.counters.steps++;
     this.counters.busyTime += dt;
@@ -303,6 +323,7 @@ export class Replica {
         }
       }
       if (done) {
+        if (s.adapter >= 0) this.lora!.release(s.adapter); // LoRA
         this.kv.releaseAll(s.blocks);
         s.blocks = [];
         c.completed++;
@@ -358,6 +379,13 @@ export class Replica {
     if (!preempted) {
       while (this.waiting.length > 0 && run.length < cfg.maxNumSeqs && budget > 0) {
         const s = this.waiting.peek()!;
+        if (s.adapter >= 0 && !this.lora!.canRun(s.adapter)) {
+          // LoRA: max_loras adapters already run and this one is not among them: skip it, others may pass.
+          s.loraWaitStart = this.lora!.onSkip(s.loraWaitStart, this.stepStart);
+          this.waiting.shift();
+          this.loraSkipped.push(s);
+          continue;
+        }
         const known = s.known;
         let hitBlocks = 0;
         if (cfg.enablePrefixCaching) {
@@ -390,6 +418,10 @@ export class Replica {
         s.hitTokensAllAdmissions += computed0;
         if (s.cachedTokens < 0) s.cachedTokens = computed0;
         if (s.admitTime < 0) s.admitTime = this.stepStart;
+        if (s.adapter >= 0) {
+          this.lora!.admit(s.adapter, this.stepStart, s.loraWaitStart); // LoRA: may load the adapter
+          s.loraWaitStart = -1;
+        }
         run.push(s);
         s.scheduled = n;
         s.decoding = false;
@@ -397,6 +429,12 @@ export class Replica {
         scheduledAny = true;
         this.account(s, n, false);
       }
+    }
+    // LoRA: skipped requests go back to the head of the queue, in their order.
+    const skipped = this.loraSkipped;
+    if (skipped.length > 0) {
+      for (let i = skipped.length - 1; i >= 0; i--) this.waiting.pushFront(skipped[i]!);
+      skipped.length = 0;
     }
     return scheduledAny;
   }
@@ -445,6 +483,7 @@ export class Replica {
     victim.scheduled = 0;
     victim.prefilled = false;
     victim.preemptions++;
+    if (victim.adapter >= 0) this.lora!.onPreempt(victim.adapter); // LoRA
     this.counters.preemptions++;
     this.waiting.pushFront(victim);
   }

@@ -7,9 +7,20 @@
  * a pure function of (scenario, seed).
  */
 
-import { RequestTable, WeightedSamples } from "../metrics/records.ts";
+import { DropReason, RequestTable, WeightedSamples } from "../metrics/records.ts";
 import type { CostModel } from "../models/cost.ts";
 import { type EngineConfig, Replica, type ReplicaListener, type Seq } from "../models/replica.ts";
+import { degrade } from "../policies/degradation.ts";
+import { retryDelay } from "../policies/flow-control/clients.ts";
+import {
+  emptyGatewayStats,
+  type FlowGroup,
+  GatewayState,
+  type GatewayStats,
+} from "../policies/flow-control/gateway.ts";
+import type { AdmissionOptions, SloTargets } from "../policies/flow-control/options.ts";
+import { EnqueueResult } from "../policies/flow-control/queue.ts";
+import { requestBytes } from "../policies/flow-control/settings.ts";
 import type { EndpointView, KvEvent, LocalLoad, RouteResult, Router, RoutingContext } from "../policies/types.ts";
 import { blockHashes } from "./hash.ts";
 import { EventHeap } from "./heap.ts";
@@ -47,6 +58,10 @@ export interface SimOptions {
   readonly checkInvariants?: boolean;
   /** Called for every routing decision (for `--trace-decisions`). */
   readonly onDecision?: (d: DecisionRecord) => void;
+  /** Gateway admission (flow control, quotas, degradation) and client retries; absent: route every arrival. */
+  readonly admission?: AdmissionOptions | undefined;
+  /** SLO targets (flat and per class), passed through to the result for goodput in the summary. */
+  readonly slo?: SloTargets | undefined;
 }
 
 /** Per-replica time series (sampled every `sampleIntervalS`). */
@@ -57,6 +72,16 @@ export interface TimeSeries {
   readonly waiting: number[][];
   readonly running: number[][];
   readonly kvUsage: number[][];
+  /**
+   * Gateway, for the whole cluster: counts in the window that ends at `time[i]` (since the previous sample) of
+   * attempts reaching the gateway (offered load: first arrivals + retries), retries, refused attempts (429/503/403)
+   * and completions; `gatewayQueue` = requests held in flow-control queues at `time[i]`.
+   */
+  readonly attempts: number[];
+  readonly retries: number[];
+  readonly shed: number[];
+  readonly completed: number[];
+  readonly gatewayQueue: number[];
 }
 
 export interface SimResult {
@@ -71,6 +96,10 @@ export interface SimResult {
   readonly endTime: number;
   /** Reasons of rejections, by text, with counts. */
   readonly rejectReasons: ReadonlyMap<string, number>;
+  /** Admission-layer counters (zeros when the scenario has none). */
+  readonly gateway: GatewayStats;
+  /** SLO targets of the run (for goodput), when given. */
+  readonly slo?: SloTargets | undefined;
 }
 
 const EV_ARRIVAL_OPEN = 0;
@@ -79,6 +108,10 @@ const EV_DELIVER = 2;
 const EV_STEP = 3;
 const EV_SCRAPE = 4;
 const EV_SAMPLE = 5;
+// Gateway admission (issue 5): a client's retry, a flow-control dispatch tick, a TTL sweep.
+const EV_RETRY = 6;
+const EV_FC_TICK = 7;
+const EV_FC_SWEEP = 8;
 
 /** Mutable endpoint snapshot; routers see it through the read-only `EndpointView`. */
 class View implements EndpointView {
@@ -105,20 +138,29 @@ class View implements EndpointView {
     this.blockSize = r.cfg.blockSize;
     this.numGpuBlocks = r.cfg.numGpuBlocks;
     this.maxNumSeqs = r.cfg.maxNumSeqs;
+    this.maxLora = r.lora !== undefined ? r.lora.settings.maxLoras : 0;
   }
   scrape(r: Replica, now: number): void {
     this.waiting = r.numWaiting;
     this.running = r.numRunning;
     this.kvCacheUsage = r.kv.usage;
+    // `vllm:lora_requests_info{running_lora_adapters, waiting_lora_adapters, max_lora}` (sets reused).
+    if (r.lora !== undefined) r.lora.fillSets(this.runningAdapters, this.waitingAdapters, this.residentAdapters);
     this.scrapeTime = now;
   }
 }
 
 interface Live {
+  /** The request this attempt sends (the client's, or its degraded form). */
   req: Request;
   replica: number;
   seq: Seq | undefined;
   hashCache: Map<number, Float64Array> | undefined;
+  /** Admission: the client's request; attempt number (1 = first); candidates set by degradation; queue entry time. */
+  orig: Request;
+  attempt: number;
+  cands: readonly EndpointView[] | undefined;
+  queuedAt: number;
 }
 
 export class Simulation implements ReplicaListener {
@@ -127,6 +169,7 @@ export class Simulation implements ReplicaListener {
   private readonly heap = new EventHeap(4096);
   private readonly views: View[] = [];
   private readonly viewsByModel = new Map<string, View[]>();
+  private readonly viewsByPool = new Map<string, View[]>();
   private readonly defaultModel: string;
   private readonly local: LocalLoad;
   private readonly rng: Rng;
@@ -139,6 +182,13 @@ export class Simulation implements ReplicaListener {
   readonly itl = new WeightedSamples();
   private readonly series: TimeSeries;
   private readonly rejectReasons = new Map<string, number>();
+  /** Gateway admission state (undefined: no admission layer; arrivals are routed directly). */
+  private readonly gw: GatewayState | undefined;
+  /** Gateway series counters of the current sample window. */
+  private wAttempts = 0;
+  private wRetries = 0;
+  private wShed = 0;
+  private wCompleted = 0;
   private now = 0;
   private events = 0;
   /** Requests pending arrival or in flight; periodic events stop when it reaches 0 and the source is exhausted. */
@@ -165,6 +215,9 @@ export class Simulation implements ReplicaListener {
         let list = this.viewsByModel.get(p.model);
         if (!list) this.viewsByModel.set(p.model, (list = []));
         list.push(v);
+        let byPool = this.viewsByPool.get(p.name);
+        if (!byPool) this.viewsByPool.set(p.name, (byPool = []));
+        byPool.push(v);
       }
     }
     this.defaultModel = pools[0]!.model;
@@ -175,7 +228,19 @@ export class Simulation implements ReplicaListener {
       inFlightTokens: new Float64Array(n),
     };
     this.rng = rngStream(opts.seed, "routing");
-    this.series = { interval: opts.sampleIntervalS, time: [], waiting: [], running: [], kvUsage: [] };
+    this.series = {
+      interval: opts.sampleIntervalS,
+      time: [],
+      waiting: [],
+      running: [],
+      kvUsage: [],
+      attempts: [],
+      retries: [],
+      shed: [],
+      completed: [],
+      gatewayQueue: [],
+    };
+    this.gw = opts.admission !== undefined ? new GatewayState(opts.admission, pools, opts.seed) : undefined;
     for (let i = 0; i < n; i++) {
       this.series.waiting.push([]);
       this.series.running.push([]);
@@ -237,7 +302,22 @@ export class Simulation implements ReplicaListener {
           if (this.work > 0 || !this.sourceDone) {
             this.views[arg]!.scrape(this.replicas[arg]!, t);
             heap.push(t + this.opts.scrapeIntervalS, EV_SCRAPE, arg);
+            if (this.gw?.queueing) this.fcWake(); // fresh metrics: re-check capacity
           }
+          break;
+        case EV_RETRY: {
+          const live = this.live.get(arg)!;
+          this.gatewayArrive(live);
+          break;
+        }
+        case EV_FC_TICK: {
+          const g = this.gw!.groups[arg]!;
+          g.tick = false;
+          this.fcCycle(g);
+          break;
+        }
+        case EV_FC_SWEEP:
+          this.fcSweep();
           break;
         case EV_SAMPLE:
           this.sample(t);
@@ -254,6 +334,8 @@ export class Simulation implements ReplicaListener {
       events: this.events,
       endTime: this.now,
       rejectReasons: this.rejectReasons,
+      gateway: this.gw !== undefined ? this.gw.finalize() : emptyGatewayStats(),
+      slo: this.opts.slo,
     };
   }
 
@@ -281,9 +363,22 @@ export class Simulation implements ReplicaListener {
     rec.tenant[id] = rec.tenants.id(req.tenant ?? "default");
     rec.source[id] = rec.sources.id(req.source ?? "default");
     rec.attempts[id] = 1;
-    const live: Live = { req, replica: -1, seq: undefined, hashCache: undefined };
+    const live: Live = {
+      req,
+      replica: -1,
+      seq: undefined,
+      hashCache: undefined,
+      orig: req,
+      attempt: 1,
+      cands: undefined,
+      queuedAt: -1,
+    };
     this.live.set(id, live);
-    this.route(live);
+    if (this.gw !== undefined) this.gatewayArrive(live);
+    else {
+      this.wAttempts++;
+      this.route(live);
+    }
   }
 
   private route(live: Live): void {
@@ -291,7 +386,7 @@ export class Simulation implements ReplicaListener {
     const t = this.now;
     if (this.opts.scrapeIntervalS === 0) for (const v of this.views) v.scrape(this.replicas[v.index]!, t);
     this.flushKvEvents(t);
-    const candidates = this.viewsByModel.get(req.model ?? this.defaultModel) ?? [];
+    const candidates = live.cands ?? this.viewsByModel.get(req.model ?? this.defaultModel) ?? [];
     const ctx: RoutingContext = {
       now: t,
       endpoints: candidates,
@@ -311,7 +406,13 @@ export class Simulation implements ReplicaListener {
         : this.router.route(req, ctx);
     this.opts.onDecision?.({ id: req.id, t, result, candidates });
     if (result.refused) {
-      this.fail(live, Outcome.Dropped, result.status, result.reason);
+      this.refuse(
+        live,
+        result.status,
+        result.reason,
+        -1,
+        candidates.length === 0 ? DropReason.NoEndpoints : DropReason.Router,
+      );
       return;
     }
     const r = this.replicas[result.replica];
@@ -362,6 +463,12 @@ export class Simulation implements ReplicaListener {
   private sample(t: number): void {
     const s = this.series;
     s.time.push(t);
+    s.attempts.push(this.wAttempts);
+    s.retries.push(this.wRetries);
+    s.shed.push(this.wShed);
+    s.completed.push(this.wCompleted);
+    s.gatewayQueue.push(this.gw !== undefined ? this.gw.queued() : 0);
+    this.wAttempts = this.wRetries = this.wShed = this.wCompleted = 0;
     for (const r of this.replicas) {
       s.waiting[r.index]!.push(r.numWaiting);
       s.running[r.index]!.push(r.numRunning);
@@ -400,8 +507,10 @@ export class Simulation implements ReplicaListener {
     rec.preemptions[id] = seq.preemptions;
     rec.outcome[id] = Outcome.Completed;
     rec.status[id] = 200;
+    this.wCompleted++;
     this.release(live, r.index);
-    this.finish(live.req, done, true);
+    this.finish(live.orig, done, true);
+    if (this.gw?.queueing) this.fcWake(); // capacity freed: re-check the queues
   }
 
   onReject(seq: Seq, t: number, reason: string): void {
@@ -410,7 +519,7 @@ export class Simulation implements ReplicaListener {
     this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + 1);
     this.records.outcome[seq.req.id] = Outcome.Rejected;
     this.records.status[seq.req.id] = 413;
-    this.finish(live.req, t, false);
+    this.finish(live.orig, t, false);
   }
 
   private release(live: Live, replica: number): void {
@@ -426,7 +535,187 @@ export class Simulation implements ReplicaListener {
     this.records.outcome[id] = outcome;
     this.records.status[id] = status;
     this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + 1);
-    this.finish(live.req, this.now, false);
+    this.finish(live.orig, this.now, false);
+  }
+
+  // Gateway admission (issue 5) --------------------------------------------------------------------------------------
+  // An attempt goes through tenant quotas → degradation → flow control (queue, or the legacy admission check) → the
+  // router. A refusal (429/503/403) goes back to the client, who may retry (`clients:`); a retry is a new attempt of
+  // the same request (same id, first arrival kept for TTFT, `attempts` counted). Without `opts.admission` none of this
+  // runs: arrivals are routed and refusals end the request, as before.
+
+  /** One attempt of `live` reaches the gateway now. */
+  private gatewayArrive(live: Live): void {
+    const g = this.gw!;
+    const req = live.orig;
+    const t = this.now;
+    g.stats.attempts++;
+    this.wAttempts++;
+    live.req = req;
+    live.cands = undefined;
+    this.records.degraded[req.id] = 0;
+    if (g.quotas !== undefined) {
+      const v = g.quotas.check(req, req.model ?? this.defaultModel, t);
+      if (v.status !== 0) {
+        this.refuse(
+          live,
+          v.status,
+          v.reason,
+          v.retryAfterS,
+          v.status === 403 ? DropReason.Forbidden : DropReason.QuotaRate,
+        );
+        return;
+      }
+    }
+    let cands: readonly EndpointView[] = this.viewsByModel.get(req.model ?? this.defaultModel) ?? [];
+    if (g.rules.length > 0 && cands.length > 0) cands = this.applyDegradation(live, cands);
+    if (cands.length === 0) {
+      this.refuse(live, 503, `no pool serves model ${req.model ?? this.defaultModel}`, -1, DropReason.NoEndpoints);
+      return;
+    }
+    const fc = g.flowControl;
+    if (fc === undefined) {
+      this.route(live);
+      return;
+    }
+    if (!fc.enabled) {
+      // The EPP's legacy admission (flow control off): sheddable requests are refused while the pool is saturated.
+      if ((req.priority ?? 0) < 0 && this.saturation(cands) >= g.threshold) {
+        this.refuse(
+          live,
+          429,
+          "saturated: sheddable request refused (legacy admission)",
+          fc.retryAfterS,
+          DropReason.Saturated,
+        );
+        return;
+      }
+      this.route(live);
+      return;
+    }
+    const grp = g.group(cands);
+    const r = grp.queue.enqueue(req.id, req.priority ?? 0, requestBytes(req.inputTokens), t);
+    if (r !== EnqueueResult.Ok) {
+      const which = r === EnqueueResult.GlobalFull ? "global" : `priority ${req.priority ?? 0} band`;
+      this.refuse(live, 429, `rejected-saturated: flow-control ${which} queue full`, fc.retryAfterS, DropReason.Shed);
+      return;
+    }
+    g.stats.queued++;
+    live.queuedAt = t;
+    if (fc.ttlS > 0 && !g.sweep) {
+      g.sweep = true;
+      this.heap.push(t + fc.sweepS, EV_FC_SWEEP, 0);
+    }
+    this.fcCycle(grp);
+  }
+
+  /** Applies the degradation rules of the request's class when its pool is saturated; returns the candidates. */
+  private applyDegradation(live: Live, cands: readonly EndpointView[]): readonly EndpointView[] {
+    const g = this.gw!;
+    const cls = live.orig.sloClass ?? "default";
+    let saturated: boolean | undefined;
+    for (const rule of g.rules) {
+      if (rule.cls !== cls) continue;
+      saturated ??= this.saturation(cands) >= g.threshold;
+      if (!saturated) return cands;
+      live.req = degrade(live.req, rule);
+      rule.count++;
+      if (rule.pool !== undefined) {
+        cands = this.viewsByPool.get(rule.pool.name) ?? [];
+        live.cands = cands;
+        this.records.degraded[live.orig.id]! |= 1;
+      } else this.records.degraded[live.orig.id]! |= 2;
+    }
+    return cands;
+  }
+
+  /** The detector's saturation of `cands` now (fresh views when the scrape interval is 0). */
+  private saturation(cands: readonly EndpointView[]): number {
+    if (this.opts.scrapeIntervalS === 0) {
+      for (const v of cands) (v as View).scrape(this.replicas[v.index]!, this.now);
+    }
+    return this.gw!.detector.saturation(cands, this.local, this.now);
+  }
+
+  /**
+   * One dispatch cycle of a flow-control queue (EPP: on every enqueue and every 1 ms tick): while the detector's
+   * saturation is below the usage limit, the head of the highest non-empty band goes to the router (one per cycle);
+   * saturated: nothing moves (lower bands never overtake), and the queue is re-checked at the next scrape or
+   * completion.
+   */
+  private fcCycle(grp: FlowGroup): void {
+    if (grp.queue.size === 0) return;
+    const g = this.gw!;
+    if (this.saturation(grp.cands) >= g.threshold) return;
+    const id = grp.queue.pop();
+    const live = this.live.get(id)!;
+    this.records.gatewayWait[id]! += this.now - live.queuedAt;
+    live.queuedAt = -1;
+    g.stats.dispatched++;
+    this.route(live);
+    if (grp.queue.size > 0 && !grp.tick) {
+      grp.tick = true;
+      this.heap.push(this.now + g.flowControl!.tickS, EV_FC_TICK, grp.index);
+    }
+  }
+
+  /** Capacity may have changed (scrape, completion): run a cycle on every waiting queue without a pending tick. */
+  private fcWake(): void {
+    for (const grp of this.gw!.groups) if (grp.queue.size > 0 && !grp.tick) this.fcCycle(grp);
+  }
+
+  /** TTL sweep (EPP: every 1 s): requests queued longer than `defaultRequestTTL` are evicted with 429. */
+  private fcSweep(): void {
+    const g = this.gw!;
+    const fc = g.flowControl!;
+    g.sweep = false;
+    const deadline = this.now - fc.ttlS;
+    for (const grp of g.groups) {
+      grp.queue.expire(deadline, (id) => {
+        const live = this.live.get(id)!;
+        this.records.gatewayWait[id]! += this.now - live.queuedAt;
+        live.queuedAt = -1;
+        this.refuse(live, 429, "flow-control request TTL expired", fc.retryAfterS, DropReason.TimedOut);
+      });
+    }
+    if (g.queued() > 0) {
+      g.sweep = true;
+      this.heap.push(this.now + fc.sweepS, EV_FC_SWEEP, 0);
+    }
+  }
+
+  /**
+   * An attempt was refused with `status` (Retry-After `retryAfterS`, < 0 if none). The client retries after its
+   * backoff if its policy allows; otherwise the request ends, dropped, with that status and `cause`.
+   */
+  private refuse(live: Live, status: number, reason: string, retryAfterS: number, cause: DropReason): void {
+    this.wShed++;
+    const g = this.gw;
+    if (g !== undefined) {
+      const st = g.stats;
+      st.refusals[status] = (st.refusals[status] ?? 0) + 1;
+      if (cause === DropReason.Shed) st.shed_capacity++;
+      else if (cause === DropReason.Saturated) st.shed_saturated++;
+      else if (cause === DropReason.TimedOut) st.timed_out++;
+      else if (cause === DropReason.QuotaRate) st.quota_rate++;
+      else if (cause === DropReason.Forbidden) st.quota_forbidden++;
+      else if (cause === DropReason.NoEndpoints) st.no_endpoints++;
+      else st.router_refused++;
+      if (g.retry !== undefined) {
+        const delay = retryDelay(g.retry.policyFor(live.orig), live.attempt, status, retryAfterS, g.rng);
+        if (delay >= 0) {
+          live.attempt++;
+          this.records.attempts[live.orig.id] = live.attempt;
+          st.retries++;
+          this.wRetries++;
+          this.heap.push(this.now + delay, EV_RETRY, live.orig.id);
+          return;
+        }
+      }
+      st.gave_up++;
+    }
+    this.records.dropReason[live.orig.id] = cause;
+    this.fail(live, Outcome.Dropped, status, reason);
   }
 
   private finish(req: Request, t: number, completed: boolean): void {
@@ -451,6 +740,7 @@ function checkReplica(r: Replica): void {
   if (kv.totalRefs() !== r.heldBlocks())
     throw new Error(`${r.name}: block references ${kv.totalRefs()} != held ${r.heldBlocks()}`);
   if (r.numRunning > r.cfg.maxNumSeqs) throw new Error(`${r.name}: ${r.numRunning} running > max_num_seqs`);
+  r.lora?.checkInvariants();
 }
 
 /** Convenience: build and run. */
