@@ -1,20 +1,26 @@
 /**
  * The `gatelab` command line. Thin: parse arguments, call the lab, print. Bad input → one line on stderr, exit 2.
  */
+import { dirname } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.ts";
-import { compare, formatComparison } from "../lab/compare.ts";
+import { compare, comparisonJson, formatComparison } from "../lab/compare.ts";
 import { runScenario } from "../lab/run.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
+import { writeCompareOutputs } from "../report/lab-outputs.ts";
 import { writeRunOutputs } from "../report/outputs.ts";
 import { formatRun } from "../report/text.ts";
 import { loadScenario } from "../scenario.ts";
+import { registerLabCommands } from "./lab.ts";
 import { registerModelsCommand } from "./models.ts";
 import { registerPoliciesCommand } from "./policies.ts";
 import { registerTraceCommands } from "./trace.ts";
 
 /** Policies `npm start` and `gatelab compare` use when none are given. */
-export const DEFAULT_COMPARE_POLICIES = ["round-robin", "least-request"];
+export const DEFAULT_COMPARE_POLICIES = ["round-robin", "least-request", "gie-default"];
+
+/** Where `compare` (and so `npm start`) writes its charts and report when no --out is given. */
+export const DEFAULT_RESULTS_DIR = "results/latest";
 
 function parseIntArg(v: string): number {
   const n = Number(v);
@@ -84,7 +90,10 @@ export function buildProgram(): Command {
 
   const compareCmd = program
     .command("compare", { isDefault: true })
-    .description("run the same request stream against several policies and print them side by side")
+    .description(
+      "run the same request stream against several policies and print them side by side (with no --out, charts and " +
+        "an HTML report go to results/latest/)",
+    )
     .argument("[scenario]", "scenario YAML file (default: the embedded default scenario)")
     .option(
       "-P, --policies <list>",
@@ -98,11 +107,19 @@ export function buildProgram(): Command {
     )
     .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", parseIntArg)
     .option("--json", "print the summaries as JSON")
-    .option("-o, --out <dir>", "write summary.json and requests.csv to this folder")
+    .option("-o, --out <dir>", "write summary.json, requests.csv, charts/ and report.html to this folder")
+    .option("--no-report", "write no files unless --out is given, and no charts at all")
     .action(
-      (
+      async (
         file: string | undefined,
-        o: { policies?: string[]; eppConfig?: string[]; seed?: number; json?: boolean; out?: string },
+        o: {
+          policies?: string[];
+          eppConfig?: string[];
+          seed?: number;
+          json?: boolean;
+          out?: string;
+          report: boolean;
+        },
       ) => {
         const loaded = loadScenario(file);
         const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
@@ -111,17 +128,16 @@ export function buildProgram(): Command {
           ...(o.eppConfig ? { eppConfigs: o.eppConfig } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
         });
-        if (o.out) writeRunOutputs(o.out, loaded, c.runs);
-        if (o.json) {
-          const obj = {
-            scenario: c.scenario,
-            seed: c.seed,
-            runs: c.runs.map((r) => ({ policy: r.policy, summary: r.summary })),
-          };
-          process.stdout.write(`${JSON.stringify(obj, null, 2)}\n`);
-        } else {
-          process.stdout.write(`${formatComparison(c)}\n`);
-          if (o.out) process.stdout.write(`\nwrote ${o.out}/summary.json and ${o.out}/requests.csv\n`);
+        if (o.json) process.stdout.write(`${JSON.stringify(comparisonJson(c), null, 2)}\n`);
+        else process.stdout.write(`${formatComparison(c)}\n`);
+        const dir = o.out ?? (o.report && !o.json ? DEFAULT_RESULTS_DIR : undefined);
+        if (dir !== undefined) {
+          const files = await writeCompareOutputs(dir, c, { charts: o.report });
+          const say = (s: string) => (o.json ? process.stderr : process.stdout).write(s);
+          say(`\nwrote ${files.summary} and ${files.requests}\n`);
+          if (files.charts.length > 0)
+            say(`charts: ${dirname(files.charts[0]!)}/ (${files.charts.length} files, SVG + PNG)\n`);
+          if (files.report) say(`report: ${files.report}\n`);
         }
       },
     );
@@ -130,6 +146,7 @@ export function buildProgram(): Command {
   registerPoliciesCommand(program);
   registerModelsCommand(program);
   registerTraceCommands(program);
+  registerLabCommands(program);
   return program;
 }
 

@@ -21,6 +21,8 @@ export interface RunOverrides {
   readonly onDecision?: (d: DecisionRecord) => void;
   /** Check engine invariants after every step (slow; tests). */
   readonly checkInvariants?: boolean;
+  /** Transforms the request stream before the engine pulls it (e.g. the drill's time warp for trace replays). */
+  readonly wrapSource?: (source: RequestSource) => RequestSource;
 }
 
 export function buildSource(loaded: LoadedScenario, seed: number): RequestSource {
@@ -65,7 +67,8 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
   const seed = o.seed ?? s.seed;
   const pools = buildPools(s);
   const router = buildRouter(loaded, pools, o);
-  const source = buildSource(loaded, seed);
+  const built = buildSource(loaded, seed);
+  const source = o.wrapSource ? o.wrapSource(built) : built;
   const result = simulate(pools, source, router, {
     seed,
     scrapeIntervalS: s.gateway.scrape_interval_ms / 1000,

@@ -1,0 +1,70 @@
+/**
+ * Files `compare --out DIR` leaves behind, all written atomically:
+ * - `summary.json`: per policy its lab metrics, SLO verdicts, per-class and per-tenant metrics and the full summary;
+ * - `requests.csv`: one row per request and policy;
+ * - `charts/<name>.svg` and `.png`: the comparison charts;
+ * - `report.html`: one offline page with the table and every chart.
+ */
+import { join } from "node:path";
+import { type CompareOutput, comparisonJson, formatComparison } from "../lab/compare.ts";
+import type { Span } from "../lab/windows.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { compareCharts, writeCharts } from "./charts.ts";
+import { renderHtmlReport } from "./html.ts";
+import { requestsCsv } from "./outputs.ts";
+
+export interface CompareFiles {
+  readonly summary: string;
+  readonly requests: string;
+  readonly charts: readonly string[];
+  readonly report: string | undefined;
+}
+
+export interface CompareOutputOptions {
+  /** Render charts and the HTML report (default true). */
+  readonly charts?: boolean;
+  /** Window width of the p95-over-time chart, seconds (default: about 60 windows). */
+  readonly windowS?: number;
+  /** Spans to shade as bursts (default: the workload's spikes, else detected bursts). */
+  readonly spans?: readonly Span[];
+  /** Report title and an extra first section (drill verdicts). */
+  readonly title?: string;
+  readonly intro?: { readonly title: string; readonly text: string };
+}
+
+export async function writeCompareOutputs(
+  dir: string,
+  c: CompareOutput,
+  o: CompareOutputOptions = {},
+): Promise<CompareFiles> {
+  const summary = join(dir, "summary.json");
+  const requests = join(dir, "requests.csv");
+  writeFileAtomic(summary, `${JSON.stringify(comparisonJson(c), null, 2)}\n`);
+  writeFileAtomic(requests, requestsCsv(c.runs));
+  if (o.charts === false) return { summary, requests, charts: [], report: undefined };
+  const charts = compareCharts(c, {
+    ...(o.windowS !== undefined ? { windowS: o.windowS } : {}),
+    ...(o.spans !== undefined ? { spans: o.spans } : {}),
+  });
+  const paths = await writeCharts(join(dir, "charts"), charts);
+  const report = join(dir, "report.html");
+  writeFileAtomic(
+    report,
+    renderHtmlReport({
+      title: o.title ?? `gatelab compare: ${c.scenario}`,
+      subtitle: `seed ${c.seed} · ${c.runs.length} policies on the same request stream`,
+      sections: [
+        ...(o.intro ? [o.intro] : []),
+        { title: c.runs.length > 1 ? "Side by side" : "Summary", text: formatComparison(c) },
+        {
+          title: "Latency",
+          note: "TTFT = first token − arrival at the gateway. The shaded spans are traffic bursts.",
+          charts: charts.filter((x) => x.name.startsWith("ttft")),
+        },
+        { title: "Replicas", charts: charts.filter((x) => x.name.startsWith("replica")) },
+        { title: "Prefix cache", charts: charts.filter((x) => x.name === "hit-rate") },
+      ],
+    }),
+  );
+  return { summary, requests, charts: paths, report };
+}
