@@ -21,6 +21,8 @@ export interface RunOverrides {
   readonly onDecision?: (d: DecisionRecord) => void;
   /** Check engine invariants after every step (slow; tests). */
   readonly checkInvariants?: boolean;
+  /** false: step every replica one step at a time (the reference for fast-forward). Default true. */
+  readonly fastForward?: boolean;
   /** Transforms the request stream before the engine pulls it (e.g. the drill's time warp for trace replays). */
   readonly wrapSource?: (source: RequestSource) => RequestSource;
 }
@@ -76,6 +78,7 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
     sampleIntervalS: s.sample_interval_s,
     ...(o.onDecision ? { onDecision: o.onDecision } : {}),
     ...(o.checkInvariants ? { checkInvariants: true } : {}),
+    ...(o.fastForward === false ? { fastForward: false } : {}),
     ...admissionSimOptions(s, router), // issue 5: flow control, quotas, degradation, retries, SLO classes
   });
   return { policy: router.name, seed, result, summary: summarize(result) };

@@ -187,11 +187,9 @@ export class WeightedSamples {
   counts: Float64Array = new Float64Array(1024);
   runs = 0;
   total = 0;
-  sum = 0;
 
   add(v: number, count = 1): void {
     this.total += count;
-    this.sum += v * count;
     const r = this.runs;
     if (r > 0 && this.values[r - 1] === v) {
       this.counts[r - 1]! += count;

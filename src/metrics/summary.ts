@@ -124,28 +124,38 @@ export function weightedQuantile(values: Float64Array, counts: Float64Array, p: 
   return a + frac * (b - a);
 }
 
+function sortedSum(values: Float64Array, counts: Float64Array): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i]! * counts[i]!;
+  return sum;
+}
+
 /** Distribution of run-length weighted samples (the ITL store). */
 export function weightedDist(w: WeightedSamples, scale = 1): Dist {
   if (w.total === 0) return { ...EMPTY_DIST };
-  // Sort runs by value, merging equal values.
-  const idx = Array.from({ length: w.runs }, (_, i) => i);
-  idx.sort((a, b) => w.values[a]! - w.values[b]! || a - b);
-  const values = new Float64Array(w.runs);
-  const counts = new Float64Array(w.runs);
+  // Distinct values, sorted natively (no comparator callbacks), then each run's count added at its value's rank.
+  const sorted = Float64Array.from(w.values.subarray(0, w.runs)).sort();
   let m = 0;
-  for (const i of idx) {
+  for (let i = 0; i < sorted.length; i++) if (m === 0 || sorted[m - 1] !== sorted[i]) sorted[m++] = sorted[i]!;
+  const values = sorted.subarray(0, m);
+  const counts = new Float64Array(m);
+  for (let i = 0; i < w.runs; i++) {
     const v = w.values[i]!;
-    if (m > 0 && values[m - 1] === v) counts[m - 1]! += w.counts[i]!;
-    else {
-      values[m] = v;
-      counts[m] = w.counts[i]!;
-      m++;
+    let lo = 0;
+    let hi = m - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (values[mid]! < v) lo = mid + 1;
+      else hi = mid;
     }
+    counts[lo]! += w.counts[i]!;
   }
   const vs = values.subarray(0, m);
   const cs = counts.subarray(0, m);
   return {
-    mean: (w.sum / w.total) * scale,
+    // Σ value × count over the distinct values in sorted order: the same multiset of gaps gives the same mean,
+    // whatever order the tokens were recorded in (fast-forward records a stretch's tokens at its end).
+    mean: (sortedSum(vs, cs) / w.total) * scale,
     p50: weightedQuantile(vs, cs, 0.5) * scale,
     p90: weightedQuantile(vs, cs, 0.9) * scale,
     p95: weightedQuantile(vs, cs, 0.95) * scale,

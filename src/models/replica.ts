@@ -49,7 +49,9 @@ export interface EngineConfig {
 export interface ReplicaListener {
   onFirstToken(seq: Seq, t: number): void;
   /** A token after the first: `gap` = time since the request's previous token. */
-  onToken(seq: Seq, t: number, gap: number): void;
+  onToken(r: Replica, seq: Seq, gap: number): void;
+  /** `count` requests of replica `r` each got a token `gap` after their previous one (a fast-forwarded step). */
+  onTokenRun(r: Replica, count: number, gap: number): void;
   onComplete(seq: Seq, t: number): void;
   onReject(seq: Seq, t: number, reason: string): void;
 }
@@ -90,7 +92,8 @@ export class Seq {
   firstTokenTime = -1;
   lastTokenTime = -1;
 
-  constructor(req: Request, blockSize: number, maxModelLen: number) {
+  /** `promptHashes`: the prompt's block hashes at `blockSize` if already computed (by the router), to reuse. */
+  constructor(req: Request, blockSize: number, maxModelLen: number, promptHashes?: Float64Array) {
     this.req = req;
     this.outputTarget = Math.max(1, Math.min(req.outputTokens, maxModelLen - req.inputTokens));
     const total = req.inputTokens + this.outputTarget;
@@ -98,7 +101,7 @@ export class Seq {
       const segs: Segment[] = [...req.prompt, { id: req.outputContentId, tokens: this.outputTarget }];
       this.hashes = blockHashes(segs, blockSize, Math.floor(total / blockSize));
     } else {
-      this.hashes = blockHashes(req.prompt, blockSize);
+      this.hashes = promptHashes ?? blockHashes(req.prompt, blockSize);
     }
   }
 
@@ -185,6 +188,8 @@ export class Replica {
   running: Seq[] = [];
   private listener: ReplicaListener;
   private readonly batch: BatchShape = emptyBatch();
+  /** Block indices of the prefix hit being admitted (reused). */
+  private hitBuf = new Int32Array(256);
   /** LoRA adapter residency (undefined when LoRA is off: no LoRA work on the hot path). */
   readonly lora: LoraState | undefined;
   /** LoRA: waiting requests skipped in the step being formed (reused; no allocation per step). */
@@ -193,6 +198,8 @@ export class Replica {
   busy = false;
   /** Start time of the current step. */
   stepStart = 0;
+  /** Offload hook: seconds of second-tier KV loads scheduled in the step being formed (0 without a tier). */
+  private tierLoad = 0;
   readonly counters: ReplicaCounters = {
     steps: 0,
     busyTime: 0,
@@ -243,8 +250,8 @@ export class Replica {
   }
 
   /** Creates the replica-side state for a request (hashes at this replica's block size). */
-  makeSeq(req: Request): Seq {
-    const seq = new Seq(req, this.cfg.blockSize, this.cfg.maxModelLen);
+  makeSeq(req: Request, promptHashes?: Float64Array): Seq {
+    const seq = new Seq(req, this.cfg.blockSize, this.cfg.maxModelLen, promptHashes);
     if (this.lora !== undefined && req.adapter !== undefined) seq.adapter = this.lora.intern(req.adapter); // LoRA
     return seq;
   }
@@ -273,8 +280,8 @@ export class Replica {
   }
 
   /**
-   * Forms the next batch at `now`. Returns the step's duration in seconds, or -1 if there is nothing to run
-   * (the replica goes idle until the next enqueue).
+   * Forms the next batch at `now` and returns the time its step ends, or -1 if there is nothing to run (the replica
+   * goes idle until the next enqueue). With `fastForward`, a pure-decode stretch returns the end of its last step.
    */
   startStep(now: number): number {
     this.stepStart = now;
@@ -285,15 +292,24 @@ export class Replica {
         ? this.lora.stepExtra(this.batch, this.batch.prefillRequests + this.batch.decodeRequests)
         : 0;
     let dt = this.cost.stepTime(this.batch);
+    if (this.tierLoad > 0) {
+      // Offload hook: KV blocks loaded back from the second tier for requests admitted in this step.
+      dt += this.tierLoad;
+      this.tierLoad = 0;
+    }
     dt += loraExtra; // LoRA
     this.busy = true;
     this.counters.steps++;
     this.counters.busyTime += dt;
-    return dt;
+    const end = now + dt;
+    // Fast-forward only plain decode stretches: no LoRA time (loads or adapter kernels) in the step.
+    if (this.fastForward && loraExtra === 0 && this.planStretch(now, end)) return this.ffEnds[this.ffSteps - 1]!;
+    return end;
   }
 
   /** The step that started at `stepStart` ends at `now`: advance computed tokens, emit tokens, complete requests. */
   finishStep(now: number): void {
+    if (this.ffSteps > 0) this.endStretch();
     this.busy = false;
     const run = this.running;
     let w = 0;
@@ -316,7 +332,7 @@ export class Replica {
             s.firstTokenTime = now;
             this.listener.onFirstToken(s, now);
           } else {
-            this.listener.onToken(s, now, now - s.lastTokenTime);
+            this.listener.onToken(this, s, now - s.lastTokenTime);
           }
           s.lastTokenTime = now;
           if (s.generated >= s.outputTarget) done = true;
@@ -333,6 +349,195 @@ export class Replica {
       }
     }
     run.length = w;
+  }
+
+  // Fast-forward -----------------------------------------------------------------------------------------------------
+  //
+  // In a pure-decode stretch (nothing waiting, every running request decoding and given its previous token at the end
+  // of the previous step), the next steps differ only in context length: step j's decode context is C1 + (j−1)·D. The
+  // replica computes the step times of the whole stretch in one go (the same arithmetic as stepping, so the same
+  // floats), stops it before the first step that completes a request or could run out of KV blocks, and the engine
+  // gets one event at its end instead of one per step. Per-request counters are brought up to date when the stretch
+  // ends; block allocations (and registrations of full decode blocks) are replayed in step order, lazily, whenever
+  // the replica is observed (`settle`), so scrapes see the same KV usage as stepping would. An arrival during a
+  // stretch truncates it at the end of the step in progress (`truncate`), where stepping would admit it.
+
+  /** Jump over pure-decode stretches (default on; the engine turns it off when a router consumes KV events). */
+  fastForward = false;
+  /** Steps in the current stretch (0: none). */
+  private ffSteps = 0;
+  /** End time of each step of the stretch. */
+  private ffEnds = new Float64Array(64);
+  /** Duration of each step of the stretch. */
+  private ffDts = new Float64Array(64);
+  /** Steps whose block allocations have been applied (step 1's by `schedule`). */
+  private ffAllocDone = 0;
+  private ffStartTime = 0;
+  private ffContext = 0;
+  /** Running indices grouped by computed-tokens residue mod block size (counting sort, stable). */
+  private ffBucket = new Int32Array(64);
+  private ffBucketStart = new Int32Array(17);
+
+  /** Whether a stretch is in progress. */
+  get inStretch(): boolean {
+    return this.ffSteps > 0;
+  }
+
+  private planStretch(now: number, end1: number): boolean {
+    const run = this.running;
+    const D = run.length;
+    const b = this.batch;
+    if (D === 0 || this.waiting.length > 0 || b.prefillRequests > 0 || b.decodeRequests !== D) return false;
+    if (this.kv.listener !== undefined) return false;
+    let steps = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < D; i++) {
+      const q = run[i]!;
+      if (q.lastTokenTime !== now) return false;
+      const rem = q.outputTarget - q.generated;
+      if (rem < steps) steps = rem;
+    }
+    // Step `steps` completes a request: it is the last step of the stretch, run normally by `finishStep`.
+    if (steps < 2) return false;
+    // Residue histogram: request i allocates a block at step j ≥ 2 when (c_i + j − 1) mod bs = 0.
+    const bs = this.cfg.blockSize;
+    if (this.ffBucketStart.length < bs + 1) this.ffBucketStart = new Int32Array(bs + 1);
+    const start = this.ffBucketStart;
+    start.fill(0, 0, bs + 1);
+    for (let i = 0; i < D; i++) start[(run[i]!.computed % bs) + 1]!++;
+    for (let r = 0; r < bs; r++) start[r + 1]! += start[r]!;
+    if (this.ffBucket.length < D) this.ffBucket = new Int32Array(D * 2);
+    const fill = start.slice(0, bs);
+    for (let i = 0; i < D; i++) this.ffBucket[fill[run[i]!.computed % bs]!++] = i;
+    let free = this.kv.freeBlocks;
+    for (let j = 2; j <= steps; j++) {
+      const r = (((1 - j) % bs) + bs) % bs;
+      const need = start[r + 1]! - start[r]!;
+      if (need > free) {
+        steps = j - 1;
+        break;
+      }
+      free -= need;
+    }
+    if (steps < 2) return false;
+    if (this.ffEnds.length < steps) {
+      let cap = this.ffEnds.length;
+      while (cap < steps) cap *= 2;
+      this.ffEnds = new Float64Array(cap);
+      this.ffDts = new Float64Array(cap);
+    }
+    const c1 = b.decodeContext;
+    const loraOverhead = this.lora !== undefined ? this.lora.lastOverhead : 0; // LoRA
+    this.ffEnds[0] = end1;
+    this.ffDts[0] = end1 - now;
+    let t = end1;
+    for (let j = 2; j <= steps; j++) {
+      b.decodeContext = c1 + (j - 1) * D;
+      const dt = this.cost.stepTime(b) + loraOverhead; // LoRA: same overhead every step of the stretch
+      this.ffDts[j - 1] = dt;
+      t += dt;
+      this.ffEnds[j - 1] = t;
+    }
+    b.decodeContext = c1;
+    this.ffContext = c1;
+    this.ffSteps = steps;
+    this.ffAllocDone = 1;
+    this.ffStartTime = now;
+    return true;
+  }
+
+  /**
+   * Whether the start of the stretch's step j + 1 (at `ffEnds[j−1]`, triggered by step j's end event, which stepping
+   * would have pushed at step j's start) comes before an observer event at time `t` pushed at time `p`: earlier in
+   * time, or at the same time with the step event pushed first (the heap orders equal times by push order).
+   */
+  private startsBefore(j: number, t: number, p: number): boolean {
+    const e = this.ffEnds[j - 1]!;
+    if (e !== t) return e < t;
+    const s = j >= 2 ? this.ffEnds[j - 2]! : this.ffStartTime;
+    return s < p;
+  }
+
+  /**
+   * A request enqueued at `t` (its event pushed at `p`) during a stretch: stepping would admit it at the first step
+   * that starts after it, so the stretch now ends where that step begins. Returns the new end, or -1 if unchanged.
+   */
+  truncate(t: number, p: number): number {
+    const J = this.ffSteps;
+    let j = 1;
+    while (j < J && this.startsBefore(j, t, p)) j++;
+    if (j >= J) return -1;
+    this.ffSteps = j;
+    return this.ffEnds[j - 1]!;
+  }
+
+  /** Applies the block allocations of stretch steps that start before an observer at `t` (event pushed at `p`). */
+  settle(t: number, p: number): void {
+    const J = this.ffSteps;
+    while (this.ffAllocDone < J && this.startsBefore(this.ffAllocDone, t, p)) this.applyStepAllocations(this.ffAllocDone + 1);
+  }
+
+  /** Step j ≥ 2 of the stretch: allocations (c_i + j − 1 ≡ 0) and full-block registrations (c_i + j ≡ 0 mod bs). */
+  private applyStepAllocations(j: number): void {
+    const bs = this.cfg.blockSize;
+    const start = this.ffBucketStart;
+    const bucket = this.ffBucket;
+    const run = this.running;
+    const kv = this.kv;
+    const ra = (((1 - j) % bs) + bs) % bs;
+    const rr = (((-j % bs) + bs) % bs);
+    let a = start[ra]!;
+    const aEnd = start[ra + 1]!;
+    let g = start[rr]!;
+    const gEnd = ra === rr ? g : start[rr + 1]!;
+    const prefix = this.cfg.enablePrefixCaching;
+    // Merge the two buckets in running order (as stepping visits requests).
+    while (a < aEnd || g < gEnd) {
+      const ia = a < aEnd ? bucket[a]! : 0x7fffffff;
+      const ig = g < gEnd ? bucket[g]! : 0x7fffffff;
+      const i = ia < ig ? ia : ig;
+      const q = run[i]!;
+      if (ia === i) {
+        q.blocks.push(kv.allocate());
+        a++;
+      }
+      if (prefix && (ig === i || (ra === rr && ia === i))) {
+        // The block holding token c_i + j is now full.
+        const blk = (q.computed + j) / bs - 1;
+        if (blk < q.hashes.length && blk >= q.registered) {
+          kv.register(q.blocks[blk]!, q.hashes[blk]!);
+          q.registered = blk + 1;
+        }
+        if (ig === i) g++;
+      }
+    }
+    this.ffAllocDone = j;
+  }
+
+  /** Brings the per-request state up to the start of the stretch's last step, which `finishStep` then runs. */
+  private endStretch(): void {
+    const J = this.ffSteps;
+    while (this.ffAllocDone < J) this.applyStepAllocations(this.ffAllocDone + 1);
+    const run = this.running;
+    const D = run.length;
+    const c = this.counters;
+    let prev = this.ffStartTime;
+    for (let j = 1; j < J; j++) {
+      const e = this.ffEnds[j - 1]!;
+      this.listener.onTokenRun(this, D, e - prev);
+      prev = e;
+      c.steps++;
+      c.busyTime += this.ffDts[j]!;
+      c.decodeTokens += D;
+      c.outputTokens += D;
+    }
+    for (let i = 0; i < D; i++) {
+      const q = run[i]!;
+      q.computed += J - 1;
+      q.generated += J - 1;
+      q.lastTokenTime = prev;
+    }
+    this.batch.decodeContext = this.ffContext + (J - 1) * D;
+    this.ffSteps = 0;
   }
 
   /** vLLM v1 `Scheduler.schedule()`; fills `this.batch`. Returns false when nothing was scheduled. */
@@ -358,7 +563,9 @@ export class Replica {
       if (n > budget) n = budget;
       // Make room for the new tokens, preempting the most recently admitted request while needed.
       let selfPreempted = false;
-      while (!this.allocateUpTo(s, s.computed + n)) {
+      // Decode fast path: no new block (the last one has room) and no block becomes full.
+      const fast = decode && s.computed % bs !== 0 && (s.computed + 1) % bs !== 0;
+      while (!fast && !this.allocateUpTo(s, s.computed + n)) {
         const victim = run[run.length - 1]!;
         this.preempt(victim);
         preempted = true;
@@ -388,22 +595,29 @@ export class Replica {
         }
         const known = s.known;
         let hitBlocks = 0;
+        let tierBlocks = 0;
         if (cfg.enablePrefixCaching) {
           const limit = Math.floor((known - 1) / bs);
-          hitBlocks = kv.lookup(s.hashes, limit);
+          if (this.hitBuf.length < limit) this.hitBuf = new Int32Array(Math.max(limit, this.hitBuf.length * 2));
+          hitBlocks = kv.lookupBlocks(s.hashes, limit, this.hitBuf);
+          // Offload hook: blocks after the GPU hit that the second tier holds are loaded, not recomputed.
+          if (kv.secondTier !== undefined && hitBlocks < limit) {
+            tierBlocks = kv.secondTier.lookup(s.hashes, hitBlocks, limit);
+          }
         }
-        const computed0 = hitBlocks * bs;
+        const computed0 = (hitBlocks + tierBlocks) * bs;
         let n = known - computed0;
         if (!cfg.enableChunkedPrefill && n > budget) break;
         if (cfg.longPrefillTokenThreshold > 0 && n > cfg.longPrefillTokenThreshold) n = cfg.longPrefillTokenThreshold;
         if (n > budget) n = budget;
         // Blocks needed beyond the hit ones; hit blocks sitting in the free list stop being free when taken.
         const fresh = Math.ceil((computed0 + n) / bs) - hitBlocks;
-        let hitFree = 0;
-        for (let j = 0; j < hitBlocks; j++) if (kv.refCount(kv.blockOf(s.hashes[j]!)) === 0) hitFree++;
+        // Hit blocks sitting in the free list stop being free when taken.
+        const hitFree = hitBlocks > 0 ? kv.freeHits : 0;
         if (fresh > kv.freeBlocks - hitFree) break;
         this.waiting.shift();
-        for (let j = 0; j < hitBlocks; j++) s.blocks.push(kv.acquire(s.hashes[j]!));
+        if (tierBlocks > 0) this.tierLoad += kv.secondTier!.loadTime(tierBlocks); // offload hook
+        for (let j = 0; j < hitBlocks; j++) s.blocks.push(kv.acquireBlock(this.hitBuf[j]!));
         s.registered = hitBlocks;
         s.computed = computed0;
         const ok = this.allocateUpTo(s, computed0 + n);
@@ -411,7 +625,7 @@ export class Replica {
         // Prefix-cache accounting, per admission (vLLM counts a query each time a waiting request is scheduled).
         const c = this.counters;
         c.prefixQueries += known;
-        c.prefixHits += computed0;
+        c.prefixHits += hitBlocks * bs; // GPU hits (= computed0 without a second tier)
         c.prefixQueryBlocks += Math.floor(known / bs);
         c.prefixHitBlocks += hitBlocks;
         c.admitted++;

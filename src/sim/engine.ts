@@ -54,6 +54,8 @@ export interface SimOptions {
   readonly kvEventDelayS: number;
   /** Period of the per-replica time-series samples, seconds. */
   readonly sampleIntervalS: number;
+  /** Jump over pure-decode stretches (default true; false = the step-by-step reference). */
+  readonly fastForward?: boolean;
   /** Check KV conservation and capacity after every step (tests; costs time). */
   readonly checkInvariants?: boolean;
   /** Called for every routing decision (for `--trace-decisions`). */
@@ -140,7 +142,8 @@ class View implements EndpointView {
     this.maxNumSeqs = r.cfg.maxNumSeqs;
     this.maxLora = r.lora !== undefined ? r.lora.settings.maxLoras : 0;
   }
-  scrape(r: Replica, now: number): void {
+  scrape(r: Replica, now: number, pushedAt: number): void {
+    r.settle(now, pushedAt);
     this.waiting = r.numWaiting;
     this.running = r.numRunning;
     this.kvCacheUsage = r.kv.usage;
@@ -150,12 +153,38 @@ class View implements EndpointView {
   }
 }
 
+/** The routing context, one object reused for every decision (no allocation per request). */
+class RouteCtx implements RoutingContext {
+  now = 0;
+  endpoints: readonly EndpointView[] = [];
+  live: Live | undefined;
+  readonly local: LocalLoad;
+  readonly rng: Rng;
+  constructor(local: LocalLoad, rng: Rng) {
+    this.local = local;
+    this.rng = rng;
+  }
+  promptHashes(bs: number): Float64Array {
+    const live = this.live!;
+    if (live.hashBs === bs && live.hashes !== undefined) return live.hashes;
+    const h = blockHashes(live.req.prompt, bs);
+    // Keep the first block size asked for (the router's; usually the replicas' too).
+    if (live.hashes === undefined) {
+      live.hashes = h;
+      live.hashBs = bs;
+    }
+    return h;
+  }
+}
+
 interface Live {
   /** The request this attempt sends (the client's, or its degraded form). */
   req: Request;
   replica: number;
   seq: Seq | undefined;
-  hashCache: Map<number, Float64Array> | undefined;
+  /** Prompt block hashes computed for the router (at `hashBs` tokens per block), reused by the replica. */
+  hashes: Float64Array | undefined;
+  hashBs: number;
   /** Admission: the client's request; attempt number (1 = first); candidates set by degradation; queue entry time. */
   orig: Request;
   attempt: number;
@@ -174,6 +203,7 @@ export class Simulation implements ReplicaListener {
   private readonly local: LocalLoad;
   private readonly rng: Rng;
   private readonly live = new Map<number, Live>();
+  private readonly ctx: RouteCtx;
   private readonly pendingOpen: (Request | undefined)[] = [undefined];
   private readonly follow = new Map<number, Request>();
   private readonly kvQueue: { t: number; ev: KvEvent }[] = [];
@@ -182,6 +212,9 @@ export class Simulation implements ReplicaListener {
   readonly itl = new WeightedSamples();
   private readonly series: TimeSeries;
   private readonly rejectReasons = new Map<string, number>();
+  /** End time of each replica's pending step event, and ends superseded by a truncated fast-forward stretch. */
+  private readonly stepEnds: number[] = [];
+  private readonly staleEnds: (number[] | undefined)[] = [];
   /** Gateway admission state (undefined: no admission layer; arrivals are routed directly). */
   private readonly gw: GatewayState | undefined;
   /** Gateway series counters of the current sample window. */
@@ -209,6 +242,8 @@ export class Simulation implements ReplicaListener {
     for (const p of pools) {
       for (let i = 0; i < p.replicas; i++) {
         const r = new Replica(index++, p.name, i, p.model, p.engine, p.cost, this);
+        // Fast-forward needs no per-step observer; KV events must be emitted at their own step times.
+        r.fastForward = opts.fastForward !== false && !router.wantsKvEvents;
         this.replicas.push(r);
         const v = new View(r);
         this.views.push(v);
@@ -228,6 +263,7 @@ export class Simulation implements ReplicaListener {
       inFlightTokens: new Float64Array(n),
     };
     this.rng = rngStream(opts.seed, "routing");
+    this.ctx = new RouteCtx(this.local, this.rng);
     this.series = {
       interval: opts.sampleIntervalS,
       time: [],
@@ -266,12 +302,13 @@ export class Simulation implements ReplicaListener {
       for (const r of this.replicas) heap.push(phase.next() * this.opts.scrapeIntervalS, EV_SCRAPE, r.index);
     }
     heap.push(0, EV_SAMPLE, 0);
-    for (const v of this.views) v.scrape(this.replicas[v.index]!, 0);
+    for (const v of this.views) v.scrape(this.replicas[v.index]!, 0, 0);
 
     while (heap.pop()) {
       const t = heap.lastTime;
       if (t < this.now) throw new Error(`internal: time went back from ${this.now} to ${t}`);
       this.now = t;
+      heap.now = t;
       this.events++;
       const arg = heap.lastArg;
       switch (heap.lastKind) {
@@ -293,6 +330,12 @@ export class Simulation implements ReplicaListener {
           break;
         case EV_STEP: {
           const r = this.replicas[arg]!;
+          const stale = this.staleEnds[arg];
+          if (stale !== undefined && stale.length > 0 && stale.includes(t)) {
+            // The end of a fast-forward stretch that an arrival truncated: superseded.
+            stale.splice(stale.indexOf(t), 1);
+            break;
+          }
           r.finishStep(t);
           this.kick(r);
           if (this.opts.checkInvariants) checkReplica(r);
@@ -300,7 +343,7 @@ export class Simulation implements ReplicaListener {
         }
         case EV_SCRAPE:
           if (this.work > 0 || !this.sourceDone) {
-            this.views[arg]!.scrape(this.replicas[arg]!, t);
+            this.views[arg]!.scrape(this.replicas[arg]!, t, heap.lastPushTime);
             heap.push(t + this.opts.scrapeIntervalS, EV_SCRAPE, arg);
             if (this.gw?.queueing) this.fcWake(); // fresh metrics: re-check capacity
           }
@@ -367,7 +410,8 @@ export class Simulation implements ReplicaListener {
       req,
       replica: -1,
       seq: undefined,
-      hashCache: undefined,
+      hashes: undefined,
+      hashBs: 0,
       orig: req,
       attempt: 1,
       cands: undefined,
@@ -384,22 +428,15 @@ export class Simulation implements ReplicaListener {
   private route(live: Live): void {
     const req = live.req;
     const t = this.now;
-    if (this.opts.scrapeIntervalS === 0) for (const v of this.views) v.scrape(this.replicas[v.index]!, t);
+    if (this.opts.scrapeIntervalS === 0) {
+      for (const v of this.views) v.scrape(this.replicas[v.index]!, t, this.heap.lastPushTime);
+    }
     this.flushKvEvents(t);
     const candidates = live.cands ?? this.viewsByModel.get(req.model ?? this.defaultModel) ?? [];
-    const ctx: RoutingContext = {
-      now: t,
-      endpoints: candidates,
-      local: this.local,
-      rng: this.rng,
-      promptHashes: (bs: number) => {
-        let cache = live.hashCache;
-        if (!cache) live.hashCache = cache = new Map();
-        let h = cache.get(bs);
-        if (!h) cache.set(bs, (h = blockHashes(req.prompt, bs)));
-        return h;
-      },
-    };
+    const ctx = this.ctx;
+    ctx.now = t;
+    ctx.endpoints = candidates;
+    ctx.live = live;
     const result =
       candidates.length === 0
         ? ({ refused: true, status: 503, reason: `no pool serves model ${req.model}` } as const)
@@ -418,7 +455,6 @@ export class Simulation implements ReplicaListener {
     const r = this.replicas[result.replica];
     if (!r) throw new Error(`router ${this.router.name} picked replica ${result.replica}, which does not exist`);
     live.replica = r.index;
-    live.hashCache = undefined;
     const rec = this.records;
     rec.dispatch[req.id] = t;
     rec.replica[req.id] = r.index;
@@ -433,17 +469,33 @@ export class Simulation implements ReplicaListener {
   private deliver(id: number): void {
     const live = this.live.get(id)!;
     const r = this.replicas[live.replica]!;
-    const seq = r.makeSeq(live.req);
+    const seq = r.makeSeq(live.req, live.hashBs === r.cfg.blockSize ? live.hashes : undefined);
+    live.hashes = undefined;
     live.seq = seq;
     this.records.enqueue[id] = this.now;
-    if (r.enqueue(seq, this.now)) this.kick(r);
+    if (r.enqueue(seq, this.now)) {
+      if (r.inStretch) {
+        // Stepping would admit the request at the end of the step in progress: end the stretch there.
+        const end = r.truncate(this.now, this.heap.lastPushTime);
+        if (end >= 0) {
+          let stale = this.staleEnds[r.index];
+          if (!stale) this.staleEnds[r.index] = stale = [];
+          stale.push(this.stepEnds[r.index]!);
+          this.stepEnds[r.index] = end;
+          this.heap.push(end, EV_STEP, r.index);
+        }
+      } else this.kick(r);
+    }
   }
 
   /** Starts a step on an idle replica if it has work. */
   private kick(r: Replica): void {
     if (r.busy) return;
-    const dt = r.startStep(this.now);
-    if (dt >= 0) this.heap.push(this.now + dt, EV_STEP, r.index);
+    const end = r.startStep(this.now);
+    if (end >= 0) {
+      this.stepEnds[r.index] = end;
+      this.heap.push(end, EV_STEP, r.index);
+    }
   }
 
   private flushKvEvents(t: number): void {
@@ -470,6 +522,7 @@ export class Simulation implements ReplicaListener {
     s.gatewayQueue.push(this.gw !== undefined ? this.gw.queued() : 0);
     this.wAttempts = this.wRetries = this.wShed = this.wCompleted = 0;
     for (const r of this.replicas) {
+      r.settle(t, this.heap.lastPushTime);
       s.waiting[r.index]!.push(r.numWaiting);
       s.running[r.index]!.push(r.numRunning);
       s.kvUsage[r.index]!.push(r.kv.usage);
@@ -488,11 +541,16 @@ export class Simulation implements ReplicaListener {
     this.router.onFirstToken?.(seq.req, r.index, t);
   }
 
-  onToken(seq: Seq, _t: number, gap: number): void {
-    // Client-visible gap: each token also pays the per-output-token overhead.
-    const live = this.live.get(seq.req.id)!;
-    this.itl.add(gap + this.replicas[live.replica]!.cost.overheads.perOutputToken);
+  onTokenRun(r: Replica, count: number, gap: number): void {
+    // A fast-forwarded decode step: every running request of `r` got a token after the same gap.
+    this.itl.add(gap + r.cost.overheads.perOutputToken, count);
   }
+
+  onToken(r: Replica, _seq: Seq, gap: number): void {
+    // Client-visible gap: each token also pays the per-output-token overhead.
+    this.itl.add(gap + r.cost.overheads.perOutputToken);
+  }
+
 
   onComplete(seq: Seq, t: number): void {
     const id = seq.req.id;
@@ -632,7 +690,7 @@ export class Simulation implements ReplicaListener {
   /** The detector's saturation of `cands` now (fresh views when the scrape interval is 0). */
   private saturation(cands: readonly EndpointView[]): number {
     if (this.opts.scrapeIntervalS === 0) {
-      for (const v of cands) (v as View).scrape(this.replicas[v.index]!, this.now);
+      for (const v of cands) (v as View).scrape(this.replicas[v.index]!, this.now, this.heap.lastPushTime);
     }
     return this.gw!.detector.saturation(cands, this.local, this.now);
   }
