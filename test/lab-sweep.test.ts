@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { resolveShard } from "../src/cli/lab.ts";
 import { InputError } from "../src/errors.ts";
 import { applyValues, gridPoints, paramPath, parseParam, randomPoints } from "../src/lab/params.ts";
 import {
@@ -105,6 +106,14 @@ describe("sweep parameters", () => {
     expect(s1).toEqual([1, 4, 7]);
     expect(() => parseShard("2/2")).toThrow(InputError);
     expect(() => parseShard("x")).toThrow(InputError);
+  });
+
+  it("--shard N takes the index from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)", () => {
+    expect(resolveShard("4", { JOB_COMPLETION_INDEX: "3" })).toEqual({ index: 3, count: 4 });
+    expect(resolveShard("1/4", { JOB_COMPLETION_INDEX: "3" })).toEqual({ index: 1, count: 4 });
+    expect(resolveShard(undefined, { JOB_COMPLETION_INDEX: "3" })).toBeUndefined();
+    expect(() => resolveShard("4", {})).toThrow(/JOB_COMPLETION_INDEX/);
+    expect(() => resolveShard("4", { JOB_COMPLETION_INDEX: "4" })).toThrow(InputError);
   });
 
   it("per-point seeds: the base seed by default, derived from (seed, id) with varySeed", () => {
