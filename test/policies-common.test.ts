@@ -1,6 +1,8 @@
-// Shared index structures of the routers: the lazy LRU, the holder index, the hash ring, durations, tail hashes.
+// Shared index structures of the routers: the lazy LRU, holder indexes, expiring sets, request tables, the hash ring,
+// durations, tail hashes.
 import { describe, expect, it } from "vitest";
-import { HashRing, HolderIndex, parseDurationSeconds, partialTailHash, StampLru } from "../src/policies/common.ts";
+import { HashRing, parseDurationSeconds, partialTailHash } from "../src/policies/common.ts";
+import { CountedHolderIndex, ExpiringSet, HolderIndex, RequestTable, StampLru } from "../src/policies/indexes.ts";
 import { endpoints } from "../src/policies/testing.ts";
 import { blockHashes, hashString } from "../src/sim/hash.ts";
 
@@ -54,6 +56,146 @@ describe("HolderIndex", () => {
       expect(h.holds(10, 1)).toBe(false);
     });
   }
+});
+
+/** A 52-bit-ish key stream (deterministic). */
+function keyStream(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return (x % 997) * 4294967296 + ((x >>> 3) % 1009);
+  };
+}
+
+describe("StampLru under heavy refresh", () => {
+  it("matches a Map-based LRU when most touches are refreshes (stale records dropped from the ring)", () => {
+    const l = new StampLru();
+    const ref = new Map<number, true>();
+    const next = keyStream(7);
+    let wrong = 0;
+    for (let i = 0; i < 50000; i++) {
+      const k = next() % 37; // few keys: almost every touch is a refresh
+      if (l.touch(k) !== !ref.has(k)) wrong++;
+      ref.delete(k);
+      ref.set(k, true);
+      if (i % 97 === 0 && ref.size > 0) {
+        const old = ref.keys().next().value as number;
+        ref.delete(old);
+        if (l.evict() !== old) wrong++;
+      }
+    }
+    expect(wrong).toBe(0);
+    expect(l.order()).toEqual([...ref.keys()]);
+    expect(l.size).toBe(ref.size);
+  });
+});
+
+describe("HolderIndex against a reference (random operations)", () => {
+  for (const replicas of [3, 32, 33, 100]) {
+    it(`${replicas} replicas: add, remove, holds, holders, walk, prefixRuns`, () => {
+      const h = new HolderIndex(replicas);
+      const ref = new Map<number, Set<number>>();
+      const next = keyStream(replicas);
+      const keys = Array.from({ length: 300 }, () => next());
+      for (let i = 0; i < 20000; i++) {
+        const k = keys[next() % keys.length]!;
+        const r = next() % replicas;
+        const set = ref.get(k) ?? new Set<number>();
+        if (next() % 3 === 0) {
+          expect(h.remove(k, r)).toBe(set.delete(r));
+        } else {
+          expect(h.add(k, r)).toBe(!set.has(r));
+          set.add(r);
+        }
+        if (set.size > 0) ref.set(k, set);
+        else ref.delete(k);
+      }
+      expect(h.size).toBe(ref.size);
+      for (const k of keys) {
+        const want = [...(ref.get(k) ?? [])].sort((a, b) => a - b);
+        expect(h.holders(k)).toEqual(want);
+        for (const r of [0, replicas - 1]) expect(h.holds(k, r)).toBe(want.includes(r));
+      }
+      // Walk and per-replica longest runs over a prompt of held keys.
+      const prompt = Float64Array.from(keys.filter((k) => ref.has(k)).slice(0, 12));
+      const counts = new Int32Array(replicas);
+      let depth = 0;
+      const want = new Int32Array(replicas);
+      for (const k of prompt) {
+        const s = ref.get(k)!;
+        depth++;
+        for (const r of s) want[r]!++;
+      }
+      expect(h.walk(prompt, prompt.length, counts)).toBe(depth);
+      expect([...counts]).toEqual([...want]);
+      const runs = new Int32Array(replicas);
+      const reps = Int32Array.from({ length: replicas }, (_, i) => i);
+      h.prefixRuns(prompt, prompt.length, reps, replicas, runs);
+      for (let r = 0; r < replicas; r++) {
+        let k = 0;
+        while (k < prompt.length && ref.get(prompt[k]!)!.has(r)) k++;
+        expect(runs[r]).toBe(k);
+      }
+    });
+  }
+});
+
+describe("CountedHolderIndex", () => {
+  it("holds a hash until it is removed as often as it was stored", () => {
+    const c = new CountedHolderIndex(4);
+    expect(c.add(5, 1)).toBe(true);
+    expect(c.add(5, 1)).toBe(false);
+    expect(c.remove(5, 1)).toBe(true);
+    expect(c.holds(5, 1)).toBe(true);
+    expect(c.remove(5, 1)).toBe(true);
+    expect(c.holds(5, 1)).toBe(false);
+    expect(c.remove(5, 1)).toBe(false);
+  });
+});
+
+describe("ExpiringSet", () => {
+  it("drops exactly the keys whose latest expiry has passed (compared with an insertion-ordered Map)", () => {
+    const e = new ExpiringSet();
+    const ref = new Map<number, number>();
+    const next = keyStream(3);
+    let now = 0;
+    for (let i = 0; i < 30000; i++) {
+      now += (next() % 5) * 0.01;
+      const k = next() % 400;
+      e.touch(k, now + 2);
+      ref.delete(k);
+      ref.set(k, now + 2);
+      if (i % 50 === 0) {
+        e.expire(now);
+        for (const [key, exp] of ref) {
+          if (exp > now) break;
+          ref.delete(key);
+        }
+        expect(e.size).toBe(ref.size);
+      }
+    }
+    for (let k = 0; k < 400; k++) expect(e.has(k)).toBe(ref.has(k));
+  });
+});
+
+describe("RequestTable", () => {
+  it("keeps a row per request, recycles rows, grows", () => {
+    const t = new RequestTable(2);
+    for (let id = 0; id < 200; id++) {
+      const o = t.open(id * 7919);
+      t.data[o] = id;
+      t.data[o + 1] = -id;
+    }
+    for (let id = 0; id < 200; id += 2) t.close(id * 7919);
+    expect(t.size).toBe(100);
+    const o = t.open(123456789);
+    expect([t.data[o], t.data[o + 1]]).toEqual([0, 0]);
+    for (let id = 1; id < 200; id += 2) {
+      const r = t.find(id * 7919);
+      expect([t.data[r], t.data[r + 1]]).toEqual([id, -id]);
+    }
+    expect(t.find(2 * 7919)).toBe(-1);
+  });
 });
 
 describe("HashRing", () => {

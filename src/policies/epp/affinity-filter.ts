@@ -73,7 +73,7 @@ export class PrefixCacheAffinityFilter implements Filter {
     const m = this.prefix.match(cycle);
     const total = m.totalBlocks;
     if (total <= 0) return eps;
-    const sticky: EndpointView[] = [];
+    const sticky = cycle.buffer();
     let minStickyTokens = Number.POSITIVE_INFINITY;
     let minOtherTokens = Number.POSITIVE_INFINITY;
     let others = 0;

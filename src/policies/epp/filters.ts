@@ -27,11 +27,17 @@ import { targetAdapter } from "./scorers.ts";
 export const lowQueueParams = z.strictObject({ threshold: nonNeg.default(128) });
 export const loraAffinityFilterParams = z.strictObject({ threshold: unit.default(0.999) });
 
-export function lowQueue(eps: readonly EndpointView[], threshold: number): EndpointView[] {
-  return eps.filter((ep) => ep.waiting <= threshold);
+/** Empty result (role filters). */
+const NONE: readonly EndpointView[] = Object.freeze([]);
+
+/** Keeps `waiting ≤ threshold` (into `out`, cleared first). */
+export function lowQueue(eps: readonly EndpointView[], threshold: number, out: EndpointView[] = []): EndpointView[] {
+  out.length = 0;
+  for (const ep of eps) if (ep.waiting <= threshold) out.push(ep);
+  return out;
 }
 
-export function leastQueue(eps: readonly EndpointView[]): readonly EndpointView[] {
+export function leastQueue(eps: readonly EndpointView[], out: EndpointView[] = []): readonly EndpointView[] {
   const n = eps.length;
   if (n === 0) return eps;
   let lo = Number.POSITIVE_INFINITY;
@@ -41,10 +47,12 @@ export function leastQueue(eps: readonly EndpointView[]): readonly EndpointView[
     hi = Math.max(hi, ep.waiting);
   }
   const limit = lo + Math.floor((hi - lo) / n);
-  return eps.filter((ep) => ep.waiting <= limit);
+  out.length = 0;
+  for (const ep of eps) if (ep.waiting <= limit) out.push(ep);
+  return out;
 }
 
-export function leastKvCache(eps: readonly EndpointView[]): readonly EndpointView[] {
+export function leastKvCache(eps: readonly EndpointView[], out: EndpointView[] = []): readonly EndpointView[] {
   const n = eps.length;
   if (n === 0) return eps;
   let lo = Number.POSITIVE_INFINITY;
@@ -54,7 +62,9 @@ export function leastKvCache(eps: readonly EndpointView[]): readonly EndpointVie
     hi = Math.max(hi, ep.kvCacheUsage);
   }
   const limit = lo + (hi - lo) / n;
-  return eps.filter((ep) => ep.kvCacheUsage <= limit);
+  out.length = 0;
+  for (const ep of eps) if (ep.kvCacheUsage <= limit) out.push(ep);
+  return out;
 }
 
 /** v0.5 LoRA affinity filter (see header). */
@@ -64,9 +74,11 @@ export function loraAffinity(
   threshold: number,
   rng: Rng,
   v03 = false,
+  affinity: EndpointView[] = [],
+  available: EndpointView[] = [],
 ): EndpointView[] {
-  const affinity: EndpointView[] = [];
-  const available: EndpointView[] = [];
+  affinity.length = 0;
+  available.length = 0;
   for (const ep of eps) {
     const active = ep.runningAdapters.has(target) || (!v03 && ep.waitingAdapters.has(target));
     if (active) affinity.push(ep);
@@ -93,8 +105,8 @@ export class LowQueueFilter extends NamedFilter {
     super(name);
     this.threshold = params.threshold;
   }
-  filter(_cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
-    return lowQueue(eps, this.threshold);
+  filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    return lowQueue(eps, this.threshold, cycle.buffer());
   }
 }
 
@@ -107,21 +119,21 @@ export class LoraAffinityFilter extends NamedFilter {
   }
   filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
     const target = targetAdapter(cycle.req.adapter, cycle.req.model);
-    return loraAffinity(eps, target, this.threshold, cycle.ctx.rng);
+    return loraAffinity(eps, target, this.threshold, cycle.ctx.rng, false, cycle.buffer(), cycle.buffer());
   }
 }
 
 export class LeastQueueFilter extends NamedFilter {
   readonly type = "least-queue-filter";
-  filter(_cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
-    return leastQueue(eps);
+  filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    return leastQueue(eps, cycle.buffer());
   }
 }
 
 export class LeastKvCacheFilter extends NamedFilter {
   readonly type = "least-kv-cache-filter";
-  filter(_cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
-    return leastKvCache(eps);
+  filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    return leastKvCache(eps, cycle.buffer());
   }
 }
 
@@ -135,7 +147,7 @@ export class RoleFilter extends NamedFilter {
     this.keepUnlabelled = type === "decode-filter";
   }
   filter(_cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
-    return this.keepUnlabelled ? eps : [];
+    return this.keepUnlabelled ? eps : NONE;
   }
 }
 

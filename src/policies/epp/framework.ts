@@ -13,21 +13,48 @@ import type { EndpointView, KvEvent, RouterInit, RoutingContext } from "../types
 
 /**
  * State of one scheduling cycle (one `route` call): the EPP's `CycleState`. Producers cache their per-request
- * results keyed by `id`, so a value computed for a filter is reused by the scorers of the same cycle.
+ * results keyed by `id`, so a value computed for a filter is reused by the scorers of the same cycle. The router
+ * reuses one instance for every cycle (`reset`), so a plugin must not keep a cycle beyond the call it got it in.
  */
 export class Cycle {
-  readonly id: number;
-  readonly req: Request;
-  readonly ctx: RoutingContext;
+  id: number;
+  req: Request;
+  ctx: RoutingContext;
   /** Replica picked by the primary profile (-1 until known). */
   primary = -1;
   /** Replica picked by a profile named `prefill` (P/D configs), -1 when none ran or it failed. */
   prefill = -1;
+  /** Endpoint lists handed out by `buffer()` (reused from cycle to cycle). */
+  private readonly buffers: EndpointView[][] = [];
+  private used = 0;
 
   constructor(id: number, req: Request, ctx: RoutingContext) {
     this.id = id;
     this.req = req;
     this.ctx = ctx;
+  }
+
+  /** Starts cycle `id` for `req` (the buffers of the previous cycle become free). */
+  reset(id: number, req: Request, ctx: RoutingContext): void {
+    this.id = id;
+    this.req = req;
+    this.ctx = ctx;
+    this.primary = -1;
+    this.prefill = -1;
+    this.used = 0;
+  }
+
+  /**
+   * An empty endpoint list for a filter's result, valid until the end of this cycle and distinct from every other
+   * buffer of the cycle (so a filter may return it, and a later filter or tree branch may still read its input).
+   * The lists are reused by later cycles: no allocation per request once warm.
+   */
+  buffer(): EndpointView[] {
+    let b = this.buffers[this.used];
+    if (b === undefined) this.buffers.push((b = []));
+    else b.length = 0;
+    this.used++;
+    return b;
   }
 }
 

@@ -16,6 +16,7 @@
  */
 import { z } from "zod";
 import type { Request } from "../../sim/request.ts";
+import { RequestTable } from "../indexes.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, InflightTokens, Plugin, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt } from "./params.ts";
@@ -30,19 +31,12 @@ export type InflightParams = z.output<typeof inflightParams>;
 
 export const tokenLoadParams = z.strictObject({ queueThresholdTokens: posInt.default(4_194_304) });
 
-interface Held {
-  replica: number;
-  /** Released at the first chunk. */
-  first: number;
-  /** Released at the end of the stream. */
-  end: number;
-}
-
 export class InflightLoadProducer implements Plugin, InflightTokens {
   readonly type = "inflight-load-producer";
   readonly name: string;
   private readonly load: Float64Array;
-  private readonly held = new Map<number, Held>();
+  /** Per request in flight: [replica, tokens released at the first chunk, tokens released at the end]. */
+  private readonly held = new RequestTable(3);
   private readonly prefix: PrefixMatchProvider;
   private readonly addOutput: boolean;
   private readonly maxOutput: number;
@@ -73,14 +67,19 @@ export class InflightLoadProducer implements Plugin, InflightTokens {
     }
     this.release(req.id);
     this.load[replica]! += first + end;
-    this.held.set(req.id, { replica, first, end });
+    const o = this.held.open(req.id);
+    const d = this.held.data;
+    d[o] = replica;
+    d[o + 1] = first;
+    d[o + 2] = end;
   }
 
   onFirstToken(req: Request): void {
-    const h = this.held.get(req.id);
-    if (h === undefined) return;
-    this.load[h.replica]! -= h.first;
-    h.first = 0;
+    const o = this.held.find(req.id);
+    if (o < 0) return;
+    const d = this.held.data;
+    this.load[d[o]!]! -= d[o + 1]!;
+    d[o + 1] = 0;
   }
 
   onComplete(req: Request): void {
@@ -88,11 +87,13 @@ export class InflightLoadProducer implements Plugin, InflightTokens {
   }
 
   private release(id: number): void {
-    const h = this.held.get(id);
-    if (h === undefined) return;
-    this.load[h.replica]! -= h.first + h.end;
-    if (this.load[h.replica]! < 1e-9) this.load[h.replica] = 0;
-    this.held.delete(id);
+    const o = this.held.find(id);
+    if (o < 0) return;
+    const d = this.held.data;
+    const r = d[o]!;
+    this.load[r]! -= d[o + 1]! + d[o + 2]!;
+    if (this.load[r]! < 1e-9) this.load[r] = 0;
+    this.held.close(id);
   }
 }
 

@@ -158,8 +158,11 @@ export class EppRouter implements Router {
   private totals: Float64Array;
   private tmp: Float64Array;
   private seq = 0;
+  /** The one cycle object, reused by every `route` call. */
+  private cycle: Cycle | undefined;
   private cur: Cycle | undefined;
   private last: Cycle | undefined;
+  private readonly decisions: RouteResult[] = [];
   private failReason = "";
   private profilesRun = 0;
   private scores: Map<number, number> | undefined;
@@ -212,7 +215,9 @@ export class EppRouter implements Router {
 
   route(req: Request, ctx: RoutingContext): RouteResult {
     if (ctx.endpoints.length === 0) return NO_CANDIDATES;
-    const cycle = new Cycle(++this.seq, req, ctx);
+    let cycle = this.cycle;
+    if (cycle === undefined) this.cycle = cycle = new Cycle(++this.seq, req, ctx);
+    else cycle.reset(++this.seq, req, ctx);
     this.cur = cycle;
     this.last = cycle;
     this.failReason = "";
@@ -228,7 +233,17 @@ export class EppRouter implements Router {
     }
     cycle.primary = pick.index;
     if (this.trace) return { replica: pick.index, scores: this.scores!, breakdown: this.breakdown! };
-    return { replica: pick.index };
+    return this.decision(pick.index);
+  }
+
+  /** The (immutable, shared) decision for `replica`: no allocation per request. */
+  private decision(replica: number): RouteResult {
+    let d = this.decisions[replica];
+    if (d === undefined) {
+      d = Object.freeze({ replica });
+      if (replica >= 0 && replica < 1 << 16) this.decisions[replica] = d;
+    }
+    return d;
   }
 
   private readonly runProfile = (name: string): EndpointView | undefined => {

@@ -18,7 +18,7 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { removeHolder } from "../common.ts";
+import { CountedHolderIndex } from "../indexes.ts";
 import type { EndpointView, KvEvent, RouterInit } from "../types.ts";
 import type { Cycle, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { anything, duration, posInt } from "./params.ts";
@@ -41,8 +41,8 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
   private readonly minmax: boolean;
   private readonly speculative: boolean;
   private readonly specTtl: number;
-  /** hash → replicas holding a block with it (one entry per stored block: duplicates are counted). */
-  private readonly index = new Map<number, number[]>();
+  /** hash → replicas holding a block with it (one count per stored block: duplicates are counted). */
+  private readonly index: CountedHolderIndex;
   /** Speculative entries: hash → (replica → expiry time). */
   private readonly spec = new Map<number, Map<number, number>>();
   private readonly raw: Int32Array;
@@ -51,6 +51,8 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
   private cycleId = -1;
   private hashes: Float64Array = new Float64Array(0);
   private reqId = -1;
+  /** Scratch: candidate replicas still matching (longest-prefix walk). */
+  private reps: Int32Array;
 
   constructor(name: string, params: PreciseParams, init: RouterInit) {
     this.name = name;
@@ -61,26 +63,22 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
     this.raw = new Int32Array(init.replicas);
     this.coarse = new Int32Array(init.replicas);
     this.coarseResult = { matchBlocks: this.coarse, totalBlocks: 1, blockSize: this.blockSize };
+    this.index = new CountedHolderIndex(init.replicas);
+    this.reps = new Int32Array(Math.max(1, init.replicas));
   }
 
   onKvEvent(ev: KvEvent): void {
     if (ev.kind === "stored") {
-      let l = this.index.get(ev.hash);
-      if (l === undefined) {
-        l = [];
-        this.index.set(ev.hash, l);
-      }
-      l.push(ev.replica);
-      this.spec.get(ev.hash)?.delete(ev.replica);
+      this.index.add(ev.hash, ev.replica);
+      if (this.speculative) this.spec.get(ev.hash)?.delete(ev.replica);
     } else {
-      const l = this.index.get(ev.hash);
-      if (l !== undefined && removeHolder(l, ev.replica) && l.length === 0) this.index.delete(ev.hash);
+      this.index.remove(ev.hash, ev.replica);
     }
   }
 
   /** Whether the index (confirmed or live speculative entry) says `replica` holds `hash`. */
   holds(hash: number, replica: number, now: number): boolean {
-    if (this.index.get(hash)?.includes(replica)) return true;
+    if (this.index.holds(hash, replica)) return true;
     if (!this.speculative) return false;
     const exp = this.spec.get(hash)?.get(replica);
     return exp !== undefined && exp > now;
@@ -95,18 +93,23 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
     const raw = this.raw;
     const now = cycle.ctx.now;
     raw.fill(0);
+    if (this.reps.length < eps.length) this.reps = new Int32Array(eps.length);
+    const reps = this.reps;
+    for (let i = 0; i < eps.length; i++) reps[i] = eps[i]!.index;
+    if (!this.speculative) {
+      // One index probe per block for all candidates.
+      this.index.set.prefixRuns(this.hashes, this.hashes.length, reps, eps.length, raw);
+      return;
+    }
     let alive = eps.length;
-    const dead = new Uint8Array(eps.length);
     for (let b = 0; b < this.hashes.length && alive > 0; b++) {
       const h = this.hashes[b]!;
-      for (let i = 0; i < eps.length; i++) {
-        if (dead[i]) continue;
-        const r = eps[i]!.index;
-        if (this.holds(h, r, now)) raw[r]!++;
-        else {
-          dead[i] = 1;
-          alive--;
-        }
+      for (let j = 0; j < alive; ) {
+        const r = reps[j]!;
+        if (this.holds(h, r, now)) {
+          raw[r]!++;
+          j++;
+        } else reps[j] = reps[--alive]!;
       }
     }
   }
@@ -149,7 +152,7 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
         : blockHashes(req.prompt, this.blockSize);
     const exp = now + this.specTtl;
     for (const h of hashes) {
-      if (this.index.get(h)?.includes(replica)) continue;
+      if (this.index.holds(h, replica)) continue;
       let m = this.spec.get(h);
       if (m === undefined) {
         m = new Map();

@@ -27,7 +27,8 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { HolderIndex, partialTailHash, StampLru } from "../common.ts";
+import { partialTailHash } from "../common.ts";
+import { HolderIndex, StampLru } from "../indexes.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt, unit } from "./params.ts";

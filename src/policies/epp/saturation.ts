@@ -126,7 +126,8 @@ export class UtilizationDetector implements Filter, EndpointSaturation {
   }
   filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
     const now = cycle.ctx.now;
-    const kept = eps.filter((ep) => hasCapacity(ep, now, this.settings));
+    const kept = cycle.buffer();
+    for (const ep of eps) if (hasCapacity(ep, now, this.settings)) kept.push(ep);
     return kept.length > 0 ? kept : eps;
   }
 }
@@ -164,7 +165,8 @@ export class ConcurrencyDetector implements Filter, EndpointSaturation {
     return used >= (tokens ? s.maxTokenConcurrency : s.maxConcurrency) * (1 + s.headroom);
   }
   filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
-    const kept = eps.filter((ep) => !this.saturated(cycle, ep));
+    const kept = cycle.buffer();
+    for (const ep of eps) if (!this.saturated(cycle, ep)) kept.push(ep);
     return kept.length > 0 ? kept : eps;
   }
 }

@@ -22,7 +22,8 @@ import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import { NumMap } from "../../sim/num-map.ts";
 import type { Request } from "../../sim/request.ts";
-import { argminRandomTie, meanStd, NO_CANDIDATES, StampLru, shuffleIndices } from "../common.ts";
+import { meanPlusStd, NO_CANDIDATES, shuffleIndices } from "../common.ts";
+import { StampLru } from "../indexes.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const aibrixParams = z.strictObject({
@@ -49,6 +50,8 @@ export class AibrixPrefixCacheRouter implements Router {
   private dead = new Uint8Array(16);
   private lastReq = -1;
   private lastHashes: Float64Array = new Float64Array(0);
+  private readonly candBuf: EndpointView[] = [];
+  private readonly matchedBuf: EndpointView[] = [];
 
   constructor(init: RouterInit, params: AibrixParams = aibrixParams.parse({})) {
     this.p = params;
@@ -66,8 +69,13 @@ export class AibrixPrefixCacheRouter implements Router {
       lo = Math.min(lo, running[ep.index]!);
       hi = Math.max(hi, running[ep.index]!);
     }
-    const cands: readonly EndpointView[] =
-      hi - lo > this.p.imbalanceGap ? eps.filter((ep) => running[ep.index] === lo) : eps;
+    let cands: readonly EndpointView[] = eps;
+    if (hi - lo > this.p.imbalanceGap) {
+      const least = this.candBuf;
+      least.length = 0;
+      for (const ep of eps) if (running[ep.index] === lo) least.push(ep);
+      cands = least;
+    }
     const hashes = ctx.promptHashes(this.p.blockSizeTokens);
     this.lastReq = req.id;
     this.lastHashes = hashes;
@@ -96,20 +104,47 @@ export class AibrixPrefixCacheRouter implements Router {
         }
       }
     }
-    const matched = cands.filter((ep) => pct[ep.index]! > 0);
+    const matched = this.matchedBuf;
+    matched.length = 0;
+    for (const ep of cands) if (pct[ep.index]! > 0) matched.push(ep);
     let pick = -1;
     if (matched.length > 0) {
       const m = matched.length;
       if (this.perm.length < m) this.perm = new Int32Array(Math.max(m, this.perm.length * 2));
       shuffleIndices(ctx.rng, this.perm, m);
-      const order = Array.from(this.perm.subarray(0, m), (i) => matched[i]!);
-      order.sort((a, b) => pct[b.index]! - pct[a.index]! || running[a.index]! - running[b.index]!);
-      const { mean, std } = meanStd(eps, running);
-      const limit = mean + this.p.stdFactor * std;
-      const ok = order.find((ep) => running[ep.index]! <= limit);
-      if (ok !== undefined) pick = ok.index;
+      const limit = meanPlusStd(eps, running, this.p.stdFactor);
+      // First in (match% desc, running asc) order, ties in shuffled order (a stable sort of the shuffled list), among
+      // the pods with running ≤ limit: one pass.
+      let bestPct = Number.NEGATIVE_INFINITY;
+      let bestRun = Number.POSITIVE_INFINITY;
+      for (let k = 0; k < m; k++) {
+        const r = matched[this.perm[k]!]!.index;
+        const run = running[r]!;
+        if (!(run <= limit)) continue;
+        const pc = pct[r]!;
+        if (pc > bestPct || (pc === bestPct && run < bestRun)) {
+          bestPct = pc;
+          bestRun = run;
+          pick = r;
+        }
+      }
     }
-    if (pick < 0) pick = cands[argminRandomTie(cands.length, (i) => running[cands[i]!.index]!, ctx.rng)]!.index;
+    if (pick < 0) {
+      // Least running, ties uniformly at random (reservoir over the tied candidates, as `argminRandomTie`).
+      let best = Number.POSITIVE_INFINITY;
+      let ties = 0;
+      for (const ep of cands) {
+        const k = running[ep.index]!;
+        if (k < best) {
+          best = k;
+          pick = ep.index;
+          ties = 1;
+        } else if (k === best) {
+          ties++;
+          if (ctx.rng.int(ties) === 0) pick = ep.index;
+        }
+      }
+    }
     if (!this.trace) return { replica: pick };
     const scores = new Map<number, number>();
     const run = new Map<number, number>();
@@ -126,7 +161,9 @@ export class AibrixPrefixCacheRouter implements Router {
     for (const h of hashes) {
       if (this.lru.touch(h)) {
         const slot = this.freeSlots.pop() ?? this.slots.length;
-        this.slots[slot] = [replica, now];
+        const e = this.slots[slot];
+        if (e === undefined) this.slots[slot] = [replica, now];
+        else e.push(replica, now);
         table.set(h, slot);
       } else {
         const e = this.slots[table.get(h)]!;
@@ -140,7 +177,7 @@ export class AibrixPrefixCacheRouter implements Router {
       const h = this.lru.evict();
       const slot = table.get(h);
       table.delete(h);
-      this.slots[slot] = [];
+      this.slots[slot]!.length = 0;
       this.freeSlots.push(slot);
     }
   }

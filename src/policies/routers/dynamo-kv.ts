@@ -24,7 +24,8 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { NO_CANDIDATES, removeHolder } from "../common.ts";
+import { NO_CANDIDATES } from "../common.ts";
+import { CountedHolderIndex, ExpiringSet, RequestTable } from "../indexes.ts";
 import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const dynamoKvParams = z.strictObject({
@@ -36,12 +37,6 @@ export const dynamoKvParams = z.strictObject({
 });
 export type DynamoKvParams = z.output<typeof dynamoKvParams>;
 
-interface Active {
-  replica: number;
-  prefill: number;
-  blocks: number;
-}
-
 export class DynamoKvRouter implements Router {
   readonly name = "dynamo-kv";
   readonly wantsKvEvents: boolean;
@@ -49,15 +44,17 @@ export class DynamoKvRouter implements Router {
   private readonly bs: number;
   private readonly numGpuBlocks: readonly number[];
   private readonly trace: boolean;
-  /** KV-event index: hash → workers holding a block with it. */
-  private readonly index = new Map<number, number[]>();
-  /** No-events mode: per worker, hash → expiry (insertion order = expiry order). */
-  private readonly approx: Map<number, number>[];
+  /** KV-event index: hash → workers holding a block with it (duplicate stores counted). */
+  private readonly index: CountedHolderIndex;
+  /** No-events mode: per worker, the hashes it was sent, each expiring `routerTtlSecs` after its last routing. */
+  private readonly approx: ExpiringSet[];
   private readonly treeSize: Float64Array;
   private readonly pendingPrefill: Float64Array;
   private readonly activeBlocks: Float64Array;
-  private readonly active = new Map<number, Active>();
+  /** Per request in flight: [replica, prefill tokens, blocks]. */
+  private readonly active = new RequestTable(3);
   private readonly overlap: Int32Array;
+  private reps: Int32Array;
   private lastReq = -1;
   private lastHashes: Float64Array = new Float64Array(0);
   private cost = new Float64Array(8);
@@ -68,7 +65,9 @@ export class DynamoKvRouter implements Router {
     this.bs = init.blockSize;
     this.numGpuBlocks = init.numGpuBlocks;
     this.trace = init.traceDecisions === true;
-    this.approx = Array.from({ length: init.replicas }, () => new Map<number, number>());
+    this.index = new CountedHolderIndex(init.replicas);
+    this.approx = Array.from({ length: init.replicas }, () => new ExpiringSet());
+    this.reps = new Int32Array(Math.max(1, init.replicas));
     this.treeSize = new Float64Array(init.replicas);
     this.pendingPrefill = new Float64Array(init.replicas);
     this.activeBlocks = new Float64Array(init.replicas);
@@ -77,39 +76,24 @@ export class DynamoKvRouter implements Router {
 
   onKvEvent(ev: KvEvent): void {
     if (ev.kind === "stored") {
-      let l = this.index.get(ev.hash);
-      if (l === undefined) {
-        l = [];
-        this.index.set(ev.hash, l);
-      }
-      l.push(ev.replica);
+      this.index.add(ev.hash, ev.replica);
       this.treeSize[ev.replica]!++;
-    } else {
-      const l = this.index.get(ev.hash);
-      if (l !== undefined && removeHolder(l, ev.replica)) {
-        this.treeSize[ev.replica]!--;
-        if (l.length === 0) this.index.delete(ev.hash);
-      }
+    } else if (this.index.remove(ev.hash, ev.replica)) {
+      this.treeSize[ev.replica]!--;
     }
   }
 
+  /** No-events mode: drops `w`'s hashes last routed `routerTtlSecs` ago or more. */
   private expire(w: number, now: number): void {
     const m = this.approx[w]!;
-    for (const [h, exp] of m) {
-      if (exp > now) break;
-      m.delete(h);
-    }
+    m.expire(now);
     this.treeSize[w] = m.size;
   }
 
   private overlapOf(w: number, hashes: Float64Array): number {
     let k = 0;
-    if (this.p.useKvEvents) {
-      while (k < hashes.length && this.index.get(hashes[k]!)?.includes(w)) k++;
-    } else {
-      const m = this.approx[w]!;
-      while (k < hashes.length && m.has(hashes[k]!)) k++;
-    }
+    const m = this.approx[w]!;
+    while (k < hashes.length && m.has(hashes[k]!)) k++;
     return k;
   }
 
@@ -131,11 +115,23 @@ export class DynamoKvRouter implements Router {
     const w = this.p.overlapScoreWeight;
     let lo = Number.POSITIVE_INFINITY;
     let hi = Number.NEGATIVE_INFINITY;
+    if (this.p.useKvEvents) {
+      // Longest cached prefix of every candidate: one index probe per block.
+      if (this.reps.length < n) this.reps = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const r = eps[i]!.index;
+        this.reps[i] = r;
+        this.overlap[r] = 0;
+      }
+      this.index.set.prefixRuns(hashes, hashes.length, this.reps, n, this.overlap);
+    }
     for (let i = 0; i < n; i++) {
       const r = eps[i]!.index;
-      if (!this.p.useKvEvents) this.expire(r, ctx.now);
-      const ov = this.overlapOf(r, hashes);
-      this.overlap[r] = ov;
+      if (!this.p.useKvEvents) {
+        this.expire(r, ctx.now);
+        this.overlap[r] = this.overlapOf(r, hashes);
+      }
+      const ov = this.overlap[r]!;
       const prefillBlocks = (this.pendingPrefill[r]! + req.inputTokens - ov * this.bs) / this.bs;
       const c = w * prefillBlocks + this.activeBlocks[r]!;
       cost[i] = c;
@@ -209,31 +205,35 @@ export class DynamoKvRouter implements Router {
     const blocks = Math.ceil(req.inputTokens / this.bs);
     this.pendingPrefill[replica]! += prefill;
     this.activeBlocks[replica]! += blocks;
-    this.active.set(req.id, { replica, prefill, blocks });
+    let o = this.active.find(req.id);
+    if (o < 0) o = this.active.open(req.id);
+    const d = this.active.data;
+    d[o] = replica;
+    d[o + 1] = prefill;
+    d[o + 2] = blocks;
     if (!this.p.useKvEvents) {
       const m = this.approx[replica]!;
       const exp = now + this.p.routerTtlSecs;
       const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.bs);
-      for (const h of hashes) {
-        m.delete(h);
-        m.set(h, exp);
-      }
+      for (const h of hashes) m.touch(h, exp);
       this.treeSize[replica] = m.size;
     }
   }
 
   onFirstToken(req: Request): void {
-    const a = this.active.get(req.id);
-    if (a === undefined) return;
-    this.pendingPrefill[a.replica]! -= a.prefill;
-    a.prefill = 0;
+    const o = this.active.find(req.id);
+    if (o < 0) return;
+    const d = this.active.data;
+    this.pendingPrefill[d[o]!]! -= d[o + 1]!;
+    d[o + 1] = 0;
   }
 
   onComplete(req: Request): void {
-    const a = this.active.get(req.id);
-    if (a === undefined) return;
-    this.pendingPrefill[a.replica]! -= a.prefill;
-    this.activeBlocks[a.replica]! -= a.blocks;
-    this.active.delete(req.id);
+    const o = this.active.find(req.id);
+    if (o < 0) return;
+    const d = this.active.data;
+    this.pendingPrefill[d[o]!]! -= d[o + 1]!;
+    this.activeBlocks[d[o]!]! -= d[o + 2]!;
+    this.active.close(req.id);
   }
 }

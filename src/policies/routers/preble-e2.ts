@@ -27,7 +27,8 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { argminRandomTie, NO_CANDIDATES, StampLru } from "../common.ts";
+import { NO_CANDIDATES } from "../common.ts";
+import { StampLru } from "../indexes.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const prebleParams = z.strictObject({
@@ -56,6 +57,8 @@ export class PrebleE2Router implements Router {
   private readonly held: Int32Array;
   private lastReq = -1;
   private lastHashes: Float64Array = new Float64Array(0);
+  private readonly candBuf: EndpointView[] = [];
+  private costs = new Float64Array(16);
 
   constructor(init: RouterInit, params: PrebleParams = prebleParams.parse({})) {
     this.p = params;
@@ -111,22 +114,40 @@ export class PrebleE2Router implements Router {
     }
     const cached = matched * this.bs;
     const missed = req.inputTokens - cached;
-    let cand: readonly EndpointView[];
-    let cost: (ep: EndpointView) => number;
-    if (matched > 0 && missed < cached) {
-      cand = eps.filter((ep) => this.held[ep.index] === matched);
-      cost = (ep) => this.loadCost(ep.index, ctx);
-    } else {
-      cand = eps;
-      cost = (ep) => {
-        const g = ep.index;
+    const exploit = matched > 0 && missed < cached;
+    let cand: readonly EndpointView[] = eps;
+    if (exploit) {
+      const holders = this.candBuf;
+      holders.length = 0;
+      for (const ep of eps) if (this.held[ep.index] === matched) holders.push(ep);
+      cand = holders;
+    }
+    if (this.costs.length < cand.length) this.costs = new Float64Array(Math.max(cand.length, this.costs.length * 2));
+    const costs = this.costs;
+    for (let k = 0; k < cand.length; k++) {
+      const g = cand[k]!.index;
+      if (exploit) costs[k] = this.loadCost(g, ctx);
+      else {
         const cap = this.caps[g] ?? 0;
         const need = cap > 0 ? this.lru[g]!.size + (n - this.held[g]!) - cap : 0;
-        return this.loadCost(g, ctx) + (need > 0 ? need * this.bs * this.p.prefillSecondsPerToken : 0);
-      };
+        costs[k] = this.loadCost(g, ctx) + (need > 0 ? need * this.bs * this.p.prefillSecondsPerToken : 0);
+      }
     }
-    const costs = cand.map(cost);
-    const i = argminRandomTie(cand.length, (k) => costs[k]!, ctx.rng);
+    // Least cost, ties uniformly at random (reservoir over the tied candidates, as `argminRandomTie`).
+    let i = -1;
+    let best = Number.POSITIVE_INFINITY;
+    let ties = 0;
+    for (let k = 0; k < cand.length; k++) {
+      const c = costs[k]!;
+      if (c < best) {
+        best = c;
+        i = k;
+        ties = 1;
+      } else if (c === best) {
+        ties++;
+        if (ctx.rng.int(ties) === 0) i = k;
+      }
+    }
     const pick = cand[i]!.index;
     if (!this.trace) return { replica: pick };
     const scores = new Map<number, number>();

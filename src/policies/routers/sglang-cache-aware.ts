@@ -28,7 +28,8 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { HolderIndex, NO_CANDIDATES, StampLru } from "../common.ts";
+import { NO_CANDIDATES } from "../common.ts";
+import { HolderIndex, StampLru } from "../indexes.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const sglangParams = z.strictObject({

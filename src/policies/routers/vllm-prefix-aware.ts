@@ -14,7 +14,8 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { addHolder, NO_CANDIDATES } from "../common.ts";
+import { NO_CANDIDATES } from "../common.ts";
+import { HolderIndex } from "../indexes.ts";
 import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const vllmPrefixAwareParams = z.strictObject({ chunkSizeTokens: z.number().int().positive().default(32) });
@@ -24,8 +25,12 @@ export class VllmPrefixAwareRouter implements Router {
   readonly name = "vllm-prefix-aware";
   private readonly chunk: number;
   private readonly trace: boolean;
-  private readonly trie = new Map<number, number[]>();
+  /** The trie's nodes: chunk hash → endpoints holding it. */
+  private readonly trie: HolderIndex;
   private readonly isCand: Uint8Array;
+  private l: number[] = [];
+  private best: number[] = [];
+  private cur: number[] = [];
   private lastReq = -1;
   private lastHashes: Float64Array = new Float64Array(0);
 
@@ -33,6 +38,7 @@ export class VllmPrefixAwareRouter implements Router {
     this.chunk = params.chunkSizeTokens;
     this.trace = init.traceDecisions === true;
     this.isCand = new Uint8Array(init.replicas);
+    this.trie = new HolderIndex(init.replicas);
   }
 
   route(req: Request, ctx: RoutingContext): RouteResult {
@@ -43,25 +49,31 @@ export class VllmPrefixAwareRouter implements Router {
     this.lastHashes = hashes;
     const isCand = this.isCand;
     for (const ep of eps) isCand[ep.index] = 1;
-    let holders: number[] = [];
+    // Deepest chunk some available endpoint holds; its available holders (ascending).
+    const l = this.l;
+    let holders = this.best;
+    let cur = this.cur;
+    holders.length = 0;
     for (let b = 0; b < hashes.length; b++) {
-      const l = this.trie.get(hashes[b]!);
-      if (l === undefined) break;
-      const avail = l.filter((r) => isCand[r] === 1);
-      if (avail.length === 0) break;
-      holders = avail;
+      if (this.trie.holdersInto(hashes[b]!, l) === 0) break;
+      cur.length = 0;
+      for (const r of l) if (isCand[r] === 1) cur.push(r);
+      if (cur.length === 0) break;
+      const t = holders;
+      holders = cur;
+      cur = t;
     }
+    this.best = holders;
+    this.cur = cur;
     for (const ep of eps) isCand[ep.index] = 0;
     let pick: number;
-    if (holders.length > 0) {
-      holders.sort((a, b) => a - b);
-      pick = holders[ctx.rng.int(holders.length)]!;
-    } else pick = eps[ctx.rng.int(eps.length)]!.index;
+    if (holders.length > 0) pick = holders[ctx.rng.int(holders.length)]!;
+    else pick = eps[ctx.rng.int(eps.length)]!.index;
     if (!this.trace) return { replica: pick };
     const scores = new Map<number, number>();
     for (const ep of eps) {
       let k = 0;
-      while (k < hashes.length && this.trie.get(hashes[k]!)?.includes(ep.index)) k++;
+      while (k < hashes.length && this.trie.holds(hashes[k]!, ep.index)) k++;
       scores.set(ep.index, k);
     }
     return { replica: pick, scores };
@@ -69,13 +81,6 @@ export class VllmPrefixAwareRouter implements Router {
 
   onDispatch(req: Request, replica: number): void {
     const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.chunk);
-    for (const h of hashes) {
-      let l = this.trie.get(h);
-      if (l === undefined) {
-        l = [];
-        this.trie.set(h, l);
-      }
-      addHolder(l, replica);
-    }
+    for (const h of hashes) this.trie.add(h, replica);
   }
 }

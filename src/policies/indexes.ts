@@ -1,0 +1,669 @@
+/**
+ * The routers' block-hash indexes, on typed arrays: a lazy LRU of hashes (`StampLru`) and hash → holder sets
+ * (`HolderIndex`, and `CountedHolderIndex` for KV-event indexes that count duplicate stores).
+ *
+ * Why not `Map`/`Set`: block hashes are 52-bit numbers, which V8 stores boxed (heap numbers) as keys, so every map
+ * operation hashes a boxed double and the index churns the young generation; per-hash holder arrays add one more
+ * allocation per block. Here every table is open addressing over a `Float64Array` of keys (the slot is the key's low
+ * 32 bits — block hashes are already uniformly mixed), linear probing, backward-shift deletion (no tombstones), so
+ * nothing is allocated per operation and the tables are updated in place, never copied. Keys are integers in
+ * [0, 2^53); -1 marks an empty slot.
+ */
+
+import { NumMap } from "../sim/num-map.ts";
+
+const EMPTY = -1;
+
+function tableSize(capacity: number): number {
+  let cap = 16;
+  while (cap < capacity * 2) cap *= 2;
+  return cap;
+}
+
+/**
+ * An LRU set of numeric keys (block hashes) with lazy deletion: a touch is one probe that stores the key's new stamp
+ * and an append of a (key, stamp) record to a ring buffer; eviction pops records from the front and skips the stale
+ * ones (whose key was touched again since). Same order as a list-based LRU, without relinking anything on a refresh.
+ * A full ring grows, or drops its stale records when they are at least half of it; stamps are renumbered only when
+ * the int32 clock runs out. The table interleaves keys and stamps (`[key, stamp]` per slot) so that a probe reads one
+ * cache line.
+ */
+export class StampLru {
+  /** Slot i: `t[2i]` = key (EMPTY when free), `t[2i + 1]` = stamp of its latest touch. */
+  private t: Float64Array;
+  private mask: number;
+  private count = 0;
+  /** Ring of (key, stamp) records in touch order: [head, tail) (monotonic counters, masked with `qMask`). */
+  private qKeys = new Float64Array(1024);
+  private qMarks = new Int32Array(1024);
+  private qMask = 1023;
+  private head = 0;
+  private tail = 0;
+  private clock = 0;
+
+  constructor(capacity = 16) {
+    const cap = tableSize(capacity);
+    this.t = new Float64Array(cap * 2).fill(EMPTY);
+    this.mask = cap - 1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  has(key: number): boolean {
+    return this.slot(key) >= 0;
+  }
+
+  /** Index into `t` of `key`'s slot, or -1. */
+  private slot(key: number): number {
+    const t = this.t;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    for (;;) {
+      const k = t[i << 1]!;
+      if (k === key) return i << 1;
+      if (k === EMPTY) return -1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Inserts `key` as most recent, or refreshes it; returns true when it was not present. */
+  touch(key: number): boolean {
+    if (this.tail - this.head > this.qMask) this.makeRoom();
+    if (this.clock >= 0x7ffffff0 || this.tail >= 0x40000000) this.renumber();
+    if ((this.count + 1) * 4 > this.t.length) this.grow();
+    const s = ++this.clock;
+    const q = this.tail++ & this.qMask;
+    this.qKeys[q] = key;
+    this.qMarks[q] = s;
+    const t = this.t;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    for (;;) {
+      const j = i << 1;
+      const k = t[j]!;
+      if (k === key) {
+        t[j + 1] = s;
+        return false;
+      }
+      if (k === EMPTY) {
+        t[j] = key;
+        t[j + 1] = s;
+        this.count++;
+        return true;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Removes and returns the least recently touched key (NaN when empty). */
+  evict(): number {
+    const qKeys = this.qKeys;
+    const qMarks = this.qMarks;
+    const qMask = this.qMask;
+    while (this.head < this.tail) {
+      const q = this.head++ & qMask;
+      const key = qKeys[q]!;
+      const j = this.slot(key);
+      if (j >= 0 && this.t[j + 1] === qMarks[q]) {
+        this.removeAt(j >> 1);
+        return key;
+      }
+    }
+    return Number.NaN;
+  }
+
+  /** Keys from least to most recent (tests, reports). */
+  order(): number[] {
+    const out: number[] = [];
+    for (let p = this.head; p < this.tail; p++) {
+      const q = p & this.qMask;
+      if (this.stampOf(this.qKeys[q]!) === this.qMarks[q]) out.push(this.qKeys[q]!);
+    }
+    return out;
+  }
+
+  private stampOf(key: number): number {
+    const j = this.slot(key);
+    return j < 0 ? -1 : this.t[j + 1]!;
+  }
+
+  /** Backward-shift deletion of slot `i`. */
+  private removeAt(i: number): void {
+    const t = this.t;
+    const mask = this.mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = t[j << 1]!;
+      if (k === EMPTY) break;
+      const home = (k | 0) & mask;
+      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+      t[i << 1] = k;
+      t[(i << 1) + 1] = t[(j << 1) + 1]!;
+      i = j;
+    }
+    t[i << 1] = EMPTY;
+    this.count--;
+  }
+
+  private grow(): void {
+    const old = this.t;
+    const cap = old.length;
+    const t = new Float64Array(cap * 2).fill(EMPTY);
+    const mask = cap - 1;
+    for (let j = 0; j < old.length; j += 2) {
+      const k = old[j]!;
+      if (k === EMPTY) continue;
+      let i = (k | 0) & mask;
+      while (t[i << 1] !== EMPTY) i = (i + 1) & mask;
+      t[i << 1] = k;
+      t[(i << 1) + 1] = old[j + 1]!;
+    }
+    this.t = t;
+    this.mask = mask;
+  }
+
+  /**
+   * The ring is full: drop the stale records when they are at least half of it (one probe each), else double it
+   * (a copy, no probe). Either way a touch costs O(1) amortised.
+   */
+  private makeRoom(): void {
+    const len = this.qMask + 1;
+    const stale = this.tail - this.head - this.count;
+    const qKeys = this.qKeys;
+    const qMarks = this.qMarks;
+    if (stale * 2 >= len) {
+      let w = 0;
+      for (let p = this.head; p < this.tail; p++) {
+        const q = p & this.qMask;
+        const k = qKeys[q]!;
+        const s = qMarks[q]!;
+        if (this.stampOf(k) !== s) continue;
+        const to = (this.head + w++) & this.qMask;
+        qKeys[to] = k;
+        qMarks[to] = s;
+      }
+      this.tail = this.head + w;
+      return;
+    }
+    const keys = new Float64Array(len * 2);
+    const marks = new Int32Array(len * 2);
+    let w = 0;
+    for (let p = this.head; p < this.tail; p++) {
+      const q = p & this.qMask;
+      keys[w] = qKeys[q]!;
+      marks[w++] = qMarks[q]!;
+    }
+    this.qKeys = keys;
+    this.qMarks = marks;
+    this.qMask = len * 2 - 1;
+    this.head = 0;
+    this.tail = w;
+  }
+
+  /**
+   * Drops the stale records and renumbers the stamps 1…live, so that the int32 clock never overflows; rebases the
+   * ring counters (by a multiple of its length) so that they stay small integers.
+   */
+  private renumber(): void {
+    const base = this.head - (this.head & this.qMask);
+    this.head -= base;
+    this.tail -= base;
+    const qKeys = this.qKeys;
+    const qMarks = this.qMarks;
+    let w = 0;
+    for (let p = this.head; p < this.tail; p++) {
+      const q = p & this.qMask;
+      const k = qKeys[q]!;
+      if (this.stampOf(k) !== qMarks[q]) continue;
+      const to = (this.head + w) & this.qMask;
+      qKeys[to] = k;
+      qMarks[to] = ++w;
+      this.t[this.slot(k) + 1] = w;
+    }
+    this.tail = this.head + w;
+    this.clock = w;
+  }
+}
+
+/**
+ * A set of numeric keys that expire: `touch(key, expiry)` (re)sets a key's expiry, `expire(now)` drops every key
+ * whose latest expiry is ≤ now. Expiries must be touched in nondecreasing order (a TTL from a clock that does not go
+ * back), so the expired keys are always the oldest touches: a table of (key, stamp of the latest touch) and a ring of
+ * touches (key, stamp, expiry), stale touches skipped, as in `StampLru`.
+ */
+export class ExpiringSet {
+  private t: Float64Array;
+  private mask: number;
+  private count = 0;
+  private qKeys = new Float64Array(256);
+  private qMarks = new Int32Array(256);
+  private qExp = new Float64Array(256);
+  private qMask = 255;
+  private head = 0;
+  private tail = 0;
+  private clock = 0;
+
+  constructor() {
+    this.t = new Float64Array(32).fill(EMPTY);
+    this.mask = 15;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  has(key: number): boolean {
+    return this.slot(key) >= 0;
+  }
+
+  private slot(key: number): number {
+    const t = this.t;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    for (;;) {
+      const k = t[i << 1]!;
+      if (k === key) return i << 1;
+      if (k === EMPTY) return -1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  touch(key: number, expiry: number): void {
+    if (this.tail - this.head > this.qMask) this.makeRoom();
+    if (this.clock >= 0x7ffffff0 || this.tail >= 0x40000000) this.makeRoom(true);
+    if ((this.count + 1) * 4 > this.t.length) this.grow();
+    const s = ++this.clock;
+    const q = this.tail++ & this.qMask;
+    this.qKeys[q] = key;
+    this.qMarks[q] = s;
+    this.qExp[q] = expiry;
+    const j = this.slot(key);
+    if (j >= 0) {
+      this.t[j + 1] = s;
+      return;
+    }
+    const t = this.t;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    while (t[i << 1] !== EMPTY) i = (i + 1) & mask;
+    t[i << 1] = key;
+    t[(i << 1) + 1] = s;
+    this.count++;
+  }
+
+  /** Drops the keys whose latest expiry is ≤ `now`. */
+  expire(now: number): void {
+    while (this.head < this.tail) {
+      const q = this.head & this.qMask;
+      if (this.qExp[q]! > now) return;
+      this.head++;
+      const j = this.slot(this.qKeys[q]!);
+      if (j >= 0 && this.t[j + 1] === this.qMarks[q]) this.removeAt(j >> 1);
+    }
+  }
+
+  private removeAt(i: number): void {
+    const t = this.t;
+    const mask = this.mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = t[j << 1]!;
+      if (k === EMPTY) break;
+      const home = (k | 0) & mask;
+      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+      t[i << 1] = k;
+      t[(i << 1) + 1] = t[(j << 1) + 1]!;
+      i = j;
+    }
+    t[i << 1] = EMPTY;
+    this.count--;
+  }
+
+  private grow(): void {
+    const old = this.t;
+    const t = new Float64Array(old.length * 2).fill(EMPTY);
+    const mask = old.length - 1;
+    for (let j = 0; j < old.length; j += 2) {
+      const k = old[j]!;
+      if (k === EMPTY) continue;
+      let i = (k | 0) & mask;
+      while (t[i << 1] !== EMPTY) i = (i + 1) & mask;
+      t[i << 1] = k;
+      t[(i << 1) + 1] = old[j + 1]!;
+    }
+    this.t = t;
+    this.mask = mask;
+  }
+
+  /** Full ring (or `renumber`): keep the live touches, renumbered 1…live, in a ring large enough for as many again. */
+  private makeRoom(renumber = false): void {
+    const n = this.tail - this.head;
+    let len = this.qMask + 1;
+    if (!renumber && (n - this.count) * 2 < len) len *= 2;
+    const keys = new Float64Array(len);
+    const marks = new Int32Array(len);
+    const exp = new Float64Array(len);
+    let w = 0;
+    for (let p = this.head; p < this.tail; p++) {
+      const q = p & this.qMask;
+      const j = this.slot(this.qKeys[q]!);
+      if (j < 0 || this.t[j + 1] !== this.qMarks[q]) continue;
+      keys[w] = this.qKeys[q]!;
+      exp[w] = this.qExp[q]!;
+      marks[w] = w + 1;
+      this.t[j + 1] = ++w;
+    }
+    this.qKeys = keys;
+    this.qMarks = marks;
+    this.qExp = exp;
+    this.qMask = len - 1;
+    this.head = 0;
+    this.tail = w;
+    this.clock = w;
+  }
+}
+
+/**
+ * hash → set of replicas holding it, as a bit set of ⌈replicas/32⌉ int32 words stored inline in the table (no
+ * allocation per hash, any number of replicas). Adding a replica twice is the same as once. Slots interleave the key
+ * and its words (`[key, word0, word1, …]`), so that a probe usually reads one cache line.
+ */
+export class HolderIndex {
+  /** Words per entry. */
+  private readonly w: number;
+  /** Doubles per slot: 1 + w. */
+  private readonly stride: number;
+  private t: Float64Array;
+  private mask: number;
+  private count = 0;
+
+  constructor(replicas: number, capacity = 16) {
+    this.w = Math.max(1, (replicas + 31) >>> 5);
+    this.stride = this.w + 1;
+    const cap = tableSize(capacity);
+    this.t = new Float64Array(cap * this.stride);
+    for (let i = 0; i < cap; i++) this.t[i * this.stride] = EMPTY;
+    this.mask = cap - 1;
+  }
+
+  /** Number of hashes with at least one holder. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Offset in `t` of `hash`'s slot, or -1. */
+  private find(hash: number): number {
+    const t = this.t;
+    const mask = this.mask;
+    const stride = this.stride;
+    let i = (hash | 0) & mask;
+    for (;;) {
+      const k = t[i * stride]!;
+      if (k === hash) return i * stride;
+      if (k === EMPTY) return -1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Adds `replica` to `hash`'s holders; returns true when it was not there yet. */
+  add(hash: number, replica: number): boolean {
+    if ((this.count + 1) * 2 * this.stride > this.t.length) this.grow();
+    const t = this.t;
+    const mask = this.mask;
+    const stride = this.stride;
+    const bit = 1 << (replica & 31);
+    const word = 1 + (replica >>> 5);
+    let i = (hash | 0) & mask;
+    for (;;) {
+      const o = i * stride;
+      const k = t[o]!;
+      if (k === hash) {
+        const m = t[o + word]! | 0;
+        if ((m & bit) !== 0) return false;
+        t[o + word] = m | bit;
+        return true;
+      }
+      if (k === EMPTY) {
+        t[o] = hash;
+        t[o + word] = bit;
+        this.count++;
+        return true;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Removes `replica` from `hash`'s holders; returns true when it was there. */
+  remove(hash: number, replica: number): boolean {
+    const o = this.find(hash);
+    if (o < 0) return false;
+    const t = this.t;
+    const at = o + 1 + (replica >>> 5);
+    const bit = 1 << (replica & 31);
+    const m = t[at]! | 0;
+    if ((m & bit) === 0) return false;
+    t[at] = m & ~bit;
+    if (m !== bit) return true;
+    for (let k = o + 1; k <= o + this.w; k++) if (t[k] !== 0) return true;
+    this.removeAt(o / this.stride);
+    return true;
+  }
+
+  holds(hash: number, replica: number): boolean {
+    const o = this.find(hash);
+    return o >= 0 && ((this.t[o + 1 + (replica >>> 5)]! | 0) & (1 << (replica & 31))) !== 0;
+  }
+
+  /** Replicas holding `hash`, ascending (tests). */
+  holders(hash: number): number[] {
+    const out: number[] = [];
+    this.holdersInto(hash, out);
+    return out;
+  }
+
+  /** Writes the replicas holding `hash` into `out` (cleared first), ascending; returns how many. */
+  holdersInto(hash: number, out: number[]): number {
+    out.length = 0;
+    const o = this.find(hash);
+    if (o < 0) return 0;
+    for (let k = 0; k < this.w; k++) {
+      let m = this.t[o + 1 + k]! | 0;
+      while (m !== 0) {
+        const low = m & -m;
+        out.push((k << 5) + 31 - Math.clz32(low));
+        m ^= low;
+      }
+    }
+    return out.length;
+  }
+
+  /**
+   * The EPP's greedy walk: for each hash in order, every replica holding it gets +1 in `counts`; stops at the first
+   * hash nobody holds. Returns the number of hashes walked with at least one holder.
+   */
+  walk(hashes: Float64Array, n: number, counts: Int32Array): number {
+    const w = this.w;
+    const t = this.t;
+    let b = 0;
+    for (; b < n; b++) {
+      const o = this.find(hashes[b]!);
+      if (o < 0) break;
+      for (let k = 0; k < w; k++) {
+        let m = t[o + 1 + k]! | 0;
+        while (m !== 0) {
+          const low = m & -m;
+          counts[(k << 5) + 31 - Math.clz32(low)]!++;
+          m ^= low;
+        }
+      }
+    }
+    return b;
+  }
+
+  /**
+   * Longest held prefix per replica: for each of the replicas `reps[0..m)`, adds to `held[r]` the number of leading
+   * hashes it holds (consecutive from the first). One probe per hash, until every replica has stopped. `reps` is
+   * scratch: its order is not kept.
+   */
+  prefixRuns(hashes: Float64Array, n: number, reps: Int32Array, m: number, held: Int32Array): void {
+    const t = this.t;
+    let live = m;
+    for (let b = 0; b < n && live > 0; b++) {
+      const o = this.find(hashes[b]!);
+      if (o < 0) return;
+      for (let j = 0; j < live; ) {
+        const r = reps[j]!;
+        if (((t[o + 1 + (r >>> 5)]! | 0) & (1 << (r & 31))) !== 0) {
+          held[r]!++;
+          j++;
+        } else reps[j] = reps[--live]!;
+      }
+    }
+  }
+
+  /** Backward-shift deletion of slot `i`. */
+  private removeAt(i: number): void {
+    const t = this.t;
+    const stride = this.stride;
+    const mask = this.mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = t[j * stride]!;
+      if (k === EMPTY) break;
+      const home = (k | 0) & mask;
+      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+      for (let x = 0; x < stride; x++) t[i * stride + x] = t[j * stride + x]!;
+      i = j;
+    }
+    t[i * stride] = EMPTY;
+    for (let x = 1; x < stride; x++) t[i * stride + x] = 0;
+    this.count--;
+  }
+
+  private grow(): void {
+    const old = this.t;
+    const stride = this.stride;
+    const cap = (old.length / stride) * 2;
+    const t = new Float64Array(cap * stride);
+    for (let i = 0; i < cap; i++) t[i * stride] = EMPTY;
+    const mask = cap - 1;
+    for (let o = 0; o < old.length; o += stride) {
+      const k = old[o]!;
+      if (k === EMPTY) continue;
+      let i = (k | 0) & mask;
+      while (t[i * stride] !== EMPTY) i = (i + 1) & mask;
+      for (let x = 0; x < stride; x++) t[i * stride + x] = old[o + x]!;
+    }
+    this.t = t;
+    this.mask = mask;
+  }
+}
+
+/**
+ * A `HolderIndex` that counts: a replica added n times holds the hash until it is removed n times (a KV-event index
+ * where a replica could store the same hash in two blocks). Duplicates are rare, so their extra counts live in a
+ * side table keyed by hash that is empty in the common case.
+ */
+export class CountedHolderIndex {
+  readonly set: HolderIndex;
+  private readonly replicas: number;
+  /** hash → extra stores per replica beyond the first (only for hashes with a duplicate). */
+  private readonly extra = new Map<number, Int32Array>();
+
+  constructor(replicas: number, capacity = 16) {
+    this.set = new HolderIndex(replicas, capacity);
+    this.replicas = replicas;
+  }
+
+  /** One more store of `hash` on `replica`; returns true when the replica did not hold it. */
+  add(hash: number, replica: number): boolean {
+    if (this.set.add(hash, replica)) return true;
+    let e = this.extra.get(hash);
+    if (e === undefined) this.extra.set(hash, (e = new Int32Array(Math.max(1, this.replicas))));
+    e[replica]!++;
+    return false;
+  }
+
+  /** One store fewer; returns true when this removed a store (false: the replica did not hold the hash). */
+  remove(hash: number, replica: number): boolean {
+    if (this.extra.size > 0) {
+      const e = this.extra.get(hash);
+      if (e !== undefined && e[replica]! > 0) {
+        e[replica]!--;
+        if (e.every((c) => c === 0)) this.extra.delete(hash);
+        return true;
+      }
+    }
+    return this.set.remove(hash, replica);
+  }
+
+  holds(hash: number, replica: number): boolean {
+    return this.set.holds(hash, replica);
+  }
+}
+
+/**
+ * Per-request router state (what a router holds for a request between dispatch and completion) as rows of a
+ * `Float64Array`, found by request id through a `NumMap`: no object per request. Rows are recycled.
+ */
+export class RequestTable {
+  /** Numbers per row. */
+  readonly columns: number;
+  /** Row-major data; re-read after `open` (it may grow). */
+  data: Float64Array;
+  private readonly rows = new NumMap();
+  private free: Int32Array = new Int32Array(64);
+  private nFree = 0;
+  private next = 0;
+
+  constructor(columns: number) {
+    this.columns = columns;
+    this.data = new Float64Array(64 * columns);
+  }
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  /** Offset of `id`'s row in `data`, or -1. */
+  find(id: number): number {
+    const r = this.rows.get(id);
+    return r < 0 ? -1 : r * this.columns;
+  }
+
+  /** Offset of a fresh row for `id` (zeroed); `id` must not have one. */
+  open(id: number): number {
+    let r: number;
+    if (this.nFree > 0) r = this.free[--this.nFree]!;
+    else {
+      r = this.next++;
+      if ((r + 1) * this.columns > this.data.length) {
+        const d = new Float64Array(this.data.length * 2);
+        d.set(this.data);
+        this.data = d;
+      }
+    }
+    this.rows.set(id, r);
+    const o = r * this.columns;
+    this.data.fill(0, o, o + this.columns);
+    return o;
+  }
+
+  /** Frees `id`'s row (no-op when it has none). */
+  close(id: number): void {
+    const r = this.rows.get(id);
+    if (r < 0) return;
+    this.rows.delete(id);
+    if (this.nFree === this.free.length) {
+      const f = new Int32Array(this.free.length * 2);
+      f.set(this.free);
+      this.free = f;
+    }
+    this.free[this.nFree++] = r;
+  }
+}
