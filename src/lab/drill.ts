@@ -21,7 +21,7 @@ import type { Request, RequestSource } from "../sim/request.ts";
 import { ArrivalSchema } from "../workloads/arrivals.ts";
 import { analyzeRuns, type CompareOutput } from "./compare.ts";
 import { type RunOutput, runScenario } from "./run.ts";
-import { type Span, type WindowStat, windowStats } from "./windows.ts";
+import { declaredSpikes, type Span, type WindowStat, windowStats } from "./windows.ts";
 
 export interface DrillOptions {
   /** Rate multiplier during the spike (4 = four times the arrivals). */
@@ -354,7 +354,8 @@ export function drill(loaded: LoadedScenario, o: DrillOptions): DrillResult {
       detail: `${(frac * 100).toFixed(1)}% ${frac >= minDone ? "≥" : "<"} ${(minDone * 100).toFixed(1)}%`,
     });
   }
-  const spans: Span[] = [{ start: o.at, end, label: `spike ×${o.factor}` }];
+  // Shaded on charts: every spike of the drilled workload (its own and the drill's), or the warped window.
+  const spans: Span[] = wrap ? [{ start: o.at, end, label: `spike ×${o.factor}` }] : declaredSpikes(scenario);
   return {
     scenario: s.name,
     policy: run.policy,
