@@ -2,7 +2,14 @@
 // durations, tail hashes.
 import { describe, expect, it } from "vitest";
 import { HashRing, parseDurationSeconds, partialTailHash } from "../src/policies/common.ts";
-import { CountedHolderIndex, ExpiringSet, HolderIndex, RequestTable, StampLru } from "../src/policies/indexes.ts";
+import {
+  CountedHolderIndex,
+  ExpiringSet,
+  HolderIndex,
+  LruHolderIndex,
+  RequestTable,
+  StampLru,
+} from "../src/policies/indexes.ts";
 import { endpoints } from "../src/policies/testing.ts";
 import { blockHashes, hashString } from "../src/sim/hash.ts";
 
@@ -68,8 +75,8 @@ function keyStream(seed: number): () => number {
 }
 
 describe("StampLru under heavy refresh", () => {
-  it("matches a Map-based LRU when most touches are refreshes (stale records dropped from the ring)", () => {
-    const l = new StampLru();
+  it("matches a Map-based LRU when most touches are refreshes (stale records dropped from the ring, stamps renumbered)", () => {
+    const l = new StampLru(16, 300);
     const ref = new Map<number, true>();
     const next = keyStream(7);
     let wrong = 0;
@@ -140,6 +147,49 @@ describe("HolderIndex against a reference (random operations)", () => {
   }
 });
 
+describe("LruHolderIndex", () => {
+  for (const replicas of [4, 33]) {
+    it(`is a HolderIndex plus one StampLru per replica (${replicas} replicas, shared and private hashes)`, () => {
+      const u = new LruHolderIndex(replicas, 16, 700); // renumbers its stamps now and then
+      const holders = new HolderIndex(replicas);
+      const lrus = Array.from({ length: replicas }, () => new StampLru());
+      const next = keyStream(11 + replicas);
+      const shared = Array.from({ length: 40 }, () => next()); // held by many replicas
+      let wrong = 0;
+      for (let i = 0; i < 40000; i++) {
+        const r = next() % replicas;
+        const k = next() % 4 === 0 ? shared[next() % shared.length]! : next();
+        const fresh = lrus[r]!.touch(k);
+        if (fresh) holders.add(k, r);
+        if (u.touch(k, r) !== fresh) wrong++;
+        const cap = 20 + (r % 5) * 10;
+        while (lrus[r]!.size > cap) {
+          const old = lrus[r]!.evict();
+          holders.remove(old, r);
+          if (u.evict(r) !== old) wrong++;
+        }
+        if (u.size(r) !== lrus[r]!.size) wrong++;
+      }
+      expect(wrong).toBe(0);
+      for (let r = 0; r < replicas; r++) expect(u.order(r)).toEqual(lrus[r]!.order());
+      const out: number[] = [];
+      for (const k of shared) {
+        u.holdersInto(k, out);
+        expect(out).toEqual(holders.holders(k));
+        for (let r = 0; r < replicas; r++) expect(u.holds(k, r)).toBe(holders.holds(k, r));
+      }
+      const prompt = Float64Array.from(shared);
+      const a = new Int32Array(replicas);
+      const b = new Int32Array(replicas);
+      expect(u.walk(prompt, prompt.length, a)).toBe(holders.walk(prompt, prompt.length, b));
+      expect([...a]).toEqual([...b]);
+      // Empty every LRU: the table empties too.
+      for (let r = 0; r < replicas; r++) while (!Number.isNaN(u.evict(r)));
+      expect(u.hashes).toBe(0);
+    });
+  }
+});
+
 describe("CountedHolderIndex", () => {
   it("holds a hash until it is removed as often as it was stored", () => {
     const c = new CountedHolderIndex(4);
@@ -155,7 +205,7 @@ describe("CountedHolderIndex", () => {
 
 describe("ExpiringSet", () => {
   it("drops exactly the keys whose latest expiry has passed (compared with an insertion-ordered Map)", () => {
-    const e = new ExpiringSet();
+    const e = new ExpiringSet(2000);
     const ref = new Map<number, number>();
     const next = keyStream(3);
     let now = 0;

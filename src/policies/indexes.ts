@@ -14,6 +14,12 @@ import { NumMap } from "../sim/num-map.ts";
 
 const EMPTY = -1;
 
+/**
+ * Stamps and ring counters are renumbered / rebased once they reach this (int32 clocks; ring counters stay small
+ * integers). Tests pass a small value to exercise it.
+ */
+const RENUMBER_AT = 0x3fffffff;
+
 function tableSize(capacity: number): number {
   let cap = 16;
   while (cap < capacity * 2) cap *= 2;
@@ -41,10 +47,13 @@ export class StampLru {
   private tail = 0;
   private clock = 0;
 
-  constructor(capacity = 16) {
+  private readonly renumberAt: number;
+
+  constructor(capacity = 16, renumberAt = RENUMBER_AT) {
     const cap = tableSize(capacity);
     this.t = new Float64Array(cap * 2).fill(EMPTY);
     this.mask = cap - 1;
+    this.renumberAt = renumberAt;
   }
 
   get size(): number {
@@ -71,7 +80,7 @@ export class StampLru {
   /** Inserts `key` as most recent, or refreshes it; returns true when it was not present. */
   touch(key: number): boolean {
     if (this.tail - this.head > this.qMask) this.makeRoom();
-    if (this.clock >= 0x7ffffff0 || this.tail >= 0x40000000) this.renumber();
+    if (this.clock >= this.renumberAt || this.tail >= this.renumberAt) this.renumber();
     if ((this.count + 1) * 4 > this.t.length) this.grow();
     const s = ++this.clock;
     const q = this.tail++ & this.qMask;
@@ -246,9 +255,12 @@ export class ExpiringSet {
   private tail = 0;
   private clock = 0;
 
-  constructor() {
+  private readonly renumberAt: number;
+
+  constructor(renumberAt = RENUMBER_AT) {
     this.t = new Float64Array(32).fill(EMPTY);
     this.mask = 15;
+    this.renumberAt = renumberAt;
   }
 
   get size(): number {
@@ -273,7 +285,7 @@ export class ExpiringSet {
 
   touch(key: number, expiry: number): void {
     if (this.tail - this.head > this.qMask) this.makeRoom();
-    if (this.clock >= 0x7ffffff0 || this.tail >= 0x40000000) this.makeRoom(true);
+    if (this.clock >= this.renumberAt || this.tail >= this.renumberAt) this.makeRoom(true);
     if ((this.count + 1) * 4 > this.t.length) this.grow();
     const s = ++this.clock;
     const q = this.tail++ & this.qMask;
@@ -665,5 +677,411 @@ export class RequestTable {
       this.free = f;
     }
     this.free[this.nFree++] = r;
+  }
+}
+
+/** hash → stamp, open addressing over `[key, stamp]` pairs (the overflow stamps of `LruHolderIndex`). */
+class StampTable {
+  private t = new Float64Array(32).fill(EMPTY);
+  private mask = 15;
+  private count = 0;
+
+  /** Offset in the table of `key`'s pair, or -1. */
+  private slot(key: number): number {
+    const t = this.t;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    for (;;) {
+      const k = t[i << 1]!;
+      if (k === key) return i << 1;
+      if (k === EMPTY) return -1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  get(key: number): number {
+    const j = this.slot(key);
+    return j < 0 ? -1 : this.t[j + 1]!;
+  }
+
+  set(key: number, stamp: number): void {
+    const j = this.slot(key);
+    if (j >= 0) {
+      this.t[j + 1] = stamp;
+      return;
+    }
+    if ((this.count + 1) * 4 > this.t.length) this.grow();
+    const t = this.t;
+    const mask = this.mask;
+    let i = (key | 0) & mask;
+    while (t[i << 1] !== EMPTY) i = (i + 1) & mask;
+    t[i << 1] = key;
+    t[(i << 1) + 1] = stamp;
+    this.count++;
+  }
+
+  delete(key: number): void {
+    const j = this.slot(key);
+    if (j < 0) return;
+    const t = this.t;
+    const mask = this.mask;
+    let i = j >> 1;
+    let k = i;
+    for (;;) {
+      k = (k + 1) & mask;
+      const key2 = t[k << 1]!;
+      if (key2 === EMPTY) break;
+      const home = (key2 | 0) & mask;
+      if (i <= k ? i < home && home <= k : i < home || home <= k) continue;
+      t[i << 1] = key2;
+      t[(i << 1) + 1] = t[(k << 1) + 1]!;
+      i = k;
+    }
+    t[i << 1] = EMPTY;
+    this.count--;
+  }
+
+  private grow(): void {
+    const old = this.t;
+    const t = new Float64Array(old.length * 2).fill(EMPTY);
+    const mask = old.length - 1;
+    for (let j = 0; j < old.length; j += 2) {
+      const k = old[j]!;
+      if (k === EMPTY) continue;
+      let i = (k | 0) & mask;
+      while (t[i << 1] !== EMPTY) i = (i + 1) & mask;
+      t[i << 1] = k;
+      t[(i << 1) + 1] = old[j + 1]!;
+    }
+    this.t = t;
+    this.mask = mask;
+  }
+}
+
+/**
+ * The approximate prefix index's two structures in one table: hash → replicas holding it (bit words, as
+ * `HolderIndex`) and one LRU of hashes per replica (as one `StampLru` per replica: a ring of (hash, stamp) touches,
+ * stale ones skipped). The stamp of one holder lives in the hash's own slot (`[key, words…, owner, stamp]`), so the
+ * common case — a hash one replica holds — costs one probe to insert and one to evict, where a holder index plus
+ * per-replica LRUs cost two each; the stamps of further holders go to a per-replica side table. Same contents and
+ * eviction order as `HolderIndex` + `StampLru`s.
+ */
+export class LruHolderIndex {
+  private readonly w: number;
+  /** Doubles per slot: key, w words, owner (replica whose stamp is inline, -1 none), its stamp. */
+  private readonly stride: number;
+  private t: Float64Array;
+  private mask: number;
+  private count = 0;
+  /** Per replica: hashes held (live LRU entries). */
+  private readonly sizes: Int32Array;
+  private readonly clocks: Int32Array;
+  /** Per replica: stamps of the hashes whose inline stamp belongs to another replica. */
+  private readonly extra: StampTable[];
+  /** Per replica: ring of touches [head, tail) (monotonic counters masked with the ring length − 1). */
+  private readonly qKeys: Float64Array[];
+  private readonly qMarks: Int32Array[];
+  private readonly heads: Int32Array;
+  private readonly tails: Int32Array;
+
+  private readonly renumberAt: number;
+
+  constructor(replicas: number, capacity = 16, renumberAt = RENUMBER_AT) {
+    const n = Math.max(1, replicas);
+    this.renumberAt = renumberAt;
+    this.w = Math.max(1, (n + 31) >>> 5);
+    this.stride = this.w + 3;
+    const cap = tableSize(capacity);
+    this.t = this.emptyTable(cap);
+    this.mask = cap - 1;
+    this.sizes = new Int32Array(n);
+    this.clocks = new Int32Array(n);
+    this.extra = Array.from({ length: n }, () => new StampTable());
+    this.qKeys = Array.from({ length: n }, () => new Float64Array(64));
+    this.qMarks = Array.from({ length: n }, () => new Int32Array(64));
+    this.heads = new Int32Array(n);
+    this.tails = new Int32Array(n);
+  }
+
+  private emptyTable(cap: number): Float64Array {
+    const t = new Float64Array(cap * this.stride);
+    for (let i = 0; i < cap; i++) {
+      t[i * this.stride] = EMPTY;
+      t[i * this.stride + this.w + 1] = -1;
+    }
+    return t;
+  }
+
+  /** Distinct hashes held by some replica. */
+  get hashes(): number {
+    return this.count;
+  }
+
+  /** Hashes in `replica`'s LRU. */
+  size(replica: number): number {
+    return this.sizes[replica] ?? 0;
+  }
+
+  /** Offset in `t` of `hash`'s slot, or -1. */
+  private find(hash: number): number {
+    const t = this.t;
+    const mask = this.mask;
+    const stride = this.stride;
+    let i = (hash | 0) & mask;
+    for (;;) {
+      const k = t[i * stride]!;
+      if (k === hash) return i * stride;
+      if (k === EMPTY) return -1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  holds(hash: number, replica: number): boolean {
+    const o = this.find(hash);
+    return o >= 0 && ((this.t[o + 1 + (replica >>> 5)]! | 0) & (1 << (replica & 31))) !== 0;
+  }
+
+  /** Inserts `hash` as `replica`'s most recent, or refreshes it; returns true when the replica did not hold it. */
+  touch(hash: number, replica: number): boolean {
+    const len = this.qKeys[replica]!.length;
+    if (this.tails[replica]! - this.heads[replica]! >= len) this.makeRoom(replica);
+    if (this.clocks[replica]! >= this.renumberAt || this.tails[replica]! >= this.renumberAt) this.renumber(replica);
+    if ((this.count + 1) * 2 * this.stride > this.t.length) this.grow();
+    const s = ++this.clocks[replica]!;
+    const qk = this.qKeys[replica]!;
+    const tail = this.tails[replica]!;
+    const q = tail & (qk.length - 1);
+    qk[q] = hash;
+    this.qMarks[replica]![q] = s;
+    this.tails[replica] = tail + 1;
+    const t = this.t;
+    const mask = this.mask;
+    const stride = this.stride;
+    const word = 1 + (replica >>> 5);
+    const bit = 1 << (replica & 31);
+    const ownerAt = this.w + 1;
+    let i = (hash | 0) & mask;
+    for (;;) {
+      const o = i * stride;
+      const k = t[o]!;
+      if (k === hash) {
+        const m = t[o + word]! | 0;
+        const owner = t[o + ownerAt]!;
+        if ((m & bit) !== 0) {
+          if (owner === replica) t[o + ownerAt + 1] = s;
+          else this.extra[replica]!.set(hash, s);
+          return false;
+        }
+        t[o + word] = m | bit;
+        if (owner < 0) {
+          t[o + ownerAt] = replica;
+          t[o + ownerAt + 1] = s;
+        } else this.extra[replica]!.set(hash, s);
+        this.sizes[replica]!++;
+        return true;
+      }
+      if (k === EMPTY) {
+        t[o] = hash;
+        t[o + word] = bit;
+        t[o + ownerAt] = replica;
+        t[o + ownerAt + 1] = s;
+        this.count++;
+        this.sizes[replica]!++;
+        return true;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Stamp of `replica`'s latest touch of the hash at offset `o` (-1 when it does not hold it). */
+  private stampAt(o: number, hash: number, replica: number): number {
+    const t = this.t;
+    if (((t[o + 1 + (replica >>> 5)]! | 0) & (1 << (replica & 31))) === 0) return -1;
+    if (t[o + this.w + 1] === replica) return t[o + this.w + 2]!;
+    return this.extra[replica]!.get(hash);
+  }
+
+  /** Removes and returns `replica`'s least recently touched hash (NaN when it holds none). */
+  evict(replica: number): number {
+    const qk = this.qKeys[replica]!;
+    const qm = this.qMarks[replica]!;
+    const qMask = qk.length - 1;
+    let head = this.heads[replica]!;
+    const tail = this.tails[replica]!;
+    while (head < tail) {
+      const q = head & qMask;
+      head++;
+      const hash = qk[q]!;
+      const o = this.find(hash);
+      if (o < 0 || this.stampAt(o, hash, replica) !== qm[q]) continue;
+      this.heads[replica] = head;
+      this.removeHolder(o, hash, replica);
+      return hash;
+    }
+    this.heads[replica] = head;
+    return Number.NaN;
+  }
+
+  private removeHolder(o: number, hash: number, replica: number): void {
+    const t = this.t;
+    const at = o + 1 + (replica >>> 5);
+    const bit = 1 << (replica & 31);
+    const m = t[at]! | 0;
+    t[at] = m & ~bit;
+    this.sizes[replica]!--;
+    const ownerAt = o + this.w + 1;
+    if (t[ownerAt] === replica) t[ownerAt] = -1;
+    else this.extra[replica]!.delete(hash);
+    if (m !== bit) return;
+    for (let k = o + 1; k <= o + this.w; k++) if (t[k] !== 0) return;
+    this.removeAt(o / this.stride);
+  }
+
+  /** Hashes of `replica` from least to most recent (tests). */
+  order(replica: number): number[] {
+    const out: number[] = [];
+    const qk = this.qKeys[replica]!;
+    const qm = this.qMarks[replica]!;
+    for (let p = this.heads[replica]!; p < this.tails[replica]!; p++) {
+      const q = p & (qk.length - 1);
+      const o = this.find(qk[q]!);
+      if (o >= 0 && this.stampAt(o, qk[q]!, replica) === qm[q]) out.push(qk[q]!);
+    }
+    return out;
+  }
+
+  /** Writes the replicas holding `hash` into `out` (cleared first), ascending; returns how many. */
+  holdersInto(hash: number, out: number[]): number {
+    out.length = 0;
+    const o = this.find(hash);
+    if (o < 0) return 0;
+    for (let k = 0; k < this.w; k++) {
+      let m = this.t[o + 1 + k]! | 0;
+      while (m !== 0) {
+        const low = m & -m;
+        out.push((k << 5) + 31 - Math.clz32(low));
+        m ^= low;
+      }
+    }
+    return out.length;
+  }
+
+  /** The EPP's greedy walk (as `HolderIndex.walk`). */
+  walk(hashes: Float64Array, n: number, counts: Int32Array): number {
+    const w = this.w;
+    const t = this.t;
+    let b = 0;
+    for (; b < n; b++) {
+      const o = this.find(hashes[b]!);
+      if (o < 0) break;
+      for (let k = 0; k < w; k++) {
+        let m = t[o + 1 + k]! | 0;
+        while (m !== 0) {
+          const low = m & -m;
+          counts[(k << 5) + 31 - Math.clz32(low)]!++;
+          m ^= low;
+        }
+      }
+    }
+    return b;
+  }
+
+  private removeAt(i: number): void {
+    const t = this.t;
+    const stride = this.stride;
+    const mask = this.mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = t[j * stride]!;
+      if (k === EMPTY) break;
+      const home = (k | 0) & mask;
+      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+      for (let x = 0; x < stride; x++) t[i * stride + x] = t[j * stride + x]!;
+      i = j;
+    }
+    t[i * stride] = EMPTY;
+    for (let x = 1; x <= this.w; x++) t[i * stride + x] = 0;
+    t[i * stride + this.w + 1] = -1;
+    this.count--;
+  }
+
+  private grow(): void {
+    const old = this.t;
+    const stride = this.stride;
+    const cap = (old.length / stride) * 2;
+    const t = this.emptyTable(cap);
+    const mask = cap - 1;
+    for (let o = 0; o < old.length; o += stride) {
+      const k = old[o]!;
+      if (k === EMPTY) continue;
+      let i = (k | 0) & mask;
+      while (t[i * stride] !== EMPTY) i = (i + 1) & mask;
+      for (let x = 0; x < stride; x++) t[i * stride + x] = old[o + x]!;
+    }
+    this.t = t;
+    this.mask = mask;
+  }
+
+  /** `replica`'s ring is full: drop its stale touches when they are at least half of it, else double it. */
+  private makeRoom(replica: number): void {
+    const qk = this.qKeys[replica]!;
+    const qm = this.qMarks[replica]!;
+    const len = qk.length;
+    const head = this.heads[replica]!;
+    const tail = this.tails[replica]!;
+    const stale = tail - head - this.sizes[replica]!;
+    if (stale * 2 >= len) {
+      let w = 0;
+      for (let p = head; p < tail; p++) {
+        const q = p & (len - 1);
+        const k = qk[q]!;
+        const s = qm[q]!;
+        const o = this.find(k);
+        if (o < 0 || this.stampAt(o, k, replica) !== s) continue;
+        const to = (head + w++) & (len - 1);
+        qk[to] = k;
+        qm[to] = s;
+      }
+      this.tails[replica] = head + w;
+      return;
+    }
+    const keys = new Float64Array(len * 2);
+    const marks = new Int32Array(len * 2);
+    let w = 0;
+    for (let p = head; p < tail; p++) {
+      const q = p & (len - 1);
+      keys[w] = qk[q]!;
+      marks[w++] = qm[q]!;
+    }
+    this.qKeys[replica] = keys;
+    this.qMarks[replica] = marks;
+    this.heads[replica] = 0;
+    this.tails[replica] = w;
+  }
+
+  /** Drops `replica`'s stale touches and renumbers its stamps 1…live; rebases its ring counters. */
+  private renumber(replica: number): void {
+    const qk = this.qKeys[replica]!;
+    const qm = this.qMarks[replica]!;
+    const len = qk.length;
+    let head = this.heads[replica]!;
+    const tail = this.tails[replica]! - (head - (head & (len - 1)));
+    head &= len - 1;
+    let w = 0;
+    for (let p = head; p < tail; p++) {
+      const q = p & (len - 1);
+      const k = qk[q]!;
+      const o = this.find(k);
+      if (o < 0 || this.stampAt(o, k, replica) !== qm[q]) continue;
+      const to = (head + w) & (len - 1);
+      qk[to] = k;
+      qm[to] = ++w;
+      if (this.t[o + this.w + 1] === replica) this.t[o + this.w + 2] = w;
+      else this.extra[replica]!.set(k, w);
+    }
+    this.heads[replica] = head;
+    this.tails[replica] = head + w;
+    this.clocks[replica] = w;
   }
 }

@@ -28,7 +28,7 @@ import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { partialTailHash } from "../common.ts";
-import { HolderIndex, StampLru } from "../indexes.ts";
+import { LruHolderIndex } from "../indexes.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt, unit } from "./params.ts";
@@ -103,10 +103,8 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
   readonly name: string;
   readonly settings: PrefixSettings;
   private readonly numGpuBlocks: readonly number[];
-  /** hash → replicas whose LRU holds it. */
-  private readonly hashToPods: HolderIndex;
-  /** Per replica: its hashes in LRU order. */
-  private readonly lru: StampLru[];
+  /** hash → replicas whose LRU holds it, and per replica its hashes in LRU order (one table). */
+  private readonly index: LruHolderIndex;
   // Per-cycle cache.
   private cycleId = -1;
   private reqId = -1;
@@ -119,20 +117,21 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     this.name = name;
     this.settings = settings;
     this.numGpuBlocks = init.numGpuBlocks;
-    this.hashToPods = new HolderIndex(init.replicas);
-    this.lru = Array.from({ length: init.replicas }, () => new StampLru());
+    this.index = new LruHolderIndex(init.replicas);
     this.matchBlocks = new Int32Array(init.replicas);
     this.result = { matchBlocks: this.matchBlocks, totalBlocks: 0, blockSize: settings.blockSizeTokens };
   }
 
   /** Number of hashes the index holds for `replica` (for tests and reports). */
   size(replica: number): number {
-    return this.lru[replica]?.size ?? 0;
+    return this.index.size(replica);
   }
 
   /** Pods holding `hash` (for tests). */
   holders(hash: number): readonly number[] {
-    return this.hashToPods.holders(hash);
+    const out: number[] = [];
+    this.index.holdersInto(hash, out);
+    return out;
   }
 
   match(cycle: Cycle): PrefixMatch {
@@ -140,7 +139,7 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     this.cycleId = cycle.id;
     this.loadHashes(cycle.req, cycle.ctx.promptHashes(this.settings.blockSizeTokens));
     this.matchBlocks.fill(0);
-    this.hashToPods.walk(this.hashBuf, this.nHashes, this.matchBlocks);
+    this.index.walk(this.hashBuf, this.nHashes, this.matchBlocks);
     this.result.totalBlocks = this.nHashes;
     return this.result;
   }
@@ -158,17 +157,14 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
 
   /** Adds the loaded hashes to `replica`'s LRU (refreshing recency; may evict). */
   private insert(replica: number): void {
-    const lru = this.lru[replica];
-    if (lru === undefined) return;
+    if (!(replica >= 0 && replica < this.matchBlocks.length)) return;
     const gpuBlocks = this.numGpuBlocks[replica] ?? 0;
     const cap = this.settings.autoTune && gpuBlocks > 0 ? gpuBlocks : this.settings.lruCapacityPerServer;
     const buf = this.hashBuf;
-    const index = this.hashToPods;
+    const index = this.index;
     for (let i = 0; i < this.nHashes; i++) {
-      const h = buf[i]!;
-      if (!lru.touch(h)) continue;
-      index.add(h, replica);
-      while (lru.size > cap) index.remove(lru.evict(), replica);
+      if (!index.touch(buf[i]!, replica)) continue;
+      while (index.size(replica) > cap) index.evict(replica);
     }
   }
 
