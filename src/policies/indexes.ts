@@ -783,8 +783,9 @@ export class LruHolderIndex {
   private readonly qMarks: Int32Array[];
   private readonly heads: Int32Array;
   private readonly tails: Int32Array;
-
   private readonly renumberAt: number;
+  /** Scratch for `touch(hash)`. */
+  private readonly one = new Float64Array(1);
 
   constructor(replicas: number, capacity = 16, renumberAt = RENUMBER_AT) {
     const n = Math.max(1, replicas);
@@ -843,10 +844,34 @@ export class LruHolderIndex {
 
   /** Inserts `hash` as `replica`'s most recent, or refreshes it; returns true when the replica did not hold it. */
   touch(hash: number, replica: number): boolean {
+    this.one[0] = hash;
+    return this.touchAt(this.one, 0, replica);
+  }
+
+  /** Removes and returns `replica`'s least recently touched hash (NaN when it holds none). */
+  evict(replica: number): number {
+    const q = this.evictOne(replica);
+    return q < 0 ? Number.NaN : this.qKeys[replica]![q]!;
+  }
+
+  /**
+   * PreRequest of the approximate prefix index: touches `hashes[0..n)` for `replica` in order, each fresh one
+   * followed by evictions down to `cap` (the same sequence as `touch` / `evict` calls). Hashes are read from the
+   * array here, never passed around as (boxed) numbers.
+   */
+  insert(hashes: Float64Array, n: number, replica: number, cap: number): void {
+    for (let i = 0; i < n; i++) {
+      if (!this.touchAt(hashes, i, replica)) continue;
+      while (this.sizes[replica]! > cap) this.evictOne(replica);
+    }
+  }
+
+  private touchAt(src: Float64Array, at: number, replica: number): boolean {
     const len = this.qKeys[replica]!.length;
     if (this.tails[replica]! - this.heads[replica]! >= len) this.makeRoom(replica);
     if (this.clocks[replica]! >= this.renumberAt || this.tails[replica]! >= this.renumberAt) this.renumber(replica);
     if ((this.count + 1) * 2 * this.stride > this.t.length) this.grow();
+    const hash = src[at]!;
     const s = ++this.clocks[replica]!;
     const qk = this.qKeys[replica]!;
     const tail = this.tails[replica]!;
@@ -869,14 +894,14 @@ export class LruHolderIndex {
         const owner = t[o + ownerAt]!;
         if ((m & bit) !== 0) {
           if (owner === replica) t[o + ownerAt + 1] = s;
-          else this.extra[replica]!.set(hash, s);
+          else this.extra[replica]!.set(src[at]!, s);
           return false;
         }
         t[o + word] = m | bit;
         if (owner < 0) {
           t[o + ownerAt] = replica;
           t[o + ownerAt + 1] = s;
-        } else this.extra[replica]!.set(hash, s);
+        } else this.extra[replica]!.set(src[at]!, s);
         this.sizes[replica]!++;
         return true;
       }
@@ -893,16 +918,19 @@ export class LruHolderIndex {
     }
   }
 
-  /** Stamp of `replica`'s latest touch of the hash at offset `o` (-1 when it does not hold it). */
-  private stampAt(o: number, hash: number, replica: number): number {
+  /**
+   * Stamp of `replica`'s latest touch of the hash `src[at]`, whose slot is at offset `o` (-1 when the replica does
+   * not hold it).
+   */
+  private stampAt(o: number, src: Float64Array, at: number, replica: number): number {
     const t = this.t;
     if (((t[o + 1 + (replica >>> 5)]! | 0) & (1 << (replica & 31))) === 0) return -1;
     if (t[o + this.w + 1] === replica) return t[o + this.w + 2]!;
-    return this.extra[replica]!.get(hash);
+    return this.extra[replica]!.get(src[at]!);
   }
 
-  /** Removes and returns `replica`'s least recently touched hash (NaN when it holds none). */
-  evict(replica: number): number {
+  /** Evicts `replica`'s least recently touched hash; returns the ring position of its record, or -1 (none held). */
+  private evictOne(replica: number): number {
     const qk = this.qKeys[replica]!;
     const qm = this.qMarks[replica]!;
     const qMask = qk.length - 1;
@@ -911,27 +939,27 @@ export class LruHolderIndex {
     while (head < tail) {
       const q = head & qMask;
       head++;
-      const hash = qk[q]!;
-      const o = this.find(hash);
-      if (o < 0 || this.stampAt(o, hash, replica) !== qm[q]) continue;
+      const o = this.find(qk[q]!);
+      if (o < 0 || this.stampAt(o, qk, q, replica) !== qm[q]) continue;
       this.heads[replica] = head;
-      this.removeHolder(o, hash, replica);
-      return hash;
+      this.removeHolder(o, qk, q, replica);
+      return q;
     }
     this.heads[replica] = head;
-    return Number.NaN;
+    return -1;
   }
 
-  private removeHolder(o: number, hash: number, replica: number): void {
+  /** Removes `replica` from the holders of the hash `src[at]`, whose slot is at offset `o`. */
+  private removeHolder(o: number, src: Float64Array, at: number, replica: number): void {
     const t = this.t;
-    const at = o + 1 + (replica >>> 5);
+    const w = o + 1 + (replica >>> 5);
     const bit = 1 << (replica & 31);
-    const m = t[at]! | 0;
-    t[at] = m & ~bit;
+    const m = t[w]! | 0;
+    t[w] = m & ~bit;
     this.sizes[replica]!--;
     const ownerAt = o + this.w + 1;
     if (t[ownerAt] === replica) t[ownerAt] = -1;
-    else this.extra[replica]!.delete(hash);
+    else this.extra[replica]!.delete(src[at]!);
     if (m !== bit) return;
     for (let k = o + 1; k <= o + this.w; k++) if (t[k] !== 0) return;
     this.removeAt(o / this.stride);
@@ -945,7 +973,7 @@ export class LruHolderIndex {
     for (let p = this.heads[replica]!; p < this.tails[replica]!; p++) {
       const q = p & (qk.length - 1);
       const o = this.find(qk[q]!);
-      if (o >= 0 && this.stampAt(o, qk[q]!, replica) === qm[q]) out.push(qk[q]!);
+      if (o >= 0 && this.stampAt(o, qk, q, replica) === qm[q]) out.push(qk[q]!);
     }
     return out;
   }
@@ -1038,7 +1066,7 @@ export class LruHolderIndex {
         const k = qk[q]!;
         const s = qm[q]!;
         const o = this.find(k);
-        if (o < 0 || this.stampAt(o, k, replica) !== s) continue;
+        if (o < 0 || this.stampAt(o, qk, q, replica) !== s) continue;
         const to = (head + w++) & (len - 1);
         qk[to] = k;
         qm[to] = s;
@@ -1073,7 +1101,7 @@ export class LruHolderIndex {
       const q = p & (len - 1);
       const k = qk[q]!;
       const o = this.find(k);
-      if (o < 0 || this.stampAt(o, k, replica) !== qm[q]) continue;
+      if (o < 0 || this.stampAt(o, qk, q, replica) !== qm[q]) continue;
       const to = (head + w) & (len - 1);
       qk[to] = k;
       qm[to] = ++w;

@@ -160,12 +160,7 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     if (!(replica >= 0 && replica < this.matchBlocks.length)) return;
     const gpuBlocks = this.numGpuBlocks[replica] ?? 0;
     const cap = this.settings.autoTune && gpuBlocks > 0 ? gpuBlocks : this.settings.lruCapacityPerServer;
-    const buf = this.hashBuf;
-    const index = this.index;
-    for (let i = 0; i < this.nHashes; i++) {
-      if (!index.touch(buf[i]!, replica)) continue;
-      while (index.size(replica) > cap) index.evict(replica);
-    }
+    this.index.insert(this.hashBuf, this.nHashes, replica, cap);
   }
 
   /** Copies the request's hashes (capped at `maxBlocks`, plus the partial tail when configured) into the buffer. */
