@@ -8,6 +8,7 @@
  * load the worker module directly.
  */
 import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 
 export interface WorkerRequest<J> {
@@ -32,7 +33,7 @@ function tsxApiUrl(): string {
   const path = createRequire(import.meta.url)
     .resolve("tsx/esm/api")
     .replace(/\.cjs$/, ".mjs");
-  return new URL(`file://${path}`).href;
+  return pathToFileURL(path).href;
 }
 
 /** Starts a worker on `url` (a `.js` module, or a `.ts` one under tsx/vitest). */
