@@ -994,6 +994,23 @@ export class LruHolderIndex {
     return out.length;
   }
 
+  /** Longest held prefix per replica (as `HolderIndex.prefixRuns`): one probe per hash for all of `reps[0..m)`. */
+  prefixRuns(hashes: Float64Array, n: number, reps: Int32Array, m: number, held: Int32Array): void {
+    const t = this.t;
+    let live = m;
+    for (let b = 0; b < n && live > 0; b++) {
+      const o = this.find(hashes[b]!);
+      if (o < 0) return;
+      for (let j = 0; j < live; ) {
+        const r = reps[j]!;
+        if (((t[o + 1 + (r >>> 5)]! | 0) & (1 << (r & 31))) !== 0) {
+          held[r]!++;
+          j++;
+        } else reps[j] = reps[--live]!;
+      }
+    }
+  }
+
   /** The EPP's greedy walk (as `HolderIndex.walk`). */
   walk(hashes: Float64Array, n: number, counts: Int32Array): number {
     const w = this.w;

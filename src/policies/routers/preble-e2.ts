@@ -28,7 +28,7 @@ import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES } from "../common.ts";
-import { StampLru } from "../indexes.ts";
+import { LruHolderIndex } from "../indexes.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const prebleParams = z.strictObject({
@@ -49,7 +49,10 @@ export class PrebleE2Router implements Router {
   private readonly bs: number;
   private readonly caps: readonly number[];
   private readonly trace: boolean;
-  private readonly lru: StampLru[];
+  /** Per GPU, the blocks it holds in recency order (one table for all GPUs). */
+  private readonly lru: LruHolderIndex;
+  private readonly gpus: number;
+  private reps: Int32Array;
   private readonly winT: number[][];
   private readonly winC: number[][];
   private readonly winHead: Int32Array;
@@ -66,7 +69,9 @@ export class PrebleE2Router implements Router {
     this.caps = init.numGpuBlocks;
     this.trace = init.traceDecisions === true;
     const n = init.replicas;
-    this.lru = Array.from({ length: n }, () => new StampLru());
+    this.lru = new LruHolderIndex(n);
+    this.gpus = n;
+    this.reps = new Int32Array(Math.max(1, n));
     this.winT = Array.from({ length: n }, () => []);
     this.winC = Array.from({ length: n }, () => []);
     this.winHead = new Int32Array(n);
@@ -104,14 +109,14 @@ export class PrebleE2Router implements Router {
     this.lastHashes = hashes;
     const n = hashes.length;
     // Per-GPU held prefix (consecutive from block 0) and the longest prefix any candidate holds.
-    let matched = 0;
-    for (const ep of eps) {
-      const l = this.lru[ep.index]!;
-      let k = 0;
-      while (k < n && l.has(hashes[k]!)) k++;
-      this.held[ep.index] = k;
-      matched = Math.max(matched, k);
+    if (this.reps.length < eps.length) this.reps = new Int32Array(eps.length);
+    for (let i = 0; i < eps.length; i++) {
+      this.reps[i] = eps[i]!.index;
+      this.held[eps[i]!.index] = 0;
     }
+    this.lru.prefixRuns(hashes, n, this.reps, eps.length, this.held);
+    let matched = 0;
+    for (const ep of eps) matched = Math.max(matched, this.held[ep.index]!);
     const cached = matched * this.bs;
     const missed = req.inputTokens - cached;
     const exploit = matched > 0 && missed < cached;
@@ -129,7 +134,7 @@ export class PrebleE2Router implements Router {
       if (exploit) costs[k] = this.loadCost(g, ctx);
       else {
         const cap = this.caps[g] ?? 0;
-        const need = cap > 0 ? this.lru[g]!.size + (n - this.held[g]!) - cap : 0;
+        const need = cap > 0 ? this.lru.size(g) + (n - this.held[g]!) - cap : 0;
         costs[k] = this.loadCost(g, ctx) + (need > 0 ? need * this.bs * this.p.prefillSecondsPerToken : 0);
       }
     }
@@ -158,23 +163,18 @@ export class PrebleE2Router implements Router {
   }
 
   onDispatch(req: Request, replica: number, now: number): void {
-    const l = this.lru[replica];
-    if (l === undefined) return;
+    if (!(replica >= 0 && replica < this.gpus)) return;
+    const l = this.lru;
     const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.bs);
     let k = 0;
-    while (k < hashes.length && l.has(hashes[k]!)) k++;
+    while (k < hashes.length && l.holds(hashes[k]!, replica)) k++;
     const uncached = Math.max(0, req.inputTokens - k * this.bs);
     const c = uncached * this.p.prefillSecondsPerToken;
     this.winT[replica]!.push(now);
     this.winC[replica]!.push(c);
     this.winSum[replica]! += c;
     const cap = this.caps[replica] ?? 0;
-    for (let b = hashes.length - 1; b >= 0; b--) {
-      const h = hashes[b]!;
-      l.touch(h);
-    }
-    while (cap > 0 && l.size > cap) {
-      l.evict();
-    }
+    for (let b = hashes.length - 1; b >= 0; b--) l.touch(hashes[b]!, replica);
+    while (cap > 0 && l.size(replica) > cap) l.evict(replica);
   }
 }

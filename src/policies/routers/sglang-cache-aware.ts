@@ -29,7 +29,7 @@ import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES } from "../common.ts";
-import { HolderIndex, StampLru } from "../indexes.ts";
+import { LruHolderIndex } from "../indexes.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const sglangParams = z.strictObject({
@@ -48,9 +48,9 @@ export class SglangCacheAwareRouter implements Router {
   readonly name = "sglang-cache-aware";
   private readonly p: SglangParams;
   private readonly trace: boolean;
-  private readonly tenants: HolderIndex;
-  /** Per worker: its tree blocks in recency order. */
-  private readonly trees: StampLru[];
+  /** The tree: block hash → workers ("tenants") holding it, and per worker its blocks in recency order. */
+  private readonly tree: LruHolderIndex;
+  private readonly workers: number;
   private readonly maxBlocks: number;
   private nextEviction: number;
   private lastReq = -1;
@@ -62,8 +62,8 @@ export class SglangCacheAwareRouter implements Router {
   constructor(init: RouterInit, params: SglangParams = sglangParams.parse({})) {
     this.p = params;
     this.trace = init.traceDecisions === true;
-    this.tenants = new HolderIndex(init.replicas);
-    this.trees = Array.from({ length: init.replicas }, () => new StampLru());
+    this.tree = new LruHolderIndex(init.replicas);
+    this.workers = init.replicas;
     this.maxBlocks = Math.max(1, Math.floor(params.maxTreeSize / (params.blockSizeTokens * CHARS_PER_TOKEN)));
     this.nextEviction = params.evictionIntervalSecs;
     this.isCand = new Uint8Array(init.replicas);
@@ -71,16 +71,13 @@ export class SglangCacheAwareRouter implements Router {
 
   /** Blocks in `replica`'s part of the tree (tests). */
   treeBlocks(replica: number): number {
-    return this.trees[replica]?.size ?? 0;
+    return this.tree.size(replica);
   }
 
   private evict(now: number): void {
     while (now >= this.nextEviction) {
       this.nextEviction += this.p.evictionIntervalSecs;
-      for (let w = 0; w < this.trees.length; w++) {
-        const t = this.trees[w]!;
-        while (t.size > this.maxBlocks) this.tenants.remove(t.evict(), w);
-      }
+      for (let w = 0; w < this.workers; w++) while (this.tree.size(w) > this.maxBlocks) this.tree.evict(w);
     }
   }
 
@@ -114,7 +111,7 @@ export class SglangCacheAwareRouter implements Router {
       for (const ep of eps) isCand[ep.index] = 1;
       const l = this.scratch;
       for (let b = 0; b < hashes.length; b++) {
-        if (this.tenants.holdersInto(hashes[b]!, l) === 0) break;
+        if (this.tree.holdersInto(hashes[b]!, l) === 0) break;
         let any = false;
         for (const r of l) {
           if (isCand[r] === 1) {
@@ -133,7 +130,7 @@ export class SglangCacheAwareRouter implements Router {
         pick = holders[ctx.rng.int(holders.length)]!;
       } else {
         let best = eps[0]!;
-        for (const ep of eps) if (this.trees[ep.index]!.size < this.trees[best.index]!.size) best = ep;
+        for (const ep of eps) if (this.tree.size(ep.index) < this.tree.size(best.index)) best = ep;
         pick = best.index;
       }
     }
@@ -143,10 +140,10 @@ export class SglangCacheAwareRouter implements Router {
     const tree = new Map<number, number>();
     for (const ep of eps) {
       let k = 0;
-      while (k < hashes.length && this.tenants.holds(hashes[k]!, ep.index)) k++;
+      while (k < hashes.length && this.tree.holds(hashes[k]!, ep.index)) k++;
       scores.set(ep.index, k);
       load.set(ep.index, inFlight[ep.index]!);
-      tree.set(ep.index, this.trees[ep.index]!.size);
+      tree.set(ep.index, this.tree.size(ep.index));
     }
     return {
       replica: pick,
@@ -159,12 +156,9 @@ export class SglangCacheAwareRouter implements Router {
   }
 
   onDispatch(req: Request, replica: number): void {
-    const t = this.trees[replica];
-    if (t === undefined) return;
+    if (!(replica >= 0 && replica < this.workers)) return;
     const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.p.blockSizeTokens);
-    for (let b = hashes.length - 1; b >= 0; b--) {
-      const h = hashes[b]!;
-      if (t.touch(h)) this.tenants.add(h, replica);
-    }
+    // Leaf first: the ancestors end up more recent than their leaves, so leaves are evicted first.
+    for (let b = hashes.length - 1; b >= 0; b--) this.tree.touch(hashes[b]!, replica);
   }
 }
