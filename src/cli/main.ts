@@ -56,6 +56,7 @@ export function buildProgram(): Command {
     .option("--json", "print the summary as JSON")
     .option("-o, --out <dir>", "write summary.json and requests.csv to this folder")
     .option("--trace-decisions <file>", "write every routing decision (candidates, scores, pick) as JSONL")
+    .option("--no-fast-forward", "step replicas one step at a time (the reference path; same results, slower)")
     .action(
       (
         file: string | undefined,
@@ -66,6 +67,7 @@ export function buildProgram(): Command {
           json?: boolean;
           out?: string;
           traceDecisions?: string;
+          fastForward?: boolean;
         },
       ) => {
         const loaded = loadScenario(file);
@@ -75,6 +77,7 @@ export function buildProgram(): Command {
           ...(o.eppConfig ? { eppConfig: o.eppConfig } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
           ...(tracer ? { onDecision: tracer.record } : {}),
+          ...(o.fastForward === false ? { fastForward: false } : {}),
         });
         tracer?.close();
         if (o.out) writeRunOutputs(o.out, loaded, [out]);
