@@ -1,0 +1,187 @@
+/**
+ * `gatelab calibrate` and `gatelab validate`: fit cost-model coefficients to measured vLLM runs and compare the
+ * simulator with them (src/lab/calibrate.ts, src/lab/validate.ts; docs/fidelity.md). Thin: parse, call the lab, print.
+ */
+import type { Command } from "commander";
+import { InputError } from "../errors.ts";
+import { type CalibrationOutput, calibrate, MODEL_KINDS, type ModelKind } from "../lab/calibrate.ts";
+import {
+  formatValidation,
+  loadValidationSet,
+  METRICS,
+  type Metrics,
+  validateFile,
+  WORKLOAD_MODES,
+  type WorkloadMode,
+} from "../lab/validate.ts";
+import type { CostModelInput } from "../models/cost-factory.ts";
+import { writeFileAtomic } from "../report/atomic.ts";
+import { renderTable } from "../report/table.ts";
+
+function modelKind(v: string | undefined, flag: string): ModelKind {
+  const k = (v ?? "kernel") as ModelKind;
+  if (!MODEL_KINDS.includes(k)) throw new InputError(`${flag}: expected one of ${MODEL_KINDS.join(", ")}, got "${v}"`);
+  return k;
+}
+
+function workloadMode(v: string | undefined): WorkloadMode {
+  const m = (v ?? "fresh") as WorkloadMode;
+  if (!WORKLOAD_MODES.includes(m)) {
+    throw new InputError(`--workload-mode: expected one of ${WORKLOAD_MODES.join(", ")}, got "${v}"`);
+  }
+  return m;
+}
+
+const pct = (x: number | undefined): string => (x === undefined ? "n/a" : `${(x * 100).toFixed(1)}%`);
+
+const SHORT: Record<string, string> = {
+  ttft_mean: "TTFT mean",
+  ttft_p90: "TTFT p90",
+  ttft_p99: "TTFT p99",
+  e2e_mean: "E2E mean",
+  e2e_p90: "E2E p90",
+  e2e_p99: "E2E p99",
+  itl_mean: "ITL mean",
+};
+
+function metricRow(label: string, m: Partial<Metrics> | undefined): string[] {
+  return [label, ...METRICS.map((k) => pct(m?.[k]))];
+}
+
+/** Text report of a calibration: coefficients, fitted errors, leave-one-out errors beside BLIS's. */
+export function formatCalibration(out: CalibrationOutput, outPath: string): string {
+  const f = out.fit;
+  const lines: string[] = [];
+  lines.push(`calibrated ${f.kind} on ${f.experiments.length} experiments in ${f.iterations} iterations`);
+  lines.push(
+    renderTable(
+      ["coefficient", "value"],
+      [
+        ...f.family.terms.map((t, j) => [t, f.theta[j]!.toPrecision(6)]),
+        ["alpha0_pre_queue_us", f.alpha[0]!.toFixed(1)],
+        ["alpha1_post_decode_us", f.alpha[1]!.toFixed(1)],
+        ["alpha2_per_output_token_us", f.alpha[2]!.toFixed(1)],
+      ],
+    ),
+  );
+  lines.push("", "fit error (absolute percentage error of the whole run, coefficients fitted on all experiments):");
+  const head = ["experiment", ...METRICS.map((m) => SHORT[m]!)];
+  const rows = Object.entries(f.ape).map(([id, a]) => metricRow(id, a));
+  rows.push(metricRow("MAPE", f.mape));
+  lines.push(renderTable(head, rows));
+  if (out.loo !== undefined) {
+    const loo = out.loo;
+    lines.push(
+      "",
+      `leave-one-out (fit on the others, predict the held-out run; ${loo.predictedFolds} of ${loo.folds.length} predictable):`,
+    );
+    const r2 = loo.folds.map((x) => metricRow(x.id, x.ape));
+    r2.push(metricRow("gatelab MAPE", loo.mape));
+    r2.push(metricRow("BLIS MAPE (file)", loo.blisMape));
+    lines.push(renderTable(head, r2));
+  }
+  lines.push("", `wrote ${outPath} (${out.file.name})`);
+  return lines.join("\n");
+}
+
+export function registerFidelityCommands(program: Command): void {
+  program
+    .command("calibrate")
+    .description("fit cost-model coefficients (and request overheads) to measured vLLM runs; print the fit error")
+    .requiredOption("--data <files...>", "measured runs (schema of calibration_set_h100_vllm_7exp.json)")
+    .option("--model <kind>", `cost model to fit: ${MODEL_KINDS.join(", ")}`, "kernel")
+    .requiredOption("-o, --out <file>", "coefficient file to write (reference it as cost_model.coefficients)")
+    .option("--name <name>", "name of the coefficient set (default calibrated-<model>)")
+    .option("--leave-one-out", "also fit on all runs but one and predict it, for every run (slower)")
+    .option(
+      "--workload-mode <mode>",
+      `prompts of the runs: ${WORKLOAD_MODES.join(", ")} (see docs/fidelity.md)`,
+      "fresh",
+    )
+    .option("--json", "print the coefficient file and the errors as JSON")
+    .option("-q, --quiet", "no progress on stderr")
+    .action(
+      (o: {
+        data: string[];
+        model?: string;
+        out: string;
+        name?: string;
+        leaveOneOut?: boolean;
+        workloadMode?: string;
+        json?: boolean;
+        quiet?: boolean;
+      }) => {
+        const kind = modelKind(o.model, "--model");
+        const mode = workloadMode(o.workloadMode);
+        const sets = o.data.map((f) => loadValidationSet(f));
+        if (!sets.some((s) => s.experiments.some((e) => e.actual_vllm_ms !== undefined))) {
+          throw new InputError(`--data: no experiment has actual_vllm_ms (measurements are needed to calibrate)`);
+        }
+        const out = calibrate(sets, {
+          kind,
+          workloadMode: mode,
+          ...(o.leaveOneOut ? { leaveOneOut: true } : {}),
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          ...(o.quiet ? {} : { log: (l: string) => process.stderr.write(`${l}\n`) }),
+        });
+        writeFileAtomic(o.out, `${JSON.stringify(out.file, null, 2)}\n`);
+        if (o.json) {
+          const obj = {
+            coefficients: out.file,
+            fit: { ape: out.fit.ape, mape: out.fit.mape },
+            ...(out.loo !== undefined ? { leave_one_out: out.loo } : {}),
+          };
+          process.stdout.write(`${JSON.stringify(obj, null, 2)}\n`);
+        } else process.stdout.write(`${formatCalibration(out, o.out)}\n`);
+      },
+    );
+
+  program
+    .command("validate")
+    .description("simulate measured vLLM runs and print predicted vs measured TTFT, E2E and ITL with their errors")
+    .argument("<file>", "runs in the schema of calibration_set_h100_vllm_7exp.json")
+    .option(
+      "--model <kind>",
+      `cost model: ${MODEL_KINDS.join(", ")} (default kernel; coefficients: kernel and linear the shipped ` +
+        "calibrations, physics BLIS iter29)",
+    )
+    .option("--coefficients <ref>", "coefficient file (.json) or shipped set name for --model")
+    .option("--only <ids>", "comma-separated experiment ids")
+    .option(
+      "--workload-mode <mode>",
+      `prompts of the runs: ${WORKLOAD_MODES.join(", ")} (see docs/fidelity.md)`,
+      "fresh",
+    )
+    .option("--json", "print {experiments: [{id, predicted, actual, ape, …}], mape} as JSON")
+    .action(
+      (
+        file: string,
+        o: { model?: string; coefficients?: string; only?: string; workloadMode?: string; json?: boolean },
+      ) => {
+        const kind = modelKind(o.model, "--model");
+        const cm = {
+          type: kind,
+          ...(o.coefficients !== undefined ? { coefficients: o.coefficients } : defaultCoefficients(kind)),
+        } as CostModelInput;
+        const only = o.only
+          ?.split(",")
+          .map((x) => x.trim())
+          .filter((x) => x.length > 0);
+        const report = validateFile(file, {
+          costModel: cm,
+          baseDir: process.cwd(),
+          workloadMode: workloadMode(o.workloadMode),
+          ...(only !== undefined && only.length > 0 ? { only } : {}),
+        });
+        if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else process.stdout.write(`${formatValidation(report, renderTable)}\n`);
+      },
+    );
+}
+
+/** Default coefficients per model kind: kernel and physics as the factory (shipped kernel set, BLIS iter29); linear
+ * the shipped per-model fits (BLIS's CSV has no row for several models of the calibration set). */
+function defaultCoefficients(kind: ModelKind): { coefficients?: string } {
+  if (kind === "linear") return { coefficients: "gatelab-h100-vllm-0.15.1-linear" };
+  return {};
+}
