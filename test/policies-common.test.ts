@@ -11,7 +11,7 @@ import {
   StampLru,
 } from "../src/policies/indexes.ts";
 import { endpoints } from "../src/policies/testing.ts";
-import { blockHashes, hashString } from "../src/sim/hash.ts";
+import { blockHashes, hashString, mix, type Segment } from "../src/sim/hash.ts";
 
 describe("StampLru", () => {
   it("evicts in least-recently-touched order; a touch refreshes", () => {
@@ -172,10 +172,11 @@ describe("LruHolderIndex", () => {
       }
       expect(wrong).toBe(0);
       for (let r = 0; r < replicas; r++) expect(u.order(r)).toEqual(lrus[r]!.order());
-      const out: number[] = [];
+      const out = new Int32Array(64);
       for (const k of shared) {
-        u.holdersInto(k, out);
-        expect(out).toEqual(holders.holders(k));
+        const n = u.holdersInto(k, out);
+        expect([...out.subarray(0, n)]).toEqual(holders.holders(k));
+        expect(u.holders(k)).toEqual(holders.holders(k));
         for (let r = 0; r < replicas; r++) expect(u.holds(k, r)).toBe(holders.holds(k, r));
       }
       const prompt = Float64Array.from(shared);
@@ -266,6 +267,38 @@ describe("helpers", () => {
     expect(parseDurationSeconds("2s")).toBe(2);
     expect(parseDurationSeconds("1.5m")).toBe(90);
     expect(parseDurationSeconds("soon")).toBeUndefined();
+  });
+  it("partial tail hash is mix(mix(mix(h, id), offset), tokens) over the tail's pieces from h = mix(prev, 0x7a11b0c5)", () => {
+    const next = keyStream(5);
+    for (let trial = 0; trial < 200; trial++) {
+      const segs: Segment[] = Array.from({ length: 1 + (next() % 4) }, () => {
+        const id = next() * 1024 + (next() % 1024);
+        const tokens = 1 + (next() % 40);
+        return next() % 3 === 0 ? { id, tokens, offset: next() % 100 } : { id, tokens };
+      });
+      const bs = 16;
+      const hs = blockHashes(segs, bs);
+      const full = hs.length;
+      const prev = full > 0 ? hs[full - 1]! : 12345;
+      // Reference, written with src/sim/hash.ts's mix.
+      let skip = full * bs;
+      let h = mix(prev, 0x7a11b0c5);
+      let any = false;
+      for (const seg of segs) {
+        let off = seg.offset ?? 0;
+        let left = seg.tokens;
+        if (skip >= left) {
+          skip -= left;
+          continue;
+        }
+        off += skip;
+        left -= skip;
+        skip = 0;
+        h = mix(mix(mix(h, seg.id), off), left);
+        any = true;
+      }
+      expect(partialTailHash(segs, bs, full, prev)).toBe(any ? h : -1);
+    }
   });
   it("partial tail hash depends only on the content after the last full block", () => {
     const a = [{ id: 1, tokens: 40 }];

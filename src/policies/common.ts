@@ -5,10 +5,25 @@
  */
 import { hashString, mix, type Segment } from "../sim/hash.ts";
 import type { Rng } from "../sim/rng.ts";
-import type { EndpointView, RoutingRefusal } from "./types.ts";
+import type { EndpointView, RoutingDecision, RoutingRefusal } from "./types.ts";
 
 /** No endpoint serves the request's model (the EPP's "no candidate pods" → 503). */
 export const NO_CANDIDATES: RoutingRefusal = { refused: true, status: 503, reason: "no endpoint serves the model" };
+
+const PICKED: RoutingDecision[] = [];
+
+/**
+ * The decision "route to `replica`" as a shared, frozen object: routers return it instead of allocating
+ * `{ replica }` for every request (decisions that carry trace maps are still built per request).
+ */
+export function picked(replica: number): RoutingDecision {
+  let d = PICKED[replica];
+  if (d === undefined) {
+    d = Object.freeze({ replica });
+    if (replica >= 0 && replica < 1 << 16) PICKED[replica] = d;
+  }
+  return d;
+}
 
 /** Clamps a scorer output to [0, 1] (NaN → 0), as the EPP's weighted scorer does before weighting. */
 export function clamp01(x: number): number {
@@ -38,6 +53,21 @@ export function argminRandomTie(n: number, key: (i: number) => number, rng: Rng)
   return pick;
 }
 
+/**
+ * Endpoint lists of exact lengths, reused: `get(n)` returns the same array for the same `n`, to be filled by index.
+ * Its length never changes, so V8 never reallocates its store (emptying an array and pushing into it again does):
+ * no allocation once every length has been seen.
+ */
+export class EndpointLists {
+  private readonly byLength: EndpointView[][] = [];
+
+  get(n: number): EndpointView[] {
+    let a = this.byLength[n];
+    if (a === undefined) this.byLength[n] = a = new Array<EndpointView>(n);
+    return a;
+  }
+}
+
 /** Fisher–Yates shuffle of `perm[0..n)` in place (same draws as `shuffle` in src/sim/rng.ts). */
 export function shuffleIndices(rng: Rng, perm: Int32Array, n: number): void {
   for (let i = 0; i < n; i++) perm[i] = i;
@@ -49,19 +79,56 @@ export function shuffleIndices(rng: Rng, perm: Int32Array, n: number): void {
   }
 }
 
+const TWO32 = 4294967296;
+const MASK20 = 0xfffff;
+
+/**
+ * MurmurHash3's 32-bit finaliser (public-domain algorithm), as `src/sim/hash.ts` applies it, on and to int32 bit
+ * patterns (so that no value leaves the small-integer range and nothing is boxed).
+ */
+function fmix32i(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+// `mix` of src/sim/hash.ts on the state's (low 32 bits, high 20 bits) kept as int32 bit patterns in `mixState`, so
+// that chaining allocates no heap number.
+const mixState = new Int32Array(2);
+function mixHalves(value: number): void {
+  const sLo = mixState[0]!;
+  const sHi = mixState[1]!;
+  const vLo = (value % TWO32) | 0;
+  const vHi = Math.floor(value / TWO32) | 0;
+  let a = fmix32i(((sLo ^ Math.imul(vLo, 0x9e3779b1)) + 0x7f4a7c15) | 0);
+  let b = fmix32i(((sHi ^ Math.imul(vHi, 0x85ebca77) ^ a) + 0x165667b1) | 0);
+  a = fmix32i(a ^ Math.imul(b, 0xc2b2ae3d) ^ vHi);
+  b = fmix32i(b ^ Math.imul(a, 0x27d4eb2f) ^ vLo);
+  mixState[0] = a;
+  mixState[1] = b & MASK20;
+}
+
 /**
  * Hash of the partial block at the end of a prompt (tokens after the last full `blockSize` block), chained on
- * `prev` (the last full block's hash). Used by the prefix producers that hash the final short block too (GIE v1.5+,
- * llm-d). Returns -1 when the prompt ends on a block boundary.
+ * `prev` (the last full block's hash): `mix(mix(mix(h, id), offset), tokens)` over the pieces of the tail, from
+ * `h = mix(prev, 0x7a11b0c5)`. Used by the prefix producers that hash the final short block too (GIE v1.5+, llm-d).
+ * Reads `prev` from `buf[at − 1]`, writes the hash to `buf[at]` and returns true, or returns false when the prompt
+ * ends on a block boundary. Allocates nothing.
  */
-export function partialTailHash(
+export function partialTailHashInto(
   segments: readonly Segment[],
   blockSize: number,
   fullBlocks: number,
-  prev: number,
-): number {
+  buf: Float64Array,
+  at: number,
+): boolean {
+  const prev = buf[at - 1]!;
   let skip = fullBlocks * blockSize;
-  let h = mix(prev, 0x7a11b0c5);
+  mixState[0] = (prev % TWO32) | 0;
+  mixState[1] = Math.floor(prev / TWO32) | 0;
+  mixHalves(0x7a11b0c5);
   let any = false;
   for (const seg of segments) {
     let off = seg.offset ?? 0;
@@ -73,10 +140,26 @@ export function partialTailHash(
     off += skip;
     left -= skip;
     skip = 0;
-    h = mix(mix(mix(h, seg.id), off), left);
+    mixHalves(seg.id);
+    mixHalves(off);
+    mixHalves(left);
     any = true;
   }
-  return any ? h : -1;
+  if (any) buf[at] = mixState[1]! * TWO32 + (mixState[0]! >>> 0);
+  return any;
+}
+
+const tailScratch = new Float64Array(2);
+
+/** `partialTailHashInto` as a value: the hash, or -1 when the prompt ends on a block boundary. */
+export function partialTailHash(
+  segments: readonly Segment[],
+  blockSize: number,
+  fullBlocks: number,
+  prev: number,
+): number {
+  tailScratch[0] = prev;
+  return partialTailHashInto(segments, blockSize, fullBlocks, tailScratch, 1) ? tailScratch[1]! : -1;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/;

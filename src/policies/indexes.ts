@@ -449,6 +449,34 @@ export class HolderIndex {
     }
   }
 
+  /** Adds `replica` to the holders of `hashes[0..n)` (hashes read from the array: nothing boxed). */
+  addAll(hashes: Float64Array, n: number, replica: number): void {
+    for (let i = 0; i < n; i++) {
+      if ((this.count + 1) * 2 * this.stride > this.t.length) this.grow();
+      const hash = hashes[i]!;
+      const t = this.t;
+      const mask = this.mask;
+      const stride = this.stride;
+      const word = 1 + (replica >>> 5);
+      let j = (hash | 0) & mask;
+      for (;;) {
+        const o = j * stride;
+        const k = t[o]!;
+        if (k === hash) {
+          t[o + word] = t[o + word]! | 0 | (1 << (replica & 31));
+          break;
+        }
+        if (k === EMPTY) {
+          t[o] = hash;
+          t[o + word] = 1 << (replica & 31);
+          this.count++;
+          break;
+        }
+        j = (j + 1) & mask;
+      }
+    }
+  }
+
   /** Removes `replica` from `hash`'s holders; returns true when it was there. */
   remove(hash: number, replica: number): boolean {
     const o = this.find(hash);
@@ -472,25 +500,24 @@ export class HolderIndex {
 
   /** Replicas holding `hash`, ascending (tests). */
   holders(hash: number): number[] {
-    const out: number[] = [];
-    this.holdersInto(hash, out);
-    return out;
+    const out = new Int32Array(this.w * 32);
+    return Array.from(out.subarray(0, this.holdersInto(hash, out)));
   }
 
-  /** Writes the replicas holding `hash` into `out` (cleared first), ascending; returns how many. */
-  holdersInto(hash: number, out: number[]): number {
-    out.length = 0;
+  /** Writes the replicas holding `hash` into `out[0..count)`, ascending; returns the count. */
+  holdersInto(hash: number, out: Int32Array): number {
     const o = this.find(hash);
     if (o < 0) return 0;
+    let n = 0;
     for (let k = 0; k < this.w; k++) {
       let m = this.t[o + 1 + k]! | 0;
       while (m !== 0) {
         const low = m & -m;
-        out.push((k << 5) + 31 - Math.clz32(low));
+        out[n++] = (k << 5) + 31 - Math.clz32(low);
         m ^= low;
       }
     }
-    return out.length;
+    return n;
   }
 
   /**
@@ -680,14 +707,18 @@ export class RequestTable {
   }
 }
 
-/** hash → stamp, open addressing over `[key, stamp]` pairs (the overflow stamps of `LruHolderIndex`). */
+/**
+ * hash → stamp, open addressing over `[key, stamp]` pairs (the overflow stamps of `LruHolderIndex`). Keys are given
+ * as `src[at]`, read here, so that no caller passes a (boxed) 52-bit number.
+ */
 class StampTable {
   private t = new Float64Array(32).fill(EMPTY);
   private mask = 15;
   private count = 0;
 
-  /** Offset in the table of `key`'s pair, or -1. */
-  private slot(key: number): number {
+  /** Offset in the table of the pair of the key `src[at]`, or -1. */
+  private slot(src: Float64Array, at: number): number {
+    const key = src[at]!;
     const t = this.t;
     const mask = this.mask;
     let i = (key | 0) & mask;
@@ -699,18 +730,19 @@ class StampTable {
     }
   }
 
-  get(key: number): number {
-    const j = this.slot(key);
+  get(src: Float64Array, at: number): number {
+    const j = this.slot(src, at);
     return j < 0 ? -1 : this.t[j + 1]!;
   }
 
-  set(key: number, stamp: number): void {
-    const j = this.slot(key);
+  set(src: Float64Array, at: number, stamp: number): void {
+    const j = this.slot(src, at);
     if (j >= 0) {
       this.t[j + 1] = stamp;
       return;
     }
     if ((this.count + 1) * 4 > this.t.length) this.grow();
+    const key = src[at]!;
     const t = this.t;
     const mask = this.mask;
     let i = (key | 0) & mask;
@@ -720,8 +752,8 @@ class StampTable {
     this.count++;
   }
 
-  delete(key: number): void {
-    const j = this.slot(key);
+  delete(src: Float64Array, at: number): void {
+    const j = this.slot(src, at);
     if (j < 0) return;
     const t = this.t;
     const mask = this.mask;
@@ -894,14 +926,14 @@ export class LruHolderIndex {
         const owner = t[o + ownerAt]!;
         if ((m & bit) !== 0) {
           if (owner === replica) t[o + ownerAt + 1] = s;
-          else this.extra[replica]!.set(src[at]!, s);
+          else this.extra[replica]!.set(src, at, s);
           return false;
         }
         t[o + word] = m | bit;
         if (owner < 0) {
           t[o + ownerAt] = replica;
           t[o + ownerAt + 1] = s;
-        } else this.extra[replica]!.set(src[at]!, s);
+        } else this.extra[replica]!.set(src, at, s);
         this.sizes[replica]!++;
         return true;
       }
@@ -926,7 +958,7 @@ export class LruHolderIndex {
     const t = this.t;
     if (((t[o + 1 + (replica >>> 5)]! | 0) & (1 << (replica & 31))) === 0) return -1;
     if (t[o + this.w + 1] === replica) return t[o + this.w + 2]!;
-    return this.extra[replica]!.get(src[at]!);
+    return this.extra[replica]!.get(src, at);
   }
 
   /** Evicts `replica`'s least recently touched hash; returns the ring position of its record, or -1 (none held). */
@@ -959,7 +991,7 @@ export class LruHolderIndex {
     this.sizes[replica]!--;
     const ownerAt = o + this.w + 1;
     if (t[ownerAt] === replica) t[ownerAt] = -1;
-    else this.extra[replica]!.delete(src[at]!);
+    else this.extra[replica]!.delete(src, at);
     if (m !== bit) return;
     for (let k = o + 1; k <= o + this.w; k++) if (t[k] !== 0) return;
     this.removeAt(o / this.stride);
@@ -978,20 +1010,26 @@ export class LruHolderIndex {
     return out;
   }
 
-  /** Writes the replicas holding `hash` into `out` (cleared first), ascending; returns how many. */
-  holdersInto(hash: number, out: number[]): number {
-    out.length = 0;
+  /** Replicas holding `hash`, ascending (tests). */
+  holders(hash: number): number[] {
+    const out = new Int32Array(this.w * 32);
+    return Array.from(out.subarray(0, this.holdersInto(hash, out)));
+  }
+
+  /** Writes the replicas holding `hash` into `out[0..count)` (room for every replica), ascending; returns the count. */
+  holdersInto(hash: number, out: Int32Array): number {
     const o = this.find(hash);
     if (o < 0) return 0;
+    let n = 0;
     for (let k = 0; k < this.w; k++) {
       let m = this.t[o + 1 + k]! | 0;
       while (m !== 0) {
         const low = m & -m;
-        out.push((k << 5) + 31 - Math.clz32(low));
+        out[n++] = (k << 5) + 31 - Math.clz32(low);
         m ^= low;
       }
     }
-    return out.length;
+    return n;
   }
 
   /** Longest held prefix per replica (as `HolderIndex.prefixRuns`): one probe per hash for all of `reps[0..m)`. */
@@ -1123,7 +1161,7 @@ export class LruHolderIndex {
       qk[to] = k;
       qm[to] = ++w;
       if (this.t[o + this.w + 1] === replica) this.t[o + this.w + 2] = w;
-      else this.extra[replica]!.set(k, w);
+      else this.extra[replica]!.set(qk, to, w);
     }
     this.heads[replica] = head;
     this.tails[replica] = head + w;

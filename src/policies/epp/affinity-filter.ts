@@ -51,6 +51,8 @@ export class PrefixCacheAffinityFilter implements Filter {
   private readonly prefix: PrefixMatchProvider;
   private readonly load: InflightTokens;
   private readonly detector: EndpointSaturation | undefined;
+  /** Scratch: sticky flag per candidate position. */
+  private flags = new Uint8Array(16);
 
   constructor(
     name: string,
@@ -73,31 +75,38 @@ export class PrefixCacheAffinityFilter implements Filter {
     const m = this.prefix.match(cycle);
     const total = m.totalBlocks;
     if (total <= 0) return eps;
-    const sticky = cycle.buffer();
+    // First pass: which candidates are sticky (flags by position), the smallest token loads on each side.
+    if (this.flags.length < eps.length) this.flags = new Uint8Array(eps.length);
+    const flags = this.flags;
+    const loads = this.load.loads;
+    let nSticky = 0;
     let minStickyTokens = Number.POSITIVE_INFINITY;
     let minOtherTokens = Number.POSITIVE_INFINITY;
-    let others = 0;
-    for (const ep of eps) {
-      const t = this.load.tokens(ep.index);
+    for (let i = 0; i < eps.length; i++) {
+      const ep = eps[i]!;
+      const t = loads[ep.index] ?? 0;
       const isSticky =
         m.matchBlocks[ep.index]! / total >= p.affinityThreshold &&
         (this.detector === undefined || !this.detector.saturated(cycle, ep));
+      flags[i] = isSticky ? 1 : 0;
       if (isSticky) {
-        sticky.push(ep);
+        nSticky++;
         minStickyTokens = Math.min(minStickyTokens, t);
       } else {
-        others++;
         minOtherTokens = Math.min(minOtherTokens, t);
       }
     }
-    if (sticky.length === 0) return eps;
-    if (others > 0) {
+    if (nSticky === 0) return eps;
+    if (nSticky < eps.length) {
       if (p.maxTTFTPenaltyMs > 0) {
         const gapMs = ((minStickyTokens - minOtherTokens) / p.peakPrefillThroughput) * 1000;
         if (gapMs > p.maxTTFTPenaltyMs) return eps;
       }
       if (p.maxTokensInFlightPenalty > 0 && minStickyTokens - minOtherTokens > p.maxTokensInFlightPenalty) return eps;
     }
+    const sticky = cycle.buffer(nSticky);
+    let k = 0;
+    for (let i = 0; i < eps.length; i++) if (flags[i] === 1) sticky[k++] = eps[i]!;
     return sticky;
   }
 }

@@ -30,14 +30,26 @@ export const loraAffinityFilterParams = z.strictObject({ threshold: unit.default
 /** Empty result (role filters). */
 const NONE: readonly EndpointView[] = Object.freeze([]);
 
-/** Keeps `waiting ≤ threshold` (into `out`, cleared first). */
-export function lowQueue(eps: readonly EndpointView[], threshold: number, out: EndpointView[] = []): EndpointView[] {
-  out.length = 0;
-  for (const ep of eps) if (ep.waiting <= threshold) out.push(ep);
-  return out;
+/** Where a filter's result list comes from: the cycle's reusable buffers, or a fresh array (no `Buffers`). */
+export interface Buffers {
+  buffer(n: number): EndpointView[];
 }
 
-export function leastQueue(eps: readonly EndpointView[], out: EndpointView[] = []): readonly EndpointView[] {
+function list(out: Buffers | undefined, n: number): EndpointView[] {
+  return out === undefined ? new Array<EndpointView>(n) : out.buffer(n);
+}
+
+/** Keeps `waiting ≤ threshold`. */
+export function lowQueue(eps: readonly EndpointView[], threshold: number, out?: Buffers): EndpointView[] {
+  let n = 0;
+  for (const ep of eps) if (ep.waiting <= threshold) n++;
+  const kept = list(out, n);
+  let k = 0;
+  for (const ep of eps) if (ep.waiting <= threshold) kept[k++] = ep;
+  return kept;
+}
+
+export function leastQueue(eps: readonly EndpointView[], out?: Buffers): readonly EndpointView[] {
   const n = eps.length;
   if (n === 0) return eps;
   let lo = Number.POSITIVE_INFINITY;
@@ -47,12 +59,10 @@ export function leastQueue(eps: readonly EndpointView[], out: EndpointView[] = [
     hi = Math.max(hi, ep.waiting);
   }
   const limit = lo + Math.floor((hi - lo) / n);
-  out.length = 0;
-  for (const ep of eps) if (ep.waiting <= limit) out.push(ep);
-  return out;
+  return lowQueue(eps, limit, out);
 }
 
-export function leastKvCache(eps: readonly EndpointView[], out: EndpointView[] = []): readonly EndpointView[] {
+export function leastKvCache(eps: readonly EndpointView[], out?: Buffers): readonly EndpointView[] {
   const n = eps.length;
   if (n === 0) return eps;
   let lo = Number.POSITIVE_INFINITY;
@@ -62,9 +72,21 @@ export function leastKvCache(eps: readonly EndpointView[], out: EndpointView[] =
     hi = Math.max(hi, ep.kvCacheUsage);
   }
   const limit = lo + (hi - lo) / n;
-  out.length = 0;
-  for (const ep of eps) if (ep.kvCacheUsage <= limit) out.push(ep);
-  return out;
+  let m = 0;
+  for (const ep of eps) if (ep.kvCacheUsage <= limit) m++;
+  const kept = list(out, m);
+  let k = 0;
+  for (const ep of eps) if (ep.kvCacheUsage <= limit) kept[k++] = ep;
+  return kept;
+}
+
+function loraActive(ep: EndpointView, target: string, v03: boolean): boolean {
+  return ep.runningAdapters.has(target) || (!v03 && ep.waitingAdapters.has(target));
+}
+
+function loraAvailable(ep: EndpointView, v03: boolean): boolean {
+  const used = v03 ? ep.runningAdapters.size : ep.runningAdapters.size + ep.waitingAdapters.size;
+  return used < ep.maxLora;
 }
 
 /** v0.5 LoRA affinity filter (see header). */
@@ -74,19 +96,20 @@ export function loraAffinity(
   threshold: number,
   rng: Rng,
   v03 = false,
-  affinity: EndpointView[] = [],
-  available: EndpointView[] = [],
+  out?: Buffers,
 ): EndpointView[] {
-  affinity.length = 0;
-  available.length = 0;
+  let nAffinity = 0;
+  let nAvailable = 0;
   for (const ep of eps) {
-    const active = ep.runningAdapters.has(target) || (!v03 && ep.waitingAdapters.has(target));
-    if (active) affinity.push(ep);
-    const used = v03 ? ep.runningAdapters.size : ep.runningAdapters.size + ep.waitingAdapters.size;
-    if (used < ep.maxLora) available.push(ep);
+    if (loraActive(ep, target, v03)) nAffinity++;
+    if (loraAvailable(ep, v03)) nAvailable++;
   }
-  if (affinity.length > 0 && available.length > 0) return rng.next() < threshold ? affinity : available;
-  return affinity.length > 0 ? affinity : available;
+  let useAffinity = nAffinity > 0;
+  if (nAffinity > 0 && nAvailable > 0) useAffinity = rng.next() < threshold;
+  const kept = list(out, useAffinity ? nAffinity : nAvailable);
+  let k = 0;
+  for (const ep of eps) if (useAffinity ? loraActive(ep, target, v03) : loraAvailable(ep, v03)) kept[k++] = ep;
+  return kept;
 }
 
 abstract class NamedFilter implements Filter {
@@ -106,7 +129,7 @@ export class LowQueueFilter extends NamedFilter {
     this.threshold = params.threshold;
   }
   filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
-    return lowQueue(eps, this.threshold, cycle.buffer());
+    return lowQueue(eps, this.threshold, cycle);
   }
 }
 
@@ -119,21 +142,21 @@ export class LoraAffinityFilter extends NamedFilter {
   }
   filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
     const target = targetAdapter(cycle.req.adapter, cycle.req.model);
-    return loraAffinity(eps, target, this.threshold, cycle.ctx.rng, false, cycle.buffer(), cycle.buffer());
+    return loraAffinity(eps, target, this.threshold, cycle.ctx.rng, false, cycle);
   }
 }
 
 export class LeastQueueFilter extends NamedFilter {
   readonly type = "least-queue-filter";
   filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
-    return leastQueue(eps, cycle.buffer());
+    return leastQueue(eps, cycle);
   }
 }
 
 export class LeastKvCacheFilter extends NamedFilter {
   readonly type = "least-kv-cache-filter";
   filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
-    return leastKvCache(eps, cycle.buffer());
+    return leastKvCache(eps, cycle);
   }
 }
 

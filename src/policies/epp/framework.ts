@@ -9,6 +9,7 @@
  * and PreRequest plugins run after the pick (`onDispatch` here).
  */
 import type { Request } from "../../sim/request.ts";
+import { EndpointLists } from "../common.ts";
 import type { EndpointView, KvEvent, RouterInit, RoutingContext } from "../types.ts";
 
 /**
@@ -25,7 +26,7 @@ export class Cycle {
   /** Replica picked by a profile named `prefill` (P/D configs), -1 when none ran or it failed. */
   prefill = -1;
   /** Endpoint lists handed out by `buffer()` (reused from cycle to cycle). */
-  private readonly buffers: EndpointView[][] = [];
+  private readonly buffers: EndpointLists[] = [];
   private used = 0;
 
   constructor(id: number, req: Request, ctx: RoutingContext) {
@@ -45,16 +46,15 @@ export class Cycle {
   }
 
   /**
-   * An empty endpoint list for a filter's result, valid until the end of this cycle and distinct from every other
-   * buffer of the cycle (so a filter may return it, and a later filter or tree branch may still read its input).
-   * The lists are reused by later cycles: no allocation per request once warm.
+   * An endpoint list of length `n` for a filter's result, to fill by index; valid until the end of this cycle and
+   * distinct from every other buffer of the cycle (so a filter may return it, and a later filter or tree branch may
+   * still read its input). The lists are reused by later cycles: no allocation per request once warm.
    */
-  buffer(): EndpointView[] {
+  buffer(n: number): EndpointView[] {
     let b = this.buffers[this.used];
-    if (b === undefined) this.buffers.push((b = []));
-    else b.length = 0;
+    if (b === undefined) this.buffers.push((b = new EndpointLists()));
     this.used++;
-    return b;
+    return b.get(n);
   }
 }
 
@@ -117,6 +117,8 @@ export interface PrefixMatchProvider {
 export interface InflightTokens {
   /** Tokens in flight on `replica` (as the producer counts them). */
   tokens(replica: number): number;
+  /** The same counts as an array by replica index (read-only for plugins; no call per endpoint). */
+  readonly loads: Float64Array;
   /** Tokens this request would add on `replica` (HEAD lookahead: uncached input). */
   uncached(cycle: Cycle, replica: number): number;
 }

@@ -35,6 +35,8 @@ export class InflightLoadProducer implements Plugin, InflightTokens {
   readonly type = "inflight-load-producer";
   readonly name: string;
   private readonly load: Float64Array;
+  /** Tokens in flight per replica (`tokens(r)` as an array). */
+  readonly loads: Float64Array;
   /** Per request in flight: [replica, tokens released at the first chunk, tokens released at the end]. */
   private readonly held = new RequestTable(3);
   private readonly prefix: PrefixMatchProvider;
@@ -44,6 +46,7 @@ export class InflightLoadProducer implements Plugin, InflightTokens {
   constructor(name: string, params: InflightParams, init: RouterInit, prefix: PrefixMatchProvider) {
     this.name = name;
     this.load = new Float64Array(init.replicas);
+    this.loads = this.load;
     this.prefix = prefix;
     this.addOutput = params.addEstimatedOutputTokens;
     this.maxOutput = params.maxEstimatedOutputTokens;
@@ -112,7 +115,7 @@ export class TokenLoadScorer implements Scorer {
   score(cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
     for (let i = 0; i < eps.length; i++) {
       const r = eps[i]!.index;
-      const load = this.producer.tokens(r) + this.producer.uncached(cycle, r);
+      const load = (this.producer.loads[r] ?? 0) + this.producer.uncached(cycle, r);
       out[i] = load <= 0 ? 1 : 1 - Math.min(load, this.t) / this.t;
     }
   }

@@ -17,7 +17,7 @@
  */
 import { InputError } from "../../errors.ts";
 import type { Request } from "../../sim/request.ts";
-import { clamp01, NO_CANDIDATES } from "../common.ts";
+import { clamp01, NO_CANDIDATES, picked } from "../common.ts";
 import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 import { PLUGIN_TYPES } from "./catalog.ts";
 import type { EppConfig, EppPlugin } from "./config.ts";
@@ -162,7 +162,6 @@ export class EppRouter implements Router {
   private cycle: Cycle | undefined;
   private cur: Cycle | undefined;
   private last: Cycle | undefined;
-  private readonly decisions: RouteResult[] = [];
   private failReason = "";
   private profilesRun = 0;
   private scores: Map<number, number> | undefined;
@@ -233,17 +232,7 @@ export class EppRouter implements Router {
     }
     cycle.primary = pick.index;
     if (this.trace) return { replica: pick.index, scores: this.scores!, breakdown: this.breakdown! };
-    return this.decision(pick.index);
-  }
-
-  /** The (immutable, shared) decision for `replica`: no allocation per request. */
-  private decision(replica: number): RouteResult {
-    let d = this.decisions[replica];
-    if (d === undefined) {
-      d = Object.freeze({ replica });
-      if (replica >= 0 && replica < 1 << 16) this.decisions[replica] = d;
-    }
-    return d;
+    return picked(pick.index);
   }
 
   private readonly runProfile = (name: string): EndpointView | undefined => {

@@ -27,7 +27,7 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { partialTailHash } from "../common.ts";
+import { partialTailHashInto } from "../common.ts";
 import { LruHolderIndex } from "../indexes.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
@@ -129,9 +129,7 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
 
   /** Pods holding `hash` (for tests). */
   holders(hash: number): readonly number[] {
-    const out: number[] = [];
-    this.index.holdersInto(hash, out);
-    return out;
+    return this.index.holders(hash);
   }
 
   match(cycle: Cycle): PrefixMatch {
@@ -158,24 +156,27 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
   /** Adds the loaded hashes to `replica`'s LRU (refreshing recency; may evict). */
   private insert(replica: number): void {
     if (!(replica >= 0 && replica < this.matchBlocks.length)) return;
+    this.index.insert(this.hashBuf, this.nHashes, replica, this.capacity(replica));
+  }
+
+  /** LRU capacity of `replica`: its `num_gpu_blocks` when auto-tuned, else `lruCapacityPerServer`. */
+  private capacity(replica: number): number {
     const gpuBlocks = this.numGpuBlocks[replica] ?? 0;
-    const cap = this.settings.autoTune && gpuBlocks > 0 ? gpuBlocks : this.settings.lruCapacityPerServer;
-    this.index.insert(this.hashBuf, this.nHashes, replica, cap);
+    return this.settings.autoTune && gpuBlocks > 0 ? gpuBlocks : this.settings.lruCapacityPerServer;
   }
 
   /** Copies the request's hashes (capped at `maxBlocks`, plus the partial tail when configured) into the buffer. */
   private loadHashes(req: Request, full: Float64Array): void {
     const s = this.settings;
     const nFull = Math.min(full.length, s.maxBlocks);
+    if (this.hashBuf.length < nFull + 1) this.hashBuf = new Float64Array(Math.max(nFull + 1, this.hashBuf.length * 2));
+    const buf = this.hashBuf;
+    if (nFull === full.length) buf.set(full);
+    else for (let i = 0; i < nFull; i++) buf[i] = full[i]!;
     let n = nFull;
-    let tail = -1;
     if (s.hashPartialBlock && nFull >= 1 && nFull === full.length && nFull < s.maxBlocks) {
-      tail = partialTailHash(req.prompt, s.blockSizeTokens, nFull, full[nFull - 1]!);
-      if (tail >= 0) n++;
+      if (partialTailHashInto(req.prompt, s.blockSizeTokens, nFull, buf, nFull)) n++;
     }
-    if (this.hashBuf.length < n) this.hashBuf = new Float64Array(Math.max(n, this.hashBuf.length * 2));
-    this.hashBuf.set(nFull === full.length ? full : full.subarray(0, nFull));
-    if (tail >= 0) this.hashBuf[nFull] = tail;
     this.nHashes = n;
     this.reqId = req.id;
   }

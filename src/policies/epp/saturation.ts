@@ -126,9 +126,13 @@ export class UtilizationDetector implements Filter, EndpointSaturation {
   }
   filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
     const now = cycle.ctx.now;
-    const kept = cycle.buffer();
-    for (const ep of eps) if (hasCapacity(ep, now, this.settings)) kept.push(ep);
-    return kept.length > 0 ? kept : eps;
+    let n = 0;
+    for (const ep of eps) if (hasCapacity(ep, now, this.settings)) n++;
+    if (n === 0) return eps;
+    const kept = cycle.buffer(n);
+    let k = 0;
+    for (const ep of eps) if (hasCapacity(ep, now, this.settings)) kept[k++] = ep;
+    return kept;
   }
 }
 
@@ -165,8 +169,12 @@ export class ConcurrencyDetector implements Filter, EndpointSaturation {
     return used >= (tokens ? s.maxTokenConcurrency : s.maxConcurrency) * (1 + s.headroom);
   }
   filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
-    const kept = cycle.buffer();
-    for (const ep of eps) if (!this.saturated(cycle, ep)) kept.push(ep);
-    return kept.length > 0 ? kept : eps;
+    let n = 0;
+    for (const ep of eps) if (!this.saturated(cycle, ep)) n++;
+    if (n === 0) return eps;
+    const kept = cycle.buffer(n);
+    let k = 0;
+    for (const ep of eps) if (!this.saturated(cycle, ep)) kept[k++] = ep;
+    return kept;
   }
 }

@@ -93,8 +93,9 @@ export class NoHitLruScorer implements Scorer {
   readonly name: string;
   private readonly provider: PrefixMatchProvider;
   private readonly size: number;
-  /** Pods used for cold requests, least recently used first. */
-  private readonly lru = new Set<number>();
+  /** Pods used for cold requests, least recently used first: `lru[0..used)`. */
+  private lru: Int32Array;
+  private used = 0;
   private coldReq = -1;
   private readonly pos: Int32Array;
 
@@ -103,11 +104,12 @@ export class NoHitLruScorer implements Scorer {
     this.provider = provider;
     this.size = params.lruSize;
     this.pos = new Int32Array(replicas);
+    this.lru = new Int32Array(Math.max(1, Math.min(replicas, this.size)));
   }
 
   /** Pods in LRU order, least recent first (for tests). */
   order(): number[] {
-    return [...this.lru];
+    return Array.from(this.lru.subarray(0, this.used));
   }
 
   score(cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
@@ -133,8 +135,10 @@ export class NoHitLruScorer implements Scorer {
     const pos = this.pos;
     for (const ep of eps) pos[ep.index] = -1;
     let p = 0;
-    const isCand = (r: number): boolean => pos[r] === -1;
-    for (const r of this.lru) if (r < pos.length && isCand(r)) pos[r] = p++;
+    for (let k = 0; k < this.used; k++) {
+      const r = this.lru[k]!;
+      if (r < pos.length && pos[r] === -1) pos[r] = p++;
+    }
     let neverUsed = 0;
     for (const ep of eps) if (pos[ep.index] === -1) neverUsed++;
     let i = 0;
@@ -154,9 +158,26 @@ export class NoHitLruScorer implements Scorer {
     if (cycle !== undefined && cycle.prefill >= 0 && cycle.prefill !== replica) this.touch(cycle.prefill);
   }
 
+  /** Moves `replica` to the most recent end (adding it), dropping the least recent beyond `lruSize`. */
   private touch(replica: number): void {
-    this.lru.delete(replica);
-    this.lru.add(replica);
-    while (this.lru.size > this.size) this.lru.delete(this.lru.values().next().value as number);
+    const lru = this.lru;
+    let n = this.used;
+    let k = 0;
+    while (k < n && lru[k] !== replica) k++;
+    if (k < n) {
+      lru.copyWithin(k, k + 1, n);
+      n--;
+    }
+    if (n === lru.length) {
+      const grown = new Int32Array(lru.length * 2);
+      grown.set(lru);
+      this.lru = grown;
+    }
+    this.lru[n++] = replica;
+    if (n > this.size) {
+      this.lru.copyWithin(0, n - this.size, n);
+      n = this.size;
+    }
+    this.used = n;
   }
 }

@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { hashString } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { HashRing, NO_CANDIDATES } from "../common.ts";
+import { HashRing, NO_CANDIDATES, picked } from "../common.ts";
 import type { RouteResult, Router, RoutingContext } from "../types.ts";
 
 export const consistentHashParams = z.strictObject({ vnodes: z.number().int().positive().default(160) });
@@ -27,7 +27,7 @@ export class ConsistentHashRouter implements Router {
   route(req: Request, ctx: RoutingContext): RouteResult {
     const eps = ctx.endpoints;
     if (eps.length === 0) return NO_CANDIDATES;
-    if (req.session === undefined) return { replica: eps[ctx.rng.int(eps.length)]!.index };
-    return { replica: this.ring.lookup(eps, hashString(req.session)) };
+    if (req.session === undefined) return picked(eps[ctx.rng.int(eps.length)]!.index);
+    return picked(this.ring.lookup(eps, hashString(req.session)));
   }
 }

@@ -24,7 +24,7 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { NO_CANDIDATES } from "../common.ts";
+import { NO_CANDIDATES, picked } from "../common.ts";
 import { CountedHolderIndex, ExpiringSet, RequestTable } from "../indexes.ts";
 import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
@@ -175,7 +175,7 @@ export class DynamoKvRouter implements Router {
       }
     }
     const chosen = eps[pick]!.index;
-    if (!this.trace) return { replica: chosen };
+    if (!this.trace) return picked(chosen);
     const scores = new Map<number, number>();
     const ov = new Map<number, number>();
     const pf = new Map<number, number>();

@@ -18,7 +18,7 @@
  */
 import { z } from "zod";
 import type { Request } from "../../sim/request.ts";
-import { NO_CANDIDATES } from "../common.ts";
+import { NO_CANDIDATES, picked } from "../common.ts";
 import { leastKvCache, leastQueue, loraAffinity } from "../epp/filters.ts";
 import { targetAdapter } from "../epp/scorers.ts";
 import type { EndpointView, RouteResult, Router, RoutingContext } from "../types.ts";
@@ -72,6 +72,6 @@ export class GieV03DecisionTreeRouter implements Router {
       }
       survivors = chain(cap, [leastQueue, lora, leastKvCache]);
     }
-    return { replica: survivors[ctx.rng.int(survivors.length)]!.index };
+    return picked(survivors[ctx.rng.int(survivors.length)]!.index);
   }
 }

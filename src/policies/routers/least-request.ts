@@ -5,6 +5,7 @@
  * here only the fresh in-flight count is used, as Envoy does). No parameters.
  */
 import type { Request } from "../../sim/request.ts";
+import { picked } from "../common.ts";
 import type { RouteResult, Router, RoutingContext } from "../types.ts";
 
 export class LeastRequestRouter implements Router {
@@ -28,6 +29,6 @@ export class LeastRequestRouter implements Router {
         if (ctx.rng.int(ties) === 0) pick = ep.index;
       }
     }
-    return { replica: pick };
+    return picked(pick);
   }
 }

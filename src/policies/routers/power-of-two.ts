@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import type { Request } from "../../sim/request.ts";
-import { NO_CANDIDATES } from "../common.ts";
+import { NO_CANDIDATES, picked } from "../common.ts";
 import type { EndpointView, RouteResult, Router, RoutingContext } from "../types.ts";
 
 export const powerOfTwoParams = z.strictObject({ load: z.enum(["in-flight", "queue"]).default("in-flight") });
@@ -33,7 +33,7 @@ export class PowerOfTwoRouter implements Router {
     const eps = ctx.endpoints;
     const n = eps.length;
     if (n === 0) return NO_CANDIDATES;
-    if (n === 1) return { replica: eps[0]!.index };
+    if (n === 1) return picked(eps[0]!.index);
     const i = ctx.rng.int(n);
     let j = ctx.rng.int(n - 1);
     if (j >= i) j++;
@@ -42,7 +42,7 @@ export class PowerOfTwoRouter implements Router {
     const la = this.load(a, ctx);
     const lb = this.load(b, ctx);
     const pick = lb < la ? b : a;
-    if (!this.trace) return { replica: pick.index };
+    if (!this.trace) return picked(pick.index);
     return {
       replica: pick.index,
       scores: new Map([

@@ -27,9 +27,9 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { NO_CANDIDATES } from "../common.ts";
+import { NO_CANDIDATES, picked } from "../common.ts";
 import { LruHolderIndex } from "../indexes.ts";
-import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
+import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const prebleParams = z.strictObject({
   windowSecs: z.number().positive().default(180),
@@ -53,14 +53,20 @@ export class PrebleE2Router implements Router {
   private readonly lru: LruHolderIndex;
   private readonly gpus: number;
   private reps: Int32Array;
-  private readonly winT: number[][];
-  private readonly winC: number[][];
+  /**
+   * Per GPU, the prefill work routed to it in the window: a ring of (time, prefill seconds) [head, tail), counters
+   * masked with the ring length − 1, and the running sum.
+   */
+  private readonly winT: Float64Array[];
+  private readonly winC: Float64Array[];
   private readonly winHead: Int32Array;
+  private readonly winTail: Int32Array;
   private readonly winSum: Float64Array;
   private readonly held: Int32Array;
   private lastReq = -1;
   private lastHashes: Float64Array = new Float64Array(0);
-  private readonly candBuf: EndpointView[] = [];
+  /** Scratch: the candidate GPUs (all, or the holders of the matched prefix when exploiting) and their costs. */
+  private cand: Int32Array;
   private costs = new Float64Array(16);
 
   constructor(init: RouterInit, params: PrebleParams = prebleParams.parse({})) {
@@ -72,9 +78,11 @@ export class PrebleE2Router implements Router {
     this.lru = new LruHolderIndex(n);
     this.gpus = n;
     this.reps = new Int32Array(Math.max(1, n));
-    this.winT = Array.from({ length: n }, () => []);
-    this.winC = Array.from({ length: n }, () => []);
+    this.winT = Array.from({ length: n }, () => new Float64Array(16));
+    this.winC = Array.from({ length: n }, () => new Float64Array(16));
     this.winHead = new Int32Array(n);
+    this.winTail = new Int32Array(n);
+    this.cand = new Int32Array(Math.max(1, n));
     this.winSum = new Float64Array(n);
     this.held = new Int32Array(n);
   }
@@ -82,19 +90,50 @@ export class PrebleE2Router implements Router {
   private windowLoad(g: number, now: number): number {
     const t = this.winT[g]!;
     const c = this.winC[g]!;
+    const mask = t.length - 1;
     let h = this.winHead[g]!;
-    while (h < t.length && t[h]! <= now - this.p.windowSecs) {
-      this.winSum[g]! -= c[h]!;
+    const tail = this.winTail[g]!;
+    while (h < tail && t[h & mask]! <= now - this.p.windowSecs) {
+      this.winSum[g]! -= c[h & mask]!;
       h++;
     }
-    if (h > 1024 && h * 2 > t.length) {
-      t.splice(0, h);
-      c.splice(0, h);
+    if (h === tail) {
+      this.winSum[g] = 0;
       h = 0;
+      this.winTail[g] = 0;
     }
     this.winHead[g] = h;
-    if (h === t.length) this.winSum[g] = 0;
     return this.winSum[g]!;
+  }
+
+  /** Records `cost` seconds of prefill routed to `g` at `now`. */
+  private windowAdd(g: number, now: number, cost: number): void {
+    let t = this.winT[g]!;
+    let c = this.winC[g]!;
+    const h = this.winHead[g]!;
+    let tail = this.winTail[g]!;
+    if (tail - h === t.length) {
+      const len = t.length;
+      const t2 = new Float64Array(len * 2);
+      const c2 = new Float64Array(len * 2);
+      for (let k = 0; k < len; k++) {
+        t2[k] = t[(h + k) & (len - 1)]!;
+        c2[k] = c[(h + k) & (len - 1)]!;
+      }
+      this.winT[g] = t = t2;
+      this.winC[g] = c = c2;
+      this.winHead[g] = 0;
+      tail = len;
+    } else if (tail >= 0x40000000) {
+      // Rebase the counters (by a multiple of the ring length) so that they stay small integers.
+      const base = h - (h & (t.length - 1));
+      this.winHead[g] = h - base;
+      tail -= base;
+    }
+    t[tail & (t.length - 1)] = now;
+    c[tail & (t.length - 1)] = cost;
+    this.winTail[g] = tail + 1;
+    this.winSum[g]! += cost;
   }
 
   private loadCost(g: number, ctx: RoutingContext): number {
@@ -120,17 +159,14 @@ export class PrebleE2Router implements Router {
     const cached = matched * this.bs;
     const missed = req.inputTokens - cached;
     const exploit = matched > 0 && missed < cached;
-    let cand: readonly EndpointView[] = eps;
-    if (exploit) {
-      const holders = this.candBuf;
-      holders.length = 0;
-      for (const ep of eps) if (this.held[ep.index] === matched) holders.push(ep);
-      cand = holders;
-    }
-    if (this.costs.length < cand.length) this.costs = new Float64Array(Math.max(cand.length, this.costs.length * 2));
+    if (this.cand.length < eps.length) this.cand = new Int32Array(eps.length);
+    const cand = this.cand;
+    let nc = 0;
+    for (const ep of eps) if (!exploit || this.held[ep.index] === matched) cand[nc++] = ep.index;
+    if (this.costs.length < nc) this.costs = new Float64Array(Math.max(nc, this.costs.length * 2));
     const costs = this.costs;
-    for (let k = 0; k < cand.length; k++) {
-      const g = cand[k]!.index;
+    for (let k = 0; k < nc; k++) {
+      const g = cand[k]!;
       if (exploit) costs[k] = this.loadCost(g, ctx);
       else {
         const cap = this.caps[g] ?? 0;
@@ -142,7 +178,7 @@ export class PrebleE2Router implements Router {
     let i = -1;
     let best = Number.POSITIVE_INFINITY;
     let ties = 0;
-    for (let k = 0; k < cand.length; k++) {
+    for (let k = 0; k < nc; k++) {
       const c = costs[k]!;
       if (c < best) {
         best = c;
@@ -153,10 +189,10 @@ export class PrebleE2Router implements Router {
         if (ctx.rng.int(ties) === 0) i = k;
       }
     }
-    const pick = cand[i]!.index;
-    if (!this.trace) return { replica: pick };
+    const pick = cand[i]!;
+    if (!this.trace) return picked(pick);
     const scores = new Map<number, number>();
-    for (let k = 0; k < cand.length; k++) scores.set(cand[k]!.index, costs[k]!);
+    for (let k = 0; k < nc; k++) scores.set(cand[k]!, costs[k]!);
     const heldMap = new Map<number, number>();
     for (const ep of eps) heldMap.set(ep.index, this.held[ep.index]!);
     return { replica: pick, scores, breakdown: new Map([["held_blocks", heldMap]]) };
@@ -170,9 +206,7 @@ export class PrebleE2Router implements Router {
     while (k < hashes.length && l.holds(hashes[k]!, replica)) k++;
     const uncached = Math.max(0, req.inputTokens - k * this.bs);
     const c = uncached * this.p.prefillSecondsPerToken;
-    this.winT[replica]!.push(now);
-    this.winC[replica]!.push(c);
-    this.winSum[replica]! += c;
+    this.windowAdd(replica, now, c);
     const cap = this.caps[replica] ?? 0;
     for (let b = hashes.length - 1; b >= 0; b--) l.touch(hashes[b]!, replica);
     while (cap > 0 && l.size(replica) > cap) l.evict(replica);

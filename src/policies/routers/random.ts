@@ -3,6 +3,7 @@
  * Source: GIE `random-picker` without scorers; Vidur `random`. No parameters.
  */
 import type { Request } from "../../sim/request.ts";
+import { picked } from "../common.ts";
 import type { RouteResult, Router, RoutingContext } from "../types.ts";
 
 export class RandomRouter implements Router {
@@ -10,6 +11,6 @@ export class RandomRouter implements Router {
   route(_req: Request, ctx: RoutingContext): RouteResult {
     const eps = ctx.endpoints;
     if (eps.length === 0) return { refused: true, status: 503, reason: "no endpoint serves the model" };
-    return { replica: eps[ctx.rng.int(eps.length)]!.index };
+    return picked(eps[ctx.rng.int(eps.length)]!.index);
   }
 }

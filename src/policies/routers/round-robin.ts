@@ -4,6 +4,7 @@
  * vLLM production-stack `roundrobin`. No parameters.
  */
 import type { Request } from "../../sim/request.ts";
+import { picked } from "../common.ts";
 import type { RouteResult, Router, RoutingContext } from "../types.ts";
 
 export class RoundRobinRouter implements Router {
@@ -13,6 +14,6 @@ export class RoundRobinRouter implements Router {
     const eps = ctx.endpoints;
     if (eps.length === 0) return { refused: true, status: 503, reason: "no endpoint serves the model" };
     const ep = eps[this.counter++ % eps.length]!;
-    return { replica: ep.index };
+    return picked(ep.index);
   }
 }

@@ -14,7 +14,7 @@
 import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { NO_CANDIDATES } from "../common.ts";
+import { NO_CANDIDATES, picked } from "../common.ts";
 import { HolderIndex } from "../indexes.ts";
 import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
@@ -28,9 +28,10 @@ export class VllmPrefixAwareRouter implements Router {
   /** The trie's nodes: chunk hash → endpoints holding it. */
   private readonly trie: HolderIndex;
   private readonly isCand: Uint8Array;
-  private l: number[] = [];
-  private best: number[] = [];
-  private cur: number[] = [];
+  /** Scratch replica lists (holders of a chunk; the available holders of the deepest chunk; of the current one). */
+  private readonly l: Int32Array;
+  private best: Int32Array;
+  private cur: Int32Array;
   private lastReq = -1;
   private lastHashes: Float64Array = new Float64Array(0);
 
@@ -39,6 +40,10 @@ export class VllmPrefixAwareRouter implements Router {
     this.trace = init.traceDecisions === true;
     this.isCand = new Uint8Array(init.replicas);
     this.trie = new HolderIndex(init.replicas);
+    const lists = Math.max(32, init.replicas + 31);
+    this.l = new Int32Array(lists);
+    this.best = new Int32Array(lists);
+    this.cur = new Int32Array(lists);
   }
 
   route(req: Request, ctx: RoutingContext): RouteResult {
@@ -53,23 +58,25 @@ export class VllmPrefixAwareRouter implements Router {
     const l = this.l;
     let holders = this.best;
     let cur = this.cur;
-    holders.length = 0;
+    let nHolders = 0;
     for (let b = 0; b < hashes.length; b++) {
-      if (this.trie.holdersInto(hashes[b]!, l) === 0) break;
-      cur.length = 0;
-      for (const r of l) if (isCand[r] === 1) cur.push(r);
-      if (cur.length === 0) break;
+      const n = this.trie.holdersInto(hashes[b]!, l);
+      if (n === 0) break;
+      let c = 0;
+      for (let j = 0; j < n; j++) if (isCand[l[j]!] === 1) cur[c++] = l[j]!;
+      if (c === 0) break;
       const t = holders;
       holders = cur;
       cur = t;
+      nHolders = c;
     }
     this.best = holders;
     this.cur = cur;
     for (const ep of eps) isCand[ep.index] = 0;
     let pick: number;
-    if (holders.length > 0) pick = holders[ctx.rng.int(holders.length)]!;
+    if (nHolders > 0) pick = holders[ctx.rng.int(nHolders)]!;
     else pick = eps[ctx.rng.int(eps.length)]!.index;
-    if (!this.trace) return { replica: pick };
+    if (!this.trace) return picked(pick);
     const scores = new Map<number, number>();
     for (const ep of eps) {
       let k = 0;
@@ -81,6 +88,6 @@ export class VllmPrefixAwareRouter implements Router {
 
   onDispatch(req: Request, replica: number): void {
     const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.chunk);
-    for (const h of hashes) this.trie.add(h, replica);
+    this.trie.addAll(hashes, hashes.length, replica);
   }
 }

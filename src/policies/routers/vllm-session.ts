@@ -14,7 +14,7 @@
 import { z } from "zod";
 import { hashString } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { HashRing, NO_CANDIDATES } from "../common.ts";
+import { HashRing, NO_CANDIDATES, picked } from "../common.ts";
 import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const vllmSessionParams = z.strictObject({
@@ -55,7 +55,7 @@ export class VllmSessionRouter implements Router {
   route(req: Request, ctx: RoutingContext): RouteResult {
     const eps = ctx.endpoints;
     if (eps.length === 0) return NO_CANDIDATES;
-    if (req.session !== undefined) return { replica: this.ring.lookup(eps, hashString(req.session)) };
+    if (req.session !== undefined) return picked(this.ring.lookup(eps, hashString(req.session)));
     let best = eps[0]!;
     let bestCount = Number.POSITIVE_INFINITY;
     const scores = this.trace ? new Map<number, number>() : undefined;
@@ -67,7 +67,7 @@ export class VllmSessionRouter implements Router {
         best = ep;
       }
     }
-    return scores ? { replica: best.index, scores } : { replica: best.index };
+    return scores ? { replica: best.index, scores } : picked(best.index);
   }
 
   onDispatch(_req: Request, replica: number, now: number): void {
