@@ -43,6 +43,9 @@ export const EngineSchema = z
     gpu_memory_utilization: z.number().gt(0).lte(1).default(0.9),
     /** KV cache size in blocks per replica; derived from GPU memory, weights and TP when absent. */
     total_kv_blocks: z.number().int().positive().optional(),
+    /** CPU KV offload tier in blocks (vLLM CPU offloading; the calibration set's `cpu_kv_blocks`): evicted blocks move
+     * there and are loaded back at host-to-GPU bandwidth instead of being recomputed. 0 = off. */
+    cpu_kv_blocks: z.number().int().nonnegative().optional(),
     /**
      * LoRA (vLLM `--enable-lora --max-loras N`): GPU adapter slots, i.e. the most distinct adapters among running
      * requests. Absent: LoRA off (requests' adapters are ignored).

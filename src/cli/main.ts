@@ -11,6 +11,7 @@ import { writeCompareOutputs } from "../report/lab-outputs.ts";
 import { writeRunOutputs } from "../report/outputs.ts";
 import { formatRun } from "../report/text.ts";
 import { loadScenario } from "../scenario.ts";
+import { registerFidelityCommands } from "./fidelity.ts";
 import { registerLabCommands } from "./lab.ts";
 import { registerModelsCommand } from "./models.ts";
 import { registerPoliciesCommand } from "./policies.ts";
@@ -148,6 +149,7 @@ export function buildProgram(): Command {
 
   registerPoliciesCommand(program);
   registerModelsCommand(program);
+  registerFidelityCommands(program);
   registerTraceCommands(program);
   registerLabCommands(program);
   return program;

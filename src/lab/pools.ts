@@ -24,7 +24,7 @@ function wrap<T>(field: string, f: () => T): T {
 }
 
 /** Resolves one pool of the scenario into replica specs (model, KV blocks, cost model). */
-export function buildPool(p: PoolConfig, index: number): PoolSpec {
+export function buildPool(p: PoolConfig, index: number, baseDir?: string): PoolSpec {
   const field = `pools.${index}`;
   const model = wrap(`${field}.model`, () => getModel(p.model));
   const e = p.engine;
@@ -62,7 +62,12 @@ export function buildPool(p: PoolConfig, index: number): PoolSpec {
     ...(lora !== undefined ? { lora } : {}),
   };
   const cost = wrap(`${field}.cost_model`, () =>
-    createCostModel(p.cost_model, { model: model.name, gpu: p.gpu, tp: p.tp }),
+    createCostModel(p.cost_model, {
+      model: model.name,
+      gpu: p.gpu,
+      tp: p.tp,
+      ...(baseDir !== undefined ? { baseDir } : {}),
+    }),
   );
   return {
     name: p.name,
@@ -73,6 +78,7 @@ export function buildPool(p: PoolConfig, index: number): PoolSpec {
     engine,
     cost,
     gpuHourUsd: p.gpu_hour_usd * p.tp,
+    ...(e.cpu_kv_blocks !== undefined && e.cpu_kv_blocks > 0 ? { cpuKvBlocks: e.cpu_kv_blocks } : {}),
   };
 }
 
@@ -105,11 +111,11 @@ function buildLora(p: PoolConfig, model: ReturnType<typeof getModel>): LoraSetti
   );
 }
 
-export function buildPools(s: Scenario): PoolSpec[] {
+export function buildPools(s: Scenario, baseDir?: string): PoolSpec[] {
   const names = new Set<string>();
   return s.pools.map((p, i) => {
     if (names.has(p.name)) throw new InputError(`pools.${i}.name: duplicate pool name "${p.name}"`);
     names.add(p.name);
-    return buildPool(p, i);
+    return buildPool(p, i, baseDir);
   });
 }

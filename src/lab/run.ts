@@ -67,7 +67,7 @@ export interface RunOutput {
 export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOutput {
   const s = loaded.scenario;
   const seed = o.seed ?? s.seed;
-  const pools = buildPools(s);
+  const pools = buildPools(s, loaded.baseDir);
   const router = buildRouter(loaded, pools, o);
   const built = buildSource(loaded, seed);
   const source = o.wrapSource ? o.wrapSource(built) : built;

@@ -223,7 +223,7 @@ export function planSweep(base: SweepBase, o: SweepPlanOptions): SweepPlan {
   for (const j of jobs) {
     const loaded = pointScenario(base, params, j);
     try {
-      buildRouter(loaded, buildPools(loaded.scenario), {});
+      buildRouter(loaded, buildPools(loaded.scenario, loaded.baseDir), {});
     } catch (e) {
       if (e instanceof InputError) throw new InputError(`point ${j.id} (${describe(j.values)}): ${e.message}`);
       throw e;

@@ -9,6 +9,7 @@
 
 import { DropReason, RequestTable, WeightedSamples } from "../metrics/records.ts";
 import type { CostModel } from "../models/cost.ts";
+import { attachCpuOffload } from "../models/kv-offload.ts";
 import { type EngineConfig, Replica, type ReplicaListener, type Seq } from "../models/replica.ts";
 import { degrade } from "../policies/degradation.ts";
 import { retryDelay } from "../policies/flow-control/clients.ts";
@@ -37,6 +38,8 @@ export interface PoolSpec {
   readonly cost: CostModel;
   /** Price of one replica-hour (all its GPUs), for cost reports. */
   readonly gpuHourUsd: number;
+  /** CPU KV offload tier per replica, in blocks (vLLM's CPU offloading; 0 or absent = off). */
+  readonly cpuKvBlocks?: number;
 }
 
 export interface DecisionRecord {
@@ -244,6 +247,7 @@ export class Simulation implements ReplicaListener {
         const r = new Replica(index++, p.name, i, p.model, p.engine, p.cost, this);
         // Fast-forward needs no per-step observer; KV events must be emitted at their own step times.
         r.fastForward = opts.fastForward !== false && !router.wantsKvEvents;
+        if (p.cpuKvBlocks !== undefined && p.cpuKvBlocks > 0) attachCpuOffload(r, p.model, p.tp, p.cpuKvBlocks);
         this.replicas.push(r);
         const v = new View(r);
         this.views.push(v);
@@ -550,7 +554,6 @@ export class Simulation implements ReplicaListener {
     // Client-visible gap: each token also pays the per-output-token overhead.
     this.itl.add(gap + r.cost.overheads.perOutputToken);
   }
-
 
   onComplete(seq: Seq, t: number): void {
     const id = seq.req.id;
