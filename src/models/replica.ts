@@ -473,7 +473,8 @@ export class Replica {
   /** Applies the block allocations of stretch steps that start before an observer at `t` (event pushed at `p`). */
   settle(t: number, p: number): void {
     const J = this.ffSteps;
-    while (this.ffAllocDone < J && this.startsBefore(this.ffAllocDone, t, p)) this.applyStepAllocations(this.ffAllocDone + 1);
+    while (this.ffAllocDone < J && this.startsBefore(this.ffAllocDone, t, p))
+      this.applyStepAllocations(this.ffAllocDone + 1);
   }
 
   /** Step j ≥ 2 of the stretch: allocations (c_i + j − 1 ≡ 0) and full-block registrations (c_i + j ≡ 0 mod bs). */
@@ -484,7 +485,7 @@ export class Replica {
     const run = this.running;
     const kv = this.kv;
     const ra = (((1 - j) % bs) + bs) % bs;
-    const rr = (((-j % bs) + bs) % bs);
+    const rr = ((-j % bs) + bs) % bs;
     let a = start[ra]!;
     const aEnd = start[ra + 1]!;
     let g = start[rr]!;
