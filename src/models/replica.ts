@@ -57,6 +57,8 @@ export interface ReplicaListener {
 }
 
 const OUTPUT_NS = 0x0a7;
+/** Stretch step times computed per chunk (one engine event per chunk). */
+const FF_CHUNK = 32;
 
 /** A request's state at a replica (vLLM's `Request` inside the engine). */
 export class Seq {
@@ -303,7 +305,7 @@ export class Replica {
     this.counters.busyTime += dt;
     const end = now + dt;
     // Fast-forward only plain decode stretches: no LoRA time (loads or adapter kernels) in the step.
-    if (this.fastForward && loraExtra === 0 && this.planStretch(now, end)) return this.ffEnds[this.ffSteps - 1]!;
+    if (this.fastForward && loraExtra === 0 && this.planStretch(now, end)) return this.ffEnds[this.ffComputed - 1]!;
     return end;
   }
 
@@ -370,6 +372,9 @@ export class Replica {
   private ffEnds = new Float64Array(64);
   /** Duration of each step of the stretch. */
   private ffDts = new Float64Array(64);
+  /** Steps whose end times are computed (a prefix of the stretch). */
+  private ffComputed = 0;
+  private ffLoraOverhead = 0;
   /** Steps whose block allocations have been applied (step 1's by `schedule`). */
   private ffAllocDone = 0;
   private ffStartTime = 0;
@@ -426,23 +431,46 @@ export class Replica {
       this.ffDts = new Float64Array(cap);
     }
     const c1 = b.decodeContext;
-    const loraOverhead = this.lora !== undefined ? this.lora.lastOverhead : 0; // LoRA
+    this.ffLoraOverhead = this.lora !== undefined ? this.lora.lastOverhead : 0; // LoRA
     this.ffEnds[0] = end1;
     this.ffDts[0] = end1 - now;
-    let t = end1;
-    for (let j = 2; j <= steps; j++) {
+    this.ffComputed = 1;
+    this.ffSteps = steps;
+    this.ffContext = c1;
+    // Step times are computed a chunk at a time: an arrival usually ends a stretch long before it would complete.
+    this.ensureTimes(Math.min(steps, FF_CHUNK));
+    this.ffAllocDone = 1;
+    this.ffStartTime = now;
+    return true;
+  }
+
+  /** Computes the end times of stretch steps up to `k` (≤ the stretch length): the same arithmetic as stepping. */
+  private ensureTimes(k: number): void {
+    if (k > this.ffSteps) k = this.ffSteps;
+    if (k <= this.ffComputed) return;
+    const b = this.batch;
+    const c1 = this.ffContext;
+    const D = this.running.length;
+    let t = this.ffEnds[this.ffComputed - 1]!;
+    for (let j = this.ffComputed + 1; j <= k; j++) {
       b.decodeContext = c1 + (j - 1) * D;
-      const dt = this.cost.stepTime(b) + loraOverhead; // LoRA: same overhead every step of the stretch
+      const dt = this.cost.stepTime(b) + this.ffLoraOverhead; // LoRA: same overhead every step of the stretch
       this.ffDts[j - 1] = dt;
       t += dt;
       this.ffEnds[j - 1] = t;
     }
     b.decodeContext = c1;
-    this.ffContext = c1;
-    this.ffSteps = steps;
-    this.ffAllocDone = 1;
-    this.ffStartTime = now;
-    return true;
+    this.ffComputed = k;
+  }
+
+  /**
+   * The engine's step event at `t` during a stretch: if it is only a chunk boundary (the stretch goes on), computes
+   * the next chunk and returns its end time (the next event); otherwise -1 and the engine finishes the step.
+   */
+  checkpoint(t: number): number {
+    if (this.ffSteps === 0 || this.ffComputed >= this.ffSteps || t !== this.ffEnds[this.ffComputed - 1]) return -1;
+    this.ensureTimes(Math.min(this.ffSteps, this.ffComputed + FF_CHUNK));
+    return this.ffEnds[this.ffComputed - 1]!;
   }
 
   /**
@@ -464,9 +492,10 @@ export class Replica {
   truncate(t: number, p: number): number {
     const J = this.ffSteps;
     let j = 1;
-    while (j < J && this.startsBefore(j, t, p)) j++;
+    while (j < J && (this.ensureTimes(j), this.startsBefore(j, t, p))) j++;
     if (j >= J) return -1;
     this.ffSteps = j;
+    if (this.ffComputed > j) this.ffComputed = j;
     return this.ffEnds[j - 1]!;
   }
 

@@ -87,32 +87,40 @@ export class NumMap {
     }
   }
 
-  /** Removes `key` if it maps to `value`; returns whether it did. */
+  /** Removes `key` if it maps to `value`; returns whether it did. One probe sequence. */
   deleteIfValue(key: number, value: number): boolean {
-    const keys = this.keys;
-    const mask = this.mask;
-    let i = (key | 0) & mask;
-    for (;;) {
-      const k = keys[i]!;
-      if (k === EMPTY) return false;
-      if (k === key) return this.vals[i] === value ? this.delete(key) : false;
-      i = (i + 1) & mask;
-    }
+    const i = this.slotOf(key);
+    if (i < 0 || this.vals[i] !== value) return false;
+    this.removeAt(i);
+    return true;
   }
 
   /** Removes `key`; returns whether it was present. Backward-shift deletion keeps probe chains intact. */
   delete(key: number): boolean {
+    const i = this.slotOf(key);
+    if (i < 0) return false;
+    this.removeAt(i);
+    return true;
+  }
+
+  /** Slot holding `key`, or -1. */
+  private slotOf(key: number): number {
     const keys = this.keys;
-    const vals = this.vals;
     const mask = this.mask;
     let i = (key | 0) & mask;
     for (;;) {
       const k = keys[i]!;
-      if (k === EMPTY) return false;
-      if (k === key) break;
+      if (k === key) return i;
+      if (k === EMPTY) return -1;
       i = (i + 1) & mask;
     }
-    // Shift back any entry of the following cluster whose home slot is not in (i, j].
+  }
+
+  /** Empties slot `i`, shifting back any later entry of its cluster whose home slot is not in (i, j]. */
+  private removeAt(i: number): void {
+    const keys = this.keys;
+    const vals = this.vals;
+    const mask = this.mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
@@ -128,7 +136,6 @@ export class NumMap {
     }
     keys[i] = EMPTY;
     this.size--;
-    return true;
   }
 
   /** Calls `f(key, value)` for every entry (order unspecified but deterministic). */
