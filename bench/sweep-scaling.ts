@@ -1,6 +1,7 @@
 /**
  * sweep-scaling: a 16-point weight sweep (prefix-cache-scorer × queue-scorer weights on the default scenario with
- * gie-default, 240 simulated seconds per point) with `--jobs 1` and then `--jobs 2`, through the CLI as a user runs it. Prints both wall times, the
+ * gie-default, 240 simulated seconds per point) with `--jobs 1` and then `--jobs 2`, through the CLI as a user runs it
+ * (without charts, which are drawn once at the end on the main thread). Prints both wall times, the
  * speed-up (target ≥ 1.8× on 2 cores) and checks the two result files are byte-identical.
  */
 import { spawnSync } from "node:child_process";
@@ -29,7 +30,7 @@ function sweep(jobs: number): { wall: number; dir: string } {
   const t = now();
   const r = spawnSync(
     process.execPath,
-    [cli, "sweep", scenario, ...params, "--jobs", String(jobs), "--out", dir, "--no-progress"],
+    [cli, "sweep", scenario, ...params, "--jobs", String(jobs), "--out", dir, "--no-progress", "--no-charts"],
     { encoding: "utf8" },
   );
   const wall = now() - t;
