@@ -422,7 +422,9 @@ export function formatDrill(d: DrillResult): string {
       : []),
     "",
     `backpressure: ${fmtNum(d.backpressure.shed)} × 429 (shed), ${fmtNum(d.backpressure.unavailable)} × 503 (unavailable)` +
-      (d.backpressure.shed + d.backpressure.unavailable === 0 ? " — the gateway queued everything" : ""),
+      (d.backpressure.shed + d.backpressure.unavailable === 0
+        ? " — nothing was pushed back: every request was sent on and waited in a queue (set gateway.flow_control to shed)"
+        : ""),
     `deepest replica queue (waiting): ${queue}`,
     `recovery: ${
       rt === null
