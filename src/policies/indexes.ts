@@ -26,6 +26,147 @@ function tableSize(capacity: number): number {
   return cap;
 }
 
+/*
+ * The probing shared by every table below: slots of `stride` doubles, the key first; `mask` = slots − 1. Plain
+ * functions over the arrays (no closure, nothing allocated), so that each class keeps its own fields and layout.
+ */
+
+/** Offset in `t` of `key`'s slot, or -1. */
+function probe(t: Float64Array, mask: number, stride: number, key: number): number {
+  let i = (key | 0) & mask;
+  for (;;) {
+    const k = t[i * stride]!;
+    if (k === key) return i * stride;
+    if (k === EMPTY) return -1;
+    i = (i + 1) & mask;
+  }
+}
+
+/** Offset in `t` of the first free slot on `key`'s probe sequence (where `key`, not present, is inserted). */
+function freeSlot(t: Float64Array, mask: number, stride: number, key: number): number {
+  let i = (key | 0) & mask;
+  while (t[i * stride] !== EMPTY) i = (i + 1) & mask;
+  return i * stride;
+}
+
+/**
+ * Backward-shift deletion of slot `i` (no tombstones): moves the following entries back, marks the slot left over
+ * EMPTY and returns its offset in `t` (its other doubles still hold the last moved entry's; the caller resets them).
+ */
+function shiftOut(t: Float64Array, mask: number, stride: number, i: number): number {
+  let j = i;
+  for (;;) {
+    j = (j + 1) & mask;
+    const k = t[j * stride]!;
+    if (k === EMPTY) break;
+    const home = (k | 0) & mask;
+    if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+    for (let x = 0; x < stride; x++) t[i * stride + x] = t[j * stride + x]!;
+    i = j;
+  }
+  t[i * stride] = EMPTY;
+  return i * stride;
+}
+
+/** Reinserts every entry of `old` into `t`, an empty table of the same stride (`mask`: its slots − 1). */
+function rehash(old: Float64Array, t: Float64Array, mask: number, stride: number): void {
+  for (let o = 0; o < old.length; o += stride) {
+    const k = old[o]!;
+    if (k === EMPTY) continue;
+    const to = freeSlot(t, mask, stride, k);
+    for (let x = 0; x < stride; x++) t[to + x] = old[o + x]!;
+  }
+}
+
+/** A `[key, value]` pair table twice as large with the entries of `old`. */
+function growPairs(old: Float64Array): Float64Array {
+  const t = new Float64Array(old.length * 2).fill(EMPTY);
+  rehash(old, t, old.length - 1, 2);
+  return t;
+}
+
+/*
+ * Holder bit sets: `w` int32 words stored right after the key (`[key, word0, …]`), as in `HolderIndex` and
+ * `LruHolderIndex`.
+ */
+
+/** Whether the holder set at offset `o` (-1: no slot) has `replica`. */
+function hasHolder(t: Float64Array, o: number, replica: number): boolean {
+  return o >= 0 && ((t[o + 1 + (replica >>> 5)]! | 0) & (1 << (replica & 31))) !== 0;
+}
+
+/** Whether every word of the holder set at offset `o` is zero. */
+function noHolder(t: Float64Array, o: number, w: number): boolean {
+  for (let k = o + 1; k <= o + w; k++) if (t[k] !== 0) return false;
+  return true;
+}
+
+/** Writes the replicas of the holder set at offset `o` (-1: none) into `out[0..count)`, ascending; returns the count. */
+function holdersAt(t: Float64Array, o: number, w: number, out: Int32Array): number {
+  if (o < 0) return 0;
+  let n = 0;
+  for (let k = 0; k < w; k++) {
+    let m = t[o + 1 + k]! | 0;
+    while (m !== 0) {
+      const low = m & -m;
+      out[n++] = (k << 5) + 31 - Math.clz32(low);
+      m ^= low;
+    }
+  }
+  return n;
+}
+
+/** The EPP's greedy walk over a holder table (see `HolderIndex.walk`). */
+function walkHolders(
+  t: Float64Array,
+  mask: number,
+  stride: number,
+  w: number,
+  hashes: Float64Array,
+  n: number,
+  counts: Int32Array,
+): number {
+  let b = 0;
+  for (; b < n; b++) {
+    const o = probe(t, mask, stride, hashes[b]!);
+    if (o < 0) break;
+    for (let k = 0; k < w; k++) {
+      let m = t[o + 1 + k]! | 0;
+      while (m !== 0) {
+        const low = m & -m;
+        counts[(k << 5) + 31 - Math.clz32(low)]!++;
+        m ^= low;
+      }
+    }
+  }
+  return b;
+}
+
+/** Longest held prefix per replica over a holder table (see `HolderIndex.prefixRuns`). */
+function prefixRunsOf(
+  t: Float64Array,
+  mask: number,
+  stride: number,
+  hashes: Float64Array,
+  n: number,
+  reps: Int32Array,
+  m: number,
+  held: Int32Array,
+): void {
+  let live = m;
+  for (let b = 0; b < n && live > 0; b++) {
+    const o = probe(t, mask, stride, hashes[b]!);
+    if (o < 0) return;
+    for (let j = 0; j < live; ) {
+      const r = reps[j]!;
+      if (((t[o + 1 + (r >>> 5)]! | 0) & (1 << (r & 31))) !== 0) {
+        held[r]!++;
+        j++;
+      } else reps[j] = reps[--live]!;
+    }
+  }
+}
+
 /**
  * An LRU set of numeric keys (block hashes) with lazy deletion: a touch is one probe that stores the key's new stamp
  * and an append of a (key, stamp) record to a ring buffer; eviction pops records from the front and skips the stale
@@ -66,15 +207,7 @@ export class StampLru {
 
   /** Index into `t` of `key`'s slot, or -1. */
   private slot(key: number): number {
-    const t = this.t;
-    const mask = this.mask;
-    let i = (key | 0) & mask;
-    for (;;) {
-      const k = t[i << 1]!;
-      if (k === key) return i << 1;
-      if (k === EMPTY) return -1;
-      i = (i + 1) & mask;
-    }
+    return probe(this.t, this.mask, 2, key);
   }
 
   /** Inserts `key` as most recent, or refreshes it; returns true when it was not present. */
@@ -140,38 +273,13 @@ export class StampLru {
 
   /** Backward-shift deletion of slot `i`. */
   private removeAt(i: number): void {
-    const t = this.t;
-    const mask = this.mask;
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      const k = t[j << 1]!;
-      if (k === EMPTY) break;
-      const home = (k | 0) & mask;
-      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
-      t[i << 1] = k;
-      t[(i << 1) + 1] = t[(j << 1) + 1]!;
-      i = j;
-    }
-    t[i << 1] = EMPTY;
+    shiftOut(this.t, this.mask, 2, i);
     this.count--;
   }
 
   private grow(): void {
-    const old = this.t;
-    const cap = old.length;
-    const t = new Float64Array(cap * 2).fill(EMPTY);
-    const mask = cap - 1;
-    for (let j = 0; j < old.length; j += 2) {
-      const k = old[j]!;
-      if (k === EMPTY) continue;
-      let i = (k | 0) & mask;
-      while (t[i << 1] !== EMPTY) i = (i + 1) & mask;
-      t[i << 1] = k;
-      t[(i << 1) + 1] = old[j + 1]!;
-    }
-    this.t = t;
-    this.mask = mask;
+    this.t = growPairs(this.t);
+    this.mask = this.t.length / 2 - 1;
   }
 
   /**
@@ -272,15 +380,7 @@ export class ExpiringSet {
   }
 
   private slot(key: number): number {
-    const t = this.t;
-    const mask = this.mask;
-    let i = (key | 0) & mask;
-    for (;;) {
-      const k = t[i << 1]!;
-      if (k === key) return i << 1;
-      if (k === EMPTY) return -1;
-      i = (i + 1) & mask;
-    }
+    return probe(this.t, this.mask, 2, key);
   }
 
   touch(key: number, expiry: number): void {
@@ -297,12 +397,9 @@ export class ExpiringSet {
       this.t[j + 1] = s;
       return;
     }
-    const t = this.t;
-    const mask = this.mask;
-    let i = (key | 0) & mask;
-    while (t[i << 1] !== EMPTY) i = (i + 1) & mask;
-    t[i << 1] = key;
-    t[(i << 1) + 1] = s;
+    const i = freeSlot(this.t, this.mask, 2, key);
+    this.t[i] = key;
+    this.t[i + 1] = s;
     this.count++;
   }
 
@@ -318,37 +415,13 @@ export class ExpiringSet {
   }
 
   private removeAt(i: number): void {
-    const t = this.t;
-    const mask = this.mask;
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      const k = t[j << 1]!;
-      if (k === EMPTY) break;
-      const home = (k | 0) & mask;
-      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
-      t[i << 1] = k;
-      t[(i << 1) + 1] = t[(j << 1) + 1]!;
-      i = j;
-    }
-    t[i << 1] = EMPTY;
+    shiftOut(this.t, this.mask, 2, i);
     this.count--;
   }
 
   private grow(): void {
-    const old = this.t;
-    const t = new Float64Array(old.length * 2).fill(EMPTY);
-    const mask = old.length - 1;
-    for (let j = 0; j < old.length; j += 2) {
-      const k = old[j]!;
-      if (k === EMPTY) continue;
-      let i = (k | 0) & mask;
-      while (t[i << 1] !== EMPTY) i = (i + 1) & mask;
-      t[i << 1] = k;
-      t[(i << 1) + 1] = old[j + 1]!;
-    }
-    this.t = t;
-    this.mask = mask;
+    this.t = growPairs(this.t);
+    this.mask = this.t.length / 2 - 1;
   }
 
   /** Full ring (or `renumber`): keep the live touches, renumbered 1…live, in a ring large enough for as many again. */
@@ -409,16 +482,7 @@ export class HolderIndex {
 
   /** Offset in `t` of `hash`'s slot, or -1. */
   private find(hash: number): number {
-    const t = this.t;
-    const mask = this.mask;
-    const stride = this.stride;
-    let i = (hash | 0) & mask;
-    for (;;) {
-      const k = t[i * stride]!;
-      if (k === hash) return i * stride;
-      if (k === EMPTY) return -1;
-      i = (i + 1) & mask;
-    }
+    return probe(this.t, this.mask, this.stride, hash);
   }
 
   /** Adds `replica` to `hash`'s holders; returns true when it was not there yet. */
@@ -488,14 +552,12 @@ export class HolderIndex {
     if ((m & bit) === 0) return false;
     t[at] = m & ~bit;
     if (m !== bit) return true;
-    for (let k = o + 1; k <= o + this.w; k++) if (t[k] !== 0) return true;
-    this.removeAt(o / this.stride);
+    if (noHolder(t, o, this.w)) this.removeAt(o / this.stride);
     return true;
   }
 
   holds(hash: number, replica: number): boolean {
-    const o = this.find(hash);
-    return o >= 0 && ((this.t[o + 1 + (replica >>> 5)]! | 0) & (1 << (replica & 31))) !== 0;
+    return hasHolder(this.t, this.find(hash), replica);
   }
 
   /** Replicas holding `hash`, ascending (tests). */
@@ -506,18 +568,7 @@ export class HolderIndex {
 
   /** Writes the replicas holding `hash` into `out[0..count)`, ascending; returns the count. */
   holdersInto(hash: number, out: Int32Array): number {
-    const o = this.find(hash);
-    if (o < 0) return 0;
-    let n = 0;
-    for (let k = 0; k < this.w; k++) {
-      let m = this.t[o + 1 + k]! | 0;
-      while (m !== 0) {
-        const low = m & -m;
-        out[n++] = (k << 5) + 31 - Math.clz32(low);
-        m ^= low;
-      }
-    }
-    return n;
+    return holdersAt(this.t, this.find(hash), this.w, out);
   }
 
   /**
@@ -525,22 +576,7 @@ export class HolderIndex {
    * hash nobody holds. Returns the number of hashes walked with at least one holder.
    */
   walk(hashes: Float64Array, n: number, counts: Int32Array): number {
-    const w = this.w;
-    const t = this.t;
-    let b = 0;
-    for (; b < n; b++) {
-      const o = this.find(hashes[b]!);
-      if (o < 0) break;
-      for (let k = 0; k < w; k++) {
-        let m = t[o + 1 + k]! | 0;
-        while (m !== 0) {
-          const low = m & -m;
-          counts[(k << 5) + 31 - Math.clz32(low)]!++;
-          m ^= low;
-        }
-      }
-    }
-    return b;
+    return walkHolders(this.t, this.mask, this.stride, this.w, hashes, n, counts);
   }
 
   /**
@@ -549,57 +585,24 @@ export class HolderIndex {
    * scratch: its order is not kept.
    */
   prefixRuns(hashes: Float64Array, n: number, reps: Int32Array, m: number, held: Int32Array): void {
-    const t = this.t;
-    let live = m;
-    for (let b = 0; b < n && live > 0; b++) {
-      const o = this.find(hashes[b]!);
-      if (o < 0) return;
-      for (let j = 0; j < live; ) {
-        const r = reps[j]!;
-        if (((t[o + 1 + (r >>> 5)]! | 0) & (1 << (r & 31))) !== 0) {
-          held[r]!++;
-          j++;
-        } else reps[j] = reps[--live]!;
-      }
-    }
+    prefixRunsOf(this.t, this.mask, this.stride, hashes, n, reps, m, held);
   }
 
   /** Backward-shift deletion of slot `i`. */
   private removeAt(i: number): void {
-    const t = this.t;
-    const stride = this.stride;
-    const mask = this.mask;
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      const k = t[j * stride]!;
-      if (k === EMPTY) break;
-      const home = (k | 0) & mask;
-      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
-      for (let x = 0; x < stride; x++) t[i * stride + x] = t[j * stride + x]!;
-      i = j;
-    }
-    t[i * stride] = EMPTY;
-    for (let x = 1; x < stride; x++) t[i * stride + x] = 0;
+    const o = shiftOut(this.t, this.mask, this.stride, i);
+    for (let x = 1; x < this.stride; x++) this.t[o + x] = 0;
     this.count--;
   }
 
   private grow(): void {
-    const old = this.t;
     const stride = this.stride;
-    const cap = (old.length / stride) * 2;
+    const cap = (this.t.length / stride) * 2;
     const t = new Float64Array(cap * stride);
     for (let i = 0; i < cap; i++) t[i * stride] = EMPTY;
-    const mask = cap - 1;
-    for (let o = 0; o < old.length; o += stride) {
-      const k = old[o]!;
-      if (k === EMPTY) continue;
-      let i = (k | 0) & mask;
-      while (t[i * stride] !== EMPTY) i = (i + 1) & mask;
-      for (let x = 0; x < stride; x++) t[i * stride + x] = old[o + x]!;
-    }
+    rehash(this.t, t, cap - 1, stride);
     this.t = t;
-    this.mask = mask;
+    this.mask = cap - 1;
   }
 }
 
@@ -712,22 +715,13 @@ export class RequestTable {
  * as `src[at]`, read here, so that no caller passes a (boxed) 52-bit number.
  */
 class StampTable {
-  private t = new Float64Array(32).fill(EMPTY);
+  private t: Float64Array = new Float64Array(32).fill(EMPTY);
   private mask = 15;
   private count = 0;
 
   /** Offset in the table of the pair of the key `src[at]`, or -1. */
   private slot(src: Float64Array, at: number): number {
-    const key = src[at]!;
-    const t = this.t;
-    const mask = this.mask;
-    let i = (key | 0) & mask;
-    for (;;) {
-      const k = t[i << 1]!;
-      if (k === key) return i << 1;
-      if (k === EMPTY) return -1;
-      i = (i + 1) & mask;
-    }
+    return probe(this.t, this.mask, 2, src[at]!);
   }
 
   get(src: Float64Array, at: number): number {
@@ -743,50 +737,22 @@ class StampTable {
     }
     if ((this.count + 1) * 4 > this.t.length) this.grow();
     const key = src[at]!;
-    const t = this.t;
-    const mask = this.mask;
-    let i = (key | 0) & mask;
-    while (t[i << 1] !== EMPTY) i = (i + 1) & mask;
-    t[i << 1] = key;
-    t[(i << 1) + 1] = stamp;
+    const i = freeSlot(this.t, this.mask, 2, key);
+    this.t[i] = key;
+    this.t[i + 1] = stamp;
     this.count++;
   }
 
   delete(src: Float64Array, at: number): void {
     const j = this.slot(src, at);
     if (j < 0) return;
-    const t = this.t;
-    const mask = this.mask;
-    let i = j >> 1;
-    let k = i;
-    for (;;) {
-      k = (k + 1) & mask;
-      const key2 = t[k << 1]!;
-      if (key2 === EMPTY) break;
-      const home = (key2 | 0) & mask;
-      if (i <= k ? i < home && home <= k : i < home || home <= k) continue;
-      t[i << 1] = key2;
-      t[(i << 1) + 1] = t[(k << 1) + 1]!;
-      i = k;
-    }
-    t[i << 1] = EMPTY;
+    shiftOut(this.t, this.mask, 2, j >> 1);
     this.count--;
   }
 
   private grow(): void {
-    const old = this.t;
-    const t = new Float64Array(old.length * 2).fill(EMPTY);
-    const mask = old.length - 1;
-    for (let j = 0; j < old.length; j += 2) {
-      const k = old[j]!;
-      if (k === EMPTY) continue;
-      let i = (k | 0) & mask;
-      while (t[i << 1] !== EMPTY) i = (i + 1) & mask;
-      t[i << 1] = k;
-      t[(i << 1) + 1] = old[j + 1]!;
-    }
-    this.t = t;
-    this.mask = mask;
+    this.t = growPairs(this.t);
+    this.mask = this.t.length / 2 - 1;
   }
 }
 
@@ -857,21 +823,11 @@ export class LruHolderIndex {
 
   /** Offset in `t` of `hash`'s slot, or -1. */
   private find(hash: number): number {
-    const t = this.t;
-    const mask = this.mask;
-    const stride = this.stride;
-    let i = (hash | 0) & mask;
-    for (;;) {
-      const k = t[i * stride]!;
-      if (k === hash) return i * stride;
-      if (k === EMPTY) return -1;
-      i = (i + 1) & mask;
-    }
+    return probe(this.t, this.mask, this.stride, hash);
   }
 
   holds(hash: number, replica: number): boolean {
-    const o = this.find(hash);
-    return o >= 0 && ((this.t[o + 1 + (replica >>> 5)]! | 0) & (1 << (replica & 31))) !== 0;
+    return hasHolder(this.t, this.find(hash), replica);
   }
 
   /** Inserts `hash` as `replica`'s most recent, or refreshes it; returns true when the replica did not hold it. */
@@ -992,9 +948,7 @@ export class LruHolderIndex {
     const ownerAt = o + this.w + 1;
     if (t[ownerAt] === replica) t[ownerAt] = -1;
     else this.extra[replica]!.delete(src, at);
-    if (m !== bit) return;
-    for (let k = o + 1; k <= o + this.w; k++) if (t[k] !== 0) return;
-    this.removeAt(o / this.stride);
+    if (m === bit && noHolder(t, o, this.w)) this.removeAt(o / this.stride);
   }
 
   /** Hashes of `replica` from least to most recent (tests). */
@@ -1018,92 +972,32 @@ export class LruHolderIndex {
 
   /** Writes the replicas holding `hash` into `out[0..count)` (room for every replica), ascending; returns the count. */
   holdersInto(hash: number, out: Int32Array): number {
-    const o = this.find(hash);
-    if (o < 0) return 0;
-    let n = 0;
-    for (let k = 0; k < this.w; k++) {
-      let m = this.t[o + 1 + k]! | 0;
-      while (m !== 0) {
-        const low = m & -m;
-        out[n++] = (k << 5) + 31 - Math.clz32(low);
-        m ^= low;
-      }
-    }
-    return n;
+    return holdersAt(this.t, this.find(hash), this.w, out);
   }
 
   /** Longest held prefix per replica (as `HolderIndex.prefixRuns`): one probe per hash for all of `reps[0..m)`. */
   prefixRuns(hashes: Float64Array, n: number, reps: Int32Array, m: number, held: Int32Array): void {
-    const t = this.t;
-    let live = m;
-    for (let b = 0; b < n && live > 0; b++) {
-      const o = this.find(hashes[b]!);
-      if (o < 0) return;
-      for (let j = 0; j < live; ) {
-        const r = reps[j]!;
-        if (((t[o + 1 + (r >>> 5)]! | 0) & (1 << (r & 31))) !== 0) {
-          held[r]!++;
-          j++;
-        } else reps[j] = reps[--live]!;
-      }
-    }
+    prefixRunsOf(this.t, this.mask, this.stride, hashes, n, reps, m, held);
   }
 
   /** The EPP's greedy walk (as `HolderIndex.walk`). */
   walk(hashes: Float64Array, n: number, counts: Int32Array): number {
-    const w = this.w;
-    const t = this.t;
-    let b = 0;
-    for (; b < n; b++) {
-      const o = this.find(hashes[b]!);
-      if (o < 0) break;
-      for (let k = 0; k < w; k++) {
-        let m = t[o + 1 + k]! | 0;
-        while (m !== 0) {
-          const low = m & -m;
-          counts[(k << 5) + 31 - Math.clz32(low)]!++;
-          m ^= low;
-        }
-      }
-    }
-    return b;
+    return walkHolders(this.t, this.mask, this.stride, this.w, hashes, n, counts);
   }
 
   private removeAt(i: number): void {
-    const t = this.t;
-    const stride = this.stride;
-    const mask = this.mask;
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      const k = t[j * stride]!;
-      if (k === EMPTY) break;
-      const home = (k | 0) & mask;
-      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
-      for (let x = 0; x < stride; x++) t[i * stride + x] = t[j * stride + x]!;
-      i = j;
-    }
-    t[i * stride] = EMPTY;
-    for (let x = 1; x <= this.w; x++) t[i * stride + x] = 0;
-    t[i * stride + this.w + 1] = -1;
+    const o = shiftOut(this.t, this.mask, this.stride, i);
+    for (let x = 1; x <= this.w; x++) this.t[o + x] = 0;
+    this.t[o + this.w + 1] = -1;
     this.count--;
   }
 
   private grow(): void {
-    const old = this.t;
-    const stride = this.stride;
-    const cap = (old.length / stride) * 2;
+    const cap = (this.t.length / this.stride) * 2;
     const t = this.emptyTable(cap);
-    const mask = cap - 1;
-    for (let o = 0; o < old.length; o += stride) {
-      const k = old[o]!;
-      if (k === EMPTY) continue;
-      let i = (k | 0) & mask;
-      while (t[i * stride] !== EMPTY) i = (i + 1) & mask;
-      for (let x = 0; x < stride; x++) t[i * stride + x] = old[o + x]!;
-    }
+    rehash(this.t, t, cap - 1, this.stride);
     this.t = t;
-    this.mask = mask;
+    this.mask = cap - 1;
   }
 
   /** `replica`'s ring is full: drop its stale touches when they are at least half of it, else double it. */
