@@ -1,27 +1,11 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.ts";
+import { captureOutput } from "./helpers/capture.ts";
 
-let out = "";
-let err = "";
-beforeEach(() => {
-  out = "";
-  err = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-});
+const io = captureOutput();
 
 const small = `name: small
 seed: 3
@@ -47,7 +31,7 @@ function scenarioFile(text = small): string {
 describe("gatelab CLI", () => {
   it("run --json prints the documented summary shape", async () => {
     expect(await main(["run", scenarioFile(), "--json"])).toBe(0);
-    const s = JSON.parse(out);
+    const s = JSON.parse(io.out);
     for (const k of ["ttft_ms", "e2e_ms", "itl_ms", "tpot_ms", "queue_ms"]) {
       expect(Object.keys(s[k])).toEqual(["mean", "p50", "p90", "p95", "p99"]);
     }
@@ -61,13 +45,13 @@ describe("gatelab CLI", () => {
   it("the same scenario and seed print byte-identical JSON; another seed differs", async () => {
     const f = scenarioFile();
     await main(["run", f, "--json"]);
-    const a = out;
-    out = "";
+    const a = io.out;
+    io.out = "";
     await main(["run", f, "--json"]);
-    expect(out).toBe(a);
-    out = "";
+    expect(io.out).toBe(a);
+    io.out = "";
     await main(["run", f, "--json", "--seed", "4"]);
-    expect(out).not.toBe(a);
+    expect(io.out).not.toBe(a);
   });
 
   it("--out writes summary.json and requests.csv", async () => {
@@ -93,16 +77,16 @@ describe("gatelab CLI", () => {
 
   it("bad input: one clear line on stderr, exit code 2, no stack trace", async () => {
     expect(await main(["run", scenarioFile(small.replace("replicas: 2", "replicas: two"))])).toBe(2);
-    expect(err).toMatch(/s\.yaml:6: pools\.0\.replicas: .*expected number/);
-    expect(err).not.toMatch(/\n\s+at /);
-    err = "";
+    expect(io.err).toMatch(/s\.yaml:6: pools\.0\.replicas: .*expected number/);
+    expect(io.err).not.toMatch(/\n\s+at /);
+    io.err = "";
     expect(await main(["run", "/no/such.yaml"])).toBe(2);
-    expect(err).toBe("gatelab: /no/such.yaml: cannot read scenario file (no such file)\n");
-    err = "";
+    expect(io.err).toBe("gatelab: /no/such.yaml: cannot read scenario file (no such file)\n");
+    io.err = "";
     expect(await main(["run", "--policy", "nope", scenarioFile()])).toBe(2);
-    expect(err).toMatch(/unknown policy "nope"; accepted: round-robin/);
-    err = "";
+    expect(io.err).toMatch(/unknown policy "nope"; accepted: round-robin/);
+    io.err = "";
     expect(await main(["run", "--seed", "x"])).toBe(2);
-    expect(err).toMatch(/expected a non-negative integer/);
+    expect(io.err).toMatch(/expected a non-negative integer/);
   });
 });

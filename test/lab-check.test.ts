@@ -1,31 +1,15 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.ts";
 import { diffBaseline, makeBaseline, parseTolerance } from "../src/lab/check.ts";
 import type { LabMetrics } from "../src/lab/metrics.ts";
+import { captureOutput } from "./helpers/capture.ts";
 
 const FIXTURE = readFileSync(join(import.meta.dirname, "fixtures", "lab-small.yaml"), "utf8");
 
-let out = "";
-let err = "";
-beforeEach(() => {
-  out = "";
-  err = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-});
+const io = captureOutput();
 
 /** The fixture with other SLOs, in a fresh folder. */
 function scenario(slos: string): string {
@@ -38,12 +22,12 @@ function scenario(slos: string): string {
 describe("gatelab check", () => {
   it("exits 0 when the SLOs hold and 1 when one is violated, naming it", async () => {
     expect(await main(["check", scenario("  ttft_p95_ms: 1000\n")])).toBe(0);
-    expect(out).toContain("PASS");
+    expect(io.out).toContain("PASS");
     process.exitCode = undefined;
-    out = "";
+    io.out = "";
     expect(await main(["check", scenario("  ttft_p95_ms: 5\n  e2e_p95_ms: 100000\n")])).toBe(1);
-    expect(out).toMatch(/FAIL: SLO ttft_p95_ms violated/);
-    expect(out).not.toMatch(/e2e_p95_ms violated/);
+    expect(io.out).toMatch(/FAIL: SLO ttft_p95_ms violated/);
+    expect(io.out).not.toMatch(/e2e_p95_ms violated/);
   });
 
   it("writes a baseline, passes against it, and fails on a regression beyond the tolerance naming the metric", async () => {
@@ -53,16 +37,16 @@ describe("gatelab check", () => {
     expect(existsSync(baseline)).toBe(true);
     process.exitCode = undefined;
     expect(await main(["check", f])).toBe(0);
-    expect(out).toContain(`baseline ${baseline}`);
+    expect(io.out).toContain(`baseline ${baseline}`);
     // Pretend the baseline was 20% faster: today's run is a 25% regression.
     const b = JSON.parse(readFileSync(baseline, "utf8"));
     b.metrics.ttft_p95_ms *= 0.8;
     writeFileSync(baseline, JSON.stringify(b));
     process.exitCode = undefined;
-    out = "";
+    io.out = "";
     const junit = join(f, "..", "junit.xml");
     expect(await main(["check", f, "--tolerance", "5%", "--junit", junit])).toBe(1);
-    expect(out).toMatch(/FAIL: ttft_p95_ms regressed \+25\.0%/);
+    expect(io.out).toMatch(/FAIL: ttft_p95_ms regressed \+25\.0%/);
     const xml = readFileSync(junit, "utf8");
     expect(xml).toMatch(/<testsuites name="gatelab check" tests="\d+" failures="1">/);
     expect(xml).toContain('name="ttft_p95_ms within 5.0% of baseline"');
@@ -75,11 +59,11 @@ describe("gatelab check", () => {
   it("bad input exits 2: a missing explicit baseline, a bad tolerance", async () => {
     const f = scenario("  ttft_p95_ms: 1000\n");
     expect(await main(["check", f, "--baseline", join(f, "..", "nope.json")])).toBe(2);
-    expect(err).toMatch(/nope\.json: no such baseline/);
+    expect(io.err).toMatch(/nope\.json: no such baseline/);
     expect(await main(["check", f, "--tolerance", "abc"])).toBe(2);
     writeFileSync(join(f, "..", "bad.json"), "{}");
     expect(await main(["check", f, "--baseline", join(f, "..", "bad.json")])).toBe(2);
-    expect(err).toMatch(/not a gatelab baseline/);
+    expect(io.err).toMatch(/not a gatelab baseline/);
   });
 });
 

@@ -4,10 +4,11 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.ts";
 import { type RunOutput, runScenario } from "../src/lab/run.ts";
 import { type LoadedScenario, loadScenario } from "../src/scenario.ts";
+import { captureOutput } from "./helpers/capture.ts";
 
 const SMALL = "test/fixtures/gateway-small.yaml";
 const EPP_DIR = "scenarios/epp";
@@ -67,24 +68,7 @@ describe("the embedded default scenario (prefix-heavy, bursty)", () => {
 });
 
 describe("through the CLI", () => {
-  let out = "";
-  let err = "";
-  beforeEach(() => {
-    out = "";
-    err = "";
-    vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-      out += String(s);
-      return true;
-    });
-    vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-      err += String(s);
-      return true;
-    });
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    process.exitCode = undefined;
-  });
+  const io = captureOutput();
 
   const configs = readdirSync(EPP_DIR)
     .filter((f) => f.endsWith(".yaml"))
@@ -97,10 +81,10 @@ describe("through the CLI", () => {
   for (const f of configs) {
     it(`${f} loads and runs end to end (run --epp-config --json)`, async () => {
       expect(await main(["run", SMALL, "--epp-config", join(EPP_DIR, f), "--json"])).toBe(0);
-      const summary = JSON.parse(out) as { requests: { total: number; completed: number } };
+      const summary = JSON.parse(io.out) as { requests: { total: number; completed: number } };
       expect(summary.requests.total).toBe(300);
       expect(summary.requests.completed).toBe(300);
-      expect(err).toBe("");
+      expect(io.err).toBe("");
     });
   }
 
@@ -124,10 +108,10 @@ describe("through the CLI", () => {
       ].join("\n"),
     );
     expect(await main(["run", SMALL, "--epp-config", bad, "--json"])).toBe(2);
-    expect(out).toBe("");
-    expect(err).toContain('unknown plugin type "prefix-cache-scorrer"');
-    expect(err).toContain("bad.yaml:5");
-    expect(err).toContain("prefix-cache-scorer"); // among the accepted types
+    expect(io.out).toBe("");
+    expect(io.err).toContain('unknown plugin type "prefix-cache-scorrer"');
+    expect(io.err).toContain("bad.yaml:5");
+    expect(io.err).toContain("prefix-cache-scorer"); // among the accepted types
   });
 
   /** The replica column of requests.csv of one `run --out`. */
