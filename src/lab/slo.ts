@@ -8,7 +8,7 @@
  */
 import type { RequestTable } from "../metrics/records.ts";
 import { classTargets, type Summary, summarizeRows } from "../metrics/summary.ts";
-import type { SloTargets } from "../policies/flow-control/options.ts";
+import type { PercentileSloTargets, SloTargets } from "../policies/flow-control/options.ts";
 import type { Scenario } from "../scenario.ts";
 import { Outcome } from "../sim/request.ts";
 import type { RunOutput } from "./run.ts";
@@ -30,13 +30,7 @@ export type TargetsFor = (sloClass: string) => RequestTargets;
  * for the verdict, per-request `ttft_ms`/`e2e_ms`/`tpot_ms` for goodput. Read loosely so the lab works with or without
  * the field.
  */
-interface ClassSlo {
-  readonly ttft_p50_ms?: number | undefined;
-  readonly ttft_p95_ms?: number | undefined;
-  readonly ttft_p99_ms?: number | undefined;
-  readonly e2e_p95_ms?: number | undefined;
-  readonly e2e_p99_ms?: number | undefined;
-  readonly tpot_p95_ms?: number | undefined;
+interface ClassSlo extends PercentileSloTargets {
   readonly ttft_ms?: number | undefined;
   readonly e2e_ms?: number | undefined;
   readonly tpot_ms?: number | undefined;

@@ -16,14 +16,18 @@ export interface AdmissionOptions {
   readonly clients?: ClientsConfig | undefined;
 }
 
-/** Flat scenario SLO fields plus classes (what the summary needs for goodput). */
-export interface SloTargets {
+/** The percentile SLO targets (ms), as the scenario's `slos` and each of its `slos.classes` declare them. */
+export interface PercentileSloTargets {
   readonly ttft_p50_ms?: number | undefined;
   readonly ttft_p95_ms?: number | undefined;
   readonly ttft_p99_ms?: number | undefined;
   readonly e2e_p95_ms?: number | undefined;
   readonly e2e_p99_ms?: number | undefined;
   readonly tpot_p95_ms?: number | undefined;
+}
+
+/** Flat scenario SLO fields plus classes (what the summary needs for goodput). */
+export interface SloTargets extends PercentileSloTargets {
   readonly classes?: SloClassesConfig | undefined;
 }
 
