@@ -55,13 +55,45 @@ export function jsonNum(
   return v;
 }
 
-export class HashTraceReader implements TraceReader {
-  private readonly lines: LineReader;
-  private readonly file: string;
-  private readonly salt: number;
+/**
+ * The part every JSON-lines trace reader shares: the file's lines, its display name for errors, the salt of its
+ * content ids and the number of requests read (`row`, for unique content ids).
+ */
+export abstract class JsonLinesReader implements TraceReader {
+  protected readonly lines: LineReader;
+  protected readonly file: string;
+  protected readonly salt: number;
+  protected row = 0;
+
+  constructor(path: string, displayPath: string, salt: number) {
+    this.lines = new LineReader(path);
+    this.file = displayPath;
+    this.salt = salt;
+  }
+
+  abstract next(): Draft | undefined;
+
+  where(): string {
+    return `${this.file}:${this.lines.lineNo}`;
+  }
+
+  /** The next non-blank line as a JSON object (its line number: `lines.lineNo`); undefined at the end of the file. */
+  protected nextObject(): Record<string, unknown> | undefined {
+    for (;;) {
+      const line = this.lines.next();
+      if (line === undefined) return undefined;
+      if (line.trim() !== "") return parseJsonLine(line, this.file, this.lines.lineNo);
+    }
+  }
+
+  close(): void {
+    this.lines.close();
+  }
+}
+
+export class HashTraceReader extends JsonLinesReader {
   private readonly fmt: HashTraceFormat;
   private readonly filter: ((obj: Record<string, unknown>) => boolean) | undefined;
-  private row = 0;
 
   constructor(
     path: string,
@@ -70,25 +102,17 @@ export class HashTraceReader implements TraceReader {
     fmt: HashTraceFormat,
     filter?: (obj: Record<string, unknown>) => boolean,
   ) {
-    this.lines = new LineReader(path);
-    this.file = displayPath;
-    this.salt = salt;
+    super(path, displayPath, salt);
     this.fmt = fmt;
     this.filter = filter;
   }
 
-  where(): string {
-    return `${this.file}:${this.lines.lineNo}`;
-  }
-
   next(): Draft | undefined {
     for (;;) {
-      const line = this.lines.next();
-      if (line === undefined) return undefined;
-      if (line.trim() === "") continue;
+      const obj = this.nextObject();
+      if (obj === undefined) return undefined;
       const ln = this.lines.lineNo;
       const F = this.file;
-      const obj = parseJsonLine(line, F, ln);
       if (this.filter && !this.filter(obj)) continue;
       const t = jsonNum(obj, this.fmt.timeField, F, ln, false) * this.fmt.timeUnit;
       const input = jsonNum(obj, "input_length", F, ln, true);
@@ -112,10 +136,6 @@ export class HashTraceReader implements TraceReader {
       this.fmt.extra?.(obj, d, F, ln);
       return d;
     }
-  }
-
-  close(): void {
-    this.lines.close();
   }
 }
 

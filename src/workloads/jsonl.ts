@@ -1,8 +1,7 @@
 import type { Segment } from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
-import { jsonNum, parseJsonLine } from "./hash-trace.ts";
-import { LineReader } from "./lines.ts";
-import { lineError, type TraceReader } from "./trace-common.ts";
+import { JsonLinesReader, jsonNum } from "./hash-trace.ts";
+import { lineError } from "./trace-common.ts";
 import { contentId, type Draft, draft, NS } from "./types.ts";
 
 /**
@@ -30,30 +29,13 @@ const STRING_FIELDS = [
   ["adapter", "adapter"],
 ] as const;
 
-export class GatelabJsonlReader implements TraceReader {
-  private readonly lines: LineReader;
-  private readonly file: string;
-  private readonly salt: number;
-  private row = 0;
-
-  constructor(path: string, displayPath: string, salt: number) {
-    this.lines = new LineReader(path);
-    this.file = displayPath;
-    this.salt = salt;
-  }
-
-  where(): string {
-    return `${this.file}:${this.lines.lineNo}`;
-  }
-
+export class GatelabJsonlReader extends JsonLinesReader {
   next(): Draft | undefined {
     for (;;) {
-      const line = this.lines.next();
-      if (line === undefined) return undefined;
-      if (line.trim() === "") continue;
+      const o = this.nextObject();
+      if (o === undefined) return undefined;
       const ln = this.lines.lineNo;
       const F = this.file;
-      const o = parseJsonLine(line, F, ln);
       if ("gatelab" in o) {
         if (o.version !== 1) throw lineError(F, ln, "version", `expected version 1, got ${JSON.stringify(o.version)}`);
         continue;
@@ -106,10 +88,6 @@ export class GatelabJsonlReader implements TraceReader {
       }
       return d;
     }
-  }
-
-  close(): void {
-    this.lines.close();
   }
 }
 
