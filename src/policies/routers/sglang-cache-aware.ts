@@ -29,7 +29,7 @@ import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
-import { LruHolderIndex } from "../indexes.ts";
+import { DeepestHolders, LruHolderIndex } from "../indexes.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const sglangParams = z.strictObject({
@@ -55,11 +55,8 @@ export class SglangCacheAwareRouter implements Router {
   private nextEviction: number;
   private lastReq = -1;
   private lastHashes: Float64Array = new Float64Array(0);
-  /** Scratch replica lists (holders of the deepest matched block among the candidates; the block being walked). */
-  private holders: Int32Array;
-  private cur: Int32Array;
-  private readonly scratch: Int32Array;
-  private readonly isCand: Uint8Array;
+  /** Holders of the deepest matched block among the candidates. */
+  private readonly deepest: DeepestHolders;
 
   constructor(init: RouterInit, params: SglangParams = sglangParams.parse({})) {
     this.p = params;
@@ -68,11 +65,7 @@ export class SglangCacheAwareRouter implements Router {
     this.workers = init.replicas;
     this.maxBlocks = Math.max(1, Math.floor(params.maxTreeSize / (params.blockSizeTokens * CHARS_PER_TOKEN)));
     this.nextEviction = params.evictionIntervalSecs;
-    this.isCand = new Uint8Array(init.replicas);
-    const lists = Math.max(32, init.replicas + 31);
-    this.holders = new Int32Array(lists);
-    this.cur = new Int32Array(lists);
-    this.scratch = new Int32Array(lists);
+    this.deepest = new DeepestHolders(init.replicas);
   }
 
   /** Blocks in `replica`'s part of the tree (tests). */
@@ -111,32 +104,12 @@ export class SglangCacheAwareRouter implements Router {
     if (imbalanced) pick = least.index;
     else {
       // Walk the tree: deepest block some candidate holds; its holders among the candidates.
-      let matched = 0;
-      let holders = this.holders;
-      let cur = this.cur;
-      let nHolders = 0;
-      const isCand = this.isCand;
-      for (const ep of eps) isCand[ep.index] = 1;
-      const l = this.scratch;
-      for (let b = 0; b < hashes.length; b++) {
-        const n = this.tree.holdersInto(hashes[b]!, l);
-        if (n === 0) break;
-        let c = 0;
-        for (let j = 0; j < n; j++) if (isCand[l[j]!] === 1) cur[c++] = l[j]!;
-        if (c === 0) break;
-        const t = holders;
-        holders = cur;
-        cur = t;
-        nHolders = c;
-        matched++;
-      }
-      this.holders = holders;
-      this.cur = cur;
-      for (const ep of eps) isCand[ep.index] = 0;
+      const deepest = this.deepest;
+      const matched = deepest.walk(this.tree, hashes, eps);
       const rate = req.inputTokens > 0 ? (matched * this.p.blockSizeTokens) / req.inputTokens : 0;
       if (matched > 0 && rate > this.p.cacheThreshold) {
-        // `holders` is ascending (the index lists holders in replica order).
-        pick = holders[ctx.rng.int(nHolders)]!;
+        // `list` is ascending (the index lists holders in replica order).
+        pick = deepest.list[ctx.rng.int(deepest.count)]!;
       } else {
         let best = eps[0]!;
         for (const ep of eps) if (this.tree.size(ep.index) < this.tree.size(best.index)) best = ep;

@@ -15,7 +15,7 @@ import { z } from "zod";
 import { blockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
-import { HolderIndex } from "../indexes.ts";
+import { DeepestHolders, HolderIndex } from "../indexes.ts";
 import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const vllmPrefixAwareParams = z.strictObject({ chunkSizeTokens: z.number().int().positive().default(32) });
@@ -27,23 +27,16 @@ export class VllmPrefixAwareRouter implements Router {
   private readonly trace: boolean;
   /** The trie's nodes: chunk hash → endpoints holding it. */
   private readonly trie: HolderIndex;
-  private readonly isCand: Uint8Array;
-  /** Scratch replica lists (holders of a chunk; the available holders of the deepest chunk; of the current one). */
-  private readonly l: Int32Array;
-  private best: Int32Array;
-  private cur: Int32Array;
+  /** The available holders of the deepest chunk. */
+  private readonly deepest: DeepestHolders;
   private lastReq = -1;
   private lastHashes: Float64Array = new Float64Array(0);
 
   constructor(init: RouterInit, params: VllmPrefixAwareParams = vllmPrefixAwareParams.parse({})) {
     this.chunk = params.chunkSizeTokens;
     this.trace = init.traceDecisions === true;
-    this.isCand = new Uint8Array(init.replicas);
     this.trie = new HolderIndex(init.replicas);
-    const lists = Math.max(32, init.replicas + 31);
-    this.l = new Int32Array(lists);
-    this.best = new Int32Array(lists);
-    this.cur = new Int32Array(lists);
+    this.deepest = new DeepestHolders(init.replicas);
   }
 
   route(req: Request, ctx: RoutingContext): RouteResult {
@@ -52,29 +45,11 @@ export class VllmPrefixAwareRouter implements Router {
     const hashes = ctx.promptHashes(this.chunk);
     this.lastReq = req.id;
     this.lastHashes = hashes;
-    const isCand = this.isCand;
-    for (const ep of eps) isCand[ep.index] = 1;
     // Deepest chunk some available endpoint holds; its available holders (ascending).
-    const l = this.l;
-    let holders = this.best;
-    let cur = this.cur;
-    let nHolders = 0;
-    for (let b = 0; b < hashes.length; b++) {
-      const n = this.trie.holdersInto(hashes[b]!, l);
-      if (n === 0) break;
-      let c = 0;
-      for (let j = 0; j < n; j++) if (isCand[l[j]!] === 1) cur[c++] = l[j]!;
-      if (c === 0) break;
-      const t = holders;
-      holders = cur;
-      cur = t;
-      nHolders = c;
-    }
-    this.best = holders;
-    this.cur = cur;
-    for (const ep of eps) isCand[ep.index] = 0;
+    const deepest = this.deepest;
+    deepest.walk(this.trie, hashes, eps);
     let pick: number;
-    if (nHolders > 0) pick = holders[ctx.rng.int(nHolders)]!;
+    if (deepest.count > 0) pick = deepest.list[ctx.rng.int(deepest.count)]!;
     else pick = eps[ctx.rng.int(eps.length)]!.index;
     if (!this.trace) return picked(pick);
     const scores = new Map<number, number>();
