@@ -8,6 +8,7 @@ import { type CalibrationOutput, calibrate, MODEL_KINDS, type ModelKind } from "
 import {
   formatValidation,
   loadValidationSet,
+  METRIC_LABELS,
   METRICS,
   type Metrics,
   validateFile,
@@ -34,16 +35,6 @@ function workloadMode(v: string | undefined): WorkloadMode {
 
 const pct = (x: number | undefined): string => (x === undefined ? "n/a" : `${(x * 100).toFixed(1)}%`);
 
-const SHORT: Record<string, string> = {
-  ttft_mean: "TTFT mean",
-  ttft_p90: "TTFT p90",
-  ttft_p99: "TTFT p99",
-  e2e_mean: "E2E mean",
-  e2e_p90: "E2E p90",
-  e2e_p99: "E2E p99",
-  itl_mean: "ITL mean",
-};
-
 function metricRow(label: string, m: Partial<Metrics> | undefined): string[] {
   return [label, ...METRICS.map((k) => pct(m?.[k]))];
 }
@@ -65,7 +56,7 @@ export function formatCalibration(out: CalibrationOutput, outPath: string): stri
     ),
   );
   lines.push("", "fit error (absolute percentage error of the whole run, coefficients fitted on all experiments):");
-  const head = ["experiment", ...METRICS.map((m) => SHORT[m]!)];
+  const head = ["experiment", ...METRICS.map((m) => METRIC_LABELS[m])];
   const rows = Object.entries(f.ape).map(([id, a]) => metricRow(id, a));
   rows.push(metricRow("MAPE", f.mape));
   lines.push(renderTable(head, rows));

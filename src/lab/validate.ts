@@ -487,7 +487,8 @@ export function validateFile(file: string, o: ValidateOptions = {}): ValidationR
 // Text output
 // ---------------------------------------------------------------------------------------------------------------
 
-const HEAD: Record<Metric, string> = {
+/** Short label of each metric (table headers). */
+export const METRIC_LABELS: Record<Metric, string> = {
   ttft_mean: "TTFT mean",
   ttft_p90: "TTFT p90",
   ttft_p99: "TTFT p99",
@@ -508,7 +509,7 @@ function pct(x: number): string {
 /** Plain-text report: per experiment and stage, predicted / measured / APE rows; then MAPE per metric. */
 export function formatValidation(r: ValidationReport, renderTable: (h: string[], rows: string[][]) => string): string {
   const out: string[] = [`validation of ${r.file}`, `cost model: ${r.cost_model}`, `workload mode: ${r.workload_mode}`];
-  const header = ["stage", "", ...METRICS.map((m) => `${HEAD[m]} ms`)];
+  const header = ["stage", "", ...METRICS.map((m) => `${METRIC_LABELS[m]} ms`)];
   for (const x of r.experiments) {
     out.push("");
     const extra = x.cpu_offload ? `, CPU offload hits ${x.cpu_offload.hits} blocks` : "";
@@ -536,7 +537,7 @@ export function formatValidation(r: ValidationReport, renderTable: (h: string[],
     out.push(`mean absolute percentage error over ${n} experiment(s), whole runs:`);
     const rows = [["gatelab", ...METRICS.map((m) => pct(r.mape[m]!))]];
     if (r.blis_mape !== undefined) rows.push(["BLIS (file)", ...METRICS.map((m) => pct(r.blis_mape![m]!))]);
-    out.push(renderTable(["", ...METRICS.map((m) => HEAD[m])], rows));
+    out.push(renderTable(["", ...METRICS.map((m) => METRIC_LABELS[m])], rows));
   } else {
     out.push("", "no measurements in the file: predictions only");
   }
