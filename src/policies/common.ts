@@ -174,32 +174,33 @@ export function parseDurationSeconds(text: string): number | undefined {
 
 /** Population mean and standard deviation of `values[i]` for the endpoints in `eps`. */
 export function meanStd(eps: readonly EndpointView[], values: ArrayLike<number>): { mean: number; std: number } {
-  const n = eps.length;
-  if (n === 0) return { mean: 0, std: 0 };
-  let s = 0;
-  for (const ep of eps) s += values[ep.index]!;
-  const mean = s / n;
-  let v = 0;
-  for (const ep of eps) {
-    const d = values[ep.index]! - mean;
-    v += d * d;
-  }
-  return { mean, std: Math.sqrt(v / n) };
+  if (eps.length === 0) return { mean: 0, std: 0 };
+  const mean = meanOf(eps, values);
+  return { mean, std: stdAround(eps, values, mean) };
 }
 
 /** `mean + k·std` (population) of `values[i]` for the endpoints in `eps`, as `meanStd` computes them; 0 when empty. */
 export function meanPlusStd(eps: readonly EndpointView[], values: ArrayLike<number>, k: number): number {
-  const n = eps.length;
-  if (n === 0) return 0;
+  if (eps.length === 0) return 0;
+  const mean = meanOf(eps, values);
+  return mean + k * stdAround(eps, values, mean);
+}
+
+/** Mean of `values[i]` for the (non-empty) endpoints in `eps`. */
+function meanOf(eps: readonly EndpointView[], values: ArrayLike<number>): number {
   let s = 0;
   for (const ep of eps) s += values[ep.index]!;
-  const mean = s / n;
+  return s / eps.length;
+}
+
+/** Population standard deviation of `values[i]` for the (non-empty) endpoints in `eps`, given their mean. */
+function stdAround(eps: readonly EndpointView[], values: ArrayLike<number>, mean: number): number {
   let v = 0;
   for (const ep of eps) {
     const d = values[ep.index]! - mean;
     v += d * d;
   }
-  return mean + k * Math.sqrt(v / n);
+  return Math.sqrt(v / eps.length);
 }
 
 /**
