@@ -1,9 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
-import { registerFidelityCommands } from "../src/cli/fidelity.ts";
 import {
   calibrate,
   coefficientFile,
@@ -16,6 +14,7 @@ import {
 import { type Experiment, METRICS, type Metrics, parseValidationSet, simulateExperiment } from "../src/lab/validate.ts";
 import { parseCoefficientFile } from "../src/models/cost-factory.ts";
 import { BLIS_TRAINED_PHYSICS_ITER29 } from "../src/models/cost-physics.ts";
+import { runFidelityCli } from "./helpers/fidelity-cli.ts";
 
 const CAL = join(import.meta.dirname, "..", "..", "shared", "data", "sim-to-real-validation");
 const CAL_FILE = join(CAL, "calibration_set_h100_vllm_7exp.json");
@@ -146,22 +145,7 @@ describe("gatelab calibrate (CLI)", () => {
   const dir = mkdtempSync(join(tmpdir(), "gatelab-cal-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const cli = async (args: string[]): Promise<string> => {
-    const program = new Command("gatelab").exitOverride();
-    registerFidelityCommands(program);
-    let out = "";
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((s: string) => {
-      out += s;
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      await program.parseAsync(args, { from: "user" });
-    } finally {
-      process.stdout.write = write;
-    }
-    return out;
-  };
+  const cli = runFidelityCli;
 
   it("fits synthetic runs and writes a coefficient file a scenario can reference", async () => {
     const exps = syntheticSet([1.1, 0, 0, 100, 0, 0], [8000, 0, 10]).slice(1);

@@ -1,8 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { registerFidelityCommands } from "../src/cli/fidelity.ts";
 import { InputError } from "../src/errors.ts";
 import {
   type Experiment,
@@ -16,6 +14,7 @@ import {
 } from "../src/lab/validate.ts";
 import { createCostModel } from "../src/models/cost-factory.ts";
 import { renderTable } from "../src/report/table.ts";
+import { runFidelityCli } from "./helpers/fidelity-cli.ts";
 
 const CAL_FILE = join(
   import.meta.dirname,
@@ -139,22 +138,7 @@ describe("validation files", () => {
 });
 
 describe("gatelab validate (CLI)", () => {
-  const cli = async (args: string[]): Promise<string> => {
-    const program = new Command("gatelab").exitOverride();
-    registerFidelityCommands(program);
-    let out = "";
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((s: string) => {
-      out += s;
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      await program.parseAsync(args, { from: "user" });
-    } finally {
-      process.stdout.write = write;
-    }
-    return out;
-  };
+  const cli = runFidelityCli;
 
   it("an unknown model or a bad option is an InputError (exit code 2 in the CLI)", async () => {
     const { mkdtempSync, writeFileSync } = await import("node:fs");
