@@ -492,7 +492,10 @@ export class Replica {
   truncate(t: number, p: number): number {
     const J = this.ffSteps;
     let j = 1;
-    while (j < J && (this.ensureTimes(j), this.startsBefore(j, t, p))) j++;
+    for (; j < J; j++) {
+      this.ensureTimes(j);
+      if (!this.startsBefore(j, t, p)) break;
+    }
     if (j >= J) return -1;
     this.ffSteps = j;
     if (this.ffComputed > j) this.ffComputed = j;
