@@ -151,9 +151,13 @@ export function formatComparison(c: CompareOutput): string {
     });
     rows.push(cells);
   }
-  const reqs = c.metrics[0]!.requests;
+  const reqs = c.metrics.map((x) => x.requests);
+  const same = reqs.every((n) => n === reqs[0]);
+  const stream = same
+    ? `${fmtNum(reqs[0]!)} requests, the same stream for every policy`
+    : `the same workload for every policy (${reqs.map((n) => fmtNum(n)).join(" / ")} requests: closed-loop turns follow each policy's answers)`;
   return [
-    `scenario "${c.scenario}" · seed ${c.seed} · ${fmtNum(reqs)} requests, the same stream for every policy`,
+    `scenario "${c.scenario}" · seed ${c.seed} · ${stream}`,
     "",
     renderTable(header, rows),
     ...groupTable("SLO class", labels, c.groups.slo_class),
