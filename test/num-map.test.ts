@@ -35,3 +35,29 @@ describe("NumMap", () => {
     );
   });
 });
+
+describe("NumMap.sweep", () => {
+  it("removes exactly the entries the predicate marks, keeping every other one findable (fast-check)", () => {
+    const key = fc
+      .tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 60 }))
+      .map(([hi, lo]) => hi * 4294967296 + lo * 8);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(key, fc.integer({ min: 0, max: 9 })), { maxLength: 200 }),
+        fc.integer({ min: 0, max: 9 }),
+        (entries, cut) => {
+          const m = new NumMap(4);
+          const ref = new Map<number, number>();
+          for (const [k, v] of entries) {
+            m.set(k, v);
+            ref.set(k, v);
+          }
+          m.sweep((_k, v) => v < cut);
+          for (const [k, v] of ref) expect(m.get(k)).toBe(v < cut ? -1 : v);
+          expect(m.size).toBe([...ref.values()].filter((v) => v >= cut).length);
+        },
+      ),
+      { seed: 5, numRuns: 300 },
+    );
+  });
+});

@@ -41,6 +41,9 @@ export class KvCache {
   private tail = -1;
   private free: number;
   private readonly hashToBlock: NumMap;
+  /** Hashes findable (blocks carrying a hash) and map entries left by lazy eviction. */
+  private live = 0;
+  private stale = 0;
   /** Blocks whose cached hash was evicted to make room (counter). */
   evictions = 0;
   /** Optional KV-event sink (BlockStored / BlockRemoved), for precise prefix routing. */
@@ -54,7 +57,8 @@ export class KvCache {
     this.blockSize = blockSize;
     this.hash = new Float64Array(numBlocks).fill(NO_HASH);
     this.ref = new Int32Array(numBlocks);
-    this.hashToBlock = new NumMap(numBlocks);
+    // Room for every live hash plus up to numBlocks/2 stale entries (evicted lazily, see `allocate`).
+    this.hashToBlock = new NumMap(Math.ceil(numBlocks * 1.5) + 1);
     this.prev = new Int32Array(numBlocks);
     this.next = new Int32Array(numBlocks);
     for (let i = 0; i < numBlocks; i++) {
@@ -83,12 +87,12 @@ export class KvCache {
 
   /** Number of distinct hashes currently findable. */
   get cachedBlocks(): number {
-    return this.hashToBlock.size;
+    return this.live;
   }
 
   /** Whether a block with this hash is cached (used or free). */
   has(h: number): boolean {
-    return this.hashToBlock.has(h);
+    return this.blockOf(h) >= 0;
   }
 
   refCount(block: number): number {
@@ -109,8 +113,9 @@ export class KvCache {
     let free = 0;
     let i = 0;
     for (; i < n; i++) {
-      const b = map.get(hashes[i]!);
-      if (b < 0) break;
+      const h = hashes[i]!;
+      const b = map.get(h);
+      if (b < 0 || this.hash[b] !== h) break;
       out[i] = b;
       if (this.ref[b] === 0) free++;
     }
@@ -132,13 +137,15 @@ export class KvCache {
   lookup(hashes: Float64Array, limit: number): number {
     const n = Math.min(limit, hashes.length);
     let i = 0;
-    while (i < n && this.hashToBlock.has(hashes[i]!)) i++;
+    while (i < n && this.blockOf(hashes[i]!) >= 0) i++;
     return i;
   }
 
   /** Block index holding hash `h`, or -1. */
   blockOf(h: number): number {
-    return this.hashToBlock.get(h);
+    const b = this.hashToBlock.get(h);
+    // The map may still hold an evicted hash (lazy eviction): it is live only if its block still carries it.
+    return b >= 0 && this.hash[b] === h ? b : -1;
   }
 
   /** Σ reference counts over all blocks (conservation checks). */
@@ -150,7 +157,7 @@ export class KvCache {
 
   /** Takes a reference on the cached block with hash `h` (must be cached). Returns the block index. */
   acquire(h: number): number {
-    const b = this.hashToBlock.get(h);
+    const b = this.blockOf(h);
     if (b < 0) throw new Error("acquire of a hash that is not cached");
     if (this.ref[b] === 0) this.unlinkFree(b);
     this.ref[b]!++;
@@ -164,12 +171,17 @@ export class KvCache {
     this.unlinkFree(b);
     const h = this.hash[b]!;
     if (h !== NO_HASH) {
-      if (this.hashToBlock.deleteIfValue(h, b)) {
-        this.listener?.("removed", h);
-        this.secondTier?.onEvict(h); // offload hook: the evicted block moves to the second tier
-      }
+      // Lazy eviction: clearing the block's hash makes its map entry stale (a cold map probe saved per eviction);
+      // stale entries are swept out in one sequential pass when they reach numBlocks / 2.
       this.hash[b] = NO_HASH;
+      this.live--;
       this.evictions++;
+      this.listener?.("removed", h);
+      this.secondTier?.onEvict(h); // offload hook: the evicted block moves to the second tier
+      if (++this.stale > this.numBlocks / 2) {
+        this.hashToBlock.sweep((key, blk) => this.hash[blk] !== key);
+        this.stale = 0;
+      }
     }
     this.ref[b] = 1;
     return b;
@@ -180,8 +192,11 @@ export class KvCache {
    * requests computed the same content concurrently) the block stays anonymous, as in vLLM.
    */
   register(block: number, h: number): void {
-    if (!this.hashToBlock.setIfAbsent(h, block)) return;
+    if (this.blockOf(h) >= 0) return; // cached in another block already
+    if (this.hashToBlock.has(h)) this.stale--; // a stale entry of an evicted copy gets reused
+    this.hashToBlock.set(h, block);
     this.hash[block] = h;
+    this.live++;
     this.listener?.("stored", h);
   }
 
@@ -237,8 +252,21 @@ export class KvCache {
     let zero = 0;
     for (let b = 0; b < this.numBlocks; b++) if (this.ref[b] === 0) zero++;
     if (zero !== this.free) throw new Error(`blocks with ref 0 (${zero}) != free (${this.free})`);
+    let live = 0;
+    let stale = 0;
     this.hashToBlock.forEach((h, b) => {
-      if (this.hash[b] !== h) throw new Error(`map/hash mismatch at ${b}`);
+      if (this.hash[b] === h) live++;
+      else stale++;
     });
+    let hashed = 0;
+    for (let b = 0; b < this.numBlocks; b++) {
+      const h = this.hash[b]!;
+      if (h === NO_HASH) continue;
+      hashed++;
+      if (this.hashToBlock.get(h) !== b) throw new Error(`block ${b}'s hash is not mapped to it`);
+    }
+    if (live !== hashed || live !== this.live)
+      throw new Error(`live hashes: map ${live}, blocks ${hashed}, count ${this.live}`);
+    if (stale !== this.stale) throw new Error(`stale entries: map ${stale}, count ${this.stale}`);
   }
 }

@@ -138,6 +138,22 @@ export class NumMap {
     this.size--;
   }
 
+  /**
+   * Removes every entry for which `dead(key, value)` holds, in one sequential pass over the table (backward-shift
+   * deletion can move a later entry into the current slot, which is then checked again).
+   */
+  sweep(dead: (key: number, value: number) => boolean): void {
+    const keys = this.keys;
+    // Start just after an empty slot, so that no cluster wraps around the start of the pass.
+    let start = 0;
+    while (keys[start] !== EMPTY) start++;
+    const cap = keys.length;
+    for (let n = 0; n < cap; n++) {
+      const i = (start + n) & this.mask;
+      while (keys[i] !== EMPTY && dead(keys[i]!, this.vals[i]!)) this.removeAt(i);
+    }
+  }
+
   /** Calls `f(key, value)` for every entry (order unspecified but deterministic). */
   forEach(f: (key: number, value: number) => void): void {
     const keys = this.keys;
