@@ -36,8 +36,8 @@ describe("NumMap", () => {
   });
 });
 
-describe("NumMap.sweep", () => {
-  it("removes exactly the entries the predicate marks, keeping every other one findable (fast-check)", () => {
+describe("NumMap.sweepStale", () => {
+  it("removes exactly the entries whose target no longer carries their key, keeping the others (fast-check)", () => {
     const key = fc
       .tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 60 }))
       .map(([hi, lo]) => hi * 4294967296 + lo * 8);
@@ -52,9 +52,13 @@ describe("NumMap.sweep", () => {
             m.set(k, v);
             ref.set(k, v);
           }
-          m.sweep((_k, v) => v < cut);
-          for (const [k, v] of ref) expect(m.get(k)).toBe(v < cut ? -1 : v);
-          expect(m.size).toBe([...ref.values()].filter((v) => v >= cut).length);
+          // keyOf[v] = the key for values ≥ cut (still valid), -2 (no key) for the others, whose entries are stale.
+          const keyOf = new Float64Array(10).fill(-2);
+          for (const [k, v] of ref) if (v >= cut) keyOf[v] = k;
+          const live = [...ref].filter(([k, v]) => v >= cut && keyOf[v] === k);
+          m.sweepStale(keyOf);
+          for (const [k, v] of live) expect(m.get(k)).toBe(v);
+          expect(m.size).toBe(live.length);
         },
       ),
       { seed: 5, numRuns: 300 },

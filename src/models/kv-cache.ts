@@ -179,7 +179,7 @@ export class KvCache {
       this.listener?.("removed", h);
       this.secondTier?.onEvict(h); // offload hook: the evicted block moves to the second tier
       if (++this.stale > this.numBlocks / 2) {
-        this.hashToBlock.sweep((key, blk) => this.hash[blk] !== key);
+        this.hashToBlock.sweepStale(this.hash);
         this.stale = 0;
       }
     }

@@ -139,18 +139,25 @@ export class NumMap {
   }
 
   /**
-   * Removes every entry for which `dead(key, value)` holds, in one sequential pass over the table (backward-shift
-   * deletion can move a later entry into the current slot, which is then checked again).
+   * Removes every entry whose value v has `keyOf[v] !== key` (an index whose target no longer carries the key), in
+   * one sequential pass over the table; backward-shift deletion can move a later entry into the current slot, which
+   * is then checked again. Inline check, no callback: this runs over the whole table.
    */
-  sweep(dead: (key: number, value: number) => boolean): void {
+  sweepStale(keyOf: Float64Array): void {
     const keys = this.keys;
+    const vals = this.vals;
     // Start just after an empty slot, so that no cluster wraps around the start of the pass.
     let start = 0;
     while (keys[start] !== EMPTY) start++;
     const cap = keys.length;
+    const mask = this.mask;
     for (let n = 0; n < cap; n++) {
-      const i = (start + n) & this.mask;
-      while (keys[i] !== EMPTY && dead(keys[i]!, this.vals[i]!)) this.removeAt(i);
+      const i = (start + n) & mask;
+      for (;;) {
+        const k = keys[i]!;
+        if (k === EMPTY || keyOf[vals[i]!] === k) break;
+        this.removeAt(i);
+      }
     }
   }
 
