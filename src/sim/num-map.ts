@@ -24,64 +24,41 @@ export class NumMap {
 
   /** Value for `key`, or `missing` (default -1). */
   get(key: number, missing = -1): number {
-    const keys = this.keys;
-    const mask = this.mask;
-    let i = (key | 0) & mask;
-    for (;;) {
-      const k = keys[i]!;
-      if (k === key) return this.vals[i]!;
-      if (k === EMPTY) return missing;
-      i = (i + 1) & mask;
-    }
+    const i = this.slotOf(key);
+    return i < 0 ? missing : this.vals[i]!;
   }
 
   has(key: number): boolean {
-    const keys = this.keys;
-    const mask = this.mask;
-    let i = (key | 0) & mask;
-    for (;;) {
-      const k = keys[i]!;
-      if (k === key) return true;
-      if (k === EMPTY) return false;
-      i = (i + 1) & mask;
-    }
+    return this.slotOf(key) >= 0;
   }
 
   set(key: number, value: number): void {
-    if ((this.size + 1) * 2 > this.keys.length) this.grow();
-    const keys = this.keys;
-    const mask = this.mask;
-    let i = (key | 0) & mask;
-    for (;;) {
-      const k = keys[i]!;
-      if (k === key) {
-        this.vals[i] = value;
-        return;
-      }
-      if (k === EMPTY) {
-        keys[i] = key;
-        this.vals[i] = value;
-        this.size++;
-        return;
-      }
-      i = (i + 1) & mask;
-    }
+    const i = this.claim(key); // may grow the table: read `this.vals` only after it
+    this.vals[i] = value;
   }
 
   /** Inserts `key → value` unless `key` is present; returns whether it inserted. One probe sequence. */
   setIfAbsent(key: number, value: number): boolean {
+    const before = this.size;
+    const i = this.claim(key);
+    if (this.size === before) return false;
+    this.vals[i] = value;
+    return true;
+  }
+
+  /** Slot of `key`, inserting the key (value unset) when absent. */
+  private claim(key: number): number {
     if ((this.size + 1) * 2 > this.keys.length) this.grow();
     const keys = this.keys;
     const mask = this.mask;
     let i = (key | 0) & mask;
     for (;;) {
       const k = keys[i]!;
-      if (k === key) return false;
+      if (k === key) return i;
       if (k === EMPTY) {
         keys[i] = key;
-        this.vals[i] = value;
         this.size++;
-        return true;
+        return i;
       }
       i = (i + 1) & mask;
     }
