@@ -113,11 +113,14 @@ export const LoraPoolSchema = z.strictObject({
 export const PoolSchema = z
   .object({
     name: z.string().min(1).default("main"),
-    /** Model name from the catalog (`gatelab models` lists them), e.g. `llama-3.1-8b-instruct`. */
+    /**
+     * Model name from the catalog (`gatelab models` lists them), e.g. `llama-3.1-8b-instruct`, or a path ending in
+     * `.json` to a Hugging Face config.json, relative to the scenario file (checked when the pool is built).
+     */
     model: z
       .string()
       .min(1)
-      .refine((m) => knownName(() => getModel(m)), {
+      .refine((m) => m.endsWith(".json") || knownName(() => getModel(m)), {
         error: (iss) =>
           `unknown model "${String(iss.input)}"; accepted: ${listModels()
             .map((m) => m.name)
