@@ -356,7 +356,6 @@ export class RooflineEvaluator {
 
     // Tensor-parallel all-reduce, two per layer.
     if (g.tp > 1 && N > 0) {
-      const bytes = N * g.d * ACT_BYTES * ((2 * (g.tp - 1)) / g.tp);
       out.comm = 2 * g.L * this.allReduceMicros(N);
     }
   }
