@@ -149,7 +149,10 @@ export function registerTraceCommands(program: Command): void {
     .command("export")
     .description("generate a scenario's request stream (open loop) and save it as a replayable trace")
     .argument("<scenario>", "scenario YAML file")
-    .requiredOption("-o, --out <file>", "output file (.jsonl: gatelab JSONL; .csv: BLIS TraceV2; .otlp.json: OpenTelemetry OTLP JSON)")
+    .requiredOption(
+      "-o, --out <file>",
+      "output file (.jsonl: gatelab JSONL; .csv: BLIS TraceV2; .otlp.json: OpenTelemetry OTLP JSON)",
+    )
     .option("--to <format>", "output format", writeFormat)
     .option("-s, --seed <n>", "seed (overrides the scenario's)", (v) => {
       const n = Number(v);
