@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { InputError } from "../src/errors.ts";
-import { familyFor, type ModelKind } from "../src/lab/calibrate.ts";
+import { familyFor, type ModelKind } from "../src/lab/fit-families.ts";
 import {
   fitStepTimes,
   groupExperiment,

@@ -4,7 +4,8 @@
  */
 import type { Command } from "commander";
 import { InputError } from "../errors.ts";
-import { type CalibrationOutput, calibrate, familyFor, MODEL_KINDS, type ModelKind } from "../lab/calibrate.ts";
+import { type CalibrationOutput, calibrate, MODEL_KINDS, type ModelKind } from "../lab/calibrate.ts";
+import { familyFor } from "../lab/fit-families.ts";
 import { fitStepTimes, loadStepTable, type StepFit, stepCoefficientFile, withStepPrior } from "../lab/step-times.ts";
 import {
   formatValidation,

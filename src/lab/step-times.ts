@@ -24,7 +24,8 @@ import { type BatchShape, emptyBatch } from "../models/cost.ts";
 import type { CoefficientFile } from "../models/cost-factory.ts";
 import { CoefficientFileSchema } from "../models/cost-factory.ts";
 import { splitCsv } from "../workloads/lines.ts";
-import { type Family, familyFor, groupKey, type ModelKind, nnls, physicsBeta } from "./calibrate.ts";
+import { type Family, familyFor, groupKey, type ModelKind, physicsBeta } from "./fit-families.ts";
+import { nnls } from "./nnls.ts";
 import type { Experiment } from "./validate.ts";
 
 export const STEP_COLUMNS = [

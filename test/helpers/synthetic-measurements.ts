@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { familyFor, type ModelKind } from "../../src/lab/calibrate.ts";
+import { familyFor, type ModelKind } from "../../src/lab/fit-families.ts";
 import { groupExperiment, parseStepTable, rowBatch } from "../../src/lab/step-times.ts";
 import { simulateExperiment } from "../../src/lab/validate.ts";
 import { type BenchRun, benchExperiment } from "../../src/lab/vllm-bench.ts";
