@@ -16,6 +16,8 @@
  *        the model's dense-layer GEMM, weight 0.25;
  *      - BLIS / AIConfigurator kernel tables (H100 only): per-layer GEMM, context and generation attention, weight 0.25.
  * `--check` fits and compares with the shipped file instead of writing it (exit 1 if a coefficient moved > 1 %).
+ * `--markdown` also prints the per-data-set error tables of docs/fidelity.md (every cost model on the whole-step data
+ * sets; the roofline model on the per-operator tables).
  */
 import { writeFileSync } from "node:fs";
 import {
@@ -28,8 +30,60 @@ import {
   loss,
   round,
   splitwisePoints,
+  stepErrors,
   vidurPoints,
 } from "../src/lab/roofline-fit.ts";
+import type { ModelSpec } from "../src/models/catalog.ts";
+
+/** Per-data-set error of every cost model (markdown), with the shipped coefficients. */
+function markdownTables(dataDir: string): string {
+  const pct = (x: number) => (Number.isNaN(x) ? "—" : `${(x * 100).toFixed(1)} %`);
+  const tryBuild = (cfg: Parameters<typeof createCostModel>[0]) => (m: ModelSpec, gpu: string, tp: number) => {
+    try {
+      return createCostModel(cfg, { model: m, gpu, tp });
+    } catch {
+      return undefined;
+    }
+  };
+  const models: [string, ReturnType<typeof tryBuild>][] = [
+    ["roofline (default)", tryBuild(undefined)],
+    ["physics (BLIS iter29, bounded)", tryBuild({ type: "physics" })],
+    ["kernel (shipped set)", tryBuild({ type: "kernel" })],
+    ["linear (BLIS CSV)", tryBuild({ type: "linear" })],
+  ];
+  const lines: string[] = [];
+  lines.push("| data set | GPU | points | " + models.map((m) => m[0]).join(" | ") + " |");
+  lines.push("|---|---|---|" + models.map(() => "---").join("|") + "|");
+  for (const gpu of ["H100", "A100-80GB"]) {
+    const pts = splitwisePoints(dataDir, gpu);
+    for (const [set, filter] of [
+      ["Splitwise prefill, 1 prompt of 512–8,192", (l: string) => / × 1$/.test(l) && !/prompt (128|256) /.test(l)],
+      ["Splitwise prefill, all", () => true],
+      ["Splitwise decode, all", () => true],
+    ] as const) {
+      const kind = set.includes("decode") ? "splitwise-decode" : "splitwise-prefill";
+      const sel = pts.filter((p) => p.set === kind && filter(p.label));
+      const cells = models.map(([, b]) => {
+        const e = stepErrors(sel, b);
+        return e.n === 0 ? "—" : `${pct(e.mape)} (worst ${pct(e.worst)}${e.n < e.of ? `; ${e.n} of ${e.of}` : ""})`;
+      });
+      lines.push(`| ${set} | ${gpu} | ${sel.length} | ${cells.join(" | ")} |`);
+    }
+  }
+  lines.push("");
+  lines.push("| per-operator table | GPU | points | roofline MAPE | worst |");
+  lines.push("|---|---|---|---|---|");
+  for (const gpu of ["H100", "A100-80GB"]) {
+    const c = shippedRooflineFile().sets.find((s) => s.gpu === gpu)!;
+    const pts = [...vidurPoints(dataDir, gpu), ...kernelPoints(dataDir, gpu)];
+    for (const e of errorsBySet(pts, c)) {
+      lines.push(`| ${e.set} | ${gpu} | ${e.n} | ${pct(e.mape)} | ${pct(e.worst)} (${e.worstLabel}) |`);
+    }
+  }
+  return lines.join("\n");
+}
+
+import { createCostModel } from "../src/models/cost-factory.ts";
 import { BLIS_TRAINED_PHYSICS_ITER29 } from "../src/models/cost-physics.ts";
 import { type RooflineCoefficients, type RooflineFile, shippedRooflineFile } from "../src/models/cost-roofline.ts";
 
@@ -144,4 +198,5 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
   }
   writeFileSync(OUT, text);
   console.log(`wrote ${OUT}`);
+  if (args.includes("--markdown")) console.log(markdownTables(DATA));
 }

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
-import { emptyBatch } from "../models/cost.ts";
+import { type BatchShape, type CostModel, emptyBatch } from "../models/cost.ts";
 import { type RooflineCoefficients, RooflineCostModel, RooflineEvaluator } from "../models/cost-roofline.ts";
 
 function csv(path: string): Record<string, string>[] {
@@ -36,6 +36,8 @@ export interface Point {
   readonly measured: number;
   readonly weight: number;
   predict(c: RooflineCoefficients): number;
+  /** Whole-step points: the step, so that any cost model can be scored on it. */
+  readonly step?: { readonly model: ModelSpec; readonly gpu: string; readonly tp: number; readonly batch: BatchShape };
 }
 
 // --- Splitwise ----------------------------------------------------------------------------------------------------
@@ -78,6 +80,7 @@ export function splitwisePoints(dataDir: string, gpuName: string): Point[] {
         // prompts are overhead-dominated and noisy (TP8: 128 tokens slower than 256).
         weight: g.p < 512 ? 0.5 : g.b === 1 ? 4 : 1,
         predict: (c) => new RooflineCostModel({ model, gpu, tp: g.tp, coefficients: c }).stepMicros(b),
+        step: { model, gpu: gpuName, tp: g.tp, batch: b },
       });
     }
     const d = splitwiseDecodeBatch(g.p, g.b, g.t);
@@ -87,6 +90,7 @@ export function splitwisePoints(dataDir: string, gpuName: string): Point[] {
       measured: median(g.token) * 1000,
       weight: 1,
       predict: (c) => new RooflineCostModel({ model, gpu, tp: g.tp, coefficients: c }).stepMicros(d),
+      step: { model, gpu: gpuName, tp: g.tp, batch: d },
     });
   }
   return out;
@@ -312,7 +316,7 @@ const BOUNDS: Record<Key, [number, number]> = {
   per_layer_us: [0, 1000],
   // One model (Llama-2-70B) cannot separate per-step from per-layer cost; the bound keeps the per-step share near
   // what vLLM-class engines spend scheduling a step (BLIS iter29: 126 µs; reference/simulators.md §2.4).
-  per_step_us: [0, 2000],
+  per_step_us: [0, 500],
   // vLLM-class engines spend tens of µs of CPU at most per scheduled sequence (BLIS iter29 β6: 4.4 µs); Splitwise's decode slows
   // by ≈ 350 µs per extra sequence at batch 32–64, which the bound leaves unexplained rather than impose on every
   // batch size of every model (docs/fidelity.md).
@@ -489,4 +493,32 @@ export function errorsBySet(points: readonly Point[], c: RooflineCoefficients) {
 
 export function round(x: number, digits = 4): number {
   return Number(x.toPrecision(digits));
+}
+
+/**
+ * Error of any cost model on the whole-step points of `points`: mean and worst absolute percentage error over the
+ * points it can price (`build` returns undefined where the model has no coefficients), and how many those are.
+ */
+export function stepErrors(
+  points: readonly Point[],
+  build: (model: ModelSpec, gpu: string, tp: number) => CostModel | undefined,
+): { n: number; of: number; mape: number; worst: number } {
+  let n = 0;
+  let sum = 0;
+  let worst = 0;
+  let of = 0;
+  const cache = new Map<string, CostModel | undefined>();
+  for (const p of points) {
+    if (p.step === undefined) continue;
+    of++;
+    const key = `${p.step.model.name}|${p.step.gpu}|${p.step.tp}`;
+    if (!cache.has(key)) cache.set(key, build(p.step.model, p.step.gpu, p.step.tp));
+    const m = cache.get(key);
+    if (m === undefined) continue;
+    const ape = Math.abs((m.stepTime(p.step.batch) * 1e6) / p.measured - 1);
+    n++;
+    sum += ape;
+    if (ape > worst) worst = ape;
+  }
+  return { n, of, mape: n > 0 ? sum / n : Number.NaN, worst };
 }

@@ -182,7 +182,8 @@ export function parseHfConfig(root: Json, file: string, names: HfNames): ModelSp
   // Gemma 3's HF file omits vocab_size; transformers Gemma3TextConfig default 262208 (model-configs README).
   const vocab = intField(cfg, "vocab_size", file, gemma3 ? 262208 : null);
   if (vocab === null) throw new HfConfigError(file, "vocab_size", "missing (expected a non-negative integer)");
-  const tied = cfg.tie_word_embeddings === true;
+  // Gemma ties lm_head to the embeddings by default (transformers Gemma3TextConfig tie_word_embeddings=True).
+  const tied = cfg.tie_word_embeddings === true || (gemma3 && cfg.tie_word_embeddings === undefined);
   const dtype = String(root.torch_dtype ?? root.dtype ?? text.torch_dtype ?? "bfloat16");
   const quantization = readQuantization(root, file);
   // MXFP4 (gpt-oss) quantizes the MoE experts only: attention, router, embeddings and lm_head stay BF16.
