@@ -206,7 +206,8 @@ export const ScenarioSchema = z
     sample_interval_s: z.number().positive().default(1),
   })
   .strict()
-  .refine((s) => s.requests !== undefined || s.duration_s !== undefined, {
+  // An inference-perf workload ends by itself (its stages are finite).
+  .refine((s) => s.requests !== undefined || s.duration_s !== undefined || ("type" in s.workload && s.workload.type === "inference-perf"), {
     message: "expected `requests` or `duration_s` (how long to generate traffic)",
   });
 

@@ -10,6 +10,7 @@ import { ragGen } from "./rag.ts";
 import { parseWorkload, type SourceConfig, type TraceFormat, type TraceSource, type WorkloadConfig } from "./schema.ts";
 import { ServeGenOptionsSchema, ServeGenReader, serveGenWeights } from "./servegen.ts";
 import { agentGen, chatGen, meanTurns } from "./sessions.ts";
+import { inferencePerfGen } from "./inference-perf.ts";
 import { sharedPrefixGen } from "./shared-prefix.ts";
 import { componentTagger, type GenContext, poissonGen, streams } from "./synthetic.ts";
 import { TraceGen, type TraceReader } from "./trace-common.ts";
@@ -53,6 +54,11 @@ export class WorkloadStream implements WorkloadSource {
     this.gen = gen;
     this.max = maxRequests;
     this.until = durationS;
+  }
+
+  /** The component (or mix) that makes the requests (reports read the inference-perf client's stage log). */
+  get component(): Gen {
+    return this.gen;
   }
 
   /** Requests created so far. */
@@ -227,6 +233,7 @@ const factories = new Map<string, GenFactory>([
   ["chat", (c, ctx) => chatGen(c as Extract<SourceConfig, { type: "chat" }>, ctx)],
   ["agent", (c, ctx) => agentGen(c as Extract<SourceConfig, { type: "agent" }>, ctx)],
   ["rag", (c, ctx) => ragGen(c as Extract<SourceConfig, { type: "rag" }>, ctx)],
+  ["inference-perf", (c, ctx) => inferencePerfGen(c as Extract<SourceConfig, { type: "inference-perf" }>, ctx)],
 ]);
 
 /** Registers a generator for a source type. */

@@ -3,6 +3,7 @@ import { InputError } from "../errors.ts";
 import { RagSourceSchema } from "./rag.ts";
 import { ServeGenOptionsSchema } from "./servegen.ts";
 import { AgentSourceSchema, ChatSourceSchema } from "./sessions.ts";
+import { InferencePerfSourceSchema } from "./inference-perf.ts";
 import { SharedPrefixSchema } from "./shared-prefix.ts";
 import { ArrivalFields, BatchSourceSchema, CommonFields, PoissonSourceSchema } from "./synthetic.ts";
 
@@ -49,6 +50,7 @@ export const SourceSchema = z.discriminatedUnion("type", [
   ChatSourceSchema,
   RagSourceSchema,
   AgentSourceSchema,
+  InferencePerfSourceSchema,
 ]);
 export type SourceConfig = z.infer<typeof SourceSchema>;
 
