@@ -21,7 +21,7 @@ import type { Request, RequestSource } from "../sim/request.ts";
 import { ArrivalSchema } from "../workloads/arrivals.ts";
 import { analyzeRuns, type CompareOutput } from "./compare.ts";
 import { type RunOutput, runScenario } from "./run.ts";
-import { declaredSpikes, type Span, type WindowStat, windowStats } from "./windows.ts";
+import { declaredSpikes, p95, type Span, type WindowStat, windowStats } from "./windows.ts";
 
 export interface DrillOptions {
   /** Rate multiplier during the spike (4 = four times the arrivals). */
@@ -199,15 +199,6 @@ function phaseStat(
     unavailable,
     max_waiting: maxWaiting,
   };
-}
-
-function p95(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  xs.sort((a, b) => a - b);
-  const h = (xs.length - 1) * 0.95;
-  const lo = Math.floor(h);
-  const hi = Math.min(xs.length - 1, lo + 1);
-  return xs[lo]! + (h - lo) * (xs[hi]! - xs[lo]!);
 }
 
 /**
