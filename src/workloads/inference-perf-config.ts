@@ -78,9 +78,7 @@ const LoadSchema = z.strictObject({
   trace: z.unknown().optional(),
   circuit_breakers: z.array(z.string()).default([]),
   request_timeout: z.number().positive().nullish(),
-  lora_traffic_split: z
-    .array(z.strictObject({ name: z.string().min(1), split: z.number().min(0).max(1) }))
-    .nullish(),
+  lora_traffic_split: z.array(z.strictObject({ name: z.string().min(1), split: z.number().min(0).max(1) })).nullish(),
   base_seed: z.number().int().optional(),
 });
 
@@ -163,9 +161,7 @@ const ReportSchema = z.strictObject({
       use_server_output_tokens: false,
       max_error_messages: 100,
     }),
-  prometheus: z
-    .strictObject({ summary: z.boolean().default(true), per_stage: z.boolean().default(false) })
-    .nullish(),
+  prometheus: z.strictObject({ summary: z.boolean().default(true), per_stage: z.boolean().default(false) }).nullish(),
   session_lifecycle: z.unknown().optional(),
   goodput: GoodputSchema.nullish(),
 });
@@ -288,7 +284,8 @@ function notesFor(raw: IpRawConfig, plan: { numWorkersGiven: boolean }): string[
   const s = raw.server;
   if (s) {
     n.push("server.base_url/model_name/api_key: recognised, not simulated (the scenario's cluster serves the load)");
-    if (s.type !== "vllm") n.push(`server.type "${s.type}": recognised, not simulated (gatelab simulates vLLM replicas)`);
+    if (s.type !== "vllm")
+      n.push(`server.type "${s.type}": recognised, not simulated (gatelab simulates vLLM replicas)`);
     if (!s.ignore_eos)
       n.push("server.ignore_eos false: recognised, not simulated (every output runs to its max_tokens, as with true)");
   }
@@ -307,32 +304,40 @@ function notesFor(raw: IpRawConfig, plan: { numWorkersGiven: boolean }): string[
     n.push("circuit_breakers: recognised, not simulated (stages are never cut short)");
   if (raw.load.request_timeout)
     n.push("load.request_timeout: recognised, not simulated (client requests never time out)");
-  if (raw.load.base_seed !== undefined) n.push("load.base_seed: recognised, not simulated (the scenario's seed is used)");
+  if (raw.load.base_seed !== undefined)
+    n.push("load.base_seed: recognised, not simulated (the scenario's seed is used)");
   if (!plan.numWorkersGiven)
     n.push(
       `load.num_workers: not given; inference-perf uses the client's CPU count, gatelab assumes ${DEFAULT_NUM_WORKERS}`,
     );
   if (raw.data.type === "mock")
-    n.push(
-      "data.type mock: prompts \"1 2 3 i\" (assumed 8 tokens) with no max_tokens; gatelab assumes 16 output tokens",
-    );
+    n.push('data.type mock: prompts "1 2 3 i" (assumed 8 tokens) with no max_tokens; gatelab assumes 16 output tokens');
   return n;
 }
 
 /** Line of the YAML node at `path` (or its nearest ancestor). */
-function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: readonly PropertyKey[]): number | undefined {
+function lineOf(
+  doc: ReturnType<typeof parseDocument>,
+  lc: LineCounter,
+  path: readonly PropertyKey[],
+): number | undefined {
   for (let k = path.length; k >= 0; k--) {
-    const node = doc.getIn(path.slice(0, k) as (string | number)[], true) as { range?: [number, number, number] } | null;
+    const node = doc.getIn(path.slice(0, k) as (string | number)[], true) as {
+      range?: [number, number, number];
+    } | null;
     if (node && typeof node === "object" && node.range) return lc.linePos(node.range[0]).line;
   }
   return undefined;
 }
 
 /**
- * An llm-d-benchmark template (`endpoint:`, `harness:`, `workload: {<name>: <inference-perf config>}`): the config is
+ * inference-perf's Helm values wrap the config in `config:`; an llm-d-benchmark template (`endpoint:`, `harness:`, `workload: {<name>: <inference-perf config>}`): the config is
  * the value under `workload.<name>` (the first one unless `name` is given).
  */
 function unwrapLlmd(obj: Record<string, unknown>, name: string | undefined): { config: unknown; path: string[] } {
+  // inference-perf's Helm chart values (deploy/inference-perf/values.yaml): the config is the value of `config:`.
+  if ("config" in obj && "job" in obj && typeof obj.config === "object" && obj.config !== null)
+    return { config: obj.config, path: ["config"] };
   if (!("workload" in obj) || !("harness" in obj || "endpoint" in obj)) return { config: obj, path: [] };
   const w = obj.workload;
   if (typeof w !== "object" || w === null) return { config: obj, path: [] };
@@ -376,7 +381,9 @@ export function parseInferencePerfConfig(text: string, file: string, workloadNam
     let msg = issue.message;
     if (issue.code === "unrecognized_keys")
       msg = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (inference-perf forbids unknown keys)`;
-    throw new InputError(`${file}${line !== undefined ? `:${line}` : ""}: ${path.map(String).join(".") || "(top)"}: ${msg}`);
+    throw new InputError(
+      `${file}${line !== undefined ? `:${line}` : ""}: ${path.map(String).join(".") || "(top)"}: ${msg}`,
+    );
   }
   const raw = r.data;
   const refused = unsupported(raw);
@@ -416,8 +423,10 @@ function toPlan(
     }
   });
   const sweep = load.sweep ?? undefined;
-  if (sweep && type === "concurrent") throw at(["load", "sweep"], "a sweep cannot be combined with load.type concurrent");
-  if (stages.length === 0 && !sweep) throw at(["load"], "expected load.stages or load.sweep (inference-perf needs one)");
+  if (sweep && type === "concurrent")
+    throw at(["load", "sweep"], "a sweep cannot be combined with load.type concurrent");
+  if (stages.length === 0 && !sweep)
+    throw at(["load"], "expected load.stages or load.sweep (inference-perf needs one)");
   if (stages.length > 0 && sweep) throw at(["load", "sweep"], "give load.stages or load.sweep, not both");
   if (load.lora_traffic_split) {
     const sum = load.lora_traffic_split.reduce((a, x) => a + x.split, 0);

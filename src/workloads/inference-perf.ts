@@ -32,7 +32,13 @@ import type { Segment } from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
 import { exponential, normal, type Rng, shuffle } from "../sim/rng.ts";
 import { poissonCount } from "./arrivals.ts";
-import { type IpDistribution, type IpLen, type IpPlan, type IpStage, loadInferencePerfConfig } from "./inference-perf-config.ts";
+import {
+  type IpDistribution,
+  type IpLen,
+  type IpPlan,
+  type IpStage,
+  loadInferencePerfConfig,
+} from "./inference-perf-config.ts";
 import { type GenContext, streams } from "./synthetic.ts";
 import { contentId, contentSalt, type Draft, draft, type Gen, NS } from "./types.ts";
 
