@@ -207,9 +207,15 @@ export const ScenarioSchema = z
   })
   .strict()
   // An inference-perf workload ends by itself (its stages are finite).
-  .refine((s) => s.requests !== undefined || s.duration_s !== undefined || ("type" in s.workload && s.workload.type === "inference-perf"), {
-    message: "expected `requests` or `duration_s` (how long to generate traffic)",
-  });
+  .refine(
+    (s) =>
+      s.requests !== undefined ||
+      s.duration_s !== undefined ||
+      ("type" in s.workload && s.workload.type === "inference-perf"),
+    {
+      message: "expected `requests` or `duration_s` (how long to generate traffic)",
+    },
+  );
 
 export type Scenario = z.infer<typeof ScenarioSchema>;
 export type PoolConfig = z.infer<typeof PoolSchema>;

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { InputError } from "../errors.ts";
+import { InferencePerfSourceSchema } from "./inference-perf.ts";
 import { RagSourceSchema } from "./rag.ts";
 import { ServeGenOptionsSchema } from "./servegen.ts";
 import { AgentSourceSchema, ChatSourceSchema } from "./sessions.ts";
-import { InferencePerfSourceSchema } from "./inference-perf.ts";
 import { SharedPrefixSchema } from "./shared-prefix.ts";
 import { ArrivalFields, BatchSourceSchema, CommonFields, PoissonSourceSchema } from "./synthetic.ts";
 
