@@ -8,6 +8,7 @@ import { compare, comparisonJson, formatComparison } from "../lab/compare.ts";
 import { runScenario } from "../lab/run.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
 import { writeCompareOutputs } from "../report/lab-outputs.ts";
+import { metricsOptions, OutputWriteError, writeMetricsFile } from "../report/openmetrics-cli.ts";
 import { writeRunOutputs } from "../report/outputs.ts";
 import { formatRun } from "../report/text.ts";
 import { loadScenario } from "../scenario.ts";
@@ -58,6 +59,13 @@ export function buildProgram(): Command {
     .option("-o, --out <dir>", "write summary.json and requests.csv to this folder")
     .option("--trace-decisions <file>", "write every routing decision (candidates, scores, pick) as JSONL")
     .option("--no-fast-forward", "step replicas one step at a time (the reference path; same results, slower)")
+    .option("--metrics-out <file>", "write the run's time series as vLLM / Endpoint Picker metrics (OpenMetrics)")
+    .option(
+      "--metrics-epoch <time>",
+      "wall-clock time of simulated t=0: Unix seconds, ISO 8601, or now",
+      "2025-01-01T00:00:00Z",
+    )
+    .option("--metrics-interval <s>", "seconds between metric points (whole seconds)", "5")
     .action(
       (
         file: string | undefined,
@@ -69,8 +77,12 @@ export function buildProgram(): Command {
           out?: string;
           traceDecisions?: string;
           fastForward?: boolean;
+          metricsOut?: string;
+          metricsEpoch: string;
+          metricsInterval: string;
         },
       ) => {
+        const metrics = o.metricsOut !== undefined ? metricsOptions(o.metricsEpoch, o.metricsInterval) : undefined;
         const loaded = loadScenario(file);
         const tracer = o.traceDecisions ? decisionTraceWriter(o.traceDecisions) : undefined;
         const out = runScenario(loaded, {
@@ -82,6 +94,8 @@ export function buildProgram(): Command {
         });
         tracer?.close();
         if (o.out) writeRunOutputs(o.out, loaded, [out]);
+        if (o.metricsOut !== undefined && metrics !== undefined)
+          writeMetricsFile(o.metricsOut, [out], metrics, loaded.scenario.name);
         if (o.json) process.stdout.write(`${JSON.stringify(out.summary, null, 2)}\n`);
         else {
           process.stdout.write(
@@ -113,6 +127,13 @@ export function buildProgram(): Command {
     .option("--json", "print the summaries as JSON")
     .option("-o, --out <dir>", "write summary.json, requests.csv, charts/ and report.html to this folder")
     .option("--no-report", "write no files unless --out is given, and no charts at all")
+    .option("--metrics-out <file>", "write every policy's time series as vLLM / Endpoint Picker metrics (label policy)")
+    .option(
+      "--metrics-epoch <time>",
+      "wall-clock time of simulated t=0: Unix seconds, ISO 8601, or now",
+      "2025-01-01T00:00:00Z",
+    )
+    .option("--metrics-interval <s>", "seconds between metric points (whole seconds)", "5")
     .action(
       async (
         file: string | undefined,
@@ -123,8 +144,12 @@ export function buildProgram(): Command {
           json?: boolean;
           out?: string;
           report: boolean;
+          metricsOut?: string;
+          metricsEpoch: string;
+          metricsInterval: string;
         },
       ) => {
+        const metrics = o.metricsOut !== undefined ? metricsOptions(o.metricsEpoch, o.metricsInterval) : undefined;
         const loaded = loadScenario(file);
         const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
         const c = compare(loaded, {
@@ -134,6 +159,8 @@ export function buildProgram(): Command {
         });
         if (o.json) process.stdout.write(`${JSON.stringify(comparisonJson(c), null, 2)}\n`);
         else process.stdout.write(`${formatComparison(c)}\n`);
+        if (o.metricsOut !== undefined && metrics !== undefined)
+          writeMetricsFile(o.metricsOut, c.runs, metrics, loaded.scenario.name);
         const dir = o.out ?? (o.report && !o.json ? DEFAULT_RESULTS_DIR : undefined);
         if (dir !== undefined) {
           const files = await writeCompareOutputs(dir, c, { charts: o.report });
@@ -173,6 +200,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof InputError) {
       process.stderr.write(`gatelab: ${e.message}\n`);
       return 2;
+    }
+    if (e instanceof OutputWriteError) {
+      process.stderr.write(`gatelab: ${e.message}\n`);
+      return 3;
     }
     const err = e as Error;
     process.stderr.write(`gatelab: internal error: ${err.message}\n`);
