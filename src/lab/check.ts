@@ -213,11 +213,11 @@ export function formatCheck(r: CheckResult): string {
   const out = [`check "${r.scenario}" · policy ${r.policy} · seed ${r.seed}`, ""];
   if (r.slos.length === 0) out.push("SLOs: none set in the scenario");
   else {
-    out.push("SLOs:");
+    out.push("SLOs (latency percentiles over every request; a request not served counts as a miss):");
     for (const c of r.slos) {
       const u = c.unit ? ` ${c.unit}` : "";
       out.push(
-        `  ${c.ok ? "✓" : "✗"} ${c.label} ${fmtNum(c.actual)}${u} ${c.ok ? (c.kind === "max" ? "≤" : "≥") : c.kind === "max" ? ">" : "<"} ${fmtNum(c.target)}${u}  (${c.name})`,
+        `  ${c.ok ? "✓" : "✗"} ${c.label} ${fmtNum(c.actual)}${u} ${c.ok ? (c.kind === "max" ? "≤" : "≥") : c.kind === "max" ? ">" : "<"} ${fmtNum(c.target)}${u}  (${c.name})${c.note ? ` — ${c.note}` : ""}`,
       );
     }
   }
@@ -274,7 +274,7 @@ export function junitXml(r: CheckResult): string {
     else {
       failures++;
       cases.push(
-        `    <testcase classname="gatelab.slo" name="${xml(name)}">\n      <failure message="${xml(`${c.label} ${fmtNum(c.actual)}${c.unit} violates ${c.kind === "max" ? "≤" : "≥"} ${fmtNum(c.target)}${c.unit}`)}"/>\n    </testcase>`,
+        `    <testcase classname="gatelab.slo" name="${xml(name)}">\n      <failure message="${xml(`${c.label} ${fmtNum(c.actual)}${c.unit} violates ${c.kind === "max" ? "≤" : "≥"} ${fmtNum(c.target)}${c.unit}${c.note ? ` (${c.note})` : ""}`)}"/>\n    </testcase>`,
       );
     }
   }
