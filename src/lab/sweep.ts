@@ -22,7 +22,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { stringify } from "csv-stringify/sync";
 import { parse as parseYaml } from "yaml";
-import { InputError } from "../errors.ts";
+import { InputError, readTextInput } from "../errors.ts";
 import { writeFileAtomic } from "../report/atomic.ts";
 import { fmtNum, renderTable } from "../report/table.ts";
 import { formatZodError, type LoadedScenario, loadScenario, ScenarioSchema } from "../scenario.ts";
@@ -57,7 +57,7 @@ export interface SweepBase {
 /** Loads a scenario for sweeping (validated once, so a bad file fails with its usual message). */
 export function loadSweepBase(path?: string): SweepBase {
   const loaded = loadScenario(path);
-  const text = path === undefined ? DEFAULT_SCENARIO_YAML : readFileSync(path, "utf8");
+  const text = path === undefined ? DEFAULT_SCENARIO_YAML : readTextInput(path, "scenario file");
   return { raw: parseYaml(text) as unknown, file: loaded.file, baseDir: loaded.baseDir };
 }
 

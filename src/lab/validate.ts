@@ -1,34 +1,6 @@
-/**
- * Validation against measured vLLM runs: reads files in the schema of
- * `data/sim-to-real-validation/calibration_set_h100_vllm_7exp.json` (shared data; README there), rebuilds each
- * experiment's workload and server, simulates it on one replica behind round-robin, and compares per experiment and
- * per stage the predicted `ttft_mean/p90/p99`, `e2e_mean/p90/p99` and `itl_mean` with the measured ones (absolute
- * percentage error, then the mean absolute percentage error per metric over the experiments).
- *
- * Workload: kubernetes-sigs/inference-perf's shared-prefix generator with constant-rate stages
- * (`src/workloads/shared-prefix.ts`), the experiment's `workload.seed`, at most `workload.num_requests` requests.
- * Prompts (`WorkloadMode`): the runs' `enable_multi_turn_chat` is set, but the measured runs had constant input
- * lengths — BLIS found ≈ 574 tokens per request in the real inference-perf data of these runs and made the flag a
- * no-op (inference-sim issue #481) — and a history growing by ≈ 700 tokens per round would not fit their KV caches at
- * the measured TTFTs. So by default (`fresh`) a request is its group's system prompt (shared, cached) plus a question
- * of `question_len` tokens that no other request repeats, as BLIS generates these runs; this also fits the
- * measurements best (docs/fidelity.md). `cycle` reuses inference-perf's N = groups × users prompts in turn (a prompt
- * repeats every N requests and hits the prefix cache whole); `sessions` simulates the generator's multi-turn sessions
- * with growing history as specified.
- *
- * Server: the catalog model, the experiment's TP and GPU, `max_num_seqs`, `max_num_batched_tokens`,
- * `total_kv_blocks_gpu` blocks of `kv_block_size_tokens`, prefix caching and chunked prefill on (vLLM V1 defaults),
- * `max_model_len` = the model's `max_position_embeddings`, and a CPU offload tier of `cpu_kv_blocks` blocks
- * (`src/models/kv-offload.ts`) when > 0.
- *
- * Metrics (milliseconds, completed requests): TTFT and E2E per request, client view with the cost model's request
- * overheads; mean and numpy-linear percentiles. ITL mean = Σ inter-token gaps / Σ (output tokens − 1), each gap with
- * the per-output-token overhead (inference-perf's token-weighted mean). Stage k = requests that arrived during stage k.
- */
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { InputError } from "../errors.ts";
+import { InputError, readTextInput } from "../errors.ts";
 import { dist } from "../metrics/summary.ts";
 import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
 import type { CostModel } from "../models/cost.ts";
@@ -143,12 +115,7 @@ export function parseValidationSet(text: string, file: string): ValidationSet {
 
 /** Reads and parses a validation file (InputError if unreadable or malformed). */
 export function loadValidationSet(file: string): ValidationSet {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new InputError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const text = readTextInput(file, "validation file");
   return parseValidationSet(text, file);
 }
 

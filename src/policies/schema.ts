@@ -1,25 +1,6 @@
-/**
- * The `gateway:` section of a scenario, and the router it builds.
- *
- * ```yaml
- * gateway:
- *   policy: gie-default            # a name from `gatelab policies` (default round-robin)
- *   scrape_interval_ms: 50         # metrics scrape period (GIE/llm-d --refresh-metrics-interval, 50 ms)
- *   kv_event_delay_ms: 50          # KV-event delivery delay for precise-prefix / Dynamo (BLIS --cache-signal-delay)
- *   epp_config: epp/my-config.yaml # or an inline EndpointPickerConfig mapping; replaces `policy`
- *   params:                        # overrides for sweeps
- *     prefix-cache-scorer.weight: 5
- *     prefix-cache-affinity-filter.affinityThreshold: 0.6
- * ```
- * Defaults: `scrape_interval_ms` 50 — GIE v1.0 `--refresh-metrics-interval` and AIBrix
- * `AIBRIX_POD_METRIC_REFRESH_INTERVAL_MS` (reference/policies.md §1.1); `kv_event_delay_ms` 50 — BLIS's
- * `--cache-signal-delay` default (§6.5), the lab's stand-in for ZMQ/NATS propagation of vLLM KV events. 0 for either
- * means "immediate" (an oracle gateway). `params` keys: see `registry.ts` and `epp/config.ts` `applyEppOverrides`.
- */
-import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { z } from "zod";
-import { InputError } from "../errors.ts";
+import { InputError, readTextInput } from "../errors.ts";
 import { applyEppOverrides, type EppConfig, loadEppConfig, normalizeEppConfig } from "./epp/config.ts";
 import { createRouterFromEpp } from "./epp/pipeline.ts";
 import { POLICIES, policyNames } from "./registry.ts";
@@ -61,11 +42,9 @@ export function createRouter(gw: GatewayConfig, init: RouterInit, baseDir: strin
       const path = resolve(baseDir, gw.epp_config);
       let text: string;
       try {
-        text = readFileSync(path, "utf8");
+        text = readTextInput(path, "EndpointPickerConfig", undefined, `"${gw.epp_config}"`);
       } catch (e) {
-        throw new InputError(
-          `gateway.epp_config: cannot read "${gw.epp_config}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-        );
+        throw new InputError(`gateway.epp_config: ${(e as Error).message}`);
       }
       cfg = loadEppConfig(text, gw.epp_config);
       name = basename(gw.epp_config);

@@ -1,26 +1,6 @@
-/**
- * Import of a real `EndpointPickerConfig` (the Endpoint Picker's plugin configuration, as deployed with GIE or
- * llm-d) into gatelab's routing pipeline.
- *
- * Source: GIE `pkg/epp/config/loader/{loader.go,defaults.go}` (v1.0 → GIE last), llm-d-router HEAD
- * `pkg/epp/config/loader/*`; schema and defaulting rules from reference/policies.md §2.9, loader notes §8.5.
- * - `apiVersion` `inference.networking.x-k8s.io/v1alpha1` (GIE) or `llm-d.ai/v1alpha1` (llm-d-router); `kind`
- *   `EndpointPickerConfig`. Top-level decoding is strict: unknown keys are errors.
- * - `plugins[]`: `name` (defaults to `type`), `type` (aliases such as `kv-cache-scorer` accepted), `parameters`
- *   (validated per plugin type: unknown parameters, wrong types and bad values are errors).
- * - Defaulting: no `schedulingProfiles` → one profile `default` referencing every filter, scorer and picker; exactly
- *   one profile and no handler → `single-profile-handler`; a profile without a picker gets `max-score-picker`
- *   (`maxNumOfEndpoints` 1); a scorer reference without `weight` → 1. Weights are numbers ≥ 0 (int in GIE ≤ v1.3,
- *   float from v1.4; both accepted) and only scorers take one. A profile has at most one picker.
- * - `saturationDetector`, `flowControl`, `featureGates`, `dataLayer`, `parser`, `requestHandler` are kept on the
- *   loaded config for the admission layer; they do not change routing.
- * Errors are `InputError`s naming the file, the line (when the config came from a file), the plugin and the
- * accepted values, e.g. `x.yaml:5: plugins.1.type: unknown plugin type "foo-scorer"; accepted types: …`.
- */
-import { readFileSync } from "node:fs";
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { z } from "zod";
-import { InputError, inputError } from "../../errors.ts";
+import { InputError, inputError, readTextInput } from "../../errors.ts";
 import {
   acceptedTypes,
   canonicalType,
@@ -511,14 +491,7 @@ export function loadEppConfig(text: string, fileName: string): EppConfig {
 
 /** Reads and loads an EndpointPickerConfig file. */
 export function loadEppConfigFile(path: string): EppConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new InputError(
-      `${path}: cannot read the EndpointPickerConfig (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
+  const text = readTextInput(path, "EndpointPickerConfig");
   return loadEppConfig(text, path);
 }
 
