@@ -7,7 +7,7 @@ import { registerTraceCommands, writeStream } from "../src/cli/trace.ts";
 import { InputError } from "../src/errors.ts";
 import type { Request } from "../src/sim/request.ts";
 import { buildWorkload } from "../src/workloads/index.ts";
-import { BlockLru, percentileSorted, traceStats } from "../src/workloads/stats.ts";
+import { BlockLru, traceStats } from "../src/workloads/stats.ts";
 
 const SHARED = join(import.meta.dirname, "..", "..", "shared", "data");
 const MOONCAKE = join(SHARED, "mooncake", "conversation_trace.jsonl");
@@ -309,13 +309,6 @@ describe("writers", () => {
 });
 
 describe("stats helpers", () => {
-  it("numpy linear percentiles", () => {
-    const a = [1, 2, 3, 4, 10];
-    expect(percentileSorted(a, 50)).toBe(3);
-    expect(percentileSorted(a, 90)).toBeCloseTo(7.6, 12);
-    expect(percentileSorted(a, 99)).toBeCloseTo(9.76, 12);
-  });
-
   it("LRU evicts the least recently used block", () => {
     const l = new BlockLru(3);
     for (const h of [1, 2, 3]) l.touch(h);

@@ -72,9 +72,10 @@ export function openTrace(file: string, o: TraceOpts): WorkloadSource {
   return buildWorkload(cfg, { seed: o.seed ?? 42, baseDir: process.cwd(), maxRequests: o.limit, openLoop: true });
 }
 
-/** Output format from `--to` or the file name (`.csv` → blis, else jsonl). */
+/** Output format from `--to` or the file name (`.csv` → blis, `.otlp.json` → otlp, else jsonl). */
 export function outputFormat(out: string, to?: WriteFormat): WriteFormat {
   if (to) return to;
+  if (out.toLowerCase().endsWith(".otlp.json")) return "otlp";
   return extname(out).toLowerCase() === ".csv" ? "blis" : "jsonl";
 }
 
@@ -130,7 +131,7 @@ export function registerTraceCommands(program: Command): void {
     .argument("<in>", "input trace")
     .argument("<out>", "output file (written atomically)")
     .option("--from <format>", "input format (default: from the file name / first line)", traceFormat)
-    .option("--to <format>", "output format (default: .csv → blis, else jsonl)", writeFormat)
+    .option("--to <format>", "output format (default: .csv → blis, .otlp.json → otlp, else jsonl)", writeFormat)
     .option("--speedup <x>", "replay x times faster", positive)
     .option("--window <start:end>", "keep requests in this window of trace time (s)", windowArg)
     .option("--sample <p>", "keep each request with probability p", fraction)
@@ -148,7 +149,10 @@ export function registerTraceCommands(program: Command): void {
     .command("export")
     .description("generate a scenario's request stream (open loop) and save it as a replayable trace")
     .argument("<scenario>", "scenario YAML file")
-    .requiredOption("-o, --out <file>", "output file (.jsonl: gatelab JSONL; .csv: BLIS TraceV2)")
+    .requiredOption(
+      "-o, --out <file>",
+      "output file (.jsonl: gatelab JSONL; .csv: BLIS TraceV2; .otlp.json: OpenTelemetry OTLP JSON)",
+    )
     .option("--to <format>", "output format", writeFormat)
     .option("-s, --seed <n>", "seed (overrides the scenario's)", (v) => {
       const n = Number(v);

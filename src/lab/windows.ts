@@ -3,9 +3,9 @@
  * and the spans where traffic bursts — the workload's declared spikes when it has any, else the windows whose
  * arrivals exceed the mean rate by a margin.
  */
-import { quantileSorted } from "simple-statistics";
 import type { RequestTable } from "../metrics/records.ts";
 import type { Scenario } from "../scenario.ts";
+import { quantileSorted } from "../sim/quantile.ts";
 import { Outcome } from "../sim/request.ts";
 
 export interface WindowStat {
@@ -28,7 +28,8 @@ export function niceWindow(duration: number, target = 60): number {
   return steps[steps.length - 1]!;
 }
 
-function p95(xs: number[]): number | null {
+/** p95 of a sample (sorted in place); null when it is empty. */
+export function p95(xs: number[]): number | null {
   if (xs.length === 0) return null;
   xs.sort((a, b) => a - b);
   return quantileSorted(xs, 0.95);

@@ -1,6 +1,6 @@
 /**
  * Summaries of a run, in the shape people already read (milliseconds; percentiles with numpy's default linear
- * interpolation, via simple-statistics ≥ 7.9 `quantileSorted`, which matches numpy `method="linear"`).
+ * interpolation: `sim/quantile.ts`).
  *
  * - TTFT = first token − first arrival at the gateway (client view: gateway queueing, retries and overheads included).
  * - E2E = last token (+ post-decode overhead) − first arrival.
@@ -10,11 +10,11 @@
  * - prefix_cache_hit_rate = Σ cached prompt tokens / Σ prompt tokens looked up (vLLM `prefix_cache_hits /
  *   prefix_cache_queries`), over all admissions; for the cluster Σ over replicas, never a mean of per-replica rates.
  */
-import { quantileSorted } from "simple-statistics";
 import type { GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
 import type { SimResult } from "../sim/engine.ts";
+import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
 import { Outcome } from "../sim/request.ts";
 import { gatePercentile, gateSample } from "./gate.ts";
 import { DROP_REASONS, type RequestTable, type WeightedSamples } from "./records.ts";
@@ -90,39 +90,13 @@ export function dist(values: Float64Array, scale = 1): Dist {
   const sorted = Float64Array.from(values).sort();
   let sum = 0;
   for (let i = 0; i < sorted.length; i++) sum += sorted[i]!;
-  const x = sorted as unknown as number[];
   return {
     mean: (sum / sorted.length) * scale,
-    p50: quantileSorted(x, 0.5) * scale,
-    p90: quantileSorted(x, 0.9) * scale,
-    p95: quantileSorted(x, 0.95) * scale,
-    p99: quantileSorted(x, 0.99) * scale,
+    p50: quantileSorted(sorted, 0.5) * scale,
+    p90: quantileSorted(sorted, 0.9) * scale,
+    p95: quantileSorted(sorted, 0.95) * scale,
+    p99: quantileSorted(sorted, 0.99) * scale,
   };
-}
-
-/** Quantile (numpy linear) of run-length weighted samples, as if the runs were expanded. */
-export function weightedQuantile(values: Float64Array, counts: Float64Array, p: number): number {
-  const n = values.length;
-  if (n === 0) return 0;
-  let total = 0;
-  for (let i = 0; i < n; i++) total += counts[i]!;
-  const h = (total - 1) * p;
-  const lo = Math.floor(h);
-  const frac = h - lo;
-  // Value at expanded rank k (0-based).
-  let cum = 0;
-  let i = 0;
-  const at = (k: number): number => {
-    while (i < n && cum + counts[i]! <= k) {
-      cum += counts[i]!;
-      i++;
-    }
-    return values[Math.min(i, n - 1)]!;
-  };
-  const a = at(lo);
-  if (frac === 0) return a;
-  const b = at(lo + 1);
-  return a + frac * (b - a);
 }
 
 function sortedSum(values: Float64Array, counts: Float64Array): number {

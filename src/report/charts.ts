@@ -15,6 +15,7 @@ import { runLabels } from "../lab/compare.ts";
 import { ttftSortedMs } from "../lab/metrics.ts";
 import { burstSpans, niceWindow, type Span, windowStats } from "../lab/windows.ts";
 import type { TimeSeries } from "../sim/engine.ts";
+import { quantileSorted } from "../sim/quantile.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { fmtNum } from "./table.ts";
 
@@ -51,14 +52,6 @@ function top(spec: Record<string, unknown>): TopLevelSpec {
 // ---------------------------------------------------------------------------------------------------------------
 // Compare charts
 
-/** Quantile of a sorted array with numpy's linear interpolation. */
-function q(sorted: Float64Array, p: number): number {
-  const h = (sorted.length - 1) * p;
-  const lo = Math.floor(h);
-  const hi = Math.min(sorted.length - 1, lo + 1);
-  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
-}
-
 /** CDF points at fixed probabilities (fine in the tail): the chart stays small whatever the request count. */
 const CDF_PROBS: readonly number[] = (() => {
   const ps: number[] = [];
@@ -73,7 +66,7 @@ export function ttftCdfSpec(series: readonly { label: string; ttftSortedMs: Floa
   for (const s of series) {
     if (s.ttftSortedMs.length === 0) continue;
     for (const p of CDF_PROBS)
-      values.push({ policy: s.label, ttft_ms: r4(Math.max(q(s.ttftSortedMs, p), 0.01)), fraction: p });
+      values.push({ policy: s.label, ttft_ms: r4(Math.max(quantileSorted(s.ttftSortedMs, p), 0.01)), fraction: p });
   }
   const layers: unknown[] = [
     {
@@ -547,7 +540,7 @@ export function heatmapSpec(
 function quantileOf(xs: readonly number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   if (s.length === 0) return 0;
-  return q(Float64Array.from(s), p);
+  return quantileSorted(s, p);
 }
 
 /** A metric against one parameter. */

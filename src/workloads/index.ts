@@ -6,6 +6,7 @@ import { AzureTraceReader, BurstGptTraceReader } from "./csv-traces.ts";
 import { ExgenticReader, HashTraceReader, MOONCAKE } from "./hash-trace.ts";
 import { GatelabJsonlReader } from "./jsonl.ts";
 import { LineReader } from "./lines.ts";
+import { looksLikeOtlp, OtlpTraceReader } from "./otlp.ts";
 import { ragGen } from "./rag.ts";
 import { parseWorkload, type SourceConfig, type TraceFormat, type TraceSource, type WorkloadConfig } from "./schema.ts";
 import { ServeGenOptionsSchema, ServeGenReader, serveGenWeights } from "./servegen.ts";
@@ -150,6 +151,7 @@ export function detectFormat(path: string, firstLine?: () => string | undefined)
     const line = firstLine?.() ?? "";
     if (/"timestamp_ms"\s*:/.test(line) && /"hash_ids"/.test(line)) return "exgentic";
     if (/"hash_ids"/.test(line)) return "mooncake";
+    if (/"resourceSpans"/.test(line) || looksLikeOtlp(path)) return "otlp";
     return "jsonl";
   }
   return "servegen";
@@ -169,6 +171,7 @@ const readers = new Map<TraceFormat, ReaderFactory>([
   ["azure", (abs, shown, salt) => new AzureTraceReader(abs, shown, salt)],
   ["burstgpt", (abs, shown, salt) => new BurstGptTraceReader(abs, shown, salt)],
   ["jsonl", (abs, shown, salt) => new GatelabJsonlReader(abs, shown, salt)],
+  ["otlp", (abs, shown, salt) => new OtlpTraceReader(abs, shown, salt)],
 ]);
 /** Formats whose clocks are absolute wall-clock times (trace time counts from their first record). */
 const absoluteClock = new Set<TraceFormat>(["azure", "burstgpt"]);

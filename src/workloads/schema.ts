@@ -7,7 +7,16 @@ import { SharedPrefixSchema } from "./shared-prefix.ts";
 import { ArrivalFields, BatchSourceSchema, CommonFields, PoissonSourceSchema } from "./synthetic.ts";
 
 /** Trace formats gatelab reads (see docs/workloads.md). */
-export const TRACE_FORMATS = ["blis", "mooncake", "azure", "burstgpt", "servegen", "exgentic", "jsonl"] as const;
+export const TRACE_FORMATS = [
+  "blis",
+  "mooncake",
+  "azure",
+  "burstgpt",
+  "servegen",
+  "exgentic",
+  "jsonl",
+  "otlp",
+] as const;
 export type TraceFormat = (typeof TRACE_FORMATS)[number];
 
 /** Time scaling, windows and sampling shared by every trace. */

@@ -1,16 +1,6 @@
 import { blockHashes, type Segment } from "../sim/hash.ts";
+import { quantileSorted } from "../sim/quantile.ts";
 import type { Request } from "../sim/request.ts";
-
-/** Numpy's default (linear interpolation) percentile of a sorted array, p in [0, 100]. */
-export function percentileSorted(a: ArrayLike<number>, p: number): number {
-  const n = a.length;
-  if (n === 0) return Number.NaN;
-  const rank = (p / 100) * (n - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.min(lo + 1, n - 1);
-  const f = rank - lo;
-  return a[lo]! + (a[hi]! - a[lo]!) * f;
-}
 
 /** Open-addressing set of non-negative 52-bit integers (block hashes) in a Float64Array. */
 export class HashSet52 {
@@ -226,9 +216,9 @@ class IntVec {
     for (const x of s) sum += x;
     return {
       mean: this.n ? sum / this.n : Number.NaN,
-      p50: percentileSorted(s, 50),
-      p90: percentileSorted(s, 90),
-      p99: percentileSorted(s, 99),
+      p50: quantileSorted(s, 0.5),
+      p90: quantileSorted(s, 0.9),
+      p99: quantileSorted(s, 0.99),
       min: this.n ? s[0]! : Number.NaN,
       max: this.n ? s[this.n - 1]! : Number.NaN,
     };

@@ -4,9 +4,10 @@ import { blockHashes } from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
 import { blisHeader, blisRow } from "./blis-trace.ts";
 import { jsonlHeaderLine, jsonlLine } from "./jsonl.ts";
+import { otlpLines } from "./otlp.ts";
 
 /** Formats gatelab writes. */
-export const WRITE_FORMATS = ["jsonl", "blis", "mooncake"] as const;
+export const WRITE_FORMATS = ["jsonl", "blis", "mooncake", "otlp"] as const;
 export type WriteFormat = (typeof WRITE_FORMATS)[number];
 
 /**
@@ -72,6 +73,7 @@ export interface RequestWriter {
  *   `client_id`/`tenant_id`.
  * - `mooncake`: Mooncake JSONL: `timestamp` in ms (rounded), `hash_ids` = the prompt's chained 512-token block hashes
  *   renumbered 0, 1, 2… in order of first appearance, plus a fresh id for a last partial block.
+ * - `otlp`: OTLP JSON, one OpenTelemetry GenAI span per request (`src/workloads/otlp.ts`), lossless.
  */
 export function openWriter(format: WriteFormat, path: string): RequestWriter {
   const w = new AtomicWriter(path);
@@ -93,6 +95,17 @@ export function openWriter(format: WriteFormat, path: string): RequestWriter {
         close: () => w.commit(),
         abort: () => w.abort(),
       };
+    case "otlp": {
+      const o = otlpLines((s) => w.line(s));
+      return {
+        write: (r) => o.write(r),
+        close: () => {
+          o.end();
+          w.commit();
+        },
+        abort: () => w.abort(),
+      };
+    }
     case "mooncake": {
       const ids = new Map<number, number>();
       let nextId = 0;

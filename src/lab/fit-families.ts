@@ -1,0 +1,245 @@
+/**
+ * Model families for calibration: for each cost model that is linear in its coefficients, a basis per experiment
+ * (step(µs) = Σ_k θ_k·f_k(batch)), the prior on θ and α, and the cost model built from fitted (θ, α).
+ */
+import { getGpu, getModel } from "../models/catalog.ts";
+import type { BatchShape, CostModel, RequestOverheads } from "../models/cost.ts";
+import {
+  findKernelProfile,
+  KERNEL_RAW_TABLES,
+  KERNEL_TERMS,
+  type KernelBasisSpec,
+  KernelCostModel,
+  kernelBasis,
+  kernelSpec,
+} from "../models/cost-kernel.ts";
+import { LinearCostModel } from "../models/cost-linear.ts";
+import { BLIS_TRAINED_PHYSICS_ITER29, PhysicsCostModel, physicsBasis } from "../models/cost-physics.ts";
+import type { Experiment } from "./validate.ts";
+
+export type ModelKind = "linear" | "physics" | "kernel";
+export const MODEL_KINDS: readonly ModelKind[] = ["linear", "physics", "kernel"];
+
+/** α names and their prior standard deviations (µs): loose, the overheads are what the data tell. */
+export const ALPHA_NAMES = ["alpha0_pre_queue_us", "alpha1_post_decode_us", "alpha2_per_output_token_us"] as const;
+export const ALPHA_PRIOR_STD = [100_000, 100_000, 10_000];
+
+/**
+ * Expected relative error of one fitted mean (run-to-run noise and model error): the data rows are divided by it, so
+ * that a prior of standard deviation σ on a coefficient weighs like (NOISE/σ)² in the least squares.
+ */
+export const FIT_NOISE = 0.05;
+
+export interface Family {
+  readonly kind: ModelKind;
+  /** θ names. */
+  readonly terms: readonly string[];
+  /** Gaussian prior on θ: mean and standard deviation (same units as θ). */
+  readonly prior: Float64Array;
+  readonly priorStd: Float64Array;
+  /** α prior (µs). */
+  readonly alphaPrior: readonly [number, number, number];
+  /** α indices that are fitted (others fixed at 0). */
+  readonly fitAlpha: readonly [boolean, boolean, boolean];
+  /** Basis terms of one experiment's steps, into `out` (length = terms). */
+  basisFor(e: Experiment): (b: BatchShape, out: Float64Array) => void;
+  /** The cost model of experiment `e` with these coefficients. */
+  build(e: Experiment, theta: Float64Array, alpha: readonly number[]): CostModel;
+  /** Whether θ can predict `e` (linear: its (model, GPU, TP) is fitted). */
+  covers(e: Experiment): boolean;
+}
+
+export function overheadsOf(alpha: readonly number[]): RequestOverheads {
+  return {
+    preQueue: alpha[0]! * 1e-6,
+    preQueuePerInputToken: 0,
+    perOutputToken: alpha[2]! * 1e-6,
+    postDecode: alpha[1]! * 1e-6,
+  };
+}
+
+export function kernelFamily(): Family {
+  const specs = new Map<string, KernelBasisSpec>();
+  const specOf = (e: Experiment): KernelBasisSpec => {
+    let p = specs.get(e.id);
+    if (p === undefined) specs.set(e.id, (p = kernelSpec(findKernelProfile(e.model, e.hardware, e.tp), e.model)));
+    return p;
+  };
+  return {
+    kind: "kernel",
+    terms: KERNEL_TERMS,
+    prior: Float64Array.from(KERNEL_RAW_TABLES.beta),
+    // The tables are measurements: their correction is expected at 1 ± 0.3. The overheads are loose.
+    priorStd: Float64Array.from([0.3, 1000, 1000, 100_000, 10_000, 10_000]),
+    alphaPrior: [0, 0, 0],
+    fitAlpha: [true, true, true],
+    basisFor(e) {
+      const p = specOf(e);
+      return (b, out) => kernelBasis(p, b, out);
+    },
+    build(e, theta, alpha) {
+      const t = theta;
+      return new KernelCostModel({
+        model: e.model,
+        gpu: e.hardware,
+        tp: e.tp,
+        profile: specOf(e).profile,
+        coefficients: {
+          name: "fit",
+          alpha: [alpha[0]!, alpha[1]!, alpha[2]!],
+          beta: [...t],
+          source: "calibration in progress",
+        },
+      });
+    },
+    covers: () => true,
+  };
+}
+
+const PHYSICS_TERMS = [
+  "roofline_scale",
+  "b5_us_per_layer",
+  "b6_us_per_request",
+  "b7_us_per_step",
+  "b8_us_per_moe_layer",
+];
+
+/** Expands physics θ (a scale on BLIS iter29's roofline corrections, then β5..β8) into BLIS's 11 β. */
+export function physicsBeta(theta: ArrayLike<number>): number[] {
+  const b = BLIS_TRAINED_PHYSICS_ITER29.beta;
+  const s = theta[0]!;
+  // [β1a, β2a, β3, β4, β5, β6, β7, β8, β1b, β2b, βEP]
+  return [
+    s * b[0],
+    s * b[1],
+    s * b[2],
+    s * b[3],
+    theta[1]!,
+    theta[2]!,
+    theta[3]!,
+    theta[4]!,
+    s * b[8],
+    s * b[9],
+    s * b[10],
+  ];
+}
+
+/**
+ * Physics: BLIS's trained-physics roofline terms with iter29's corrections, scaled together by one factor (1 ± 0.3),
+ * plus refitted per-layer, per-request, per-step and per-MoE-layer overheads (prior: iter29's values, loose). Fitting
+ * the 11 corrections one by one overfits 7 runs (leave-one-out errors > 30 %).
+ */
+export function physicsFamily(): Family {
+  const b = BLIS_TRAINED_PHYSICS_ITER29.beta;
+  return {
+    kind: "physics",
+    terms: PHYSICS_TERMS,
+    prior: Float64Array.from([1, b[4], b[5], b[6], b[7]]),
+    priorStd: Float64Array.from([0.3, 1000, 1000, 100_000, 10_000]),
+    alphaPrior: [0, 0, 0],
+    fitAlpha: [true, true, true],
+    basisFor(e) {
+      const bs = physicsBasis(e.model, e.hardware, e.tp);
+      // Same mapping as PhysicsCostModel.stepMicros (prefill attention "blis", geometry "blis").
+      return (batch, out) => {
+        const req = batch.prefillRequests + batch.decodeRequests;
+        if (req === 0) {
+          out.fill(0);
+          return;
+        }
+        const T = batch.prefillTokens;
+        const D = batch.decodeRequests;
+        const S = batch.decodeContext;
+        const X = batch.prefillAttnWork + batch.prefillTokensSq;
+        out[0] =
+          b[0] * (bs.computePerToken * T + bs.attentionPerUnit * X) +
+          b[1] * (bs.computePerToken * D + bs.attentionPerUnit * S) +
+          b[2] * bs.weight +
+          b[3] * bs.tpPerToken * (T + D) +
+          b[8] * bs.kvPerToken * T +
+          b[9] * bs.kvPerToken * (S + D);
+        out[1] = bs.numLayers;
+        out[2] = req;
+        out[3] = 1;
+        out[4] = bs.interleavedMoeLayers;
+      };
+    },
+    build(e, theta, alpha) {
+      const beta = physicsBeta(theta);
+      return new PhysicsCostModel({
+        model: e.model,
+        gpu: e.hardware,
+        tp: e.tp,
+        coefficients: {
+          name: "fit",
+          alpha: [alpha[0]!, alpha[1]!, alpha[2]!],
+          beta: [
+            beta[0]!,
+            beta[1]!,
+            beta[2]!,
+            beta[3]!,
+            beta[4]!,
+            beta[5]!,
+            beta[6]!,
+            beta[7]!,
+            beta[8]!,
+            beta[9]!,
+            beta[10]!,
+          ],
+          source: "calibration in progress",
+        },
+      });
+    },
+    covers: () => true,
+  };
+}
+
+/** (model, GPU, TP) key of an experiment. */
+export function groupKey(e: Experiment): string {
+  return `${getModel(e.model).name}|${getGpu(e.hardware).name}|${e.tp}`;
+}
+
+/** Linear: θ = [β0, β1, β2] per (model, GPU, TP) of `experiments`, α0 shared (α1, α2 fixed at 0). */
+export function linearFamily(experiments: readonly Experiment[]): Family {
+  const groups = [...new Set(experiments.map(groupKey))].sort();
+  const index = new Map(groups.map((g, i) => [g, i]));
+  const terms = groups.flatMap((g) => [`${g}:beta0_us`, `${g}:beta1_us_per_prefill_token`, `${g}:beta2_us_per_decode`]);
+  const prior = new Float64Array(terms.length);
+  const priorStd = Float64Array.from(terms.map((_, k) => [100_000, 1000, 10_000][k % 3]!));
+  for (let g = 0; g < groups.length; g++) prior.set([5000, 20, 100], 3 * g);
+  return {
+    kind: "linear",
+    terms,
+    prior,
+    priorStd,
+    alphaPrior: [0, 0, 0],
+    // α0 only: a per-output-token α2 is collinear with β0 per model, and α1 (post-decode) is not in this model.
+    fitAlpha: [true, false, false],
+    basisFor(e) {
+      const g = index.get(groupKey(e));
+      if (g === undefined) throw new Error(`linear family: experiment ${e.id} is not in the fitted set`);
+      return (b, out) => {
+        out.fill(0);
+        if (b.prefillRequests + b.decodeRequests === 0) return;
+        out[3 * g] = 1;
+        out[3 * g + 1] = b.prefillTokens;
+        out[3 * g + 2] = b.decodeRequests;
+      };
+    },
+    build(e, theta, alpha) {
+      const g = index.get(groupKey(e));
+      if (g === undefined) throw new Error(`no linear fit for ${groupKey(e)}`);
+      return new LinearCostModel({
+        beta: [theta[3 * g]!, theta[3 * g + 1]!, theta[3 * g + 2]!],
+        alpha: [alpha[0]!, 0, alpha[2]!],
+        source: "calibration in progress",
+        overheads: overheadsOf(alpha),
+      });
+    },
+    covers: (e) => index.has(groupKey(e)),
+  };
+}
+
+export function familyFor(kind: ModelKind, experiments: readonly Experiment[]): Family {
+  return kind === "kernel" ? kernelFamily() : kind === "physics" ? physicsFamily() : linearFamily(experiments);
+}

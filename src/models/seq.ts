@@ -1,0 +1,149 @@
+/**
+ * A request's state inside one replica (vLLM's engine-side `Request`), the waiting queue that holds it, the engine
+ * knobs and the counters a replica keeps: what both the scheduler (`replica.ts`) and the fast-forward planner
+ * (`fast-forward.ts`) work on.
+ */
+import { blockHashes, hashInts, type Segment } from "../sim/hash.ts";
+import type { Request } from "../sim/request.ts";
+import type { LoraSettings } from "./lora.ts";
+
+/** vLLM engine knobs (real names in the scenario file). */
+export interface EngineConfig {
+  /** `max_num_seqs`: most requests running at once. vLLM V1 default 256 (BLIS default 256). */
+  readonly maxNumSeqs: number;
+  /** `max_num_batched_tokens`: token budget per step. 2048 (BLIS default; vLLM V1's default for many setups). */
+  readonly maxNumBatchedTokens: number;
+  /** `block_size`: tokens per KV block; vLLM default 16. */
+  readonly blockSize: number;
+  /** `enable_prefix_caching`: vLLM V1 default true. */
+  readonly enablePrefixCaching: boolean;
+  /** `enable_chunked_prefill`: vLLM V1 default true (always on in V1). */
+  readonly enableChunkedPrefill: boolean;
+  /** `long_prefill_token_threshold`: cap on one request's prefill chunk per step (0 = off, vLLM default). */
+  readonly longPrefillTokenThreshold: number;
+  /** `max_model_len`: longest prompt + output. */
+  readonly maxModelLen: number;
+  /** KV cache size in blocks (`num_gpu_blocks`). */
+  readonly numGpuBlocks: number;
+  /** LoRA (`--enable-lora`, `max_loras`, `max_cpu_loras`, `max_lora_rank`, adapters); absent: adapters ignored. */
+  readonly lora?: LoraSettings | undefined;
+}
+const OUTPUT_NS = 0x0a7;
+
+/** A request's state at a replica (vLLM's `Request` inside the engine). */
+export class Seq {
+  readonly req: Request;
+  /** Chained hashes of the full blocks of prompt (+ generated text when it has an identity), at the replica's block size. */
+  readonly hashes: Float64Array;
+  /** Output tokens this replica will generate (`outputTokens` capped by `max_model_len`). */
+  readonly outputTarget: number;
+  /** Tokens whose KV is computed (`num_computed_tokens`). */
+  computed = 0;
+  /** Output tokens generated so far. */
+  generated = 0;
+  /** Block table. */
+  blocks: number[] = [];
+  /** Leading entries of `blocks` already known to the prefix cache (hit or registered). */
+  registered = 0;
+  /** Tokens scheduled in the current step. */
+  scheduled = 0;
+  /** True once the (re)prefill finished: later 1-token steps are decodes. */
+  prefilled = false;
+  /** Whether the current step's work for this request is a decode. */
+  decoding = false;
+  /** Prompt tokens found in the prefix cache at first admission (-1 until admitted). */
+  cachedTokens = -1;
+  /** Prompt tokens found in the prefix cache over all admissions (incl. re-admission after preemption). */
+  hitTokensAllAdmissions = 0;
+  preemptions = 0;
+  /** LoRA: adapter id at this replica (-1: none or LoRA off); time of its first skip for lack of a slot (-1). */
+  adapter = -1;
+  loraWaitStart = -1;
+  enqueueTime = 0;
+  admitTime = -1;
+  firstTokenTime = -1;
+  lastTokenTime = -1;
+
+  /** `promptHashes`: the prompt's block hashes at `blockSize` if already computed (by the router), to reuse. */
+  constructor(req: Request, blockSize: number, maxModelLen: number, promptHashes?: Float64Array) {
+    this.req = req;
+    this.outputTarget = Math.max(1, Math.min(req.outputTokens, maxModelLen - req.inputTokens));
+    const total = req.inputTokens + this.outputTarget;
+    if (req.outputContentId !== undefined) {
+      const segs: Segment[] = [...req.prompt, { id: req.outputContentId, tokens: this.outputTarget }];
+      this.hashes = blockHashes(segs, blockSize, Math.floor(total / blockSize));
+    } else {
+      this.hashes = promptHashes ?? blockHashes(req.prompt, blockSize);
+    }
+  }
+
+  /** Tokens known so far: prompt plus generated (what a recompute must prefill). */
+  get known(): number {
+    return this.req.inputTokens + this.generated;
+  }
+}
+
+/** Unique id for generated text without an identity (used only for tests of output caching). */
+export function outputId(reqId: number): number {
+  return hashInts(OUTPUT_NS, reqId);
+}
+
+/** Double-ended queue of sequences (the waiting queue: preempted requests go back to the front). */
+export class SeqDeque {
+  private buf: (Seq | undefined)[] = new Array(16);
+  private head = 0;
+  length = 0;
+  peek(): Seq | undefined {
+    return this.length > 0 ? this.buf[this.head] : undefined;
+  }
+  at(i: number): Seq {
+    return this.buf[(this.head + i) & (this.buf.length - 1)]!;
+  }
+  pushBack(s: Seq): void {
+    if (this.length === this.buf.length) this.grow();
+    this.buf[(this.head + this.length) & (this.buf.length - 1)] = s;
+    this.length++;
+  }
+  pushFront(s: Seq): void {
+    if (this.length === this.buf.length) this.grow();
+    this.head = (this.head - 1) & (this.buf.length - 1);
+    this.buf[this.head] = s;
+    this.length++;
+  }
+  shift(): Seq | undefined {
+    if (this.length === 0) return undefined;
+    const s = this.buf[this.head];
+    this.buf[this.head] = undefined;
+    this.head = (this.head + 1) & (this.buf.length - 1);
+    this.length--;
+    return s;
+  }
+  private grow(): void {
+    const nb: (Seq | undefined)[] = new Array(this.buf.length * 2);
+    for (let i = 0; i < this.length; i++) nb[i] = this.at(i);
+    this.buf = nb;
+    this.head = 0;
+  }
+}
+
+/** Counters a replica keeps (vLLM's Prometheus counters, plus what the reports need). */
+export interface ReplicaCounters {
+  steps: number;
+  busyTime: number;
+  /** Prompt tokens looked up in the prefix cache (`prefix_cache_queries`), one lookup per admission. */
+  prefixQueries: number;
+  /** Prompt tokens found (`prefix_cache_hits`). */
+  prefixHits: number;
+  /** Same in blocks (full blocks only). */
+  prefixQueryBlocks: number;
+  prefixHitBlocks: number;
+  preemptions: number;
+  /** Tokens whose KV was thrown away by preemption and had to be computed again. */
+  recomputedTokens: number;
+  prefillTokens: number;
+  decodeTokens: number;
+  admitted: number;
+  completed: number;
+  rejected: number;
+  outputTokens: number;
+}
