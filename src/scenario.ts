@@ -13,6 +13,7 @@ import { CostModelSchema } from "./models/cost-factory.ts";
 import { DEFAULT_MAX_LORA_RANK, DEFAULT_TARGET_MODULES, TARGET_MODULES, VLLM_MAX_LORA_RANKS } from "./models/lora.ts";
 import { ClientsSchema, GatewayAdmissionFields, SloClassesSchema } from "./policies/flow-control/schema.ts";
 import { GatewaySchema } from "./policies/schema.ts";
+import { scenarioBoundIssues, zeroLengthIssues } from "./scenario-bounds.ts";
 import { DEFAULT_SCENARIO_YAML } from "./scenarios-embedded.ts";
 import { didYouMean } from "./suggest.ts";
 import { WorkloadSchema } from "./workloads/schema.ts";
@@ -248,7 +249,22 @@ export function parseScenario(text: string, file: string, baseDir: string): Load
   }
   const parsed = ScenarioSchema.safeParse(data);
   if (!parsed.success) throw new InputError(formatZodError(parsed.error, file, doc, lc));
+  checkScenarioBounds(data, file, doc, lc);
   return { scenario: parsed.data, baseDir, file };
+}
+
+/** Throws InputError (`file:line: field: …`) when the scenario as written is out of range or contradicts itself. */
+export function checkScenarioBounds(data: unknown, file: string, doc?: Doc, lc?: LineCounter): void {
+  const issues = [...zeroLengthIssues(data), ...scenarioBoundIssues(data)].slice(0, 5);
+  if (issues.length === 0) return;
+  throw new InputError(
+    issues
+      .map((i) => {
+        const line = doc && lc ? lineOf(doc, lc, i.path) : undefined;
+        return `${line !== undefined ? `${file}:${line}` : file}: ${i.path.join(".")}: ${i.message}`;
+      })
+      .join("\n"),
+  );
 }
 
 type Doc = ReturnType<typeof parseDocument>;

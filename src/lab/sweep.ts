@@ -25,7 +25,7 @@ import { parse as parseYaml } from "yaml";
 import { InputError, readTextInput } from "../errors.ts";
 import { writeFileAtomic } from "../report/atomic.ts";
 import { fmtNum, renderTable } from "../report/table.ts";
-import { formatZodError, type LoadedScenario, loadScenario, ScenarioSchema } from "../scenario.ts";
+import { checkScenarioBounds, formatZodError, type LoadedScenario, loadScenario, ScenarioSchema } from "../scenario.ts";
 import { DEFAULT_SCENARIO_YAML } from "../scenarios-embedded.ts";
 import { hashInts } from "../sim/hash.ts";
 import { rngStream } from "../sim/rng.ts";
@@ -90,6 +90,11 @@ export function pointScenario(base: SweepBase, params: readonly ParamSpec[], job
   if (!r.success) {
     const msg = formatZodError(r.error, `${base.file} with ${describe(job.values)}`, undefined, undefined);
     throw new InputError(`point ${job.id}: ${msg}`);
+  }
+  try {
+    checkScenarioBounds(raw, `${base.file} with ${describe(job.values)}`);
+  } catch (e) {
+    throw new InputError(`point ${job.id}: ${(e as Error).message}`);
   }
   return { scenario: r.data, baseDir: base.baseDir, file: base.file };
 }

@@ -137,7 +137,7 @@ export function resolveCoefficientFile(ref: string, kind: CoefficientFile["model
   let f: CoefficientFile | undefined;
   if (ref.endsWith(".json")) {
     const path = isAbsolute(ref) ? ref : resolve(baseDir ?? process.cwd(), ref);
-    const text = readTextInput(path, "coefficient file");
+    const text = readTextInput(path, "coefficient file", undefined, ref);
     f = parseCoefficientFile(text, ref);
   } else {
     f = calibratedSets().get(ref);
