@@ -8,9 +8,11 @@ import { z } from "zod";
 import { errnoText, InputError, OutputError } from "../errors.ts";
 import { compare, comparisonJson, formatComparison } from "../lab/compare.ts";
 import { runScenario } from "../lab/run.ts";
-import { checkOutputSetDir, writeOutputSet } from "../report/atomic.ts";
+import { DEFAULT_EPP_VARIANT, EPP_VARIANTS } from "../policies/epp/variants.ts";
+import { checkOutputSetDir, checkWritableFile, writeOutputSet } from "../report/atomic.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
 import { relocate, writeCompareOutputs } from "../report/lab-outputs.ts";
+import { metricsOptions, OutputWriteError, writeMetricsFile } from "../report/openmetrics-cli.ts";
 import { writeRunOutputs } from "../report/outputs.ts";
 import { formatRun } from "../report/text.ts";
 import { formatZodError, loadScenario } from "../scenario.ts";
@@ -57,36 +59,56 @@ export function buildProgram(): Command {
     .argument("[scenario]", "scenario YAML file (default: the embedded default scenario)")
     .option("-p, --policy <name>", "routing policy (see `gatelab policies`); overrides the scenario's gateway.policy")
     .option("--epp-config <file>", "EndpointPickerConfig YAML to route with (overrides --policy)")
+    .option(
+      "--epp-variant <name>",
+      `Endpoint Picker semantics: ${EPP_VARIANTS.join(", ")} (default ${DEFAULT_EPP_VARIANT}, today's router)`,
+    )
     .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", parseIntArg)
     .option("--json", "print the summary as JSON")
     .option("-o, --out <dir>", "write summary.json and requests.csv to this folder")
     .option("--trace-decisions <file>", "write every routing decision (candidates, scores, pick) as JSONL")
     .option("--no-fast-forward", "step replicas one step at a time (the reference path; same results, slower)")
+    .option("--metrics-out <file>", "write the run's time series as vLLM / Endpoint Picker metrics (OpenMetrics)")
+    .option(
+      "--metrics-epoch <time>",
+      "wall-clock time of simulated t=0: Unix seconds, ISO 8601, or now",
+      "2025-01-01T00:00:00Z",
+    )
+    .option("--metrics-interval <s>", "seconds between metric points (whole seconds)", "5")
     .action(
       async (
         file: string | undefined,
         o: {
           policy?: string;
           eppConfig?: string;
+          eppVariant?: string;
           seed?: number;
           json?: boolean;
           out?: string;
           traceDecisions?: string;
           fastForward?: boolean;
+          metricsOut?: string;
+          metricsEpoch: string;
+          metricsInterval: string;
         },
       ) => {
+        const metrics = o.metricsOut !== undefined ? metricsOptions(o.metricsEpoch, o.metricsInterval) : undefined;
         const loaded = loadScenario(file);
         if (o.out) checkOutputSetDir(o.out);
+        if (o.metricsOut !== undefined) checkWritableFile(o.metricsOut, "metrics file");
         const tracer = o.traceDecisions ? decisionTraceWriter(o.traceDecisions) : undefined;
         const out = runScenario(loaded, {
           ...(o.policy ? { policy: o.policy } : {}),
           ...(o.eppConfig ? { eppConfig: o.eppConfig } : {}),
+          ...(o.eppVariant ? { eppVariant: o.eppVariant } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
           ...(tracer ? { onDecision: tracer.record } : {}),
           ...(o.fastForward === false ? { fastForward: false } : {}),
         });
         tracer?.close();
         if (o.out) await writeOutputSet(o.out, (stage) => writeRunOutputs(stage, loaded, [out]));
+        if (o.metricsOut !== undefined && metrics !== undefined)
+          writeMetricsFile(o.metricsOut, [out], metrics, loaded.scenario.name);
         if (o.json) process.stdout.write(`${JSON.stringify(out.summary, null, 2)}\n`);
         else {
           process.stdout.write(
@@ -118,6 +140,13 @@ export function buildProgram(): Command {
     .option("--json", "print the summaries as JSON")
     .option("-o, --out <dir>", "write summary.json, requests.csv, charts/ and report.html to this folder")
     .option("--no-report", "write no files unless --out is given, and no charts at all")
+    .option("--metrics-out <file>", "write every policy's time series as vLLM / Endpoint Picker metrics (label policy)")
+    .option(
+      "--metrics-epoch <time>",
+      "wall-clock time of simulated t=0: Unix seconds, ISO 8601, or now",
+      "2025-01-01T00:00:00Z",
+    )
+    .option("--metrics-interval <s>", "seconds between metric points (whole seconds)", "5")
     .action(
       async (
         file: string | undefined,
@@ -128,11 +157,16 @@ export function buildProgram(): Command {
           json?: boolean;
           out?: string;
           report: boolean;
+          metricsOut?: string;
+          metricsEpoch: string;
+          metricsInterval: string;
         },
       ) => {
+        const metrics = o.metricsOut !== undefined ? metricsOptions(o.metricsEpoch, o.metricsInterval) : undefined;
         const loaded = loadScenario(file);
         const dir = o.out ?? (o.report && !o.json ? DEFAULT_RESULTS_DIR : undefined);
         if (dir !== undefined) checkOutputSetDir(dir);
+        if (o.metricsOut !== undefined) checkWritableFile(o.metricsOut, "metrics file");
         const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
         const c = compare(loaded, {
           policies,
@@ -141,6 +175,8 @@ export function buildProgram(): Command {
         });
         if (o.json) process.stdout.write(`${JSON.stringify(comparisonJson(c), null, 2)}\n`);
         else process.stdout.write(`${formatComparison(c)}\n`);
+        if (o.metricsOut !== undefined && metrics !== undefined)
+          writeMetricsFile(o.metricsOut, c.runs, metrics, loaded.scenario.name);
         if (dir !== undefined) {
           const files = relocate(
             await writeOutputSet(dir, (stage) => writeCompareOutputs(stage, c, { charts: o.report })),
@@ -218,7 +254,7 @@ export function exitCodeOf(e: unknown): number {
     process.stderr.write(`gatelab: ${e.message}\n`);
     return 2;
   }
-  if (e instanceof OutputError) {
+  if (e instanceof OutputError || e instanceof OutputWriteError) {
     process.stderr.write(`gatelab: ${e.message}\n`);
     return 3;
   }
