@@ -11,6 +11,7 @@ const CHAPTERS = [
   "lab",
   "fidelity",
   "calibration",
+  "inference-perf",
   "ecosystem",
   "reliability",
 ];
