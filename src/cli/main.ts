@@ -15,6 +15,7 @@ import { writeRunOutputs } from "../report/outputs.ts";
 import { formatRun } from "../report/text.ts";
 import { loadScenario } from "../scenario.ts";
 import { registerFidelityCommands } from "./fidelity.ts";
+import { registerInferencePerfCommands } from "./inference-perf.ts";
 import { registerLabCommands } from "./lab.ts";
 import { registerModelsCommand } from "./models.ts";
 import { registerPoliciesCommand } from "./policies.ts";
@@ -208,6 +209,7 @@ export function buildProgram(): Command {
   registerFidelityCommands(program);
   registerTraceCommands(program);
   registerLabCommands(program);
+  registerInferencePerfCommands(program);
   return program;
 }
 
