@@ -8,7 +8,7 @@ import { compare, comparisonJson, formatComparison } from "../lab/compare.ts";
 import { runScenario } from "../lab/run.ts";
 import { DEFAULT_EPP_VARIANT, EPP_VARIANTS } from "../policies/epp/variants.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
-import { parseReportFormat, writeInferencePerfOutputs } from "../report/inference-perf.ts";
+import { assertInferencePerfScenario, parseReportFormat, writeInferencePerfOutputs } from "../report/inference-perf.ts";
 import { writeCompareOutputs } from "../report/lab-outputs.ts";
 import { metricsOptions, OutputWriteError, writeMetricsFile } from "../report/openmetrics-cli.ts";
 import { writeRunOutputs } from "../report/outputs.ts";
@@ -100,6 +100,7 @@ export function buildProgram(): Command {
         const ipFormat = o.report !== undefined ? parseReportFormat(o.report) : undefined;
         if (ipFormat !== undefined && !o.out) throw new InputError("--report inference-perf needs --out DIR");
         const loaded = loadScenario(file);
+        if (ipFormat !== undefined) assertInferencePerfScenario(loaded);
         const tracer = o.traceDecisions ? decisionTraceWriter(o.traceDecisions) : undefined;
         const out = runScenario(loaded, {
           ...(o.policy ? { policy: o.policy } : {}),
@@ -178,6 +179,7 @@ export function buildProgram(): Command {
         const reportOn = o.report !== false;
         if (ipFormat !== undefined && !o.out && o.json) throw new InputError("--report inference-perf needs --out DIR");
         const loaded = loadScenario(file);
+        if (ipFormat !== undefined) assertInferencePerfScenario(loaded);
         const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
         const c = compare(loaded, {
           policies,

@@ -439,3 +439,10 @@ export function writeInferencePerfOutputs(
   }
   return out;
 }
+
+/** Checks, before running, that `--report inference-perf` can be honoured. */
+export function assertInferencePerfScenario(loaded: { scenario: { workload: unknown } }): void {
+  const w = loaded.scenario.workload as { type?: unknown };
+  if (w.type !== "inference-perf")
+    throw new InputError("--report inference-perf: the scenario's workload must be `type: inference-perf`");
+}
