@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import { runScenario } from "../src/lab/run.ts";
 import { routingHealth } from "../src/metrics/routing-health.ts";
 import { formatRun } from "../src/report/text.ts";
-import type { SimResult } from "../src/sim/engine.ts";
 import { loadScenario } from "../src/scenario.ts";
+import type { SimResult } from "../src/sim/engine.ts";
 
 /** A SimResult with just what routing health reads: records (replica, dispatch) and replicas (name, pool). */
 function fake(replica: number[], dispatch: number[], replicas: number): SimResult {
