@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.ts";
 import { compare, comparisonJson, formatComparison } from "../lab/compare.ts";
 import { runScenario } from "../lab/run.ts";
+import { DEFAULT_EPP_VARIANT, EPP_VARIANTS } from "../policies/epp/variants.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
 import { writeCompareOutputs } from "../report/lab-outputs.ts";
 import { metricsOptions, OutputWriteError, writeMetricsFile } from "../report/openmetrics-cli.ts";
@@ -54,6 +55,10 @@ export function buildProgram(): Command {
     .argument("[scenario]", "scenario YAML file (default: the embedded default scenario)")
     .option("-p, --policy <name>", "routing policy (see `gatelab policies`); overrides the scenario's gateway.policy")
     .option("--epp-config <file>", "EndpointPickerConfig YAML to route with (overrides --policy)")
+    .option(
+      "--epp-variant <name>",
+      `Endpoint Picker semantics: ${EPP_VARIANTS.join(", ")} (default ${DEFAULT_EPP_VARIANT}, today's router)`,
+    )
     .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", parseIntArg)
     .option("--json", "print the summary as JSON")
     .option("-o, --out <dir>", "write summary.json and requests.csv to this folder")
@@ -72,6 +77,7 @@ export function buildProgram(): Command {
         o: {
           policy?: string;
           eppConfig?: string;
+          eppVariant?: string;
           seed?: number;
           json?: boolean;
           out?: string;
@@ -88,6 +94,7 @@ export function buildProgram(): Command {
         const out = runScenario(loaded, {
           ...(o.policy ? { policy: o.policy } : {}),
           ...(o.eppConfig ? { eppConfig: o.eppConfig } : {}),
+          ...(o.eppVariant ? { eppVariant: o.eppVariant } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
           ...(tracer ? { onDecision: tracer.record } : {}),
           ...(o.fastForward === false ? { fastForward: false } : {}),
