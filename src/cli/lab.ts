@@ -230,6 +230,7 @@ export function registerLabCommands(program: Command): void {
         else process.stdout.write(`${text}\n`);
         if (o.out) {
           const { relocate, writeCompareOutputs } = await import("../report/lab-outputs.ts");
+          const { drillSection } = await import("../report/html/views.ts");
           const out = o.out;
           const files = relocate(
             await writeOutputSet(out, async (stage) => {
@@ -238,7 +239,9 @@ export function registerLabCommands(program: Command): void {
                 spans: d.spans,
                 windowS: d.recovery.window_s,
                 title: `gatelab drill: ${d.scenario}`,
-                intro: { title: "Verdict", text },
+                kind: "drill",
+                verdict: { ok: d.ok, text: d.ok ? "PASS — the SLOs hold through the spike" : "FAIL" },
+                lead: [drillSection(d, text)],
               });
             }),
             out,
@@ -260,18 +263,20 @@ export function registerLabCommands(program: Command): void {
     .option("--update-baseline", "write the baseline from this run")
     .addOption(new Option("--tolerance <pct>", "allowed regression per metric, e.g. 5%").default("5%"))
     .option("--junit <file>", "also write a JUnit XML report")
+    .option("--report <file>", "also write an HTML report (SLO verdicts, the baseline diff)")
     .option("-p, --policy <name>", "routing policy (overrides the scenario's)")
     .option("--epp-config <file>", "EndpointPickerConfig YAML to route with")
     .option("-s, --seed <n>", "random seed (overrides the scenario's)", parseIntArg)
     .option("--json", "print the result as JSON")
     .action(
-      (
+      async (
         file: string,
         o: {
           baseline?: string;
           updateBaseline?: boolean;
           tolerance: string;
           junit?: string;
+          report?: string;
           policy?: string;
           eppConfig?: string;
           seed?: number;
@@ -280,6 +285,7 @@ export function registerLabCommands(program: Command): void {
       ) => {
         const loaded = loadScenario(file);
         if (o.junit) checkWritableFile(o.junit, "JUnit report");
+        if (o.report) checkWritableFile(o.report, "HTML report");
         const tolerance = parseTolerance(o.tolerance);
         const r = check(loaded, {
           tolerance,
@@ -289,10 +295,17 @@ export function registerLabCommands(program: Command): void {
           ...(o.eppConfig ? { eppConfig: o.eppConfig } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
         });
-        // The verdict first: should the report file fail after all, the gate's answer is still on the screen.
+        // The verdict first: should a report file fail after all, the gate's answer is still on the screen.
         if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         else process.stdout.write(`${formatCheck(r)}\n`);
         if (o.junit) writeFileAtomic(o.junit, junitXml(r));
+        if (o.report) {
+          const [{ renderHtmlReport }, { checkReport }] = await Promise.all([
+            import("../report/html.ts"),
+            import("../report/html/views.ts"),
+          ]);
+          writeFileAtomic(o.report, renderHtmlReport(checkReport(r, formatCheck(r))));
+        }
         process.exitCode = r.exitCode;
       },
     );

@@ -2,7 +2,7 @@
  * The `gatelab` command line. Thin: parse arguments, call the lab, print. Bad input → one line on stderr, exit 2.
  */
 import { existsSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { z } from "zod";
 import { errnoText, InputError, OutputError } from "../errors.ts";
@@ -11,6 +11,7 @@ import { runScenario } from "../lab/run.ts";
 import { DEFAULT_EPP_VARIANT, EPP_VARIANTS } from "../policies/epp/variants.ts";
 import { checkOutputSetDir, checkWritableFile, writeOutputSet } from "../report/atomic.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
+import { assertInferencePerfScenario, parseReportFormat, writeInferencePerfOutputs } from "../report/inference-perf.ts";
 import { relocate, writeCompareOutputs } from "../report/lab-outputs.ts";
 import { metricsOptions, OutputWriteError, writeMetricsFile } from "../report/openmetrics-cli.ts";
 import { writeRunOutputs } from "../report/outputs.ts";
@@ -18,6 +19,7 @@ import { formatRun } from "../report/text.ts";
 import { formatZodError, loadScenario } from "../scenario.ts";
 import { didYouMean } from "../suggest.ts";
 import { registerFidelityCommands } from "./fidelity.ts";
+import { registerInferencePerfCommands } from "./inference-perf.ts";
 import { registerLabCommands } from "./lab.ts";
 import { registerModelsCommand } from "./models.ts";
 import { registerPoliciesCommand } from "./policies.ts";
@@ -70,6 +72,11 @@ export function buildProgram(): Command {
     .option("--no-fast-forward", "step replicas one step at a time (the reference path; same results, slower)")
     .option("--metrics-out <file>", "write the run's time series as vLLM / Endpoint Picker metrics (OpenMetrics)")
     .option(
+      "--report <format>",
+      "with --out and a `type: inference-perf` workload: also write inference-perf's report files to " +
+        "OUT/inference-perf/<policy>/ (inference-perf, or inference-perf-legacy for its 2025 format)",
+    )
+    .option(
       "--metrics-epoch <time>",
       "wall-clock time of simulated t=0: Unix seconds, ISO 8601, or now",
       "2025-01-01T00:00:00Z",
@@ -90,10 +97,14 @@ export function buildProgram(): Command {
           metricsOut?: string;
           metricsEpoch: string;
           metricsInterval: string;
+          report?: string;
         },
       ) => {
         const metrics = o.metricsOut !== undefined ? metricsOptions(o.metricsEpoch, o.metricsInterval) : undefined;
+        const ipFormat = o.report !== undefined ? parseReportFormat(o.report) : undefined;
+        if (ipFormat !== undefined && !o.out) throw new InputError("--report inference-perf needs --out DIR");
         const loaded = loadScenario(file);
+        if (ipFormat !== undefined) assertInferencePerfScenario(loaded);
         if (o.out) checkOutputSetDir(o.out);
         if (o.metricsOut !== undefined) checkWritableFile(o.metricsOut, "metrics file");
         const tracer = o.traceDecisions ? decisionTraceWriter(o.traceDecisions) : undefined;
@@ -106,7 +117,17 @@ export function buildProgram(): Command {
           ...(o.fastForward === false ? { fastForward: false } : {}),
         });
         tracer?.close();
-        if (o.out) await writeOutputSet(o.out, (stage) => writeRunOutputs(stage, loaded, [out]));
+        const outDir = o.out;
+        const ipDirs =
+          outDir === undefined
+            ? []
+            : await writeOutputSet(outDir, (stage) => {
+                writeRunOutputs(stage, loaded, [out]);
+                return (ipFormat !== undefined ? writeInferencePerfOutputs(stage, [out], ipFormat) : []).map((d) => ({
+                  ...d,
+                  dir: join(outDir, relative(stage, d.dir)),
+                }));
+              });
         if (o.metricsOut !== undefined && metrics !== undefined)
           writeMetricsFile(o.metricsOut, [out], metrics, loaded.scenario.name);
         if (o.json) process.stdout.write(`${JSON.stringify(out.summary, null, 2)}\n`);
@@ -115,6 +136,7 @@ export function buildProgram(): Command {
             `${formatRun(`scenario "${loaded.scenario.name}" · policy ${out.policy} · seed ${out.seed}`, out.summary)}\n`,
           );
           if (o.out) process.stdout.write(`\nwrote ${o.out}/summary.json and ${o.out}/requests.csv\n`);
+          for (const d of ipDirs) process.stdout.write(`inference-perf reports: ${d.dir}/ (${d.files.length} files)\n`);
         }
       },
     );
@@ -139,6 +161,11 @@ export function buildProgram(): Command {
     .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", parseIntArg)
     .option("--json", "print the summaries as JSON")
     .option("-o, --out <dir>", "write summary.json, requests.csv, charts/ and report.html to this folder")
+    .option(
+      "--report <format>",
+      "with a `type: inference-perf` workload: also write inference-perf's report files per policy to " +
+        "OUT/inference-perf/<policy>/ (inference-perf, or inference-perf-legacy for its 2025 format)",
+    )
     .option("--no-report", "write no files unless --out is given, and no charts at all")
     .option("--metrics-out <file>", "write every policy's time series as vLLM / Endpoint Picker metrics (label policy)")
     .option(
@@ -156,15 +183,19 @@ export function buildProgram(): Command {
           seed?: number;
           json?: boolean;
           out?: string;
-          report: boolean;
+          report?: boolean | string;
           metricsOut?: string;
           metricsEpoch: string;
           metricsInterval: string;
         },
       ) => {
         const metrics = o.metricsOut !== undefined ? metricsOptions(o.metricsEpoch, o.metricsInterval) : undefined;
+        const ipFormat = typeof o.report === "string" ? parseReportFormat(o.report) : undefined;
+        const reportOn = o.report !== false;
+        if (ipFormat !== undefined && !o.out && o.json) throw new InputError("--report inference-perf needs --out DIR");
         const loaded = loadScenario(file);
-        const dir = o.out ?? (o.report && !o.json ? DEFAULT_RESULTS_DIR : undefined);
+        if (ipFormat !== undefined) assertInferencePerfScenario(loaded);
+        const dir = o.out ?? (reportOn && !o.json ? DEFAULT_RESULTS_DIR : undefined);
         if (dir !== undefined) checkOutputSetDir(dir);
         if (o.metricsOut !== undefined) checkWritableFile(o.metricsOut, "metrics file");
         const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
@@ -178,8 +209,16 @@ export function buildProgram(): Command {
         if (o.metricsOut !== undefined && metrics !== undefined)
           writeMetricsFile(o.metricsOut, c.runs, metrics, loaded.scenario.name);
         if (dir !== undefined) {
+          let ipDirs: { dir: string; files: string[] }[] = [];
           const files = relocate(
-            await writeOutputSet(dir, (stage) => writeCompareOutputs(stage, c, { charts: o.report })),
+            await writeOutputSet(dir, (stage) => {
+              if (ipFormat !== undefined)
+                ipDirs = writeInferencePerfOutputs(stage, c.runs, ipFormat).map((d) => ({
+                  ...d,
+                  dir: join(dir, relative(stage, d.dir)),
+                }));
+              return writeCompareOutputs(stage, c, { charts: reportOn });
+            }),
             dir,
           );
           const say = (s: string) => (o.json ? process.stderr : process.stdout).write(s);
@@ -187,6 +226,7 @@ export function buildProgram(): Command {
           if (files.charts.length > 0)
             say(`charts: ${dirname(files.charts[0]!)}/ (${files.charts.length} files, SVG + PNG)\n`);
           if (files.report) say(`report: ${files.report}\n`);
+          for (const d of ipDirs) say(`inference-perf reports: ${d.dir}/ (${d.files.length} files)\n`);
         }
       },
     );
@@ -197,6 +237,7 @@ export function buildProgram(): Command {
   registerFidelityCommands(program);
   registerTraceCommands(program);
   registerLabCommands(program);
+  registerInferencePerfCommands(program);
   return program;
 }
 
