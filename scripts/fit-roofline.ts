@@ -118,6 +118,8 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
       allreduce_knee_bytes: 3e7,
       allreduce_large_eta: 0.1,
       per_layer_us: 30,
+      // No MoE model in these data sets: the calibration on real runs sets it (gatelab calibrate --model roofline).
+      per_moe_layer_us: 0,
       per_step_us: 500,
       per_request_us: 10,
       // Request overheads outside the GPU step (API server, tokenisation, streaming) are not in these data sets:

@@ -243,7 +243,8 @@ export function linearFamily(experiments: readonly Experiment[]): Family {
 }
 
 /**
- * Roofline: θ = [compute scale, memory scale, communication scale, µs per layer, µs per request, µs per step] on the
+ * Roofline: θ = [compute scale, memory scale, all-reduce traffic and latency scales, µs per layer, µs per request,
+ * µs per step, µs per MoE layer] on the
  * shipped per-GPU roofline (the split of each operator into its compute- or memory-bound side is the shipped set's).
  * Prior: the scales at 1 ± 0.3 (communication ± 0.6: all-reduce implementations differ most between engines), the
  * overheads at the shipped values, loose. Three scales and three overheads are one set for every model of the fit.
@@ -262,8 +263,17 @@ export function rooflineFamily(): Family {
   return {
     kind: "roofline",
     terms: ROOFLINE_TERMS,
-    prior: Float64Array.from([1, 1, 1, h100.per_layer_us, h100.per_request_us, h100.per_step_us]),
-    priorStd: Float64Array.from([0.3, 0.3, 0.6, 1000, 1000, 100_000]),
+    prior: Float64Array.from([
+      1,
+      1,
+      1,
+      1,
+      h100.per_layer_us,
+      h100.per_request_us,
+      h100.per_step_us,
+      h100.per_moe_layer_us,
+    ]),
+    priorStd: Float64Array.from([0.3, 0.3, 0.6, 0.6, 1000, 1000, 100_000, 10_000]),
     alphaPrior: [0, 0, 0],
     fitAlpha: [true, true, true],
     basisFor(e) {
@@ -274,9 +284,11 @@ export function rooflineFamily(): Family {
         out[0] = t.compute;
         out[1] = t.memory;
         out[2] = t.comm;
-        out[3] = t.layers;
-        out[4] = t.requests;
-        out[5] = t.requests > 0 ? 1 : 0;
+        out[3] = t.commLatency;
+        out[4] = t.layers;
+        out[5] = t.requests;
+        out[6] = t.requests > 0 ? 1 : 0;
+        out[7] = t.moeLayers;
       };
     },
     build(e, theta, alpha) {
@@ -288,12 +300,13 @@ export function rooflineFamily(): Family {
         tp: e.tp,
         coefficients: {
           ...base,
-          per_layer_us: theta[3]!,
-          per_request_us: theta[4]!,
-          per_step_us: theta[5]!,
+          per_layer_us: theta[4]!,
+          per_request_us: theta[5]!,
+          per_step_us: theta[6]!,
+          per_moe_layer_us: theta[7]!,
           alpha_us: [alpha[0]!, alpha[1]!, alpha[2]!],
         },
-        scales: { compute: theta[0]!, memory: theta[1]!, comm: theta[2]! },
+        scales: { compute: theta[0]!, memory: theta[1]!, comm: theta[2]!, commLatency: theta[3]! },
         setName: "calibration in progress",
       });
     },

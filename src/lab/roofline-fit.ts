@@ -353,6 +353,7 @@ export function dropBelowRoofline(points: readonly Point[], log: (line: string) 
     allreduce_knee_bytes: 0,
     allreduce_large_eta: 1,
     per_layer_us: 0,
+    per_moe_layer_us: 0,
     per_step_us: 0,
     per_request_us: 0,
     alpha_us: [0, 0, 0],

@@ -201,14 +201,19 @@ function physicsCoefficientsOf(f: CoefficientFile): PhysicsCoefficients {
   };
 }
 
-/** θ of a calibrated roofline set: [compute scale, memory scale, comm scale, µs/layer, µs/request, µs/step]. */
+/**
+ * θ of a calibrated roofline set: [compute scale, memory scale, all-reduce traffic scale, all-reduce latency scale,
+ * µs/layer, µs/request, µs/step, µs/MoE layer].
+ */
 export const ROOFLINE_TERMS = [
   "compute_scale",
   "memory_scale",
   "comm_scale",
+  "comm_latency_scale",
   "us_per_layer",
   "us_per_request",
   "us_per_step",
+  "us_per_moe_layer",
 ] as const;
 export const ROOFLINE_TERM_COUNT = ROOFLINE_TERMS.length;
 
@@ -338,13 +343,15 @@ export function rooflineThetaOf(f: CoefficientFile): {
   perLayer: number;
   perRequest: number;
   perStep: number;
+  perMoeLayer: number;
 } {
   const b = f.beta!;
   return {
-    scales: { compute: b[0]!, memory: b[1]!, comm: b[2]! },
-    perLayer: b[3]!,
-    perRequest: b[4]!,
-    perStep: b[5]!,
+    scales: { compute: b[0]!, memory: b[1]!, comm: b[2]!, commLatency: b[3]! },
+    perLayer: b[4]!,
+    perRequest: b[5]!,
+    perStep: b[6]!,
+    perMoeLayer: b[7]!,
   };
 }
 
@@ -373,6 +380,7 @@ export function createUnboundedCostModel(parsed: CostModelConfig, target: CostMo
       per_layer_us: th.perLayer,
       per_request_us: th.perRequest,
       per_step_us: th.perStep,
+      per_moe_layer_us: th.perMoeLayer,
       alpha_us: f.alpha_us,
     };
     return new RooflineCostModel({

@@ -72,6 +72,8 @@ export const RooflineCoefficientsSchema = z.strictObject({
   allreduce_knee_bytes: nonNeg,
   allreduce_large_eta: eta,
   per_layer_us: nonNeg,
+  /** Per MoE layer and step (routing, token permutation, grouped-GEMM launches); BLIS has the same term (β8). */
+  per_moe_layer_us: nonNeg,
   per_step_us: nonNeg,
   per_request_us: nonNeg,
   /** Request overheads [before enqueue, after the last token, per output token] (µs), as BLIS's α. */
@@ -139,17 +141,24 @@ export function rooflineCoefficientsFor(
 export interface RooflineScales {
   readonly compute: number;
   readonly memory: number;
+  /** All-reduce traffic time. */
   readonly comm: number;
+  /** All-reduce latency (engines differ most here: custom one-shot all-reduce vs NCCL). */
+  readonly commLatency: number;
 }
 
-export const UNIT_SCALES: RooflineScales = { compute: 1, memory: 1, comm: 1 };
+export const UNIT_SCALES: RooflineScales = { compute: 1, memory: 1, comm: 1, commLatency: 1 };
 
 /** Per-step decomposition in µs: compute-bound op time, memory-bound op time, communication, overhead terms. */
 export interface RooflineTerms {
   compute: number;
   memory: number;
+  /** All-reduce traffic time and latency, µs. */
   comm: number;
+  commLatency: number;
   layers: number;
+  /** MoE layers (when the step has requests). */
+  moeLayers: number;
   requests: number;
   /** FLOPs ÷ peak and minimum bytes ÷ bandwidth (µs): the physical floor. */
   boundCompute: number;
@@ -157,7 +166,17 @@ export interface RooflineTerms {
 }
 
 export function emptyTerms(): RooflineTerms {
-  return { compute: 0, memory: 0, comm: 0, layers: 0, requests: 0, boundCompute: 0, boundMemory: 0 };
+  return {
+    compute: 0,
+    memory: 0,
+    comm: 0,
+    commLatency: 0,
+    layers: 0,
+    moeLayers: 0,
+    requests: 0,
+    boundCompute: 0,
+    boundMemory: 0,
+  };
 }
 
 const KV_BYTES = 2; // BF16 KV cache (vLLM's default kv_cache_dtype "auto" for BF16 checkpoints)
@@ -285,11 +304,13 @@ export class RooflineEvaluator {
     out.compute = 0;
     out.memory = 0;
     out.comm = 0;
+    out.commLatency = 0;
     out.boundCompute = 0;
     out.boundMemory = 0;
     const requests = b.prefillRequests + b.decodeRequests;
     out.requests = requests;
     out.layers = requests > 0 ? this.g.L : 0;
+    out.moeLayers = requests > 0 ? this.g.nMoe : 0;
     if (requests === 0) return;
     const g = this.g;
     const c = this.c;
@@ -356,7 +377,9 @@ export class RooflineEvaluator {
 
     // Tensor-parallel all-reduce, two per layer.
     if (g.tp > 1 && N > 0) {
-      out.comm = 2 * g.L * this.allReduceMicros(N);
+      const lat = c.allreduce_latency_us + c.allreduce_hop_us * Math.log2(g.tp);
+      out.commLatency = 2 * g.L * lat;
+      out.comm = 2 * g.L * (this.allReduceMicros(N) - lat);
     }
   }
 
@@ -476,7 +499,9 @@ export class RooflineCostModel implements CostModel {
     this.source =
       `roofline (${opts.setName ?? shippedRooflineFile().name}, ${c.gpu} set; ${c.source}) for ${model.name} on ` +
       `${gpu.name} TP${opts.tp}` +
-      (s === UNIT_SCALES ? "" : `, scales compute ${s.compute} memory ${s.memory} comm ${s.comm}`);
+      (s === UNIT_SCALES
+        ? ""
+        : `, scales compute ${s.compute} memory ${s.memory} comm ${s.comm} comm latency ${s.commLatency}`);
   }
 
   /** Step time in µs. */
@@ -490,7 +515,9 @@ export class RooflineCostModel implements CostModel {
       s.compute * t.compute +
       s.memory * t.memory +
       s.comm * t.comm +
+      s.commLatency * t.commLatency +
       c.per_layer_us * t.layers +
+      c.per_moe_layer_us * t.moeLayers +
       c.per_request_us * t.requests +
       c.per_step_us;
     const floor = Math.max(t.boundCompute, t.boundMemory);
@@ -527,6 +554,7 @@ export class RooflineBound {
       allreduce_knee_bytes: 0,
       allreduce_large_eta: 1,
       per_layer_us: 0,
+      per_moe_layer_us: 0,
       per_step_us: 0,
       per_request_us: 0,
       alpha_us: [0, 0, 0],
