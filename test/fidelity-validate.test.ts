@@ -177,4 +177,20 @@ describe("gatelab validate (CLI)", () => {
     },
     60_000,
   );
+
+  // The shipped roofline calibration on the same runs (in-sample; leave-one-out in docs/fidelity.md).
+  it.skipIf(!existsSync(CAL_FILE))(
+    "the calibration set with the shipped roofline calibration stays within the published errors",
+    () => {
+      const r = validateFile(CAL_FILE, {
+        costModel: { type: "roofline", coefficients: "gatelab-h100-vllm-0.15.1-roofline" },
+      });
+      expect(r.experiments).toHaveLength(7);
+      const published = { ttft_mean: 9.0, e2e_mean: 5.0, itl_mean: 5.4 };
+      for (const [m, v] of Object.entries(published)) {
+        expect(Number((r.mape[m as keyof typeof published]! * 100).toFixed(1))).toBeLessThanOrEqual(v + 0.2);
+      }
+    },
+    120_000,
+  );
 });
