@@ -108,6 +108,14 @@ describe("no cost model beats physics", () => {
     expect(checked).toBeGreaterThan(60);
   });
 
+  it("physics with roofline_floor: false is BLIS's formula as is: below the floor for a long prefill", () => {
+    const target = { model: "llama-3.1-70b-instruct", gpu: "H100", tp: 4 };
+    const b = splitwisePrefillBatch(8192, 1);
+    const floor = new RooflineBound(target.model, target.gpu, target.tp).seconds(b);
+    expect(createCostModel({ type: "physics", roofline_floor: false }, target).stepTime(b)).toBeLessThan(floor / 2);
+    expect(createCostModel({ type: "physics" }, target).stepTime(b)).toBe(floor);
+  });
+
   it("the floor itself covers the weights' FLOPs (independent count) and the weight bytes", () => {
     for (const name of ["llama-3.1-8b-instruct", "llama-3.1-70b-instruct", "qwen3-32b", "phi-4"]) {
       const m = getModel(name);

@@ -244,6 +244,11 @@ export const PhysicsCostModelSchema = z.strictObject({
     .optional(),
   prefill_attention: z.enum(["blis", "causal"]).optional(),
   geometry: z.enum(["blis", "config"]).optional(),
+  /**
+   * false: BLIS's formula as is, without the roofline floor — only to reproduce BLIS's own numbers (its prefill is
+   * 0.15 × compute, below what the hardware can do). Default true.
+   */
+  roofline_floor: z.boolean().optional(),
   overheads: OverheadsSchema.optional(),
 });
 
@@ -333,8 +338,10 @@ export function createCostModel(cfg: CostModelInput | undefined, target: CostMod
   const model = resolveModel(target.model);
   const gpu = resolveGpu(target.gpu);
   const raw = createUnboundedCostModel(parsed, target);
-  // The roofline model applies the bound itself.
-  return raw instanceof RooflineCostModel ? raw : new BoundedCostModel(raw, new RooflineBound(model, gpu, target.tp));
+  // The roofline model applies the bound itself; physics may opt out to reproduce BLIS.
+  if (raw instanceof RooflineCostModel) return raw;
+  if (parsed.type === "physics" && parsed.roofline_floor === false) return raw;
+  return new BoundedCostModel(raw, new RooflineBound(model, gpu, target.tp));
 }
 
 /** The scales and overhead θ of a calibrated roofline file. */
