@@ -17,10 +17,9 @@
  * Errors are `InputError`s naming the file, the line (when the config came from a file), the plugin and the
  * accepted values, e.g. `x.yaml:5: plugins.1.type: unknown plugin type "foo-scorer"; accepted types: …`.
  */
-import { readFileSync } from "node:fs";
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { z } from "zod";
-import { InputError, inputError } from "../../errors.ts";
+import { InputError, inputError, readTextInput } from "../../errors.ts";
 import {
   canonicalType,
   didYouMean,
@@ -44,6 +43,8 @@ export interface EppPlugin {
   readonly parameters: Readonly<Record<string, unknown>>;
   /** Parameters validated and defaulted by the type's schema. */
   readonly parsed: unknown;
+  /** Added by the loader's defaulting, not written in the config. */
+  readonly defaulted?: boolean;
 }
 
 export interface EppProfileRef {
@@ -353,7 +354,14 @@ class Normalizer {
     const names = (): string => [...byName.keys()].map((n) => `"${n}"`).join(", ") || "none";
     const addDefault = (type: string): void => {
       const info = PLUGIN_TYPES.get(type)!;
-      const plugin: EppPlugin = { name: type, type, declaredType: type, parameters: {}, parsed: info.params.parse({}) };
+      const plugin: EppPlugin = {
+        name: type,
+        type,
+        declaredType: type,
+        parameters: {},
+        parsed: info.params.parse({}),
+        defaulted: true,
+      };
       plugins.push(plugin);
       byName.set(type, { plugin, info, index: plugins.length - 1 });
     };
@@ -704,35 +712,37 @@ export function loadEppConfig(text: string, fileName: string, variant?: string):
 
 /** Reads and loads an EndpointPickerConfig file. */
 export function loadEppConfigFile(path: string, variant?: string): EppConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new InputError(
-      `${path}: cannot read the EndpointPickerConfig (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
+  const text = readTextInput(path, "EndpointPickerConfig");
   return loadEppConfig(text, path, variant);
 }
 
-/** The config as a plain object in the EndpointPickerConfig format (defaults made explicit). */
+/**
+ * The config as a plain object in the EndpointPickerConfig format: the plugins as written (the loader's defaults —
+ * picker, handler, parsers, flow-control policies, saturation detector — are left for the loader to add again),
+ * profiles with their weights made explicit.
+ */
 export function eppConfigToObject(cfg: EppConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { apiVersion: cfg.apiVersion, kind: cfg.kind };
   if (cfg.featureGates.length > 0) out.featureGates = [...cfg.featureGates];
-  out.plugins = cfg.plugins.map((p) => ({
-    name: p.name,
-    type: p.declaredType,
-    ...(Object.keys(p.parameters).length > 0 ? { parameters: structuredClone(p.parameters) } : {}),
-  }));
+  const defaulted = new Set(cfg.plugins.filter((p) => p.defaulted).map((p) => p.name));
+  out.plugins = cfg.plugins
+    .filter((p) => !p.defaulted)
+    .map((p) => ({
+      name: p.name,
+      type: p.declaredType,
+      ...(Object.keys(p.parameters).length > 0 ? { parameters: structuredClone(p.parameters) } : {}),
+    }));
   out.schedulingProfiles = cfg.schedulingProfiles.map((s) => ({
     name: s.name,
-    plugins: s.plugins.map((r) =>
-      r.weight !== undefined ? { pluginRef: r.pluginRef, weight: r.weight } : { pluginRef: r.pluginRef },
-    ),
+    plugins: s.plugins
+      .filter((r) => !defaulted.has(r.pluginRef))
+      .map((r) => (r.weight !== undefined ? { pluginRef: r.pluginRef, weight: r.weight } : { pluginRef: r.pluginRef })),
   }));
-  const fc: Record<string, unknown> = cfg.flowControl ? structuredClone(cfg.flowControl) : {};
-  fc.saturationDetector = { ...cfg.saturationDetector };
-  out.flowControl = fc;
+  if (cfg.flowControl || !defaulted.has(cfg.saturationDetector.pluginRef)) {
+    const fc: Record<string, unknown> = cfg.flowControl ? structuredClone(cfg.flowControl) : {};
+    fc.saturationDetector = { ...cfg.saturationDetector };
+    out.flowControl = fc;
+  }
   if (cfg.dataLayer) out.dataLayer = structuredClone(cfg.dataLayer);
   if (cfg.explicitParsers) out.requestHandler = { parsers: cfg.parsers.map((p) => ({ pluginRef: p })) };
   return out;
