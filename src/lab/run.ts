@@ -72,6 +72,8 @@ export interface RunOutput {
   readonly seed: number;
   readonly result: SimResult;
   readonly summary: RunSummary;
+  /** The request stream the engine pulled (reports read an inference-perf client's stage log from it). */
+  readonly source?: RequestSource;
 }
 
 /** Runs a scenario once. The workload depends only on (scenario, seed), never on the policy. */
@@ -94,5 +96,5 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
   });
   const summary = summarize(result);
   if (router.notes !== undefined && router.notes.length > 0) summary.notes = [...router.notes];
-  return { policy: router.name, seed, result, summary };
+  return { policy: router.name, seed, result, summary, source: built };
 }

@@ -51,6 +51,11 @@ export const InferencePerfSourceSchema = z.strictObject({
   workload_name: z.string().min(1).optional(),
   /** Multiplies every stage's rate (and a mix's weight). Default 1. */
   weight: z.number().positive().optional(),
+  /**
+   * Replace the stage rates: with a sweep, these rates (each `stage_duration` long) replace the probe, e.g. the rates
+   * a measured run's sweep chose, to compare stage by stage; with stages, one rate per stage.
+   */
+  stage_rates: z.array(z.number().positive()).min(1).optional(),
 });
 export type InferencePerfSource = z.infer<typeof InferencePerfSourceSchema>;
 
@@ -551,6 +556,17 @@ export class InferencePerfGen implements Gen {
 /** Builds the generator (the config is read now; errors name the config file). */
 export function inferencePerfGen(cfg: InferencePerfSource, ctx: GenContext): InferencePerfGen {
   const abs = resolve(ctx.baseDir, cfg.config);
-  const plan = loadInferencePerfConfig(abs, cfg.config, cfg.workload_name);
+  let plan = loadInferencePerfConfig(abs, cfg.config, cfg.workload_name);
+  const rates = cfg.stage_rates;
+  if (rates !== undefined) {
+    if (plan.sweep) {
+      const d = plan.sweep.stageDuration;
+      plan = { ...plan, sweep: undefined, stages: rates.map((rate) => ({ rate, duration: d })) };
+    } else if (rates.length !== plan.stages.length)
+      throw new InputError(
+        `${ctx.where}.stage_rates: expected ${plan.stages.length} rates (one per stage of ${cfg.config}), got ${rates.length}`,
+      );
+    else plan = { ...plan, stages: plan.stages.map((s, i) => ({ ...s, rate: rates[i]! })) };
+  }
   return new InferencePerfGen(plan, ctx);
 }
