@@ -301,7 +301,13 @@ describe("pod labels: role filters and the label selector", () => {
   it("label-selector-filter: matchLabels and In / NotIn / Exists / DoesNotExist", () => {
     expect(kept(new LabelSelectorFilter("s", { matchLabels: { zone: "a" } }, labels))).toEqual([0, 4]);
     const expr = (operator: "In" | "NotIn" | "Exists" | "DoesNotExist", values?: string[]) =>
-      kept(new LabelSelectorFilter("s", { matchExpressions: [{ key: "zone", operator, ...(values ? { values } : {}) }] }, labels));
+      kept(
+        new LabelSelectorFilter(
+          "s",
+          { matchExpressions: [{ key: "zone", operator, ...(values ? { values } : {}) }] },
+          labels,
+        ),
+      );
     expect(expr("In", ["b"])).toEqual([1]);
     expect(expr("NotIn", ["a"])).toEqual([1, 2, 3]);
     expect(expr("Exists")).toEqual([0, 1, 4]);
