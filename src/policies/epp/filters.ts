@@ -14,8 +14,7 @@
  *   `{pluginRef}` or nested `{decisionTree}`): a non-empty result continues on the success branch with the filtered
  *   list; an empty one continues on the failure branch with the unfiltered list; a leaf returns its result.
  * - `decode-filter` keeps pods labelled decode/both/... and pods without the role label; `prefill-filter` and
- *   `encode-filter` need the label. gatelab pools carry no role labels (P/D is not simulated), so `decode-filter`
- *   keeps every endpoint and the other two keep none.
+ *   `encode-filter` need the label (the scenario's `pools[].labels`; see RoleFilter below).
  */
 import { z } from "zod";
 import type { Rng } from "../../sim/rng.ts";
@@ -26,9 +25,6 @@ import { targetAdapter } from "./scorers.ts";
 
 export const lowQueueParams = z.strictObject({ threshold: nonNeg.default(128) });
 export const loraAffinityFilterParams = z.strictObject({ threshold: unit.default(0.999) });
-
-/** Empty result (role filters). */
-const NONE: readonly EndpointView[] = Object.freeze([]);
 
 /** Where a filter's result list comes from: the cycle's reusable buffers, or a fresh array (no `Buffers`). */
 export interface Buffers {
