@@ -2,11 +2,13 @@
  * From a validated scenario to a simulation run: pools of replicas (catalog, KV capacity, cost model), the workload
  * stream, the router, and the engine options.
  */
+
 import { type RunSummary, summarize } from "../metrics/summary.ts";
 import { eppVariant } from "../policies/epp/variants.ts";
 import { admissionSimOptions } from "../policies/flow-control/options.ts";
 import { createRouter } from "../policies/schema.ts";
 import type { Router, RouterInit } from "../policies/types.ts";
+import { inferencePerfLabSummary } from "../report/inference-perf-stages.ts";
 import type { LoadedScenario } from "../scenario.ts";
 import { type DecisionRecord, type PoolSpec, type SimResult, simulate } from "../sim/engine.ts";
 import type { RequestSource } from "../sim/request.ts";
@@ -96,5 +98,8 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
   });
   const summary = summarize(result);
   if (router.notes !== undefined && router.notes.length > 0) summary.notes = [...router.notes];
-  return { policy: router.name, seed, result, summary, source: built };
+  const out: RunOutput = { policy: router.name, seed, result, summary, source: built };
+  const ip = inferencePerfLabSummary(out, s.slos);
+  if (ip !== undefined) summary.inference_perf = ip;
+  return out;
 }
