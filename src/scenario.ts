@@ -148,6 +148,11 @@ export const PoolSchema = z
     gpu_hour_usd: z.number().nonnegative().default(0),
     /** LoRA adapters served (needs `engine.max_loras`). */
     lora: LoraPoolSchema.optional(),
+    /**
+     * Pod labels of the pool's replicas, as the Endpoint Picker's label filters see them, e.g.
+     * `llm-d.ai/role: prefill | decode | both` for P/D role filters.
+     */
+    labels: z.record(z.string(), z.string()).default({}),
   })
   .strict()
   .superRefine((p, ctx) => {
