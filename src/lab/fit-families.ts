@@ -16,7 +16,14 @@ import {
 } from "../models/cost-kernel.ts";
 import { LinearCostModel } from "../models/cost-linear.ts";
 import { BLIS_TRAINED_PHYSICS_ITER29, PhysicsCostModel, physicsBasis } from "../models/cost-physics.ts";
-import { emptyTerms, RooflineCostModel, RooflineEvaluator, rooflineCoefficientsFor } from "../models/cost-roofline.ts";
+import {
+  emptyTerms,
+  ROOFLINE_CALIBRATION_BASE,
+  RooflineCostModel,
+  RooflineEvaluator,
+  rooflineCoefficientsFor,
+  rooflineEfficiencySet,
+} from "../models/cost-roofline.ts";
 import type { Experiment } from "./validate.ts";
 
 export type ModelKind = "linear" | "physics" | "kernel" | "roofline";
@@ -255,11 +262,19 @@ export function rooflineFamily(): Family {
     let ev = evaluators.get(e.id);
     if (ev === undefined) {
       const gpu = getGpu(e.hardware);
-      evaluators.set(e.id, (ev = new RooflineEvaluator(getModel(e.model), gpu, e.tp, rooflineCoefficientsFor(gpu))));
+      evaluators.set(
+        e.id,
+        (ev = new RooflineEvaluator(
+          getModel(e.model),
+          gpu,
+          e.tp,
+          rooflineCoefficientsFor(gpu, rooflineEfficiencySet(ROOFLINE_CALIBRATION_BASE)),
+        )),
+      );
     }
     return ev;
   };
-  const h100 = rooflineCoefficientsFor(getGpu("H100"));
+  const h100 = rooflineCoefficientsFor(getGpu("H100"), rooflineEfficiencySet(ROOFLINE_CALIBRATION_BASE));
   return {
     kind: "roofline",
     terms: ROOFLINE_TERMS,
@@ -293,7 +308,7 @@ export function rooflineFamily(): Family {
     },
     build(e, theta, alpha) {
       const gpu = getGpu(e.hardware);
-      const base = rooflineCoefficientsFor(gpu);
+      const base = rooflineCoefficientsFor(gpu, rooflineEfficiencySet(ROOFLINE_CALIBRATION_BASE));
       return new RooflineCostModel({
         model: e.model,
         gpu,

@@ -56,10 +56,13 @@ import {
 } from "./cost-physics.ts";
 import {
   BoundedCostModel,
+  ROOFLINE_CALIBRATION_BASE,
+  ROOFLINE_EFFICIENCY_SETS,
   RooflineBound,
   RooflineCostModel,
   type RooflineScales,
   rooflineCoefficientsFor,
+  rooflineEfficiencySet,
   rooflineOverheads,
 } from "./cost-roofline.ts";
 
@@ -223,6 +226,8 @@ export const RooflineCostModelSchema = z.strictObject({
     .string()
     .refine(knownRef("roofline"), "expected a shipped roofline set or a coefficient file (.json)")
     .optional(),
+  /** Which per-GPU efficiency file prices the step (data/roofline/); calibrated files scale `splitwise-2023`. */
+  efficiency_set: z.enum(ROOFLINE_EFFICIENCY_SETS).optional(),
   overheads: OverheadsSchema.optional(),
 });
 
@@ -368,8 +373,8 @@ export function createUnboundedCostModel(parsed: CostModelConfig, target: CostMo
   const gpu = resolveGpu(target.gpu);
 
   if (parsed.type === "roofline") {
-    const base = rooflineCoefficientsFor(gpu);
     if (parsed.coefficients === undefined) {
+      const base = rooflineCoefficientsFor(gpu, rooflineEfficiencySet(parsed.efficiency_set));
       return new RooflineCostModel({
         model,
         gpu,
@@ -380,6 +385,11 @@ export function createUnboundedCostModel(parsed: CostModelConfig, target: CostMo
           : {}),
       });
     }
+    // Calibration files (θ) scale the set they were fitted on: splitwise-2023 unless efficiency_set says otherwise.
+    const base = rooflineCoefficientsFor(
+      gpu,
+      rooflineEfficiencySet(parsed.efficiency_set ?? ROOFLINE_CALIBRATION_BASE),
+    );
     const f = resolveCoefficientFile(parsed.coefficients, "roofline", target.baseDir);
     const th = rooflineThetaOf(f);
     const c = {

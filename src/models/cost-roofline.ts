@@ -71,6 +71,14 @@ export const RooflineCoefficientsSchema = z.strictObject({
    */
   allreduce_knee_bytes: nonNeg,
   allreduce_large_eta: eta,
+  /**
+   * vLLM's custom all-reduce (vllm/distributed/device_communicators/custom_all_reduce.py, `max_size` 8 MiB by
+   * default): an all-reduce whose input tensor is smaller than this many bytes takes one kernel of latency
+   * `custom_allreduce_latency_us` instead of allreduce_latency_us + hop × log2(tp). Absent: every call pays the
+   * collective library's latency (the 2023 stacks Splitwise measured).
+   */
+  custom_allreduce_max_bytes: nonNeg.optional(),
+  custom_allreduce_latency_us: nonNeg.optional(),
   per_layer_us: nonNeg,
   /** Per MoE layer and step (routing, token permutation, grouped-GEMM launches); BLIS has the same term (β8). */
   per_moe_layer_us: nonNeg,
@@ -123,6 +131,29 @@ export function shippedRooflineFile(): RooflineFile {
     shipped = parseRooflineFile(readFileSync(ROOFLINE_COEFFICIENTS_PATH, "utf8"), "data/roofline/coefficients.json");
   }
   return shipped;
+}
+
+/**
+ * Named efficiency sets (`cost_model: {type: roofline, efficiency_set: NAME}`): `default` is
+ * data/roofline/coefficients.json (H100 decode priced like vLLM 0.15.1, prefill anchored on Splitwise);
+ * `splitwise-2023` is data/roofline/splitwise-2023.json (every GPU fitted on Splitwise's 2023 stack, prefill and decode).
+ */
+export const ROOFLINE_EFFICIENCY_SETS = ["default", "splitwise-2023"] as const;
+export type RooflineEfficiencySet = (typeof ROOFLINE_EFFICIENCY_SETS)[number];
+/** The set `gatelab calibrate --model roofline` scales (and the shipped calibrated files were fitted on). */
+export const ROOFLINE_CALIBRATION_BASE: RooflineEfficiencySet = "splitwise-2023";
+const namedFiles = new Map<string, RooflineFile>();
+
+/** The coefficient file of a named efficiency set. */
+export function rooflineEfficiencySet(name: RooflineEfficiencySet = "default"): RooflineFile {
+  if (name === "default") return shippedRooflineFile();
+  let f = namedFiles.get(name);
+  if (f === undefined) {
+    const path = join(ROOFLINE_COEFFICIENTS_PATH, "..", `${name}.json`);
+    f = parseRooflineFile(readFileSync(path, "utf8"), `data/roofline/${name}.json`);
+    namedFiles.set(name, f);
+  }
+  return f;
 }
 
 /** The coefficient set of `gpu` in `file` (default: the shipped file). */
@@ -377,7 +408,7 @@ export class RooflineEvaluator {
 
     // Tensor-parallel all-reduce, two per layer.
     if (g.tp > 1 && N > 0) {
-      const lat = c.allreduce_latency_us + c.allreduce_hop_us * Math.log2(g.tp);
+      const lat = this.allReduceLatency(N);
       out.commLatency = 2 * g.L * lat;
       out.comm = 2 * g.L * (this.allReduceMicros(N) - lat);
     }
@@ -406,6 +437,16 @@ export class RooflineEvaluator {
     return t.compute + t.memory;
   }
 
+  /** Fixed cost of one all-reduce of N tokens' hidden states (µs): the custom kernel below its size limit. */
+  private allReduceLatency(N: number): number {
+    const c = this.c;
+    const input = N * this.g.d * ACT_BYTES;
+    if (c.custom_allreduce_max_bytes !== undefined && input < c.custom_allreduce_max_bytes) {
+      return c.custom_allreduce_latency_us ?? 0;
+    }
+    return c.allreduce_latency_us + c.allreduce_hop_us * Math.log2(this.g.tp);
+  }
+
   /** One all-reduce of N tokens' hidden states (µs); 0 at TP 1. */
   allReduceMicros(N: number): number {
     const g = this.g;
@@ -414,10 +455,7 @@ export class RooflineEvaluator {
     const bytes = N * g.d * ACT_BYTES * ((2 * (g.tp - 1)) / g.tp);
     const small = Math.min(bytes, c.allreduce_knee_bytes);
     return (
-      c.allreduce_latency_us +
-      c.allreduce_hop_us * Math.log2(g.tp) +
-      small / (g.link * c.allreduce_eta) +
-      (bytes - small) / (g.link * c.allreduce_large_eta)
+      this.allReduceLatency(N) + small / (g.link * c.allreduce_eta) + (bytes - small) / (g.link * c.allreduce_large_eta)
     );
   }
 
