@@ -4,6 +4,7 @@
  *   cost_model:                       # absent → { type: roofline } with the shipped per-GPU coefficients
  *     type: roofline                  # src/models/cost-roofline.ts
  *     coefficients: ./coeffs.json     # optional: a `gatelab calibrate --model roofline` file or a shipped set name
+ *     efficiency_set: splitwise-2023  # optional: data/roofline/NAME.json (default: coefficients.json)
  *     overheads: { pre_queue_ms: 5 }
  *
  *   cost_model:
