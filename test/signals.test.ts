@@ -66,7 +66,14 @@ describe("the status line of long simulations", () => {
     };
   }
   function fakeTty(): NodeJS.WriteStream & { text: string } {
-    const s = { isTTY: true, text: "", write: (x: string) => ((s.text += x), true) };
+    const s = {
+      isTTY: true,
+      text: "",
+      write: (x: string) => {
+        s.text += x;
+        return true;
+      },
+    };
     return s as unknown as NodeJS.WriteStream & { text: string };
   }
 
