@@ -136,6 +136,24 @@ describe("traces", () => {
   });
 });
 
+describe("sweep plans", () => {
+  it("--random 1e9 is refused before any point is sampled", async () => {
+    await expectInputError(
+      [
+        "sweep",
+        scenario("rnd.yaml"),
+        "--param",
+        "gateway.scrape_interval_ms=10..200",
+        "--random",
+        "1000000000",
+        "--out",
+        join(dir, "rnd"),
+      ],
+      "--random 1000000000: at most 100,000 points",
+    );
+  });
+});
+
 describe("files that are not files", () => {
   it("/dev/zero as a scenario (3.5 GB)", async () => {
     await expectInputError(["run", "/dev/zero"], "/dev/zero: cannot read the scenario file: not a regular file");

@@ -139,18 +139,22 @@ export function registerLabCommands(program: Command): void {
         const bar = progressWanted(o.progress) ? await progressBar() : undefined;
         let saved = 0;
         let planned: number | undefined;
+        // Ctrl-C: the bar hid the cursor and turned line wrap off; give both back and say what is on disk. Installed
+        // once the plan is made and points start (the sweep then yields between points, so a handler can run; during
+        // the synchronous planning the default handlers keep Ctrl-C immediate).
+        let uninstall = () => {};
         const progress = (done: number, total: number) => {
+          if (planned === undefined)
+            uninstall = onInterrupt(
+              () =>
+                `${saved}${planned !== undefined ? ` of ${planned}` : ""} points are saved in ${o.out}; ` +
+                "run the same command again to resume (finished points are not run again)",
+              () => bar?.stop(),
+            );
           saved = done;
           planned = total;
           bar?.(done, total);
         };
-        // Ctrl-C: the bar hid the cursor and turned line wrap off; give both back and say what is on disk.
-        const uninstall = onInterrupt(
-          () =>
-            `${saved}${planned !== undefined ? ` of ${planned}` : ""} points are saved in ${o.out}; ` +
-            "run the same command again to resume (finished points are not run again)",
-          () => bar?.stop(),
-        );
         let r: Awaited<ReturnType<typeof runSweep>>;
         try {
           r = await runSweep(base, {

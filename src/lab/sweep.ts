@@ -185,11 +185,17 @@ export function pointSeed(base: number, id: number): number {
   return hashInts(base, id) % 2147483647;
 }
 
+/** Most points a random search samples (as many as the largest grid). */
+const MAX_RANDOM_POINTS = 100_000;
+
 export function planSweep(base: SweepBase, o: SweepPlanOptions): SweepPlan {
   if (o.params.length === 0) throw new InputError("sweep needs at least one --param NAME=VALUES");
   const random = o.random !== undefined;
   if (random && !(Number.isInteger(o.random) && o.random! > 0))
     throw new InputError("--random: expected a positive integer");
+  // The same ceiling as a grid's (gridPoints): beyond it a plan alone would take minutes and gigabytes.
+  if (random && o.random! > MAX_RANDOM_POINTS)
+    throw new InputError(`--random ${o.random}: at most ${MAX_RANDOM_POINTS.toLocaleString("en-US")} points`);
   const params = o.params.map((p) => parseParam(p, random));
   const names = new Set<string>();
   for (const p of params) {
