@@ -3,7 +3,19 @@
 // The chapters stay in docs/ (code comments point at them); README.md is the one document to read.
 import { readFileSync, writeFileSync } from "node:fs";
 
-const CHAPTERS = ["models", "workloads", "gateway", "admission", "lab", "fidelity", "calibration", "vllm-engine", "ecosystem"];
+const CHAPTERS = [
+  "models",
+  "workloads",
+  "gateway",
+  "admission",
+  "lab",
+  "fidelity",
+  "calibration",
+  "vllm-engine",
+  "inference-perf",
+  "ecosystem",
+  "reliability",
+];
 const doc = (name) => readFileSync(new URL(`../docs/${name}.md`, import.meta.url), "utf8");
 
 function shift(md) {

@@ -2,10 +2,13 @@
  * From a validated scenario to a simulation run: pools of replicas (catalog, KV capacity, cost model), the workload
  * stream, the router, and the engine options.
  */
+
 import { type RunSummary, summarize } from "../metrics/summary.ts";
+import { eppVariant } from "../policies/epp/variants.ts";
 import { admissionSimOptions } from "../policies/flow-control/options.ts";
 import { createRouter } from "../policies/schema.ts";
 import type { Router, RouterInit } from "../policies/types.ts";
+import { inferencePerfLabSummary } from "../report/inference-perf-stages.ts";
 import type { LoadedScenario } from "../scenario.ts";
 import { type DecisionRecord, type PoolSpec, type SimResult, simulate } from "../sim/engine.ts";
 import type { RequestSource } from "../sim/request.ts";
@@ -17,6 +20,8 @@ export interface RunOverrides {
   readonly policy?: string;
   /** EndpointPickerConfig file (replaces the gateway's policy). */
   readonly eppConfig?: string;
+  /** Router semantics for the Endpoint Picker (replaces `gateway.epp_variant`). */
+  readonly eppVariant?: string;
   readonly seed?: number;
   readonly onDecision?: (d: DecisionRecord) => void;
   /** Check engine invariants after every step (slow; tests). */
@@ -48,6 +53,7 @@ export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], 
     ...(o.onDecision ? { traceDecisions: true } : {}),
   };
   let gw = s.gateway;
+  if (o.eppVariant !== undefined) gw = { ...gw, epp_variant: eppVariant(o.eppVariant, "--epp-variant").name };
   if (o.eppConfig !== undefined) gw = { ...gw, epp_config: o.eppConfig };
   else if (o.policy !== undefined) {
     const { epp_config: _drop, ...rest } = gw;
@@ -61,6 +67,8 @@ export interface RunOutput {
   readonly seed: number;
   readonly result: SimResult;
   readonly summary: RunSummary;
+  /** The request stream the engine pulled (reports read an inference-perf client's stage log from it). */
+  readonly source?: RequestSource;
 }
 
 /** Runs a scenario once. The workload depends only on (scenario, seed), never on the policy. */
@@ -81,5 +89,10 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
     ...(o.fastForward === false ? { fastForward: false } : {}),
     ...admissionSimOptions(s, router), // issue 5: flow control, quotas, degradation, retries, SLO classes
   });
-  return { policy: router.name, seed, result, summary: summarize(result) };
+  const summary = summarize(result);
+  if (router.notes !== undefined && router.notes.length > 0) summary.notes = [...router.notes];
+  const out: RunOutput = { policy: router.name, seed, result, summary, source: built };
+  const ip = inferencePerfLabSummary(out, s.slos);
+  if (ip !== undefined) summary.inference_perf = ip;
+  return out;
 }

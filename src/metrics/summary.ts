@@ -10,13 +10,17 @@
  * - prefix_cache_hit_rate = Σ cached prompt tokens / Σ prompt tokens looked up (vLLM `prefix_cache_hits /
  *   prefix_cache_queries`), over all admissions; for the cluster Σ over replicas, never a mean of per-replica rates.
  */
+
 import type { GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
+import type { IpLabSummary } from "../report/inference-perf-stages.ts";
 import type { SimResult } from "../sim/engine.ts";
 import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
 import { Outcome } from "../sim/request.ts";
+import { gatePercentile, gateSample } from "./gate.ts";
 import { DROP_REASONS, type RequestTable, type WeightedSamples } from "./records.ts";
+import { type RoutingHealth, routingHealth } from "./routing-health.ts";
 
 export interface Dist {
   mean: number;
@@ -46,6 +50,10 @@ export interface ReplicaSummary extends Summary {
   prefix_cache_hit_rate_blocks: number;
   kv_blocks: number;
   busy_fraction: number;
+  /** Prompt tokens this replica computed (cache misses and recompute). */
+  prefill_tokens: number;
+  /** Output tokens this replica decoded. */
+  decode_tokens: number;
   /** LoRA counters of this replica (LoRA on only). */
   lora?: LoraSummary;
 }
@@ -79,6 +87,12 @@ export interface RunSummary extends Summary {
   gateway: GatewayStats;
   /** LoRA over the cluster (Σ of the replicas). */
   lora: LoraSummary;
+  /** Whether the router spread the load: starved replicas, per-window herding (`routing-health.ts`). */
+  routing: RoutingHealth;
+  /** What the router says about itself (Endpoint Picker plugins that run as no-ops, loader deprecations). */
+  notes?: string[];
+  /** `type: inference-perf` workloads: per-stage rates, throughput, latencies, queue and the knee (report/inference-perf-stages.ts). */
+  inference_perf?: IpLabSummary;
 }
 
 const EMPTY_DIST: Dist = { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0 };
@@ -240,6 +254,8 @@ export function summarize(res: SimResult): RunSummary {
       preemptions: c.preemptions,
       kv_blocks: r.cfg.numGpuBlocks,
       busy_fraction: res.endTime > 0 ? c.busyTime / res.endTime : 0,
+      prefill_tokens: c.prefillTokens,
+      decode_tokens: c.outputTokens,
       ...(r.lora !== undefined ? { lora: loraSummary([r.lora.counters]) } : {}),
     };
   });
@@ -269,6 +285,7 @@ export function summarize(res: SimResult): RunSummary {
     usd_per_million_output_tokens: output > 0 ? (usd / output) * 1e6 : 0,
     rejections: Object.fromEntries([...res.rejectReasons].sort((a, b) => (a[0] < b[0] ? -1 : 1))),
     replicas,
+    routing: routingHealth(res, routed),
     ...groupSummaries(res, duration),
   };
 }
@@ -422,12 +439,12 @@ function outcomesOf(rec: RequestTable, keep: (i: number) => boolean): Outcomes {
 }
 
 const PERCENTILE_TARGETS = [
-  ["ttft_p50_ms", "ttft_ms", "p50"],
-  ["ttft_p95_ms", "ttft_ms", "p95"],
-  ["ttft_p99_ms", "ttft_ms", "p99"],
-  ["e2e_p95_ms", "e2e_ms", "p95"],
-  ["e2e_p99_ms", "e2e_ms", "p99"],
-  ["tpot_p95_ms", "tpot_ms", "p95"],
+  ["ttft_p50_ms", "ttft", 0.5],
+  ["ttft_p95_ms", "ttft", 0.95],
+  ["ttft_p99_ms", "ttft", 0.99],
+  ["e2e_p95_ms", "e2e", 0.95],
+  ["e2e_p99_ms", "e2e", 0.99],
+  ["tpot_p95_ms", "tpot", 0.95],
 ] as const;
 
 /** Classes, tenants, goodput, outcomes, gateway and LoRA sections of the run summary. */
@@ -463,10 +480,13 @@ function groupSummaries(
     const sum = summarizeRows(rec, keep, undefined);
     const slo: Record<string, Verdict> = {};
     const cfg = res.slo?.classes?.[name];
-    for (const [field, dist, pct] of PERCENTILE_TARGETS) {
+    // Verdicts count the class's unserved requests as misses (src/metrics/gate.ts), unlike the distributions above,
+    // which cover completed requests only.
+    const g = cfg !== undefined ? gateSample(rec, keep) : undefined;
+    for (const [field, metric, p] of PERCENTILE_TARGETS) {
       const target = cfg?.[field];
-      if (target === undefined) continue;
-      const actual = sum[dist][pct];
+      if (target === undefined || g === undefined) continue;
+      const actual = gatePercentile(g, metric, p) ?? Number.POSITIVE_INFINITY;
       slo[field] = { target, actual, ok: actual <= target };
     }
     classes[name] = { ...sum, targets: targets[c]!, goodput: goodput(keep), outcomes: outcomesOf(rec, keep), slo };

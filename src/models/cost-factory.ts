@@ -28,6 +28,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
+import { readTextInput } from "../errors.ts";
 import { BLIS_DATA_DIR, type GpuSpec, getGpu, getModel, type ModelSpec, resolveGpu, resolveModel } from "./catalog.ts";
 import type { CostModel, RequestOverheads } from "./cost.ts";
 import {
@@ -136,12 +137,7 @@ export function resolveCoefficientFile(ref: string, kind: CoefficientFile["model
   let f: CoefficientFile | undefined;
   if (ref.endsWith(".json")) {
     const path = isAbsolute(ref) ? ref : resolve(baseDir ?? process.cwd(), ref);
-    let text: string;
-    try {
-      text = readFileSync(path, "utf8");
-    } catch (e) {
-      throw new Error(`cannot read coefficient file ${ref}: ${(e as Error).message}`);
-    }
+    const text = readTextInput(path, "coefficient file", undefined, ref);
     f = parseCoefficientFile(text, ref);
   } else {
     f = calibratedSets().get(ref);

@@ -5,11 +5,13 @@
  * - `charts/<name>.svg` and `.png`: the comparison charts;
  * - `report.html`: one offline page with the table and every chart.
  */
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { type CompareOutput, comparisonJson, formatComparison } from "../lab/compare.ts";
 import type { Span } from "../lab/windows.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { compareCharts, writeCharts } from "./charts.ts";
+import type { ReportKind, Section } from "./html/model.ts";
+import { compareTables } from "./html/views.ts";
 import { renderHtmlReport } from "./html.ts";
 import { requestsCsv } from "./outputs.ts";
 
@@ -30,6 +32,10 @@ export interface CompareOutputOptions {
   /** Report title and an extra first section (drill verdicts). */
   readonly title?: string;
   readonly intro?: { readonly title: string; readonly text: string };
+  /** Sections before the comparison (the drill's phases and checks). */
+  readonly lead?: readonly Section[];
+  readonly kind?: ReportKind;
+  readonly verdict?: { readonly ok: boolean; readonly text: string };
 }
 
 export async function writeCompareOutputs(
@@ -51,14 +57,21 @@ export async function writeCompareOutputs(
   writeFileAtomic(
     report,
     renderHtmlReport({
+      kind: o.kind ?? "compare",
       title: o.title ?? `gatelab compare: ${c.scenario}`,
-      subtitle: `seed ${c.seed} · ${c.runs.length} policies on the same request stream`,
+      subtitle: `seed ${c.seed} · ${c.runs.length === 1 ? "1 policy" : `${c.runs.length} policies on the same request stream`}`,
+      verdict: o.verdict,
       sections: [
         ...(o.intro ? [o.intro] : []),
-        { title: c.runs.length > 1 ? "Side by side" : "Summary", text: formatComparison(c) },
+        ...(o.lead ?? []),
+        {
+          title: c.runs.length > 1 ? "Side by side" : "Summary",
+          tables: compareTables(c),
+          text: formatComparison(c),
+        },
         {
           title: "Latency",
-          note: "TTFT = first token − arrival at the gateway. The shaded spans are traffic bursts.",
+          note: "TTFT = first token − arrival at the gateway. The shaded spans are traffic bursts. Drag to pan, scroll to zoom, double-click to reset; click a legend entry to highlight a policy.",
           charts: charts.filter((x) => x.name.startsWith("ttft")),
         },
         { title: "Replicas", charts: charts.filter((x) => x.name.startsWith("replica")) },
@@ -67,4 +80,16 @@ export async function writeCompareOutputs(
     }),
   );
   return { summary, requests, charts: paths, report };
+}
+
+/** The same files under their final folder `dir` (they were written into a temporary stage folder). */
+export function relocate(f: CompareFiles, dir: string): CompareFiles {
+  const stage = dirname(f.summary);
+  const move = (p: string) => join(dir, relative(stage, p));
+  return {
+    summary: move(f.summary),
+    requests: move(f.requests),
+    charts: f.charts.map(move),
+    report: f.report === undefined ? undefined : move(f.report),
+  };
 }

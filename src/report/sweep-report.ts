@@ -15,6 +15,7 @@ import {
   varyingParams,
   writeCharts,
 } from "./charts.ts";
+import { sweepTables } from "./html/views.ts";
 import { renderHtmlReport } from "./html.ts";
 
 export function sweepChartList(r: SweepResults): Chart[] {
@@ -62,20 +63,24 @@ export async function sweepCharts(
   text: string,
 ): Promise<string[]> {
   const charts = sweepChartList(r);
+  const explore = sweepTables(r);
   const files = await writeCharts(join(dir, "charts"), charts);
   const report = join(dir, "report.html");
   const params = manifest.params.map((p) => `${p.name}=${p.spec}`).join("  ");
   writeFileAtomic(
     report,
     renderHtmlReport({
+      kind: "sweep",
       title: `gatelab sweep: ${r.scenario}`,
       subtitle: `${manifest.mode} search · ${manifest.points} points · ${params} · seed ${manifest.seed}`,
       sections: [
-        { title: "Points", text },
         {
-          title: "Charts",
-          note: "Crosses violate the scenario's SLOs; the ringed point is the best one that meets them.",
+          title: "Explorer",
+          note: "Crosses violate the scenario's SLOs; the ringed point is the best one that meets them. Click a point (or a row below) to see its full summary.",
           charts,
+          tables: [explore.table],
+          explorer: explore.explorer,
+          text,
         },
       ],
     }),

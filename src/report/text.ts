@@ -13,8 +13,14 @@ export function formatRun(title: string, s: RunSummary): string {
       [d("TTFT", s.ttft_ms), d("E2E", s.e2e_ms), d("ITL", s.itl_ms), d("TPOT", s.tpot_ms), d("queue", s.queue_ms)],
     ),
   );
-  out.push("");
   const r = s.requests;
+  if (r.completed < r.total)
+    out.push(
+      r.completed === 0
+        ? "(no request completed: there are no latencies to report)"
+        : `(latencies of the ${fmtNum(r.completed)} completed requests only; ${fmtNum(r.total - r.completed)} of ${fmtNum(r.total)} were not served)`,
+    );
+  out.push("");
   out.push(
     `requests ${fmtNum(r.total)}: ${fmtNum(r.completed)} completed, ${fmtNum(r.rejected)} rejected, ${fmtNum(r.dropped)} dropped` +
       ` · ${fmtNum(s.throughput.requests_per_s)} req/s, ${fmtNum(s.throughput.output_tokens_per_s)} output tok/s over ${fmtNum(s.duration_s)} s`,
@@ -24,6 +30,13 @@ export function formatRun(title: string, s: RunSummary): string {
       ` · preemptions ${fmtNum(s.preemptions)} · recomputed tokens ${fmtNum(s.recomputed_tokens)} · load skew ${fmtNum(s.load_skew)}`,
   );
   for (const [reason, n] of Object.entries(s.rejections)) out.push(`  ${fmtNum(n)} × ${reason}`);
+  const h = s.routing;
+  out.push(
+    h.findings.length === 0
+      ? `routing: healthy (no replica under 10 % of its fair share; ${fmtNum(h.herded_windows)} of ${fmtNum(h.windows)} windows of ${h.window_s} s herded)`
+      : `routing: ${h.findings.join("; ")}`,
+  );
+  for (const n of s.notes ?? []) out.push(`note: ${n}`);
   out.push("");
   out.push(
     renderTable(

@@ -19,6 +19,7 @@ import { InputError } from "../../errors.ts";
 import type { Request } from "../../sim/request.ts";
 import { clamp01, NO_CANDIDATES, picked } from "../common.ts";
 import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
+import { type Admitter, isAdmitter } from "./admitter.ts";
 import { PLUGIN_TYPES } from "./catalog.ts";
 import type { EppConfig, EppPlugin } from "./config.ts";
 import {
@@ -42,6 +43,7 @@ import {
   resolvePrefixSettings,
 } from "./prefix.ts";
 import type { ProfileHandler } from "./profiles.ts";
+import type { EppVariantName } from "./variants.ts";
 
 /** HTTP status when scheduling fails (a filter left no endpoint): the EPP's ResourceExhausted → 429 (§2.2). */
 export const SCHEDULING_FAILURE_STATUS = 429;
@@ -61,6 +63,7 @@ export interface EppRouterOptions {
 /** Builds the plugin instances of a config (shared producers, references resolved on demand). */
 class Builder implements BuildEnv {
   readonly init: RouterInit;
+  readonly variant: EppVariantName;
   readonly profileNames: readonly string[];
   readonly instances = new Map<string, Plugin>();
   private readonly specs: Map<string, EppPlugin>;
@@ -72,6 +75,7 @@ class Builder implements BuildEnv {
   constructor(config: EppConfig, init: RouterInit) {
     this.config = config;
     this.init = init;
+    this.variant = config.variant;
     this.profileNames = config.schedulingProfiles.map((p) => p.name);
     this.specs = new Map(config.plugins.map((p) => [p.name, p]));
   }
@@ -127,7 +131,7 @@ class Builder implements BuildEnv {
     const name = explicit?.name ?? "approx-prefix-cache-producer";
     this.prefix = new ApproxPrefixProducer(
       name,
-      resolvePrefixSettings(merged as PrefixProducerParams, this.init),
+      resolvePrefixSettings(merged as PrefixProducerParams, this.init, this.variant),
       this.init,
     );
     this.instances.set(name, this.prefix);
@@ -153,6 +157,8 @@ export class EppRouter implements Router {
   private readonly handler: ProfileHandler;
   private readonly profiles = new Map<string, CompiledProfile>();
   private readonly hooks: readonly Plugin[];
+  /** Admit plugins, run on the candidates before scheduling (director.go L330). */
+  private readonly admitters: readonly Admitter[];
   private readonly kvHooks: readonly Plugin[];
   private readonly trace: boolean;
   private totals: Float64Array;
@@ -169,10 +175,14 @@ export class EppRouter implements Router {
   /** Plugin instances by name (tests, reports). */
   readonly plugins: ReadonlyMap<string, Plugin>;
 
+  /** No-op plugins and loader notes, for the run output. */
+  readonly notes: readonly string[];
+
   constructor(config: EppConfig, init: RouterInit, opts: EppRouterOptions = {}) {
     this.config = config;
     this.name = opts.name ?? config.source;
     this.trace = init.traceDecisions === true;
+    this.notes = simulationNotes(config);
     const b = new Builder(config, init);
     for (const p of config.plugins) {
       if (PLUGIN_TYPES.get(p.type)?.build !== undefined) b.plugin(p.name);
@@ -188,6 +198,9 @@ export class EppRouter implements Router {
       const scorers: { scorer: Scorer; weight: number }[] = [];
       let picker: Picker | undefined;
       for (const ref of prof.plugins) {
+        // A no-op plugin in a profile (a scorer that gives every endpoint the same score) has no instance.
+        const spec = config.plugins.find((p) => p.name === ref.pluginRef);
+        if (spec !== undefined && PLUGIN_TYPES.get(spec.type)?.status !== "simulated") continue;
         const inst = b.plugin(ref.pluginRef);
         if (isScorer(inst) && ref.weight !== undefined) scorers.push({ scorer: inst, weight: ref.weight });
         else if (isPicker(inst)) picker = inst;
@@ -205,6 +218,7 @@ export class EppRouter implements Router {
       ...all.filter((p) => p === b.prefix),
     ];
     this.hooks = ordered.filter((p) => p.onDispatch || p.onFirstToken || p.onComplete);
+    this.admitters = ordered.filter(isAdmitter);
     this.kvHooks = ordered.filter((p) => p.wantsKvEvents && p.onKvEvent);
     this.wantsKvEvents = this.kvHooks.length > 0;
     this.plugins = b.instances;
@@ -224,6 +238,13 @@ export class EppRouter implements Router {
     if (this.trace) {
       this.scores = new Map();
       this.breakdown = new Map();
+    }
+    for (let i = 0; i < this.admitters.length; i++) {
+      const why = this.admitters[i]!.admit(cycle);
+      if (why !== undefined) {
+        this.cur = undefined;
+        return { refused: true, status: SCHEDULING_FAILURE_STATUS, reason: why };
+      }
     }
     const pick = this.handler.schedule(cycle, this.runProfile);
     this.cur = undefined;
@@ -292,6 +313,37 @@ export class EppRouter implements Router {
   onKvEvent(ev: KvEvent, now: number): void {
     for (const h of this.kvHooks) h.onKvEvent?.(ev, now);
   }
+}
+
+const FLOW_CONTROL_KINDS = new Set(["fairness", "ordering", "usage-limit"]);
+
+/**
+ * Refuses a config that needs a plugin gatelab recognises but does not simulate (or a loader-test mock), and
+ * returns the notes for the plugins that run as no-ops. Flow-control policies matter only with the flowControl
+ * feature gate on (the loader ignores the section otherwise).
+ */
+export function simulationNotes(config: EppConfig): string[] {
+  const notes = [...config.notes];
+  const flowOn = config.featureGates.includes("flowControl");
+  for (const p of config.plugins) {
+    const info = PLUGIN_TYPES.get(p.type)!;
+    if (info.status === "simulated") {
+      if (info.why !== undefined) notes.push(`plugin "${p.name}" (type ${p.declaredType}): simulated, but ${info.why}`);
+      continue;
+    }
+    const what = `plugin "${p.name}" (type ${p.declaredType})`;
+    if (info.status === "no-op") {
+      if (p.defaulted) continue; // the loader's default parsers and data sources: no news to the user
+      notes.push(`${what}: runs as a no-op, it cannot change a routing decision here: ${info.why}`);
+      continue;
+    }
+    if (FLOW_CONTROL_KINDS.has(info.kind) && !flowOn) {
+      notes.push(`${what}: unused, the flowControl feature gate is off`);
+      continue;
+    }
+    throw new InputError(`${config.source}: ${what}: recognised, not simulated: ${info.why}`);
+  }
+  return notes;
 }
 
 /** Builds a router that runs a loaded EndpointPickerConfig. */
