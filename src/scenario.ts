@@ -135,11 +135,14 @@ export const LoraPoolSchema = z.strictObject({
 export const PoolSchema = z
   .object({
     name: z.string().min(1).default("main"),
-    /** Model name from the catalog (`gatelab models` lists them), e.g. `llama-3.1-8b-instruct`. */
+    /**
+     * Model name from the catalog (`gatelab models` lists them), e.g. `llama-3.1-8b-instruct`, or a path ending in
+     * `.json` to a Hugging Face config.json, relative to the scenario file (checked when the pool is built).
+     */
     model: z
       .string()
       .min(1)
-      .refine((m) => knownName(() => getModel(m)), {
+      .refine((m) => m.endsWith(".json") || knownName(() => getModel(m)), {
         error: (iss) =>
           `unknown model "${String(iss.input)}"; accepted: ${listModels()
             .map((m) => m.name)
@@ -165,6 +168,11 @@ export const PoolSchema = z
     gpu_hour_usd: z.number().nonnegative().default(0),
     /** LoRA adapters served (needs `engine.max_loras`). */
     lora: LoraPoolSchema.optional(),
+    /**
+     * Pod labels of the pool's replicas, as the Endpoint Picker's label filters see them, e.g.
+     * `llm-d.ai/role: prefill | decode | both` for P/D role filters.
+     */
+    labels: z.record(z.string(), z.string()).default({}),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -1,7 +1,10 @@
 /** Pools of replicas from a scenario's `pools:` section: catalog model, KV capacity, cost model, engine knobs. */
+
+import { isAbsolute, resolve } from "node:path";
 import { InputError } from "../errors.ts";
-import { getGpu, getModel } from "../models/catalog.ts";
+import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
 import { createCostModel } from "../models/cost-factory.ts";
+import { readHfConfigFile } from "../models/hf-config.ts";
 import { kvCapacity } from "../models/kv-capacity.ts";
 import {
   adapterBytesPerRank,
@@ -24,17 +27,27 @@ function wrap<T>(field: string, f: () => T): T {
   }
 }
 
+/**
+ * A pool's `model`: a catalog name, or a path ending in `.json` to a Hugging Face config.json (relative to the
+ * scenario's folder), parsed by `hf-config.ts`.
+ */
+export function resolvePoolModel(ref: string, baseDir?: string): ModelSpec {
+  if (!ref.endsWith(".json")) return getModel(ref);
+  const path = isAbsolute(ref) ? ref : resolve(baseDir ?? process.cwd(), ref);
+  return readHfConfigFile(path, ref);
+}
+
 /** Resolves one pool of the scenario into replica specs (model, KV blocks, cost model). */
 export function buildPool(p: PoolConfig, index: number, baseDir?: string): PoolSpec {
   const field = `pools.${index}`;
-  const model = wrap(`${field}.model`, () => getModel(p.model));
+  const model = wrap(`${field}.model`, () => resolvePoolModel(p.model, baseDir));
   const e = p.engine;
   const lora = buildLora(p, model);
   const numGpuBlocks =
     e.total_kv_blocks ??
     wrap(`${field}.engine`, () => {
       const cap = kvCapacity({
-        model: model.name,
+        model,
         gpu: p.gpu,
         tp: p.tp,
         gpuMemoryUtilization: e.gpu_memory_utilization,
@@ -82,7 +95,7 @@ export function buildPool(p: PoolConfig, index: number, baseDir?: string): PoolS
   };
   const cost = wrap(`${field}.cost_model`, () =>
     createCostModel(p.cost_model, {
-      model: model.name,
+      model,
       gpu: p.gpu,
       tp: p.tp,
       ...(baseDir !== undefined ? { baseDir } : {}),

@@ -45,11 +45,18 @@ export function buildSource(loaded: LoadedScenario, seed: number): RequestSource
 export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], o: RunOverrides): Router {
   const s = loaded.scenario;
   const numGpuBlocks: number[] = [];
-  for (const p of pools) for (let i = 0; i < p.replicas; i++) numGpuBlocks.push(p.engine.numGpuBlocks);
+  const labels: Readonly<Record<string, string>>[] = [];
+  for (const [pi, p] of pools.entries()) {
+    for (let i = 0; i < p.replicas; i++) {
+      numGpuBlocks.push(p.engine.numGpuBlocks);
+      labels.push(s.pools[pi]?.labels ?? {});
+    }
+  }
   const init: RouterInit = {
     replicas: numGpuBlocks.length,
     blockSize: pools[0]!.engine.blockSize,
     numGpuBlocks,
+    labels,
     ...(o.onDecision ? { traceDecisions: true } : {}),
   };
   let gw = s.gateway;

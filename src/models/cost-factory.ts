@@ -1,8 +1,14 @@
 /**
  * The scenario's `cost_model` field and the factory that turns it into a `CostModel` for one replica shape.
  *
- *   cost_model:                       # absent → { type: physics } with the iter29 coefficients
- *     type: physics
+ *   cost_model:                       # absent → { type: roofline } with the shipped per-GPU coefficients
+ *     type: roofline                  # src/models/cost-roofline.ts
+ *     coefficients: ./coeffs.json     # optional: a `gatelab calibrate --model roofline` file or a shipped set name
+ *     overheads: { pre_queue_ms: 5 }
+ *
+ *   cost_model:
+ *     type: physics                   # BLIS trained-physics; bounded below by the roofline
+ *     coefficients: blis-trained-physics-iter29
  *     coefficients: blis-trained-physics-iter29      # or { alpha: [a0, a1, a2], beta: [11 numbers] } (µs)
  *     prefill_attention: blis | causal               # optional, see cost-physics.ts
  *     geometry: blis | config                        # optional, see cost-physics.ts
@@ -24,6 +30,9 @@
  * Coefficient files (`gatelab calibrate --out`, schema `CoefficientFileSchema`) are referenced by a path ending in
  * `.json` (relative to `CostModelTarget.baseDir`, default the working directory) or, for the shipped ones in
  * `data/calibrated/`, by their `name`. Physics accepts them too (`coefficients: ./coeffs.json`).
+ *
+ * Every model is bounded below by the roofline of its (model, GPU, TP) (`BoundedCostModel`): no step is priced faster
+ * than its FLOPs at peak or its minimum bytes at full HBM bandwidth (DESIGN.md §5).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
@@ -45,6 +54,14 @@ import {
   PhysicsCostModel,
   physicsOverheads,
 } from "./cost-physics.ts";
+import {
+  BoundedCostModel,
+  RooflineBound,
+  RooflineCostModel,
+  type RooflineScales,
+  rooflineCoefficientsFor,
+  rooflineOverheads,
+} from "./cost-roofline.ts";
 
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
 const nonNegative = finite.refine((x) => x >= 0, "must be ≥ 0");
@@ -67,11 +84,14 @@ export const CALIBRATED_DIR: string = join(BLIS_DATA_DIR, "..", "calibrated");
 export const CoefficientFileSchema = z.strictObject({
   format: z.literal("gatelab-coefficients/1"),
   name: z.string().min(1),
-  model: z.enum(["linear", "physics", "kernel"]),
+  model: z.enum(["linear", "physics", "kernel", "roofline"]),
   source: z.string(),
   /** [α0 before enqueue, α1 after the last token, α2 per output token] (physics, kernel; linear rows may override). */
   alpha_us: z.tuple([nonNegative, nonNegative, nonNegative]),
-  /** Physics: 11 values in BLIS order; kernel: 6 values in `KERNEL_TERMS` order. */
+  /**
+   * Physics: 11 values in BLIS order; kernel: 6 values in `KERNEL_TERMS` order; roofline: 6 values in
+   * `ROOFLINE_TERMS` order (compute, memory and communication scales, µs per layer, per request, per step).
+   */
   beta: z.array(nonNegative).optional(),
   /** Linear: one fit per (model, GPU, TP). */
   linear: z
@@ -104,7 +124,14 @@ export function parseCoefficientFile(text: string, path: string): CoefficientFil
     throw new Error(`${path}: ${i.path.join(".") || "(root)"}: ${i.message}`);
   }
   const f = r.data;
-  const want = f.model === "physics" ? 11 : f.model === "kernel" ? KERNEL_TERM_COUNT : 0;
+  const want =
+    f.model === "physics"
+      ? 11
+      : f.model === "kernel"
+        ? KERNEL_TERM_COUNT
+        : f.model === "roofline"
+          ? ROOFLINE_TERM_COUNT
+          : 0;
   if (want > 0 && f.beta?.length !== want) {
     throw new Error(`${path}: beta: a ${f.model} coefficient file needs ${want} beta values`);
   }
@@ -174,6 +201,31 @@ function physicsCoefficientsOf(f: CoefficientFile): PhysicsCoefficients {
   };
 }
 
+/**
+ * θ of a calibrated roofline set: [compute scale, memory scale, all-reduce traffic scale, all-reduce latency scale,
+ * µs/layer, µs/request, µs/step, µs/MoE layer].
+ */
+export const ROOFLINE_TERMS = [
+  "compute_scale",
+  "memory_scale",
+  "comm_scale",
+  "comm_latency_scale",
+  "us_per_layer",
+  "us_per_request",
+  "us_per_step",
+  "us_per_moe_layer",
+] as const;
+export const ROOFLINE_TERM_COUNT = ROOFLINE_TERMS.length;
+
+export const RooflineCostModelSchema = z.strictObject({
+  type: z.literal("roofline"),
+  coefficients: z
+    .string()
+    .refine(knownRef("roofline"), "expected a shipped roofline set or a coefficient file (.json)")
+    .optional(),
+  overheads: OverheadsSchema.optional(),
+});
+
 export const PhysicsCostModelSchema = z.strictObject({
   type: z.literal("physics"),
   coefficients: z
@@ -192,6 +244,11 @@ export const PhysicsCostModelSchema = z.strictObject({
     .optional(),
   prefill_attention: z.enum(["blis", "causal"]).optional(),
   geometry: z.enum(["blis", "config"]).optional(),
+  /**
+   * false: BLIS's formula as is, without the roofline floor — only to reproduce BLIS's own numbers (its prefill is
+   * 0.15 × compute, below what the hardware can do). Default true.
+   */
+  roofline_floor: z.boolean().optional(),
   overheads: OverheadsSchema.optional(),
 });
 
@@ -241,6 +298,7 @@ export const KernelCostModelSchema = z.strictObject({
 });
 
 export const CostModelSchema = z.discriminatedUnion("type", [
+  RooflineCostModelSchema,
   PhysicsCostModelSchema,
   LinearCostModelSchema,
   KernelCostModelSchema,
@@ -272,12 +330,76 @@ function applyOverrides(base: RequestOverheads, o: z.output<typeof OverheadsSche
 
 /**
  * Builds the cost model of one replica (model, GPU, TP) from a scenario's `cost_model` (validated here; absent =
- * physics with BLIS iter29). Throws on invalid configuration, unknown model or GPU, or a missing CSV fit.
+ * roofline with the shipped per-GPU coefficients), bounded below by the roofline. Throws on invalid configuration,
+ * unknown model or GPU, or a missing CSV fit.
  */
 export function createCostModel(cfg: CostModelInput | undefined, target: CostModelTarget): CostModel {
-  const parsed: CostModelConfig = CostModelSchema.parse(cfg ?? { type: "physics" });
+  const parsed: CostModelConfig = CostModelSchema.parse(cfg ?? { type: "roofline" });
   const model = resolveModel(target.model);
   const gpu = resolveGpu(target.gpu);
+  const raw = createUnboundedCostModel(parsed, target);
+  // The roofline model applies the bound itself; physics may opt out to reproduce BLIS.
+  if (raw instanceof RooflineCostModel) return raw;
+  if (parsed.type === "physics" && parsed.roofline_floor === false) return raw;
+  return new BoundedCostModel(raw, new RooflineBound(model, gpu, target.tp));
+}
+
+/** The scales and overhead θ of a calibrated roofline file. */
+export function rooflineThetaOf(f: CoefficientFile): {
+  scales: RooflineScales;
+  perLayer: number;
+  perRequest: number;
+  perStep: number;
+  perMoeLayer: number;
+} {
+  const b = f.beta!;
+  return {
+    scales: { compute: b[0]!, memory: b[1]!, comm: b[2]!, commLatency: b[3]! },
+    perLayer: b[4]!,
+    perRequest: b[5]!,
+    perStep: b[6]!,
+    perMoeLayer: b[7]!,
+  };
+}
+
+/** The cost model of `parsed` without the roofline floor (the calibration and tests of hand-computed values use it). */
+export function createUnboundedCostModel(parsed: CostModelConfig, target: CostModelTarget): CostModel {
+  const model = resolveModel(target.model);
+  const gpu = resolveGpu(target.gpu);
+
+  if (parsed.type === "roofline") {
+    const base = rooflineCoefficientsFor(gpu);
+    if (parsed.coefficients === undefined) {
+      return new RooflineCostModel({
+        model,
+        gpu,
+        tp: target.tp,
+        coefficients: base,
+        ...(parsed.overheads !== undefined
+          ? { overheads: applyOverrides(rooflineOverheads(base), parsed.overheads) }
+          : {}),
+      });
+    }
+    const f = resolveCoefficientFile(parsed.coefficients, "roofline", target.baseDir);
+    const th = rooflineThetaOf(f);
+    const c = {
+      ...base,
+      per_layer_us: th.perLayer,
+      per_request_us: th.perRequest,
+      per_step_us: th.perStep,
+      per_moe_layer_us: th.perMoeLayer,
+      alpha_us: f.alpha_us,
+    };
+    return new RooflineCostModel({
+      model,
+      gpu,
+      tp: target.tp,
+      coefficients: c,
+      scales: th.scales,
+      setName: f.name,
+      ...(parsed.overheads !== undefined ? { overheads: applyOverrides(rooflineOverheads(c), parsed.overheads) } : {}),
+    });
+  }
 
   if (parsed.type === "kernel") {
     let coefficients: KernelCoefficients;

@@ -64,6 +64,7 @@ export function routerInit(replicas: number, o: Partial<RouterInit> = {}): Route
     blockSize: o.blockSize ?? 16,
     numGpuBlocks: o.numGpuBlocks ?? Array.from({ length: replicas }, () => 1000),
     ...(o.traceDecisions !== undefined ? { traceDecisions: o.traceDecisions } : {}),
+    ...(o.labels !== undefined ? { labels: o.labels } : {}),
   };
 }
 
