@@ -11,6 +11,7 @@ const CHAPTERS = [
   "lab",
   "fidelity",
   "calibration",
+  "vllm-engine",
   "inference-perf",
   "ecosystem",
   "reliability",

@@ -11,6 +11,8 @@ import { InputError, readTextInput } from "./errors.ts";
 import { getGpu, getModel, listGpus, listModels } from "./models/catalog.ts";
 import { CostModelSchema } from "./models/cost-factory.ts";
 import { DEFAULT_MAX_LORA_RANK, DEFAULT_TARGET_MODULES, TARGET_MODULES, VLLM_MAX_LORA_RANKS } from "./models/lora.ts";
+import { SCHEDULING_POLICIES } from "./models/seq.ts";
+import { ENGINE_DEFAULTS } from "./models/vllm-defaults.ts";
 import { ClientsSchema, GatewayAdmissionFields, SloClassesSchema } from "./policies/flow-control/schema.ts";
 import { GatewaySchema } from "./policies/schema.ts";
 import { scenarioBoundIssues, zeroLengthIssues } from "./scenario-bounds.ts";
@@ -30,10 +32,28 @@ function knownName(lookup: () => unknown): boolean {
 /** vLLM engine knobs, by their real names. Defaults are vLLM V1's unless noted. */
 export const EngineSchema = z
   .object({
-    /** vLLM V1 default 256. */
-    max_num_seqs: z.number().int().positive().default(256),
-    /** 2048: BLIS default and vLLM V1's default for the OpenAI server on most GPUs with chunked prefill. */
-    max_num_batched_tokens: z.number().int().positive().default(2048),
+    /**
+     * Where absent `max_num_seqs` / `max_num_batched_tokens` come from: `vllm` (default) — what `vllm serve` picks for
+     * the pool's GPU today (8192 / 1024 on H100 and H200, 2048 / 256 on A100 and smaller; `src/models/vllm-defaults.ts`);
+     * `vllm-legacy` — 2048 / 256 everywhere (vLLM's older server defaults, BLIS's).
+     */
+    defaults: z.enum(ENGINE_DEFAULTS).default("vllm"),
+    /** Most requests running at once; absent: see `defaults`. */
+    max_num_seqs: z.number().int().positive().optional(),
+    /** Token budget per step; absent: see `defaults`. */
+    max_num_batched_tokens: z.number().int().positive().optional(),
+    /** vLLM `--scheduling-policy`: `fcfs` (default) or `priority` (waiting queue by (priority, arrival); preemption
+     * takes the lowest-priority, latest-arrived running request). The request's `priority` is EPP-style (higher =
+     * more important), i.e. vLLM's priority negated. */
+    scheduling_policy: z.enum(SCHEDULING_POLICIES).default("fcfs"),
+    /** vLLM `--async-scheduling` (on by default since vLLM 0.14): step N+1 is scheduled while step N runs
+     * (`src/models/async-scheduling.ts`). */
+    async_scheduling: z.boolean().default(true),
+    /** CPU work per step that async scheduling hides, added to every step when it is off (default ≈ 5.4 ms at
+     * batch 256: 0 per step + 0.021 ms per request, from vLLM issue #10634 / PR #11133). */
+    sync_cpu_overhead: z
+      .strictObject({ per_step_ms: z.number().nonnegative().default(0), per_request_ms: z.number().nonnegative() })
+      .optional(),
     /** vLLM default 16 tokens. */
     block_size: z.number().int().positive().default(16),
     enable_prefix_caching: z.boolean().default(true),
@@ -262,6 +282,13 @@ export function parseScenario(text: string, file: string, baseDir: string): Load
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new InputError(`${file}: expected a mapping at the top level (pools, gateway, workload, …)`);
   }
+  const kind = (data as { kind?: unknown }).kind;
+  if (kind === "EndpointPickerConfig" || (data as { apiVersion?: unknown }).apiVersion !== undefined) {
+    throw new InputError(
+      `${file}: this is ${kind === "EndpointPickerConfig" ? "an EndpointPickerConfig" : `a Kubernetes object (kind ${String(kind)})`}, not a scenario; ` +
+        "give a scenario file and pass the config with --epp-config (or gateway.epp_config)",
+    );
+  }
   const parsed = ScenarioSchema.safeParse(data);
   if (!parsed.success) throw new InputError(formatZodError(parsed.error, file, doc, lc));
   checkScenarioBounds(data, file, doc, lc);
@@ -304,6 +331,15 @@ export function formatZodError(
     } else if (issue.code === "invalid_type" && / received undefined$/.test(msg)) {
       // zod says "expected number, received undefined" for a field that is simply not there.
       msg = `missing field (expected ${typeName((issue as { expected?: string }).expected)})`;
+    } else if (
+      doc !== undefined &&
+      path.length > 0 &&
+      issue.code !== "custom" &&
+      !doc.hasIn(path) &&
+      (doc.hasIn(path.slice(0, -1)) || path.length === 1)
+    ) {
+      // The field is simply not there (zod reports what it expected of `undefined`).
+      msg = `missing field (${msg.replace(/^Invalid (input|discriminator value)[:.]\s*/i, "").replace(/, received undefined$/, "")})`;
     }
     const line = doc && lc ? lineOf(doc, lc, path) : undefined;
     const where = line !== undefined ? `${file}:${line}` : file;

@@ -6,6 +6,7 @@
 import type { RunSummary } from "../metrics/summary.ts";
 import { fmtDelta, fmtNum, fmtPct, renderTable } from "../report/table.ts";
 import type { LoadedScenario, Scenario } from "../scenario.ts";
+import type { RequestSource } from "../sim/request.ts";
 import { type GroupKey, type GroupRow, groupMetrics, type LabMetrics, labMetrics, METRICS } from "./metrics.ts";
 import { type RunOutput, runScenario } from "./run.ts";
 import { checkRunSlos, requestTargets, type SloCheck, type TargetsFor } from "./slo.ts";
@@ -16,6 +17,8 @@ export interface CompareOptions {
   readonly eppConfigs?: readonly string[];
   /** Per-request SLO targets for goodput (default: the scenario's `slos`). */
   readonly targets?: TargetsFor;
+  /** Wraps each run's request source (a progress display), given the run's label. */
+  readonly wrapSource?: (label: string) => (source: RequestSource) => RequestSource;
 }
 
 export interface CompareOutput {
@@ -56,8 +59,13 @@ export function analyzeRuns(
 export function compare(loaded: LoadedScenario, o: CompareOptions): CompareOutput {
   const runs: RunOutput[] = [];
   const seed = o.seed !== undefined ? { seed: o.seed } : {};
-  for (const p of o.policies) runs.push(runScenario(loaded, { policy: p, ...seed }));
-  for (const f of o.eppConfigs ?? []) runs.push(runScenario(loaded, { eppConfig: f, ...seed }));
+  const total = o.policies.length + (o.eppConfigs?.length ?? 0);
+  const wrap = (label: string) => {
+    const w = o.wrapSource?.(`compare ${runs.length + 1}/${total} (${label})`);
+    return w !== undefined ? { wrapSource: w } : {};
+  };
+  for (const p of o.policies) runs.push(runScenario(loaded, { policy: p, ...seed, ...wrap(p) }));
+  for (const f of o.eppConfigs ?? []) runs.push(runScenario(loaded, { eppConfig: f, ...seed, ...wrap(f) }));
   if (runs.length === 0) throw new Error("compare needs at least one policy");
   return analyzeRuns(loaded, runs, o.seed ?? loaded.scenario.seed, o.targets);
 }

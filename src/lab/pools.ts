@@ -2,7 +2,7 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { InputError } from "../errors.ts";
-import { getModel, type ModelSpec } from "../models/catalog.ts";
+import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
 import { createCostModel } from "../models/cost-factory.ts";
 import { readHfConfigFile } from "../models/hf-config.ts";
 import { kvCapacity } from "../models/kv-capacity.ts";
@@ -14,6 +14,7 @@ import {
   TARGET_MODULES,
 } from "../models/lora.ts";
 import type { EngineConfig } from "../models/replica.ts";
+import { vllmBatchLimits } from "../models/vllm-defaults.ts";
 import type { PoolConfig, Scenario } from "../scenario.ts";
 import type { PoolSpec } from "../sim/engine.ts";
 
@@ -63,15 +64,33 @@ export function buildPool(p: PoolConfig, index: number, baseDir?: string): PoolS
       `${field}: the model's weights leave no room for a KV cache on ${p.tp}× ${p.gpu}; raise tp or set engine.total_kv_blocks`,
     );
   }
-  const engine: EngineConfig = {
+  const maxModelLen = e.max_model_len ?? model.maxPositionEmbeddings ?? 131072;
+  const limits = vllmBatchLimits(getGpu(p.gpu), {
+    defaults: e.defaults,
     maxNumSeqs: e.max_num_seqs,
     maxNumBatchedTokens: e.max_num_batched_tokens,
+    enableChunkedPrefill: e.enable_chunked_prefill,
+    maxModelLen,
+  });
+  const engine: EngineConfig = {
+    maxNumSeqs: limits.maxNumSeqs,
+    maxNumBatchedTokens: limits.maxNumBatchedTokens,
     blockSize: e.block_size,
     enablePrefixCaching: e.enable_prefix_caching,
     enableChunkedPrefill: e.enable_chunked_prefill,
     longPrefillTokenThreshold: e.long_prefill_token_threshold,
-    maxModelLen: e.max_model_len ?? model.maxPositionEmbeddings ?? 131072,
+    maxModelLen,
     numGpuBlocks,
+    schedulingPolicy: e.scheduling_policy,
+    asyncScheduling: e.async_scheduling,
+    ...(e.sync_cpu_overhead !== undefined
+      ? {
+          syncCpuOverhead: {
+            perStep: e.sync_cpu_overhead.per_step_ms / 1000,
+            perRequest: e.sync_cpu_overhead.per_request_ms / 1000,
+          },
+        }
+      : {}),
     ...(lora !== undefined ? { lora } : {}),
   };
   const cost = wrap(`${field}.cost_model`, () =>

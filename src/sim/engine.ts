@@ -23,7 +23,7 @@ import type { AdmissionOptions, SloTargets } from "../policies/flow-control/opti
 import { EnqueueResult } from "../policies/flow-control/queue.ts";
 import { requestBytes } from "../policies/flow-control/settings.ts";
 import type { EndpointView, KvEvent, LocalLoad, RouteResult, Router, RoutingContext } from "../policies/types.ts";
-import { blockHashes } from "./hash.ts";
+import { promptBlockHashes } from "./hash.ts";
 import { EventHeap } from "./heap.ts";
 import { Outcome, type Request, type RequestSource } from "./request.ts";
 import { type Rng, rngStream } from "./rng.ts";
@@ -170,7 +170,7 @@ class RouteCtx implements RoutingContext {
   promptHashes(bs: number): Float64Array {
     const live = this.live!;
     if (live.hashBs === bs && live.hashes !== undefined) return live.hashes;
-    const h = blockHashes(live.req.prompt, bs);
+    const h = promptBlockHashes(live.req, bs);
     // Keep the first block size asked for (the router's; usually the replicas' too).
     if (live.hashes === undefined) {
       live.hashes = h;
