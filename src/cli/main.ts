@@ -4,8 +4,9 @@
 import { dirname } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.ts";
-import { compare, comparisonJson, formatComparison } from "../lab/compare.ts";
+import { compare } from "../lab/compare.ts";
 import { runScenario } from "../lab/run.ts";
+import { comparisonJson, formatComparison } from "../report/compare.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
 import { writeCompareOutputs } from "../report/lab-outputs.ts";
 import { writeRunOutputs } from "../report/outputs.ts";

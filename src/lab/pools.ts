@@ -1,4 +1,6 @@
 /** Pools of replicas from a scenario's `pools:` section: catalog model, KV capacity, cost model, engine knobs. */
+
+import type { PoolSpec } from "../cluster/engine.ts";
 import { InputError } from "../errors.ts";
 import { getModel } from "../models/catalog.ts";
 import { createCostModel } from "../models/cost-factory.ts";
@@ -12,7 +14,6 @@ import {
 } from "../models/lora.ts";
 import type { EngineConfig } from "../models/replica.ts";
 import type { PoolConfig, Scenario } from "../scenario.ts";
-import type { PoolSpec } from "../sim/engine.ts";
 
 function wrap<T>(field: string, f: () => T): T {
   try {

@@ -2,14 +2,15 @@
  * From a validated scenario to a simulation run: pools of replicas (catalog, KV capacity, cost model), the workload
  * stream, the router, and the engine options.
  */
-import { type RunSummary, summarize } from "../metrics/summary.ts";
+
+import { type DecisionRecord, type PoolSpec, simulate } from "../cluster/engine.ts";
+import { type RunOutput, summarize } from "../metrics/summary.ts";
 import { admissionSimOptions } from "../policies/flow-control/options.ts";
 import { createRouter } from "../policies/schema.ts";
 import type { Router, RouterInit } from "../policies/types.ts";
 import type { LoadedScenario } from "../scenario.ts";
-import { type DecisionRecord, type PoolSpec, type SimResult, simulate } from "../sim/engine.ts";
 import type { RequestSource } from "../sim/request.ts";
-import { buildWorkload } from "../workloads/schema.ts";
+import { buildWorkload } from "../workloads/index.ts";
 import { buildPools } from "./pools.ts";
 
 export interface RunOverrides {
@@ -56,12 +57,7 @@ export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], 
   return createRouter(gw, init, o.eppConfig !== undefined ? process.cwd() : loaded.baseDir);
 }
 
-export interface RunOutput {
-  readonly policy: string;
-  readonly seed: number;
-  readonly result: SimResult;
-  readonly summary: RunSummary;
-}
+export type { RunOutput } from "../metrics/summary.ts";
 
 /** Runs a scenario once. The workload depends only on (scenario, seed), never on the policy. */
 export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOutput {

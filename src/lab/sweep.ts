@@ -23,13 +23,15 @@ import { join } from "node:path";
 import { stringify } from "csv-stringify/sync";
 import { parse as parseYaml } from "yaml";
 import { InputError } from "../errors.ts";
+import { type LabMetrics, labMetrics } from "../metrics/lab-metrics.ts";
+import { checkRunSlos, requestTargets, type SloCheck } from "../metrics/slo.ts";
 import { writeFileAtomic } from "../report/atomic.ts";
+import { METRICS, metricInfo } from "../report/metric-catalog.ts";
 import { fmtNum, renderTable } from "../report/table.ts";
 import { formatZodError, type LoadedScenario, loadScenario, ScenarioSchema } from "../scenario.ts";
 import { DEFAULT_SCENARIO_YAML } from "../scenarios-embedded.ts";
 import { hashInts } from "../sim/hash.ts";
 import { rngStream } from "../sim/rng.ts";
-import { type LabMetrics, labMetrics, METRICS, metricInfo } from "./metrics.ts";
 import {
   applyValues,
   gridPoints,
@@ -42,7 +44,6 @@ import {
 import { runPool } from "./pool.ts";
 import { buildPools } from "./pools.ts";
 import { buildRouter, runScenario } from "./run.ts";
-import { checkRunSlos, requestTargets, type SloCheck } from "./slo.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Base scenario and points

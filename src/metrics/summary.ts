@@ -10,13 +10,14 @@
  * - prefix_cache_hit_rate = Σ cached prompt tokens / Σ prompt tokens looked up (vLLM `prefix_cache_hits /
  *   prefix_cache_queries`), over all admissions; for the cluster Σ over replicas, never a mean of per-replica rates.
  */
+
+import type { SimResult } from "../cluster/engine.ts";
 import type { GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
-import type { SimResult } from "../sim/engine.ts";
 import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
+import { DROP_REASONS, type RequestTable, type WeightedSamples } from "../sim/records.ts";
 import { Outcome } from "../sim/request.ts";
-import { DROP_REASONS, type RequestTable, type WeightedSamples } from "./records.ts";
 
 export interface Dist {
   mean: number;
@@ -494,4 +495,12 @@ function groupSummaries(
     gateway: res.gateway,
     lora: loraSummary(res.replicas.flatMap((r) => (r.lora !== undefined ? [r.lora.counters] : []))),
   };
+}
+
+/** One run of a scenario under one policy: the simulation's result and its summary. */
+export interface RunOutput {
+  readonly policy: string;
+  readonly seed: number;
+  readonly result: SimResult;
+  readonly summary: RunSummary;
 }

@@ -5,7 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import type { DecisionRecord } from "../sim/engine.ts";
+import type { DecisionRecord } from "../cluster/engine.ts";
 
 export interface DecisionTraceWriter {
   record(d: DecisionRecord): void;

@@ -6,10 +6,10 @@
  * - `report.html`: one offline page with the table and every chart.
  */
 import { join } from "node:path";
-import { type CompareOutput, comparisonJson, formatComparison } from "../lab/compare.ts";
-import type { Span } from "../lab/windows.ts";
+import type { Span } from "../metrics/windows.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { compareCharts, writeCharts } from "./charts.ts";
+import { type CompareOutput, comparisonJson, formatComparison } from "./compare.ts";
 import { renderHtmlReport } from "./html.ts";
 import { requestsCsv } from "./outputs.ts";
 

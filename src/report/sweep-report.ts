@@ -3,8 +3,7 @@
  * parameters (or a line over the only one). Written under the sweep folder: `charts/*.{svg,png}`, `report.html`.
  */
 import { join } from "node:path";
-import { metricInfo } from "../lab/metrics.ts";
-import type { SweepManifest, SweepResults } from "../lab/sweep.ts";
+import type { LabMetrics } from "../metrics/lab-metrics.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import {
   type Chart,
@@ -16,8 +15,30 @@ import {
   writeCharts,
 } from "./charts.ts";
 import { renderHtmlReport } from "./html.ts";
+import { metricInfo } from "./metric-catalog.ts";
 
-export function sweepChartList(r: SweepResults): Chart[] {
+/** What the report draws of a sweep's results (the lab's `SweepResults` carries these fields). */
+export interface SweepReportResults {
+  readonly scenario: string;
+  readonly points: readonly {
+    readonly id: number;
+    readonly values: SweepChartPoint["values"];
+    readonly metrics: LabMetrics;
+    readonly slos_ok: boolean;
+  }[];
+  readonly pareto: { readonly objectives: readonly string[]; readonly front: readonly number[] };
+  readonly best: { readonly objective: string; readonly id: number | null };
+}
+
+/** What the report prints of a sweep's manifest (the lab's `SweepManifest` carries these fields). */
+export interface SweepReportManifest {
+  readonly params: readonly { readonly name: string; readonly spec: string }[];
+  readonly mode: string;
+  readonly points: number;
+  readonly seed: number;
+}
+
+export function sweepChartList(r: SweepReportResults): Chart[] {
   const pts: SweepChartPoint[] = r.points.map((p) => ({
     id: p.id,
     values: p.values,
@@ -57,8 +78,8 @@ export function sweepChartList(r: SweepResults): Chart[] {
 /** Renders the sweep's charts and report; returns the paths written. */
 export async function sweepCharts(
   dir: string,
-  manifest: SweepManifest,
-  r: SweepResults,
+  manifest: SweepReportManifest,
+  r: SweepReportResults,
   text: string,
 ): Promise<string[]> {
   const charts = sweepChartList(r);

@@ -2,7 +2,7 @@
  * Per-request records, columnar (one typed array per field, indexed by request id), and the ITL sample store.
  * Times are seconds from the start of the run, client-visible (per-request overheads included).
  */
-import { Outcome } from "../sim/request.ts";
+import { Outcome } from "./request.ts";
 
 class F64Col {
   data: Float64Array;

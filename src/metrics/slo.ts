@@ -6,12 +6,13 @@
  * class's per-request targets when `slos.classes` lists the class, else the scenario-wide `slos` (the p95 target of
  * each latency, else p99, else p50, applied to the single request) — the run summary's rule.
  */
-import type { RequestTable } from "../metrics/records.ts";
-import { classTargets, type Summary, summarizeRows } from "../metrics/summary.ts";
+
 import type { PercentileSloTargets, SloTargets } from "../policies/flow-control/options.ts";
 import type { Scenario } from "../scenario.ts";
+import type { RequestTable } from "../sim/records.ts";
 import { Outcome } from "../sim/request.ts";
-import type { RunOutput } from "./run.ts";
+import type { RunOutput } from "./summary.ts";
+import { classTargets, type Summary, summarizeRows } from "./summary.ts";
 
 export type Slos = Scenario["slos"];
 

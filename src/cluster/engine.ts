@@ -7,7 +7,6 @@
  * a pure function of (scenario, seed).
  */
 
-import { DropReason, RequestTable, WeightedSamples } from "../metrics/records.ts";
 import type { CostModel } from "../models/cost.ts";
 import { attachCpuOffload } from "../models/kv-offload.ts";
 import { type EngineConfig, Replica, type ReplicaListener, type Seq } from "../models/replica.ts";
@@ -23,10 +22,11 @@ import type { AdmissionOptions, SloTargets } from "../policies/flow-control/opti
 import { EnqueueResult } from "../policies/flow-control/queue.ts";
 import { requestBytes } from "../policies/flow-control/settings.ts";
 import type { EndpointView, KvEvent, LocalLoad, RouteResult, Router, RoutingContext } from "../policies/types.ts";
-import { blockHashes } from "./hash.ts";
-import { EventHeap } from "./heap.ts";
-import { Outcome, type Request, type RequestSource } from "./request.ts";
-import { type Rng, rngStream } from "./rng.ts";
+import { blockHashes } from "../sim/hash.ts";
+import { EventHeap } from "../sim/heap.ts";
+import { DropReason, RequestTable, WeightedSamples } from "../sim/records.ts";
+import { Outcome, type Request, type RequestSource } from "../sim/request.ts";
+import { type Rng, rngStream } from "../sim/rng.ts";
 
 export interface PoolSpec {
   readonly name: string;
