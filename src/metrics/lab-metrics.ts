@@ -10,7 +10,6 @@
  */
 
 import type { RequestTable } from "../sim/records.ts";
-import { Outcome } from "../sim/request.ts";
 import { meetsTargets, type TargetsFor } from "./slo.ts";
 import type { RunOutput } from "./summary.ts";
 import { summarizeRows } from "./summary.ts";

@@ -372,7 +372,7 @@ export function loraSummary(
 /**
  * Per-request targets of SLO class `cls`: from `slos.classes[cls]` (`ttft_ms`, else its `ttft_p95_ms`, `_p99`,
  * `_p50`; `e2e_ms`, else `e2e_p95_ms`, `_p99`; `tpot_ms`, else `tpot_p95_ms`), else from the flat `slos` fields by
- * the same rule (as `src/lab/slo.ts` `requestTargets`).
+ * the same rule (as `src/metrics/slo.ts` `requestTargets`).
  */
 export function classTargets(slo: SloTargets | undefined, cls: string): ClassTargets {
   if (slo === undefined) return {};

@@ -2,7 +2,7 @@
  * The catalog of the lab's flat metrics (`metrics/lab-metrics.ts`): label, which way is better, how to print it and
  * the smallest change that counts, in display order. Compare tables, sweep charts and `check` read it.
  */
-import type { LabMetrics, MetricKey } from "../metrics/lab-metrics.ts";
+import type { MetricKey } from "../metrics/lab-metrics.ts";
 import { fmtNum, fmtPct } from "./table.ts";
 
 export interface MetricInfo {
