@@ -11,6 +11,7 @@ import {
   loadEppConfigFile,
   normalizeEppConfig,
 } from "../src/policies/epp/config.ts";
+import { createRouterFromEpp } from "../src/policies/epp/pipeline.ts";
 import { EPP_PRESETS } from "../src/policies/epp/presets.ts";
 import { POLICIES, policyNames } from "../src/policies/registry.ts";
 import { createRouter, GatewaySchema } from "../src/policies/schema.ts";
@@ -61,12 +62,14 @@ describe("the real configs in scenarios/epp", () => {
   });
   it("defaulting: names from types, single-profile-handler, max-score-picker, weight 1", () => {
     const cfg = loadEppConfigFile(join(DIR, "gie-v1.0-default.yaml"));
-    expect(cfg.plugins.map((p) => p.name)).toEqual([
+    // Today's loader adds, after the config's plugins: the profile handler, the picker, the flow-control policies,
+    // the default parsers and the saturation detector (llm-d-router pkg/epp/config/loader/defaults.go).
+    expect(cfg.plugins.map((p) => p.name).filter((n) => !DEFAULTS_AFTER.includes(n))).toEqual([
       "queue-scorer",
       "kv-cache-utilization-scorer",
       "prefix-cache-scorer",
-      "max-score-picker",
       "single-profile-handler",
+      "max-score-picker",
     ]);
     expect(cfg.schedulingProfiles).toEqual([
       {
@@ -106,17 +109,30 @@ describe("the real configs in scenarios/epp", () => {
   });
 });
 
+const DEFAULTS_AFTER = [
+  "fcfs-ordering-policy",
+  "global-strict-fairness-policy",
+  "static-usage-limit-policy",
+  "openai-parser",
+  "anthropic-parser",
+  "vllmhttp-parser",
+  "passthrough-parser",
+  "utilization-detector",
+];
+
 describe("config errors name the file, line, plugin and accepted values", () => {
   it("unknown plugin type", () => {
     const m = err(() => loadEppConfig(`${HEAD}plugins:\n- type: queue-scorer\n- type: foo-scorer\n`, "bad.yaml"));
-    expect(m).toMatch(
-      /^bad\.yaml:5: plugins\.1\.type: unknown plugin type "foo-scorer"; accepted types: .*queue-scorer/,
+    expect(m).toMatch(/^bad\.yaml:5: plugins\.1\.type: unknown plugin type "foo-scorer"/);
+    expect(m).toContain("gatelab policies --plugins");
+    expect(err(() => loadEppConfig(`${HEAD}plugins:\n- type: queue-scorrer\n`, "t.yaml"))).toContain(
+      'did you mean "queue-scorer"?',
     );
-    expect(m).toContain("prefix-cache-scorer");
   });
-  it("known but not simulated", () => {
-    expect(err(() => loadEppConfig(`${HEAD}plugins:\n- type: latency-scorer\n`, "x.yaml"))).toMatch(
-      /x\.yaml:4: .*"latency-scorer" .*does not simulate \(needs the online-trained latency predictor\)/,
+  it("known but not simulated: loads, refused when run", () => {
+    const cfg = loadEppConfig(`${HEAD}plugins:\n- type: latency-scorer\n`, "x.yaml");
+    expect(() => createRouterFromEpp(cfg, routerInit(2))).toThrow(
+      /x\.yaml: plugin "latency-scorer" \(type latency-scorer\): recognised, not simulated: needs the online-trained latency predictor/,
     );
   });
   it("unknown parameter", () => {
@@ -162,8 +178,8 @@ describe("config errors name the file, line, plugin and accepted values", () => 
     expect(err(() => loadEppConfig(`${base}  - pluginRef: queue-scorer\n    weight: -1\n`, "w.yaml"))).toContain(
       "got -1",
     );
-    expect(err(() => loadEppConfig(`${base}  - pluginRef: low-queue-filter\n    weight: 2\n`, "w.yaml"))).toContain(
-      "only scorers take a weight",
+    expect(loadEppConfig(`${base}  - pluginRef: low-queue-filter\n    weight: 2\n`, "w.yaml").notes).toContain(
+      'profile "default": weight of "low-queue-filter" ignored (a filter; only scorers take one)',
     );
     expect(
       loadEppConfig(`${base}  - pluginRef: queue-scorer\n    weight: 2.5\n`, "w.yaml").schedulingProfiles[0]!
@@ -177,7 +193,7 @@ describe("config errors name the file, line, plugin and accepted values", () => 
     const base = `${HEAD}plugins:\n- type: queue-scorer\n`;
     expect(
       err(() => loadEppConfig(`${base}schedulingProfiles:\n- name: a\n  plugins:\n  - pluginRef: nope\n`, "r.yaml")),
-    ).toMatch(/r\.yaml:8: .*no plugin named "nope"; plugins: "queue-scorer"/);
+    ).toMatch(/r\.yaml:8: .*references undefined plugin "nope"; plugins: "queue-scorer"/);
     expect(err(() => loadEppConfig(`${base}- type: queue-scorer\n`, "d.yaml"))).toContain(
       'duplicate plugin name "queue-scorer"',
     );
@@ -185,7 +201,7 @@ describe("config errors name the file, line, plugin and accepted values", () => 
       "has 2 pickers",
     );
     expect(err(() => loadEppConfig(`${base}schedulingProfiles:\n- name: a\n- name: b\n`, "h.yaml"))).toContain(
-      "2 scheduling profiles need a profile handler",
+      "2 scheduling profiles and no profile handler configured",
     );
     expect(
       err(() =>
@@ -196,7 +212,7 @@ describe("config errors name the file, line, plugin and accepted values", () => 
       ),
     ).toContain('refers to "queue-scorer" (a scorer); expected a filter or detector');
     expect(err(() => loadEppConfig(`${base}saturationDetector: {pluginRef: queue-scorer}\n`, "s.yaml"))).toContain(
-      "expected utilization-detector or concurrency-detector",
+      'plugin "queue-scorer" is a scorer, not a saturation detector',
     );
   });
   it("strict top level, apiVersion, kind, YAML syntax", () => {
@@ -204,7 +220,7 @@ describe("config errors name the file, line, plugin and accepted values", () => 
       /t\.yaml:4: extra: unknown field "extra"; accepted: apiVersion, kind/,
     );
     expect(err(() => loadEppConfig("apiVersion: v1\nkind: EndpointPickerConfig\nplugins: []\n", "v.yaml"))).toContain(
-      'expected "inference.networking.x-k8s.io/v1alpha1" | "llm-d.ai/v1alpha1", got "v1"',
+      'expected "llm-d.ai/v1alpha1" | "inference.networking.x-k8s.io/v1alpha1" (router variant llm-d-router-2026-08), got "v1"',
     );
     expect(err(() => loadEppConfig(`${HEAD}plugins:\n- type: [\n`, "y.yaml"))).toMatch(
       /^y\.yaml:\d+: YAML syntax error/,
@@ -239,7 +255,12 @@ describe("params overrides", () => {
 
 describe("gateway schema and createRouter", () => {
   it("defaults", () => {
-    expect(GatewaySchema.parse({})).toEqual({ scrape_interval_ms: 50, kv_event_delay_ms: 50, params: {} });
+    expect(GatewaySchema.parse({})).toEqual({
+      epp_variant: "llm-d-router-2026-08",
+      scrape_interval_ms: 50,
+      kv_event_delay_ms: 50,
+      params: {},
+    });
   });
   it("rejects unknown policies, unknown keys, policy with epp_config", () => {
     const r = GatewaySchema.safeParse({ policy: "nope" });

@@ -5,6 +5,8 @@
 import type { Command } from "commander";
 import { InputError } from "../errors.ts";
 import { type CalibrationOutput, calibrate, MODEL_KINDS, type ModelKind } from "../lab/calibrate.ts";
+import { familyFor } from "../lab/fit-families.ts";
+import { fitStepTimes, loadStepTable, type StepFit, stepCoefficientFile, withStepPrior } from "../lab/step-times.ts";
 import {
   formatValidation,
   loadValidationSet,
@@ -15,6 +17,7 @@ import {
   WORKLOAD_MODES,
   type WorkloadMode,
 } from "../lab/validate.ts";
+import { type BenchServer, benchExperiment, loadVllmBench } from "../lab/vllm-bench.ts";
 import type { CostModelInput } from "../models/cost-factory.ts";
 import { writeFileAtomic } from "../report/atomic.ts";
 import { renderTable } from "../report/table.ts";
@@ -78,11 +81,22 @@ export function formatCalibration(out: CalibrationOutput, outPath: string): stri
 export function registerFidelityCommands(program: Command): void {
   program
     .command("calibrate")
-    .description("fit cost-model coefficients (and request overheads) to measured vLLM runs; print the fit error")
-    .requiredOption("--data <files...>", "measured runs (schema of calibration_set_h100_vllm_7exp.json)")
+    .description(
+      "fit cost-model coefficients (and request overheads) to measured vLLM runs, vllm bench serve results and/or " +
+        "measured step times; print the fit error",
+    )
+    .option("--data <files...>", "measured runs (schema of calibration_set_h100_vllm_7exp.json)")
+    .option("--vllm-bench <files...>", "result files of vllm bench serve --save-result (docs/calibration.md)")
+    .option("--steps <files...>", "CSV of measured step times (docs/calibration.md)")
     .option("--model <kind>", `cost model to fit: ${MODEL_KINDS.join(", ")}`, "kernel")
     .requiredOption("-o, --out <file>", "coefficient file to write (reference it as cost_model.coefficients)")
     .option("--name <name>", "name of the coefficient set (default calibrated-<model>)")
+    .option("--model-name <name>", "catalog model of --steps rows and --vllm-bench runs without one")
+    .option("--gpu <name>", "GPU of --steps rows and --vllm-bench runs without one")
+    .option("--tp <n>", "tensor parallelism of --steps rows and --vllm-bench runs without one")
+    .option("--max-num-seqs <n>", "the benchmarked server's max_num_seqs (default: vllm serve's for the GPU)")
+    .option("--max-num-batched-tokens <n>", "the benchmarked server's max_num_batched_tokens (default: vllm serve's)")
+    .option("--num-gpu-blocks <n>", "the benchmarked server's KV blocks (vLLM logs '# GPU blocks'; default: derived)")
     .option("--leave-one-out", "also fit on all runs but one and predict it, for every run (slower)")
     .option(
       "--workload-mode <mode>",
@@ -93,10 +107,18 @@ export function registerFidelityCommands(program: Command): void {
     .option("-q, --quiet", "no progress on stderr")
     .action(
       (o: {
-        data: string[];
+        data?: string[];
+        vllmBench?: string[];
+        steps?: string[];
         model?: string;
         out: string;
         name?: string;
+        modelName?: string;
+        gpu?: string;
+        tp?: string;
+        maxNumSeqs?: string;
+        maxNumBatchedTokens?: string;
+        numGpuBlocks?: string;
         leaveOneOut?: boolean;
         workloadMode?: string;
         json?: boolean;
@@ -104,26 +126,87 @@ export function registerFidelityCommands(program: Command): void {
       }) => {
         const kind = modelKind(o.model, "--model");
         const mode = workloadMode(o.workloadMode);
-        const sets = o.data.map((f) => loadValidationSet(f));
-        if (!sets.some((s) => s.experiments.some((e) => e.actual_vllm_ms !== undefined))) {
+        if (o.data === undefined && o.vllmBench === undefined && o.steps === undefined) {
+          throw new InputError("calibrate: expected measurements: --data, --vllm-bench and/or --steps");
+        }
+        const tp = positiveInt(o.tp, "--tp");
+        const server: BenchServer = {
+          ...(o.modelName !== undefined ? { model: o.modelName } : {}),
+          ...(o.gpu !== undefined ? { gpu: o.gpu } : {}),
+          ...(tp !== undefined ? { tp } : {}),
+          ...optInt("maxNumSeqs", o.maxNumSeqs, "--max-num-seqs"),
+          ...optInt("maxNumBatchedTokens", o.maxNumBatchedTokens, "--max-num-batched-tokens"),
+          ...optInt("numGpuBlocks", o.numGpuBlocks, "--num-gpu-blocks"),
+        };
+        const log = o.quiet ? undefined : (l: string) => process.stderr.write(`${l}\n`);
+        const stepDefaults = {
+          ...(o.modelName !== undefined ? { model: o.modelName } : {}),
+          ...(o.gpu !== undefined ? { gpu: o.gpu } : {}),
+          ...(tp !== undefined ? { tp } : {}),
+        };
+        const stepFit =
+          o.steps !== undefined
+            ? fitStepTimes(
+                o.steps.map((f) => loadStepTable(f, stepDefaults)),
+                kind,
+              )
+            : undefined;
+        if (stepFit !== undefined) log?.(`fitted ${stepFit.rows} step times: MAPE ${pct(stepFit.mape)}`);
+        const sets = (o.data ?? []).map((f) => loadValidationSet(f));
+        for (const f of o.vllmBench ?? []) {
+          const runs = loadVllmBench(f);
+          sets.push({
+            file: f,
+            description: "vllm bench serve",
+            experiments: runs.map((r) => benchExperiment(r, server)),
+          });
+        }
+        if (sets.length > 0 && !sets.some((s) => s.experiments.some((e) => e.actual_vllm_ms !== undefined))) {
           throw new InputError(`--data: no experiment has actual_vllm_ms (measurements are needed to calibrate)`);
         }
+        if (sets.length === 0) {
+          const file = stepCoefficientFile(stepFit!, { name: o.name ?? `calibrated-${kind}` });
+          writeFileAtomic(o.out, `${JSON.stringify(file, null, 2)}\n`);
+          if (o.json)
+            process.stdout.write(`${JSON.stringify({ coefficients: file, steps: stepReport(stepFit!) }, null, 2)}\n`);
+          else process.stdout.write(`${formatStepFit(stepFit!, o.out)}\n`);
+          return;
+        }
+        const train = sets.flatMap((s) => s.experiments).filter((e) => e.actual_vllm_ms !== undefined);
         const out = calibrate(sets, {
           kind,
           workloadMode: mode,
+          ...(stepFit !== undefined
+            ? {
+                family: withStepPrior(familyFor(kind, train), stepFit),
+                start: { theta: withStepPrior(familyFor(kind, train), stepFit).prior, alpha: [0, 0, 0] },
+              }
+            : {}),
           ...(o.leaveOneOut ? { leaveOneOut: true } : {}),
           ...(o.name !== undefined ? { name: o.name } : {}),
-          ...(o.quiet ? {} : { log: (l: string) => process.stderr.write(`${l}\n`) }),
+          ...(log !== undefined ? { log } : {}),
         });
-        writeFileAtomic(o.out, `${JSON.stringify(out.file, null, 2)}\n`);
+        const file =
+          stepFit !== undefined
+            ? {
+                ...out.file,
+                fit: { ...out.file.fit, steps: stepFit.files, step_rows: stepFit.rows, fitted_step_mape: stepFit.mape },
+              }
+            : out.file;
+        writeFileAtomic(o.out, `${JSON.stringify(file, null, 2)}\n`);
         if (o.json) {
           const obj = {
-            coefficients: out.file,
+            coefficients: file,
             fit: { ape: out.fit.ape, mape: out.fit.mape },
+            ...(stepFit !== undefined ? { steps: stepReport(stepFit) } : {}),
             ...(out.loo !== undefined ? { leave_one_out: out.loo } : {}),
           };
           process.stdout.write(`${JSON.stringify(obj, null, 2)}\n`);
-        } else process.stdout.write(`${formatCalibration(out, o.out)}\n`);
+        } else {
+          if (stepFit !== undefined)
+            process.stdout.write(`step times: ${stepFit.rows} rows, MAPE ${pct(stepFit.mape)}\n`);
+          process.stdout.write(`${formatCalibration(out, o.out)}\n`);
+        }
       },
     );
 
@@ -168,6 +251,46 @@ export function registerFidelityCommands(program: Command): void {
         else process.stdout.write(`${formatValidation(report, renderTable)}\n`);
       },
     );
+}
+
+function positiveInt(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isInteger(x) || x <= 0) throw new InputError(`${flag}: expected a positive integer, got "${v}"`);
+  return x;
+}
+
+function optInt<K extends string>(key: K, v: string | undefined, flag: string): Partial<Record<K, number>> {
+  const x = positiveInt(v, flag);
+  return x === undefined ? {} : ({ [key]: x } as Partial<Record<K, number>>);
+}
+
+function stepReport(f: StepFit): Record<string, unknown> {
+  return {
+    rows: f.rows,
+    mape: f.mape,
+    terms: f.family.terms,
+    theta: [...f.theta],
+    predicted_ms: [...f.predictedMs],
+    ape: [...f.ape],
+  };
+}
+
+/** Text report of a step-time fit. */
+export function formatStepFit(f: StepFit, outPath: string): string {
+  const worst = [...f.ape].reduce((m, x) => Math.max(m, x), 0);
+  return [
+    `calibrated ${f.kind} on ${f.rows} measured step times (${f.files.join(", ")})`,
+    renderTable(
+      ["coefficient", "value"],
+      f.family.terms.map((t, j) => [t, f.theta[j]!.toPrecision(6)]),
+    ),
+    "",
+    `step time error: MAPE ${pct(f.mape)}, worst row ${pct(worst)}`,
+    "request overheads (alpha) are 0: step times cannot show them; add --vllm-bench results to fit them",
+    "",
+    `wrote ${outPath}`,
+  ].join("\n");
 }
 
 /** Default coefficients per model kind: kernel and physics as the factory (shipped kernel set, BLIS iter29); linear

@@ -6,9 +6,11 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.ts";
 import { compare } from "../lab/compare.ts";
 import { runScenario } from "../lab/run.ts";
+import { DEFAULT_EPP_VARIANT, EPP_VARIANTS } from "../policies/epp/variants.ts";
 import { comparisonJson, formatComparison } from "../report/compare.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
 import { writeCompareOutputs } from "../report/lab-outputs.ts";
+import { metricsOptions, OutputWriteError, writeMetricsFile } from "../report/openmetrics-cli.ts";
 import { writeRunOutputs } from "../report/outputs.ts";
 import { formatRun } from "../report/text.ts";
 import { loadScenario } from "../scenario.ts";
@@ -54,35 +56,54 @@ export function buildProgram(): Command {
     .argument("[scenario]", "scenario YAML file (default: the embedded default scenario)")
     .option("-p, --policy <name>", "routing policy (see `gatelab policies`); overrides the scenario's gateway.policy")
     .option("--epp-config <file>", "EndpointPickerConfig YAML to route with (overrides --policy)")
+    .option(
+      "--epp-variant <name>",
+      `Endpoint Picker semantics: ${EPP_VARIANTS.join(", ")} (default ${DEFAULT_EPP_VARIANT}, today's router)`,
+    )
     .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", parseIntArg)
     .option("--json", "print the summary as JSON")
     .option("-o, --out <dir>", "write summary.json and requests.csv to this folder")
     .option("--trace-decisions <file>", "write every routing decision (candidates, scores, pick) as JSONL")
     .option("--no-fast-forward", "step replicas one step at a time (the reference path; same results, slower)")
+    .option("--metrics-out <file>", "write the run's time series as vLLM / Endpoint Picker metrics (OpenMetrics)")
+    .option(
+      "--metrics-epoch <time>",
+      "wall-clock time of simulated t=0: Unix seconds, ISO 8601, or now",
+      "2025-01-01T00:00:00Z",
+    )
+    .option("--metrics-interval <s>", "seconds between metric points (whole seconds)", "5")
     .action(
       (
         file: string | undefined,
         o: {
           policy?: string;
           eppConfig?: string;
+          eppVariant?: string;
           seed?: number;
           json?: boolean;
           out?: string;
           traceDecisions?: string;
           fastForward?: boolean;
+          metricsOut?: string;
+          metricsEpoch: string;
+          metricsInterval: string;
         },
       ) => {
+        const metrics = o.metricsOut !== undefined ? metricsOptions(o.metricsEpoch, o.metricsInterval) : undefined;
         const loaded = loadScenario(file);
         const tracer = o.traceDecisions ? decisionTraceWriter(o.traceDecisions) : undefined;
         const out = runScenario(loaded, {
           ...(o.policy ? { policy: o.policy } : {}),
           ...(o.eppConfig ? { eppConfig: o.eppConfig } : {}),
+          ...(o.eppVariant ? { eppVariant: o.eppVariant } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
           ...(tracer ? { onDecision: tracer.record } : {}),
           ...(o.fastForward === false ? { fastForward: false } : {}),
         });
         tracer?.close();
         if (o.out) writeRunOutputs(o.out, loaded, [out]);
+        if (o.metricsOut !== undefined && metrics !== undefined)
+          writeMetricsFile(o.metricsOut, [out], metrics, loaded.scenario.name);
         if (o.json) process.stdout.write(`${JSON.stringify(out.summary, null, 2)}\n`);
         else {
           process.stdout.write(
@@ -114,6 +135,13 @@ export function buildProgram(): Command {
     .option("--json", "print the summaries as JSON")
     .option("-o, --out <dir>", "write summary.json, requests.csv, charts/ and report.html to this folder")
     .option("--no-report", "write no files unless --out is given, and no charts at all")
+    .option("--metrics-out <file>", "write every policy's time series as vLLM / Endpoint Picker metrics (label policy)")
+    .option(
+      "--metrics-epoch <time>",
+      "wall-clock time of simulated t=0: Unix seconds, ISO 8601, or now",
+      "2025-01-01T00:00:00Z",
+    )
+    .option("--metrics-interval <s>", "seconds between metric points (whole seconds)", "5")
     .action(
       async (
         file: string | undefined,
@@ -124,8 +152,12 @@ export function buildProgram(): Command {
           json?: boolean;
           out?: string;
           report: boolean;
+          metricsOut?: string;
+          metricsEpoch: string;
+          metricsInterval: string;
         },
       ) => {
+        const metrics = o.metricsOut !== undefined ? metricsOptions(o.metricsEpoch, o.metricsInterval) : undefined;
         const loaded = loadScenario(file);
         const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
         const c = compare(loaded, {
@@ -135,6 +167,8 @@ export function buildProgram(): Command {
         });
         if (o.json) process.stdout.write(`${JSON.stringify(comparisonJson(c), null, 2)}\n`);
         else process.stdout.write(`${formatComparison(c)}\n`);
+        if (o.metricsOut !== undefined && metrics !== undefined)
+          writeMetricsFile(o.metricsOut, c.runs, metrics, loaded.scenario.name);
         const dir = o.out ?? (o.report && !o.json ? DEFAULT_RESULTS_DIR : undefined);
         if (dir !== undefined) {
           const files = await writeCompareOutputs(dir, c, { charts: o.report });
@@ -174,6 +208,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof InputError) {
       process.stderr.write(`gatelab: ${e.message}\n`);
       return 2;
+    }
+    if (e instanceof OutputWriteError) {
+      process.stderr.write(`gatelab: ${e.message}\n`);
+      return 3;
     }
     const err = e as Error;
     process.stderr.write(`gatelab: internal error: ${err.message}\n`);

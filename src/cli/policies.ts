@@ -3,7 +3,7 @@
  * `--plugins` the EndpointPickerConfig plugin types accepted by `--epp-config`.
  */
 import type { Command } from "commander";
-import { acceptedTypes, canonicalType, NOT_SIMULATED, PLUGIN_TYPES } from "../policies/epp/catalog.ts";
+import { acceptedTypes, canonicalType, PLUGIN_TYPES, type PluginStatus } from "../policies/epp/catalog.ts";
 import { POLICIES } from "../policies/registry.ts";
 import { renderTable } from "../report/table.ts";
 
@@ -28,17 +28,16 @@ export interface PluginListing {
   readonly canonical: string;
   readonly kind: string;
   readonly summary: string;
-  readonly simulated: boolean;
+  /** simulated, no-op (runs, cannot change routing), not-simulated (refused when run), test-only. */
+  readonly status: PluginStatus;
 }
 
 export function listPluginTypes(): PluginListing[] {
   const out: PluginListing[] = acceptedTypes().map((t) => {
     const c = canonicalType(t);
     const info = PLUGIN_TYPES.get(c)!;
-    return { type: t, canonical: c, kind: info.kind, summary: info.summary, simulated: info.kind !== "config" };
+    return { type: t, canonical: c, kind: info.kind, summary: info.summary, status: info.status };
   });
-  for (const [t, why] of NOT_SIMULATED)
-    out.push({ type: t, canonical: t, kind: "-", summary: `rejected: ${why}`, simulated: false });
   return out;
 }
 
@@ -51,8 +50,13 @@ export function formatPolicies(): string {
 
 export function formatPluginTypes(): string {
   return renderTable(
-    ["plugin type", "kind", "what it does"],
-    listPluginTypes().map((p) => [p.type === p.canonical ? p.type : `${p.type} → ${p.canonical}`, p.kind, p.summary]),
+    ["plugin type", "kind", "status", "what it does"],
+    listPluginTypes().map((p) => [
+      p.type === p.canonical ? p.type : `${p.type} → ${p.canonical}`,
+      p.kind,
+      p.status,
+      p.summary,
+    ]),
   );
 }
 

@@ -108,6 +108,8 @@ export interface FitOptions {
   readonly start?: { theta: Float64Array; alpha: number[] };
   /** Progress lines (stderr in the CLI). */
   readonly log?: (line: string) => void;
+  /** Fit this family (e.g. one whose prior is a step-time fit) instead of the kind's default. */
+  readonly family?: Family;
 }
 
 export interface FitResult {
@@ -217,7 +219,7 @@ function runApe(run: ExperimentRun): Metrics | undefined {
 export function fitCoefficients(experiments: readonly Experiment[], kind: ModelKind, o: FitOptions = {}): FitResult {
   const train = experiments.filter((e) => e.actual_vllm_ms !== undefined);
   if (train.length === 0) throw new Error("calibration needs at least one experiment with actual_vllm_ms");
-  const family = familyFor(kind, train);
+  const family = o.family ?? familyFor(kind, train);
   const priorWeight = o.priorWeight ?? 1;
   const maxIter = o.maxIterations ?? 8;
   const workloadMode = o.workloadMode ?? "fresh";

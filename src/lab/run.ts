@@ -5,6 +5,7 @@
 
 import { type DecisionRecord, type PoolSpec, simulate } from "../cluster/engine.ts";
 import { type RunOutput, summarize } from "../metrics/summary.ts";
+import { eppVariant } from "../policies/epp/variants.ts";
 import { admissionSimOptions } from "../policies/flow-control/options.ts";
 import { createRouter } from "../policies/schema.ts";
 import type { Router, RouterInit } from "../policies/types.ts";
@@ -18,6 +19,8 @@ export interface RunOverrides {
   readonly policy?: string;
   /** EndpointPickerConfig file (replaces the gateway's policy). */
   readonly eppConfig?: string;
+  /** Router semantics for the Endpoint Picker (replaces `gateway.epp_variant`). */
+  readonly eppVariant?: string;
   readonly seed?: number;
   readonly onDecision?: (d: DecisionRecord) => void;
   /** Check engine invariants after every step (slow; tests). */
@@ -49,6 +52,7 @@ export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], 
     ...(o.onDecision ? { traceDecisions: true } : {}),
   };
   let gw = s.gateway;
+  if (o.eppVariant !== undefined) gw = { ...gw, epp_variant: eppVariant(o.eppVariant, "--epp-variant").name };
   if (o.eppConfig !== undefined) gw = { ...gw, epp_config: o.eppConfig };
   else if (o.policy !== undefined) {
     const { epp_config: _drop, ...rest } = gw;
@@ -77,5 +81,7 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
     ...(o.fastForward === false ? { fastForward: false } : {}),
     ...admissionSimOptions(s, router), // issue 5: flow control, quotas, degradation, retries, SLO classes
   });
-  return { policy: router.name, seed, result, summary: summarize(result) };
+  const summary = summarize(result);
+  if (router.notes !== undefined && router.notes.length > 0) summary.notes = [...router.notes];
+  return { policy: router.name, seed, result, summary };
 }

@@ -38,6 +38,8 @@ import { attachCpuOffload, type CpuOffloadCounters } from "../models/kv-offload.
 import type { EngineConfig } from "../models/replica.ts";
 import { RoundRobinRouter } from "../policies/routers/round-robin.ts";
 import { Outcome, type Request, type RequestSource } from "../sim/request.ts";
+import { rngStream } from "../sim/rng.ts";
+import { gammaVariate } from "../workloads/arrivals.ts";
 import { buildWorkload } from "../workloads/index.ts";
 import { contentId, contentSalt, NS } from "../workloads/types.ts";
 
@@ -67,6 +69,26 @@ const SharedPrefixInput = z.object({
   output_len_std: z.number().nonnegative().optional(),
 });
 
+/**
+ * A benchmark client's requests: given one by one (send time in seconds, prompt and output tokens), or `count`
+ * requests of fixed lengths with gamma gaps of mean 1/rate and shape `burstiness` (rate 0: all at once), as
+ * `vllm bench serve` sends them. Prompts are unique (no prefix-cache hits).
+ */
+const ReplaySchema = z.union([
+  z.object({
+    arrival: z.array(z.number().nonnegative()),
+    input: z.array(z.number().int().positive()),
+    output: z.array(z.number().int().positive()),
+  }),
+  z.object({
+    rate: z.number().nonnegative(),
+    burstiness: z.number().positive().default(1),
+    count: z.number().int().positive(),
+    input: z.number().int().positive(),
+    output: z.number().int().positive(),
+  }),
+]);
+
 export const ExperimentSchema = z.object({
   id: z.union([z.string().min(1), z.number()]).transform(String),
   experiment: z.string().optional(),
@@ -83,6 +105,10 @@ export const ExperimentSchema = z.object({
     inference_perf: z.object({ shared_prefix: SharedPrefixInput, stages: z.array(StageSchema).min(1) }),
     num_requests: z.number().int().positive().optional(),
     seed: z.number().int().nonnegative().default(42),
+    /** Instead of inference-perf's stream: the requests of a `vllm bench serve` run (`vllm-bench.ts`). */
+    replay: ReplaySchema.optional(),
+    /** Client-side limit on requests in flight (`vllm bench serve --max-concurrency`). */
+    max_concurrency: z.number().int().positive().optional(),
   }),
   /** Measured: `summary` and `stage_<k>`; absent → predictions only. */
   actual_vllm_ms: z.record(z.string(), MetricsSchema).optional(),
@@ -200,6 +226,7 @@ export function experimentEngine(e: Experiment, model: ModelSpec): EngineConfig 
 
 /** The experiment's request stream (inference-perf shared prefix, constant-rate stages; see `WorkloadMode`). */
 export function experimentSource(e: Experiment, mode: WorkloadMode = "fresh"): RequestSource {
+  if (e.workload.replay !== undefined) return replaySource(e);
   const ip = e.workload.inference_perf;
   const sp = ip.shared_prefix;
   const inner = buildWorkload(
@@ -225,6 +252,55 @@ export function experimentSource(e: Experiment, mode: WorkloadMode = "fresh"): R
       const q = prompt[prompt.length - 1]!;
       prompt[prompt.length - 1] = { id: contentId(NS.unique, salt, r.id), tokens: q.tokens };
       return { ...r, prompt };
+    },
+  };
+}
+
+/**
+ * The requests of `e.workload.replay`, each a unique prompt, at most `max_concurrency` in flight: a request whose
+ * send time comes while the limit is reached goes out when an earlier one finishes (the client's semaphore).
+ */
+function replaySource(e: Experiment): RequestSource {
+  const rp = e.workload.replay!;
+  const arrival: number[] = [];
+  const input: number[] = [];
+  const output: number[] = [];
+  if ("arrival" in rp) {
+    arrival.push(...rp.arrival);
+    input.push(...rp.input);
+    output.push(...rp.output);
+  } else {
+    const rng = rngStream(e.workload.seed, "vllm-bench-arrivals");
+    let t = 0;
+    for (let i = 0; i < rp.count; i++) {
+      arrival.push(t);
+      input.push(rp.input);
+      output.push(rp.output);
+      // vllm bench serve: gaps ~ Gamma(shape = burstiness, scale = 1 / (rate · burstiness)).
+      if (rp.rate > 0) t += gammaVariate(rng, rp.burstiness) / (rp.rate * rp.burstiness);
+    }
+  }
+  const n = Math.min(arrival.length, input.length, output.length);
+  const limit = e.workload.max_concurrency ?? Number.POSITIVE_INFINITY;
+  const salt = contentSalt(`vllm-bench/${e.id}`);
+  let next = 0;
+  let inFlight = 0;
+  const make = (at: number): Request => {
+    const i = next++;
+    inFlight++;
+    const prompt = [{ id: contentId(NS.unique, salt, i), tokens: input[i]! }];
+    return { id: i, arrival: at, prompt, inputTokens: input[i]!, outputTokens: output[i]! };
+  };
+  return {
+    next(): Request | undefined {
+      if (next >= n || inFlight >= limit) return undefined;
+      return make(arrival[next]!);
+    },
+    onFinish(_req: Request, now: number): Request[] | undefined {
+      inFlight--;
+      // Only requests held back by the limit come through here; the others came through next().
+      if (!Number.isFinite(limit) || next >= n || inFlight >= limit) return undefined;
+      return [make(Math.max(now, arrival[next]!))];
     },
   };
 }
@@ -375,7 +451,13 @@ export interface ValidationReport {
 /** Mean of APEs per metric. */
 export function mapeOf(apes: readonly Metrics[]): Partial<Metrics> {
   if (apes.length === 0) return {};
-  return Object.fromEntries(METRICS.map((m) => [m, apes.reduce((s, a) => s + a[m], 0) / apes.length])) as Metrics;
+  // A metric a measurement lacks (NaN: e.g. a p90 a `vllm bench serve` file did not save) is left out of its mean.
+  const out: Partial<Metrics> = {};
+  for (const m of METRICS) {
+    const xs = apes.map((a) => a[m]).filter((x) => Number.isFinite(x));
+    if (xs.length > 0) out[m] = xs.reduce((s, x) => s + x, 0) / xs.length;
+  }
+  return out;
 }
 
 export interface ValidateOptions {

@@ -80,6 +80,8 @@ export interface RunSummary extends Summary {
   gateway: GatewayStats;
   /** LoRA over the cluster (Σ of the replicas). */
   lora: LoraSummary;
+  /** What the router says about itself (Endpoint Picker plugins that run as no-ops, loader deprecations). */
+  notes?: string[];
 }
 
 const EMPTY_DIST: Dist = { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0 };

@@ -20,8 +20,15 @@ import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
-import { applyEppOverrides, type EppConfig, loadEppConfig, normalizeEppConfig } from "./epp/config.ts";
+import {
+  applyEppOverrides,
+  type EppConfig,
+  eppConfigToObject,
+  loadEppConfig,
+  normalizeEppConfig,
+} from "./epp/config.ts";
 import { createRouterFromEpp } from "./epp/pipeline.ts";
+import { DEFAULT_EPP_VARIANT, EPP_VARIANTS } from "./epp/variants.ts";
 import { POLICIES, policyNames } from "./registry.ts";
 import type { Router, RouterInit } from "./types.ts";
 
@@ -38,6 +45,10 @@ export const GatewaySchema = z
     scrape_interval_ms: z.number().min(0).default(50),
     kv_event_delay_ms: z.number().min(0).default(50),
     epp_config: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
+    /** Router semantics the Endpoint Picker runs with (`src/policies/epp/variants.ts`; default today's router). */
+    epp_variant: z
+      .enum(EPP_VARIANTS, { error: `expected one of ${EPP_VARIANTS.join(", ")}` })
+      .default(DEFAULT_EPP_VARIANT),
     params: z.record(z.string(), z.unknown()).default({}),
   })
   .refine((g) => !(g.policy !== undefined && g.epp_config !== undefined), {
@@ -67,10 +78,10 @@ export function createRouter(gw: GatewayConfig, init: RouterInit, baseDir: strin
           `gateway.epp_config: cannot read "${gw.epp_config}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
         );
       }
-      cfg = loadEppConfig(text, gw.epp_config);
+      cfg = loadEppConfig(text, gw.epp_config, gw.epp_variant);
       name = basename(gw.epp_config);
     } else {
-      cfg = normalizeEppConfig(gw.epp_config, "gateway.epp_config");
+      cfg = normalizeEppConfig(gw.epp_config, "gateway.epp_config", undefined, gw.epp_variant);
       name = "epp-config";
     }
     return createRouterFromEpp(applyEppOverrides(cfg, params), init, { name });
@@ -79,6 +90,11 @@ export function createRouter(gw: GatewayConfig, init: RouterInit, baseDir: strin
   const entry = POLICIES.get(policy);
   if (entry === undefined) {
     throw new InputError(`gateway.policy: unknown policy "${policy}"; accepted: ${policyNames().join(", ")}`);
+  }
+  if (entry.epp !== undefined && gw.epp_variant !== entry.epp.variant) {
+    // An EPP preset under other router semantics: reloaded with that variant's loader and defaults.
+    const cfg = normalizeEppConfig(eppConfigToObject(entry.epp), `preset ${policy}`, undefined, gw.epp_variant);
+    return createRouterFromEpp(applyEppOverrides(cfg, params), init, { name: policy });
   }
   if (Object.keys(params).length > 0 && entry.createWithParams !== undefined) {
     return entry.createWithParams(init, params, "gateway.params");

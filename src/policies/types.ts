@@ -102,6 +102,8 @@ export interface Router {
   /** Whether this router consumes replica KV events (only precise-prefix routers do; it costs time to produce). */
   readonly wantsKvEvents?: boolean;
   onKvEvent?(ev: KvEvent, now: number): void;
+  /** What the run should tell the user about this router (plugins that run as no-ops, loader deprecations). */
+  readonly notes?: readonly string[];
 }
 
 /** Static facts about the cluster a router may need at construction. */

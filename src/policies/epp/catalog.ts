@@ -1,15 +1,20 @@
 /**
- * The catalogue of EndpointPickerConfig plugin types gatelab accepts: real type names and aliases (reference/
- * policies.md §2.9 "Plugin type catalogue"), each with its parameter schema (strict: unknown parameters are errors)
- * and its factory. Three groups:
- * - simulated: filters, scorers, pickers, profile handlers, deciders, data producers, saturation detectors;
- * - config-only: types that shape parts gatelab models elsewhere or not at all (flow-control policies, data layer,
- *   parser, tokenizer, admitters): accepted with any parameters, no effect on routing (the admission layer reads
- *   `flowControl` / `saturationDetector` / admitters from the loaded config);
- * - recognised but not simulated (latency predictor, pod labels): a clear error.
+ * The one registry of EndpointPickerConfig plugin types: every type the real loaders register (llm-d/llm-d-router
+ * `cmd/epp/runner/runner.go` L570–L728 at `ebab6879`, GIE release-1.5 `cmd/epp/runner/runner.go`) and every type
+ * of the config corpus `../shared/data/epp-configs/`, each with its kind (what the loader lets other sections refer
+ * to it as) and its status:
+ * - `simulated`: a parameter schema (strict: unknown parameters are errors) and a factory;
+ * - `no-op`: loads and runs, but cannot change a routing decision in gatelab (parsers, reporters, header handlers,
+ *   data sources whose data no simulated plugin reads); the run prints a note saying so;
+ * - `not-simulated`: real, recognised, refused when the config is run: "recognised, not simulated: <why>";
+ * - `test-only`: stand-ins for the loader tests' mock types (`pkg/epp/config/loader/configloader_test.go`
+ *   L1111–L1231), so the loader fixtures are validated as the real loader does; refused when run.
+ * Adding a scorer: its class (with its parameter schema) in one file, and one `def(...)` line below.
  */
 import { z } from "zod";
+import { ProbabilisticAdmitter, probabilisticAdmitterParams } from "./admitter.ts";
 import { type AffinityFilterParams, affinityFilterParams, PrefixCacheAffinityFilter } from "./affinity-filter.ts";
+import { BurstPrefixProducer, burstParams } from "./burst.ts";
 import {
   DecisionTreeFilter,
   decisionTreeParams,
@@ -23,11 +28,11 @@ import {
   type TreeNode,
   treeRefs,
 } from "./filters.ts";
-import type { BuildEnv, Decider, Filter, Plugin } from "./framework.ts";
+import type { BuildEnv, Decider, Filter, Plugin, PrefixMatchProvider } from "./framework.ts";
 import { InflightLoadProducer, inflightParams, TokenLoadScorer, tokenLoadParams } from "./inflight.ts";
 import { anything, none, nonNeg, pickerParams, unit } from "./params.ts";
 import { MaxScorePicker, RandomPicker, WeightedRandomPicker } from "./pickers.ts";
-import { PrecisePrefixCacheScorer, preciseParams } from "./precise-prefix.ts";
+import { PrecisePrefixCacheScorer, PrecisePrefixProducer, preciseParams } from "./precise-prefix.ts";
 import {
   ApproxPrefixProducer,
   PrefixCacheScorer,
@@ -69,7 +74,19 @@ export type PluginKind =
   | "decider"
   | "producer"
   | "detector"
-  | "config";
+  | "parser"
+  | "data-source"
+  | "extractor"
+  | "fairness"
+  | "ordering"
+  | "usage-limit"
+  | "admitter"
+  | "request-control"
+  | "discovery"
+  /** A bare plugin with no scheduling role (the loader tests' `test-plugin`). */
+  | "plugin";
+
+export type PluginStatus = "simulated" | "no-op" | "not-simulated" | "test-only";
 
 /** A reference from one plugin's parameters to another plugin (validated at load time). */
 export interface PluginRef {
@@ -83,6 +100,12 @@ export interface PluginRef {
 export interface PluginTypeInfo {
   readonly type: string;
   readonly kind: PluginKind;
+  readonly status: PluginStatus;
+  /**
+   * no-op: why it cannot change routing; not-simulated / test-only: why it is refused; simulated: what gatelab does
+   * differently (printed in the run's notes).
+   */
+  readonly why?: string;
   /** One line for `gatelab policies --plugins` and docs. */
   readonly summary: string;
   /** Validates and defaults `parameters`. */
@@ -111,6 +134,7 @@ function def<S extends z.ZodType>(
   const info: PluginTypeInfo = {
     type,
     kind,
+    status: "simulated",
     summary,
     params,
     paramKeys: params === (anything as z.ZodType) ? undefined : keysOf(params),
@@ -122,7 +146,93 @@ function def<S extends z.ZodType>(
   };
 }
 
-const configOnly = (type: string, summary: string): PluginTypeInfo => def(type, "config", summary, anything);
+/** Simulated by the admission layer (it reads the loaded config); no routing-pipeline instance. */
+const admission = (type: string, kind: PluginKind, summary: string): PluginTypeInfo => ({
+  type,
+  kind,
+  status: "simulated",
+  summary,
+  params: anything,
+  paramKeys: undefined,
+});
+
+/** Accepted with any parameters; runs, with a note, because it cannot change a routing decision. */
+const noop = (type: string, kind: PluginKind, why: string): PluginTypeInfo => ({
+  type,
+  kind,
+  status: "no-op",
+  why,
+  summary: `no-op: ${why}`,
+  params: anything,
+  paramKeys: undefined,
+});
+
+/** Recognised (it loads), refused when run: "recognised, not simulated: <why>". */
+const refused = (type: string, kind: PluginKind, why: string): PluginTypeInfo => ({
+  type,
+  kind,
+  status: "not-simulated",
+  why,
+  summary: `not simulated: ${why}`,
+  params: anything,
+  paramKeys: undefined,
+});
+
+const TEST_ONLY_WHY =
+  "a mock type registered only by the loader tests (llm-d-router pkg/epp/config/loader/configloader_test.go L1111–L1231); it has no behaviour to simulate";
+
+/** A loader-test mock: validated like the real mock (its parameter struct, its plugin references), refused when run. */
+function testOnly(
+  type: string,
+  kind: PluginKind,
+  params: z.ZodType = anything,
+  refs?: (p: unknown) => PluginRef[],
+): PluginTypeInfo {
+  return {
+    type,
+    kind,
+    status: "test-only",
+    why: TEST_ONLY_WHY,
+    summary: "test-only mock of the loader tests",
+    params,
+    paramKeys: undefined,
+    ...(refs !== undefined ? { refs } : {}),
+  };
+}
+
+const anyRef = (name: string, path: (string | number)[]): PluginRef => ({ path, name, kinds: ALL_KINDS });
+const ALL_KINDS: readonly PluginKind[] = [
+  "filter",
+  "scorer",
+  "picker",
+  "profile-handler",
+  "decider",
+  "producer",
+  "detector",
+  "parser",
+  "data-source",
+  "extractor",
+  "fairness",
+  "ordering",
+  "usage-limit",
+  "admitter",
+  "request-control",
+  "discovery",
+  "plugin",
+];
+
+/** The mocks' Go structs decode unknown JSON fields silently (json.Decoder without DisallowUnknownFields). */
+const loose = <T extends z.core.$ZodLooseShape>(shape: T) => z.looseObject(shape);
+const dependencyParams = loose({ dependency: z.string().optional(), pointedTo: z.string().nullish() });
+const nestedDependencyParams = loose({
+  nested: loose({ dependency: z.string().optional() }).optional(),
+  nestedPtr: loose({ dependency: z.string().optional() }).nullish(),
+  extras: z.array(z.string()).nullish(),
+  pointedTo: z.string().nullish(),
+});
+
+/** A simulated type whose model differs from the real plugin in a way the run output must state. */
+const caveat = (info: PluginTypeInfo, why: string): PluginTypeInfo => ({ ...info, why });
 
 const FILTER_KINDS: readonly PluginKind[] = ["filter", "detector"];
 
@@ -155,7 +265,29 @@ const TYPES: PluginTypeInfo[] = [
     "scorer",
     "matched blocks / request blocks from the router's approximate prefix index",
     prefixScorerParams,
-    (n, p, env) => new PrefixCacheScorer(n, p, env.prefixProducer()),
+    (n, p, env) => {
+      if (p.mode === "cache_tracking") {
+        const tpc = (p.indexerConfig?.tokenProcessorConfig ?? {}) as Record<string, unknown>;
+        const blockSize = typeof tpc.blockSize === "number" ? tpc.blockSize : undefined;
+        return new PrecisePrefixCacheScorer(
+          n,
+          preciseParams.parse({
+            ...(blockSize !== undefined ? { tokenProcessorConfig: { blockSize } } : {}),
+            normalization: "minmax",
+          }),
+          env.init,
+        );
+      }
+      const provider =
+        p.prefixMatchInfoProducerName !== undefined
+          ? (env.plugin(p.prefixMatchInfoProducerName) as unknown as PrefixMatchProvider)
+          : env.prefixProducer();
+      return new PrefixCacheScorer(n, p, provider);
+    },
+    (p) =>
+      p.prefixMatchInfoProducerName !== undefined
+        ? [{ path: ["prefixMatchInfoProducerName"], name: p.prefixMatchInfoProducerName, kinds: ["producer"] }]
+        : [],
   ),
   def(
     "token-load-scorer",
@@ -195,16 +327,35 @@ const TYPES: PluginTypeInfo[] = [
     "on a cold request (no prefix hit anywhere) prefer pods least recently given a cold request; else 0.5",
     noHitLruParams,
     (n, p, env) => {
-      const ref = p.prefixPluginName ?? p.prefixPluginType;
+      const ref = p.prefixMatchInfoProducerName ?? p.prefixPluginName ?? p.prefixPluginType;
       const t = env.typeOf(ref) ?? p.prefixPluginType;
       const provider =
-        t === "precise-prefix-cache-scorer" ? (env.plugin(ref) as PrecisePrefixCacheScorer) : env.prefixProducer();
+        t === "precise-prefix-cache-scorer" || t === "precise-prefix-cache-producer"
+          ? (env.plugin(ref) as PrecisePrefixCacheScorer)
+          : env.prefixProducer();
       return new NoHitLruScorer(n, p, provider, env.init.replicas);
     },
-    (p) =>
-      p.prefixPluginName !== undefined
-        ? [{ path: ["prefixPluginName"], name: p.prefixPluginName, kinds: ["scorer"] }]
-        : [],
+    (p) => [
+      ...(p.prefixPluginName !== undefined
+        ? [{ path: ["prefixPluginName"], name: p.prefixPluginName, kinds: ["scorer"] as PluginKind[] }]
+        : []),
+      ...(p.prefixMatchInfoProducerName !== undefined
+        ? [
+            {
+              path: ["prefixMatchInfoProducerName"],
+              name: p.prefixMatchInfoProducerName,
+              kinds: ["producer"] as PluginKind[],
+            },
+          ]
+        : []),
+    ],
+  ),
+  def(
+    "precise-prefix-cache-producer",
+    "producer",
+    "KV-event block index (delayed); publishes the longest held prefix per pod for prefix-cache-scorer",
+    preciseParams,
+    (n, p, env) => new PrecisePrefixProducer(n, p, env.init),
   ),
   def(
     "precise-prefix-cache-scorer",
@@ -368,7 +519,6 @@ const TYPES: PluginTypeInfo[] = [
     inflightParams,
     (n, p, env) => new InflightLoadProducer(n, p, env.init, env.prefixProducer()),
   ),
-  configOnly("token-producer", "tokenizer backend (gatelab requests carry token counts already)"),
   // ---- detectors
   def(
     "utilization-detector",
@@ -384,21 +534,177 @@ const TYPES: PluginTypeInfo[] = [
     concurrencyParams,
     (n, p) => new ConcurrencyDetector(n, p),
   ),
-  // ---- config-only
-  configOnly(
-    "probabilistic-admitter",
-    "sheds sheddable traffic with probability min(sat^power·k, 1) (admission layer)",
+  // ---- flow control (the admission layer runs them: src/policies/flow-control/)
+  admission("global-strict-fairness-policy", "fairness", "flow control: one global order per band"),
+  admission("fcfs-ordering-policy", "ordering", "flow control: first come first served within a flow"),
+  admission("static-usage-limit-policy", "usage-limit", "flow control: dispatch while saturation < threshold"),
+  refused(
+    "round-robin-fairness-policy",
+    "fairness",
+    "the admission layer keeps one global FCFS queue per priority band (global-strict fairness); per-flow round-robin is not implemented",
   ),
-  configOnly("global-strict-fairness-policy", "flow control: one global order per band (admission layer)"),
-  configOnly("round-robin-fairness-policy", "flow control: round-robin over flows (admission layer)"),
-  configOnly("fcfs-ordering-policy", "flow control: first come first served (admission layer)"),
-  configOnly("edf-ordering-policy", "flow control: earliest deadline first (admission layer)"),
-  configOnly("slo-deadline-ordering-policy", "flow control: SLO deadline order (admission layer)"),
-  configOnly("static-usage-limit-policy", "flow control: static saturation ceiling (admission layer)"),
-  configOnly("metrics-data-source", "data layer: scrapes /metrics (gatelab scrapes every scrape_interval_ms)"),
-  configOnly("core-metrics-extractor", "data layer: maps engine metrics to signals"),
-  configOnly("endpoint-notification-source", "data layer: endpoint notifications"),
-  configOnly("openai-parser", "request parser (gatelab requests are already parsed)"),
+  refused(
+    "program-aware-fairness",
+    "fairness",
+    "per-program fairness over flows; the admission layer keeps one global FCFS queue per band",
+  ),
+  refused("edf-ordering-policy", "ordering", "earliest-deadline-first ordering; the admission layer orders FCFS"),
+  refused("slo-deadline-ordering-policy", "ordering", "SLO-deadline ordering; the admission layer orders FCFS"),
+  refused(
+    "soft-reflective-ceiling-policy",
+    "usage-limit",
+    "an adaptive usage ceiling; the admission layer implements the static usage limit only",
+  ),
+  refused("priority-holdback-policy", "usage-limit", "priority hold-back usage limit; not implemented"),
+  refused("sheddable-eviction-filter", "plugin", "flow-control eviction is not simulated (enableEviction)"),
+  refused("priority-then-time-eviction-ordering", "plugin", "flow-control eviction is not simulated (enableEviction)"),
+  def(
+    "probabilistic-admitter",
+    "admitter",
+    "sheddable requests refused with probability min(saturation^power·k, 1) before scheduling (429)",
+    probabilisticAdmitterParams,
+    (n, p) => new ProbabilisticAdmitter(n, p),
+  ),
+  refused("latency-slo-admitter", "admitter", "needs the online-trained latency predictor"),
+  // ---- latency predictor
+  refused("latency-scorer", "scorer", "needs the online-trained latency predictor"),
+  refused("predicted-latency-scorer", "scorer", "needs the online-trained latency predictor"),
+  refused("predicted-latency-producer", "producer", "needs the online-trained latency predictor"),
+  refused("slo-headroom-tier-filter", "filter", "needs the online-trained latency predictor"),
+  // ---- labels, headers, topology, multimodal, multi-cluster
+  refused("label-selector-filter", "filter", "selects on pod labels, which gatelab pools do not carry"),
+  refused("by-label-selector", "filter", "selects on pod labels, which gatelab pools do not carry (deprecated)"),
+  refused("by-label", "filter", "selects on pod labels, which gatelab pools do not carry (deprecated)"),
+  refused(
+    "context-length-aware",
+    "filter",
+    "needs pod labels (llm-d.ai/context-length-range), which gatelab pools do not carry",
+  ),
+  refused("endpoint-attribute-filter", "filter", "filters on endpoint attributes, which gatelab pools do not carry"),
+  refused("endpoint-attribute-scorer", "scorer", "scores endpoint attributes, which gatelab pools do not carry"),
+  // Without a peer topology on the request the filter keeps every endpoint and the scorer gives 0 everywhere
+  // (llm-d-router pkg/epp/framework/plugins/scheduling/filter/topologyaffinity/filter.go L81–L85,
+  // scorer/topologyaffinity/scorer.go L105–L114); gatelab pools carry no node topology.
+  noop("topology-affinity-filter", "filter", "no node topology in gatelab: the filter keeps every endpoint"),
+  noop("topology-affinity-scorer", "scorer", "no node topology in gatelab: the scorer gives 0 to every endpoint"),
+  noop("topology-extractor", "extractor", "extracts node topology, which gatelab pools do not carry"),
+  refused("header-label-affinity-scorer", "scorer", "scores on request headers, which gatelab requests do not carry"),
+  refused("header-profile-handler", "profile-handler", "picks the profile from a request header"),
+  refused(
+    "header-based-testing-filter",
+    "filter",
+    "conformance-test filter keeping the endpoint named in the test-epp-endpoint-selection header; without it (gatelab requests carry no headers) it keeps no endpoint",
+  ),
+  refused(
+    "session-affinity-filter",
+    "filter",
+    "keeps the pod named in the session cookie header; use session-affinity-scorer",
+  ),
+  refused(
+    "utilization-filter",
+    "filter",
+    "filters endpoints on utilization signals not modelled separately from the saturation detectors",
+  ),
+  // Text-only requests carry no multimodal items: the scorer gives 0 to every endpoint (llm-d-router
+  // pkg/epp/framework/plugins/scheduling/scorer/mmcacheaffinity/scorer.go L96–L121).
+  noop("mm-embeddings-cache-producer", "producer", "multimodal embedding cache; gatelab requests are text-only"),
+  noop("mm-embeddings-cache-scorer", "scorer", "text-only requests have no multimodal items: 0 for every endpoint"),
+  caveat(
+    def(
+      "burst-prefix-cache-producer",
+      "producer",
+      "co-locates prompt-sharing requests of one window on one replica (up to maxPerReplica); full match there",
+      burstParams,
+      (n, p, env) => new BurstPrefixProducer(n, p, env.init),
+    ),
+    "requests are placed on arrival, not held for the window and placed jointly: no hold latency, the first member of a group is routed by the other scorers, balanceBy tokens balances requests",
+  ),
+  refused(
+    "disaggregatedset-rollout-screener",
+    "request-control",
+    "screens requests during a disaggregated-set rollout; rollouts are not simulated",
+  ),
+  refused("multicluster-file-discovery", "discovery", "multi-cluster endpoint discovery is not simulated"),
+  refused("multicluster-metrics-data-source", "data-source", "multi-cluster is not simulated"),
+  refused("multicluster-metrics-extractor", "extractor", "multi-cluster is not simulated"),
+  refused("multicluster-queue-scorer", "scorer", "multi-cluster is not simulated"),
+  refused("multicluster-kv-cache-utilization-scorer", "scorer", "multi-cluster is not simulated"),
+  refused("multicluster-prefix-cache-scorer", "scorer", "multi-cluster is not simulated"),
+  refused("multicluster-approx-prefix-cache-producer", "producer", "multi-cluster is not simulated"),
+  refused("multicluster-session-affinity-filter", "filter", "multi-cluster is not simulated"),
+  refused("p2p-kv-cache-source", "data-source", "peer-to-peer KV cache data source is not simulated"),
+  refused(
+    "custom-scorer",
+    "scorer",
+    "a placeholder in the Helm charts' READMEs for a user's own scorer; no such plugin ships",
+  ),
+  // ---- no-ops: they cannot change a routing decision in gatelab
+  noop("token-producer", "producer", "tokenizer; gatelab requests carry token counts already"),
+  noop("session-id-producer", "producer", "reads the session id header; gatelab requests carry their session"),
+  noop("openai-parser", "parser", "request parser; gatelab requests arrive parsed"),
+  noop("anthropic-parser", "parser", "request parser; gatelab requests arrive parsed"),
+  noop("vllmhttp-parser", "parser", "request parser; gatelab requests arrive parsed"),
+  noop("vllmgrpc-parser", "parser", "request parser (gRPC); gatelab requests arrive parsed"),
+  noop("sglanghttp-parser", "parser", "request parser; gatelab requests arrive parsed"),
+  noop("vertexai-parser", "parser", "request parser; gatelab requests arrive parsed"),
+  noop("passthrough-parser", "parser", "forwards the body uninterpreted; gatelab requests arrive parsed"),
+  noop("metrics-data-source", "data-source", "scrapes /metrics; gatelab scrapes every gateway.scrape_interval_ms"),
+  noop("core-metrics-extractor", "extractor", "maps engine metrics to the signals the scorers read (built in)"),
+  noop("endpoint-notification-source", "data-source", "endpoint add/remove notifications; pools are static"),
+  noop("notification-source", "data-source", "Kubernetes object notifications; pools are static"),
+  noop("models-data-source", "data-source", "lists served models (/v1/models); no simulated plugin reads it"),
+  noop("models-data-extractor", "extractor", "extracts served models; no simulated plugin reads it"),
+  noop("dcgm-data-source", "data-source", "scrapes DCGM GPU metrics; no simulated plugin reads them"),
+  noop("dcgm-extractor", "extractor", "extracts DCGM GPU metrics; no simulated plugin reads them"),
+  noop("file-discovery", "discovery", "endpoints from a file; gatelab endpoints are the scenario's pools"),
+  noop("request-attribute-reporter", "request-control", "reports request attributes as response headers/metrics"),
+  noop("agent-identity", "request-control", "sets an agent-identity request header"),
+  noop(
+    "prefill-header-handler",
+    "request-control",
+    "deprecated: sets the prefill-host header for the P/D sidecar (replaced by disagg-profile-handler)",
+  ),
+  noop(
+    "disagg-headers-handler",
+    "request-control",
+    "deprecated: sets the prefill/encode-host headers for the sidecar (replaced by disagg-profile-handler)",
+  ),
+  noop(
+    "destination-endpoint-served-verifier",
+    "request-control",
+    "conformance check that the endpoint served the request",
+  ),
+  // ---- the loader tests' mocks (llm-d-router pkg/epp/config/loader/configloader_test.go L1111–L1231;
+  // cmd/epp/runner/test_runner.go; test/integration/epp)
+  testOnly("test-plugin", "plugin"),
+  testOnly("test-scorer", "scorer", loose({ blockSize: z.number().int().optional() })),
+  testOnly("test-picker", "picker"),
+  testOnly("test-profile-handler", "profile-handler"),
+  testOnly("test-source", "data-source"),
+  testOnly("test-extractor", "extractor"),
+  testOnly("test-order-filter", "filter"),
+  testOnly("test-one", "plugin"),
+  testOnly("test-two", "plugin"),
+  testOnly("test-alpha-plugin", "plugin"),
+  testOnly("mock-metrics-source", "data-source"),
+  testOnly("test-with-dependencies", "profile-handler", dependencyParams, (p) => {
+    const d = p as z.output<typeof dependencyParams>;
+    const out: PluginRef[] = [];
+    if (d.dependency) out.push(anyRef(d.dependency, ["dependency"]));
+    if (d.pointedTo) out.push(anyRef(d.pointedTo, ["pointedTo"]));
+    return out;
+  }),
+  testOnly("test-with-nested-dependencies", "profile-handler", nestedDependencyParams, (p) => {
+    const d = p as z.output<typeof nestedDependencyParams>;
+    const out: PluginRef[] = [];
+    if (d.nested?.dependency) out.push(anyRef(d.nested.dependency, ["nested", "dependency"]));
+    if (d.nestedPtr?.dependency) out.push(anyRef(d.nestedPtr.dependency, ["nestedPtr", "dependency"]));
+    (d.extras ?? []).forEach((e, i) => {
+      if (e) out.push(anyRef(e, ["extras", i]));
+    });
+    if (d.pointedTo) out.push(anyRef(d.pointedTo, ["pointedTo"]));
+    return out;
+  }),
 ];
 
 export const PLUGIN_TYPES: ReadonlyMap<string, PluginTypeInfo> = new Map(TYPES.map((t) => [t.type, t]));
@@ -410,18 +716,39 @@ export const PLUGIN_ALIASES: ReadonlyMap<string, string> = new Map([
   ["tokenizer", "token-producer"],
 ]);
 
-/** Real plugin types gatelab recognises but does not simulate, with the reason. */
-export const NOT_SIMULATED: ReadonlyMap<string, string> = new Map([
-  ["latency-scorer", "needs the online-trained latency predictor"],
-  ["predicted-latency-scorer", "needs the online-trained latency predictor"],
-  ["predicted-latency-producer", "needs the online-trained latency predictor"],
-  ["slo-headroom-tier-filter", "needs the online-trained latency predictor"],
-  ["latency-slo-admitter", "needs the online-trained latency predictor"],
-  ["context-length-aware", "needs pod labels (llm-d.ai/context-length-range), which gatelab pools do not carry"],
-  ["label-selector-filter", "needs pod labels, which gatelab pools do not carry"],
-  ["by-label-selector", "needs pod labels, which gatelab pools do not carry"],
-  ["by-label", "needs pod labels, which gatelab pools do not carry"],
-]);
+/** Edit distance (Levenshtein), for did-you-mean suggestions. */
+function distance(a: string, b: string): number {
+  const prev = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** Up to three known type names closest to `type` (within a third of its length), closest first. */
+export function didYouMean(type: string, names: readonly string[] = acceptedTypes()): string[] {
+  const limit = Math.max(2, Math.floor(type.length / 3));
+  return names
+    .map((n) => ({ n, d: distance(type, n) }))
+    .filter((x) => x.d <= limit)
+    .sort((x, y) => x.d - y.d || (x.n < y.n ? -1 : 1))
+    .slice(0, 3)
+    .map((x) => x.n);
+}
+
+/** Counts of the registry by status (docs, `gatelab policies --plugins`). */
+export function registryCounts(): Record<PluginStatus, number> {
+  const out: Record<PluginStatus, number> = { simulated: 0, "no-op": 0, "not-simulated": 0, "test-only": 0 };
+  for (const t of PLUGIN_TYPES.values()) out[t.status]++;
+  return out;
+}
 
 export function canonicalType(type: string): string {
   return PLUGIN_ALIASES.get(type) ?? type;
@@ -432,7 +759,11 @@ export function acceptedTypes(): string[] {
   return [...PLUGIN_TYPES.keys(), ...PLUGIN_ALIASES.keys()].sort();
 }
 
-/** Kinds a profile may reference: filters (detectors act as filters there), scorers, one picker. */
+/**
+ * What a plugin does in a profile: filters (detectors act as filters there), scorers, one picker; anything else is
+ * ignored there, as the real `SchedulerProfile.AddPlugins` does (llm-d-router pkg/epp/scheduling/
+ * scheduler_profile.go L85–L104).
+ */
 export function profileRole(kind: PluginKind): "filter" | "scorer" | "picker" | undefined {
   if (kind === "filter" || kind === "detector") return "filter";
   if (kind === "scorer" || kind === "picker") return kind;

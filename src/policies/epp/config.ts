@@ -22,14 +22,14 @@ import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDoc
 import { z } from "zod";
 import { InputError, inputError } from "../../errors.ts";
 import {
-  acceptedTypes,
   canonicalType,
-  NOT_SIMULATED,
+  didYouMean,
   PLUGIN_TYPES,
   type PluginKind,
   type PluginTypeInfo,
   profileRole,
 } from "./catalog.ts";
+import { type EppVariant, type EppVariantName, eppVariant } from "./variants.ts";
 
 export const EPP_API_VERSIONS = ["inference.networking.x-k8s.io/v1alpha1", "llm-d.ai/v1alpha1"] as const;
 export const EPP_KIND = "EndpointPickerConfig";
@@ -61,50 +61,95 @@ export interface EppProfile {
 export interface EppConfig {
   /** Where it came from (file name, `preset NAME`, …), for messages. */
   readonly source: string;
+  /** The router semantics it was loaded with (`variants.ts`). */
+  readonly variant: EppVariantName;
   readonly apiVersion: string;
   readonly kind: typeof EPP_KIND;
+  /** Feature gates the config turns on. */
   readonly featureGates: readonly string[];
+  /** Plugins, with the loader's defaults added (picker, profile handler, parsers, saturation detector). */
   readonly plugins: readonly EppPlugin[];
   readonly schedulingProfiles: readonly EppProfile[];
-  readonly saturationDetector?: { readonly pluginRef: string };
+  /** The saturation detector the loader resolved (flowControl.saturationDetector, the top level, or the default). */
+  readonly saturationDetector: { readonly pluginRef: string };
   readonly flowControl?: Readonly<Record<string, unknown>>;
   readonly dataLayer?: Readonly<Record<string, unknown>>;
-  readonly parser?: { readonly pluginRef: string };
-  readonly requestHandler?: Readonly<Record<string, unknown>>;
+  /** Parser plugin names (the config's, or the variant's defaults). */
+  readonly parsers: readonly string[];
+  /** Whether the config named its parsers (else they are the loader's defaults). */
+  readonly explicitParsers?: boolean;
+  /** What the loader read differently than written (deprecations, ignored references), for the run output. */
+  readonly notes: readonly string[];
 }
 
 type Path = readonly (string | number)[];
 /** Maps a path in the raw document to a 1-based line, when known. */
 export type Locate = (path: Path) => number | undefined;
 
-const refObject = z.strictObject({ pluginRef: z.string().min(1) });
+const refObject = z.strictObject({ pluginRef: z.string() });
 const record = z.record(z.string(), z.unknown());
 
+// Field sets of llm-d-router apix/config/v1alpha1/endpointpickerconfig_types.go (strict decoding: unknown fields
+// are errors, configloader.go L236–L243). Missing strings decode as "" and are judged by the validation stage.
 const TopSchema = z.strictObject({
-  apiVersion: z.enum(EPP_API_VERSIONS),
+  apiVersion: z.string(),
   kind: z.literal(EPP_KIND),
-  featureGates: z.array(z.string()).optional(),
-  plugins: z.array(
-    z.strictObject({
-      name: z.string().min(1).optional(),
-      type: z.string().min(1),
-      parameters: record.nullish(),
-    }),
-  ),
-  schedulingProfiles: z
+  featureGates: z.array(z.string()).nullish(),
+  plugins: z
     .array(
       z.strictObject({
-        name: z.string().min(1),
-        plugins: z.array(z.strictObject({ pluginRef: z.string().min(1), weight: z.unknown().optional() })).nullish(),
+        name: z.string().nullish(),
+        type: z.string().nullish(),
+        parameters: z.unknown().optional(),
       }),
     )
     .nullish(),
-  saturationDetector: refObject.optional(),
-  dataLayer: record.optional(),
-  flowControl: record.optional(),
-  parser: refObject.optional(),
-  requestHandler: record.optional(),
+  schedulingProfiles: z
+    .array(
+      z.strictObject({
+        name: z.string().nullish(),
+        plugins: z.array(z.strictObject({ pluginRef: z.string().nullish(), weight: z.unknown().optional() })).nullish(),
+      }),
+    )
+    .nullish(),
+  // Top level deprecated (configloader.go L96–L108): moved into flowControl.saturationDetector. GIE ≤ release-1.5
+  // also wrote the utilization thresholds here (queueDepthThreshold, kvCacheUtilThreshold, metricsStalenessThreshold).
+  saturationDetector: z
+    .strictObject({
+      pluginRef: z.string().optional(),
+      queueDepthThreshold: z.number().optional(),
+      kvCacheUtilThreshold: z.number().optional(),
+      metricsStalenessThreshold: z.string().optional(),
+    })
+    .nullish(),
+  dataLayer: z
+    .strictObject({
+      injectDefaults: z.boolean().nullish(),
+      sources: z
+        .array(
+          z.strictObject({
+            pluginRef: z.string(),
+            extractors: z.array(refObject).nullish(),
+          }),
+        )
+        .nullish(),
+      discovery: refObject.nullish(),
+      peerDiscovery: refObject.nullish(),
+      crossReplicaSyncerPluginRef: z.string().nullish(),
+      crossReplicaSyncInterval: z.string().nullish(),
+    })
+    .nullish(),
+  flowControl: record.nullish(),
+  parser: refObject.nullish(),
+  requestHandler: z.strictObject({ parsers: z.array(refObject).nullish() }).nullish(),
 });
+
+/** Go's strconv.ParseBool. */
+function parseGoBool(s: string): boolean | undefined {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(s)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(s)) return false;
+  return undefined;
+}
 
 function typeName(v: unknown): string {
   if (v === null) return "null";
@@ -188,11 +233,13 @@ class Normalizer {
   private readonly source: string;
   private readonly locate: Locate;
   private readonly fileName: string | undefined;
+  private readonly variant: EppVariant;
 
-  constructor(source: string, locate: Locate, fileName: string | undefined) {
+  constructor(source: string, locate: Locate, fileName: string | undefined, variant: EppVariant) {
     this.source = source;
     this.locate = locate;
     this.fileName = fileName;
+    this.variant = variant;
   }
 
   fail(path: Path, what: string): never {
@@ -205,6 +252,7 @@ class Normalizer {
   }
 
   run(raw: unknown): EppConfig {
+    const variant = this.variant;
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
       this.fail(
         [],
@@ -218,31 +266,63 @@ class Normalizer {
       this.fail(d.path, d.what);
     }
     const cfg = top.data;
+    const notes: string[] = [];
+    if (!variant.apiVersions.includes(cfg.apiVersion)) {
+      this.fail(
+        ["apiVersion"],
+        `expected ${variant.apiVersions.map((v) => `"${v}"`).join(" | ")} (router variant ${variant.name}), got "${cfg.apiVersion}"`,
+      );
+    }
 
-    // Plugins: canonical types, names, parameters.
+    // Feature gates (configloader.go L133–L136, validation.go L138–L159): registered names, Go booleans.
+    const gates = new Map<string, boolean>(variant.featureGates);
+    (cfg.featureGates ?? []).forEach((g, i) => {
+      const [gate, value] = g.split("=", 2) as [string, string | undefined];
+      if (!variant.featureGates.has(gate)) {
+        this.fail(
+          ["featureGates", i],
+          `feature gate "${gate}" is unknown or unregistered; registered (${variant.name}): ${[...variant.featureGates.keys()].join(", ")}`,
+        );
+      }
+      let on = true;
+      if (value !== undefined) {
+        const b = parseGoBool(value.trim().toLowerCase());
+        if (b === undefined)
+          this.fail(
+            ["featureGates", i],
+            `"${value}" is not a valid value for the feature gate ${gate} (true or false)`,
+          );
+        on = b;
+      }
+      gates.set(gate, on);
+    });
+
+    // Plugins (validation.go L32–L49; static defaults defaults.go L109–L119: name ← type).
     const plugins: EppPlugin[] = [];
     const byName = new Map<string, { plugin: EppPlugin; info: PluginTypeInfo; index: number }>();
-    cfg.plugins.forEach((p, i) => {
-      const declared = p.type;
-      const type = canonicalType(declared);
-      const name = p.name ?? declared;
-      const why = NOT_SIMULATED.get(type);
-      if (why !== undefined) {
-        this.fail(
-          ["plugins", i, "type"],
-          `plugin "${name}": type "${declared}" is a real Endpoint Picker plugin that gatelab does not simulate (${why}); accepted types: ${acceptedTypes().join(", ")}`,
-        );
-      }
-      const info = PLUGIN_TYPES.get(type);
-      if (info === undefined) {
-        this.fail(
-          ["plugins", i, "type"],
-          `unknown plugin type "${declared}"; accepted types: ${acceptedTypes().join(", ")}`,
-        );
-      }
+    (cfg.plugins ?? []).forEach((p, i) => {
+      const declared = p.type ?? "";
+      const name = p.name || declared;
+      if (declared === "") this.fail(["plugins", i, "type"], `plugin "${name}" is missing a type`);
       if (byName.has(name))
         this.fail(["plugins", i, "name"], `duplicate plugin name "${name}" (names default to the type)`);
+      const type = canonicalType(declared);
+      const info = PLUGIN_TYPES.get(type);
+      if (info === undefined) {
+        const near = didYouMean(declared);
+        this.fail(
+          ["plugins", i, "type"],
+          `unknown plugin type "${declared}"${near.length > 0 ? `; did you mean ${near.map((n) => `"${n}"`).join(" or ")}?` : ""} (\`gatelab policies --plugins\` lists the ${PLUGIN_TYPES.size} known types)`,
+        );
+      }
+      if (type !== declared) notes.push(`plugin "${name}": type "${declared}" is deprecated, read as "${type}"`);
       const params = p.parameters ?? {};
+      if (params === null || typeof params !== "object" || Array.isArray(params)) {
+        this.fail(
+          ["plugins", i, "parameters"],
+          `plugin "${name}" (type ${type}): parameters must be a mapping, got ${typeName(params)}`,
+        );
+      }
       const parsed = info.params.safeParse(params);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
@@ -258,23 +338,38 @@ class Normalizer {
         const d = describeIssue(issue, params, shapeKeysAt(info.params, issue.path as Path));
         this.fail([...base, ...d.path], `plugin "${name}" (type ${type}): ${d.what}`);
       }
-      const plugin: EppPlugin = { name, type, declaredType: declared, parameters: params, parsed: parsed.data };
+      const plugin: EppPlugin = {
+        name,
+        type,
+        declaredType: declared,
+        parameters: params as Record<string, unknown>,
+        parsed: parsed.data,
+      };
       plugins.push(plugin);
       byName.set(name, { plugin, info, index: i });
     });
 
     const kindOf = (name: string): PluginKind | undefined => byName.get(name)?.info.kind;
     const names = (): string => [...byName.keys()].map((n) => `"${n}"`).join(", ") || "none";
+    const addDefault = (type: string): void => {
+      const info = PLUGIN_TYPES.get(type)!;
+      const plugin: EppPlugin = { name: type, type, declaredType: type, parameters: {}, parsed: info.params.parse({}) };
+      plugins.push(plugin);
+      byName.set(type, { plugin, info, index: plugins.length - 1 });
+    };
 
-    // References inside parameters (decision trees, deciders, detectors).
+    // References inside parameters (the plugin DAG, configloader.go L269–L303): every reference resolves, of an
+    // accepted kind, and there is no cycle.
+    const deps = new Map<string, string[]>();
     for (const { plugin, info, index } of byName.values()) {
+      const out: string[] = [];
       for (const ref of info.refs?.(plugin.parsed) ?? []) {
         const k = kindOf(ref.name);
         const path: Path = ["plugins", index, "parameters", ...ref.path];
         if (k === undefined)
           this.fail(
             path,
-            `plugin "${plugin.name}" refers to "${ref.name}", which is not in plugins; plugins: ${names()}`,
+            `plugin "${plugin.name}" has a dependency on "${ref.name}", which is not in plugins; plugins: ${names()}`,
           );
         if (!ref.kinds.includes(k)) {
           this.fail(
@@ -282,12 +377,30 @@ class Normalizer {
             `plugin "${plugin.name}" refers to "${ref.name}" (a ${k}); expected a ${ref.kinds.join(" or ")}`,
           );
         }
+        out.push(ref.name);
       }
+      deps.set(plugin.name, out);
     }
+    const state = new Map<string, 1 | 2>();
+    const visit = (n: string, chain: string[]): void => {
+      const st = state.get(n);
+      if (st === 2) return;
+      if (st === 1) {
+        const from = chain.indexOf(n);
+        const index = byName.get(n)!.index;
+        this.fail(["plugins", index], `plugin references form a cycle: ${[...chain.slice(from), n].join(" → ")}`);
+      }
+      state.set(n, 1);
+      for (const d of deps.get(n) ?? []) visit(d, [...chain, n]);
+      state.set(n, 2);
+    };
+    for (const n of deps.keys()) visit(n, []);
 
-    // Scheduling profiles (defaulted when absent).
-    const profiles: { name: string; plugins: EppProfileRef[] }[] = [];
+    // Scheduling layer defaults (defaults.go L147–L219): no profiles → one `default` with every filter, scorer and
+    // picker; one profile and no handler → single-profile-handler; the first picker (else a new max-score-picker)
+    // appended to every profile without one; scorer weight ← 1.
     const rawProfiles = cfg.schedulingProfiles ?? [];
+    const profiles: { name: string; plugins: EppProfileRef[] }[] = [];
     if (rawProfiles.length === 0) {
       const refs: EppProfileRef[] = [];
       for (const p of plugins) {
@@ -297,34 +410,39 @@ class Normalizer {
       }
       profiles.push({ name: "default", plugins: refs });
     } else {
+      // Deep validation of profiles (validation.go L108–L136).
       const seen = new Set<string>();
       rawProfiles.forEach((prof, pi) => {
-        if (seen.has(prof.name)) this.fail(["schedulingProfiles", pi, "name"], `duplicate profile name "${prof.name}"`);
+        if (!prof.name) this.fail(["schedulingProfiles", pi, "name"], `schedulingProfiles[${pi}] is missing a name`);
+        if (seen.has(prof.name))
+          this.fail(["schedulingProfiles", pi, "name"], `schedulingProfiles[${pi}] has duplicate name "${prof.name}"`);
         seen.add(prof.name);
         const refs: EppProfileRef[] = [];
         (prof.plugins ?? []).forEach((r, ri) => {
           const path: Path = ["schedulingProfiles", pi, "plugins", ri];
+          if (!r.pluginRef)
+            this.fail(
+              [...path, "pluginRef"],
+              `schedulingProfiles[${prof.name}].plugins[${ri}] is missing a 'pluginRef'`,
+            );
           const k = kindOf(r.pluginRef);
           if (k === undefined) {
             this.fail(
               [...path, "pluginRef"],
-              `profile "${prof.name}": no plugin named "${r.pluginRef}"; plugins: ${names()}`,
+              `schedulingProfiles[${prof.name}] references undefined plugin "${r.pluginRef}"; plugins: ${names()}`,
             );
           }
           const role = profileRole(k);
           if (role === undefined) {
-            this.fail(
-              [...path, "pluginRef"],
-              `profile "${prof.name}": plugin "${r.pluginRef}" is a ${k}; profiles take filters, scorers and one picker`,
+            notes.push(
+              `profile "${prof.name}": plugin "${r.pluginRef}" is a ${k}, not a filter, scorer or picker; the profile ignores it (as the real scheduler does)`,
             );
+            return;
           }
           if (role !== "scorer") {
-            if (r.weight !== undefined) {
-              this.fail(
-                [...path, "weight"],
-                `profile "${prof.name}": plugin "${r.pluginRef}" is a ${k}; only scorers take a weight`,
-              );
-            }
+            // Only scorers are wrapped with their weight (configloader.go L367–L374); elsewhere it is ignored.
+            if (r.weight !== undefined)
+              notes.push(`profile "${prof.name}": weight of "${r.pluginRef}" ignored (a ${k}; only scorers take one)`);
             refs.push({ pluginRef: r.pluginRef });
             return;
           }
@@ -341,8 +459,13 @@ class Normalizer {
       });
     }
 
-    // One picker per profile; default max-score-picker.
-    let defaultPicker: string | undefined;
+    const handlers = plugins.filter((p) => byName.get(p.name)!.info.kind === "profile-handler");
+    if (handlers.length === 0 && profiles.length === 1) {
+      if (byName.has("single-profile-handler"))
+        this.fail(["plugins"], `plugin name "single-profile-handler" is taken by a non-handler`);
+      addDefault("single-profile-handler");
+    }
+    let defaultPicker = plugins.find((p) => byName.get(p.name)!.info.kind === "picker")?.name;
     profiles.forEach((prof, pi) => {
       const pickers = prof.plugins.filter((r) => kindOf(r.pluginRef) === "picker");
       if (pickers.length > 1) {
@@ -353,111 +476,176 @@ class Normalizer {
       }
       if (pickers.length === 0) {
         if (defaultPicker === undefined) {
+          if (byName.has("max-score-picker"))
+            this.fail(["plugins"], `plugin name "max-score-picker" is taken by a non-picker`);
+          addDefault("max-score-picker");
           defaultPicker = "max-score-picker";
-          const existing = byName.get(defaultPicker);
-          if (existing === undefined) {
-            const info = PLUGIN_TYPES.get("max-score-picker")!;
-            const plugin: EppPlugin = {
-              name: defaultPicker,
-              type: "max-score-picker",
-              declaredType: "max-score-picker",
-              parameters: {},
-              parsed: info.params.parse({}),
-            };
-            plugins.push(plugin);
-            byName.set(defaultPicker, { plugin, info, index: plugins.length - 1 });
-          } else if (existing.info.kind !== "picker") {
-            this.fail(
-              ["plugins", existing.index, "name"],
-              `plugin "${defaultPicker}" must be a picker (it is the default picker's name)`,
-            );
-          }
         }
         prof.plugins.push({ pluginRef: defaultPicker });
       }
     });
 
-    // Profile handler.
-    const handlers = plugins.filter((p) => byName.get(p.name)!.info.kind === "profile-handler");
-    if (handlers.length > 1) {
+    // Flow-control defaults (defaults.go L222–L239; flowcontrol/registry/config.go L33–L38): fcfs ordering,
+    // global-strict fairness, static usage limit, each added under its type name when missing.
+    for (const t of ["fcfs-ordering-policy", "global-strict-fairness-policy", "static-usage-limit-policy"])
+      if (!byName.has(t)) addDefault(t);
+
+    // Parsers (defaults.go L247–L271, validation.go L69–L86, configloader.go L427–L445). The deprecated top-level
+    // `parser` is used when requestHandler.parsers is empty (configloader.go L110–L122).
+    let parserRefs: { ref: string; path: Path }[] = (cfg.requestHandler?.parsers ?? []).map((p, i) => ({
+      ref: p.pluginRef,
+      path: ["requestHandler", "parsers", i, "pluginRef"],
+    }));
+    if (parserRefs.length === 0 && cfg.parser)
+      parserRefs = [{ ref: cfg.parser.pluginRef, path: ["parser", "pluginRef"] }];
+    const explicitParsers = parserRefs.length > 0;
+    if (explicitParsers) {
+      for (const { ref, path } of parserRefs) {
+        const k = kindOf(ref);
+        if (k === undefined) this.fail(path, `parser references undefined plugin "${ref}"; plugins: ${names()}`);
+        if (k !== "parser") this.fail(path, `the plugin "${ref}" is not a parser plugin (it is a ${k})`);
+      }
+    } else if (variant.defaultParsers !== undefined) {
+      for (const t of variant.defaultParsers) if (!byName.has(t)) addDefault(t);
+      parserRefs = variant.defaultParsers.map((t) => ({ ref: t, path: [] }));
+    }
+
+    // Saturation detector (defaults.go L275–L302, validation.go L88–L106, configloader.go L204–L211):
+    // flowControl.saturationDetector wins over the deprecated top level; "utilization-detector" is added when named
+    // (or when none is) and missing.
+    const fcRaw = (cfg.flowControl ?? undefined) as Record<string, unknown> | undefined;
+    const fcSd = fcRaw?.saturationDetector as { pluginRef?: unknown } | undefined;
+    let sdRef: string | undefined;
+    let sdPath: Path = ["saturationDetector", "pluginRef"];
+    if (fcSd !== undefined && fcSd !== null) {
+      // An empty reference becomes utilization-detector (defaults.go L290–L292).
+      sdRef = typeof fcSd.pluginRef === "string" ? fcSd.pluginRef : "";
+      const extra = Object.keys(fcSd).filter((k) => k !== "pluginRef");
+      if (extra.length > 0) notes.push(`flowControl.saturationDetector: ${extra.join(", ")} ignored`);
+      sdPath = ["flowControl", "saturationDetector", "pluginRef"];
+    } else if (cfg.saturationDetector) {
+      const sd = cfg.saturationDetector;
+      if (sd.pluginRef !== undefined) sdRef = sd.pluginRef;
+      else notes.push("saturationDetector thresholds (GIE ≤ release-1.5 form) read as utilization-detector's defaults");
+      notes.push("top-level saturationDetector is deprecated; use flowControl.saturationDetector");
+    }
+    if (sdRef === "" || sdRef === undefined) sdRef = "utilization-detector";
+    if (sdRef === "utilization-detector" && !byName.has(sdRef)) addDefault("utilization-detector");
+    {
+      const k = kindOf(sdRef);
+      if (k === undefined)
+        this.fail(sdPath, `saturation detector references undefined plugin "${sdRef}"; plugins: ${names()}`);
+      if (k !== "detector" && byName.get(sdRef)!.info.status !== "test-only")
+        this.fail(sdPath, `plugin "${sdRef}" is a ${k}, not a saturation detector`);
+    }
+
+    // Profile handler (configloader.go L383–L400).
+    const allHandlers = plugins.filter((p) => byName.get(p.name)!.info.kind === "profile-handler");
+    if (allHandlers.length > 1) {
       this.fail(
         ["plugins"],
-        `more than one profile handler (${handlers.map((h) => h.name).join(", ")}); a config takes one`,
+        `multiple profile handlers (${allHandlers.map((h) => h.name).join(", ")}); only one is allowed`,
       );
     }
-    if (handlers.length === 0) {
-      if (profiles.length !== 1) {
-        this.fail(
-          ["schedulingProfiles"],
-          `${profiles.length} scheduling profiles need a profile handler (disagg-profile-handler); single-profile-handler is added only for one profile`,
-        );
-      }
-      const info = PLUGIN_TYPES.get("single-profile-handler")!;
-      const plugin: EppPlugin = {
-        name: "single-profile-handler",
-        type: "single-profile-handler",
-        declaredType: "single-profile-handler",
-        parameters: {},
-        parsed: {},
+    if (allHandlers.length === 0) {
+      this.fail(
+        ["schedulingProfiles"],
+        `${profiles.length} scheduling profiles and no profile handler configured (disagg-profile-handler runs several)`,
+      );
+    }
+    const h = allHandlers[0]!;
+    const hi = byName.get(h.name)!.index;
+    const profileNames = new Set(profiles.map((p) => p.name));
+    if (h.type === "single-profile-handler" && profiles.length > 1) {
+      this.fail(
+        ["plugins", hi],
+        `single-profile-handler "${h.name}" cannot run ${profiles.length} scheduling profiles`,
+      );
+    }
+    if (h.type === "data-parallel-profile-handler" && profiles.length !== 1) {
+      this.fail(["plugins", hi], `${h.type} "${h.name}" runs exactly one profile; the config has ${profiles.length}`);
+    }
+    if (h.type === "disagg-profile-handler") {
+      const p = h.parsed as {
+        profiles?: { decode?: string; prefill?: string; encode?: string };
+        deciders?: { prefill?: string; encode?: string };
       };
-      if (byName.has(plugin.name))
-        this.fail(["plugins"], `plugin name "single-profile-handler" is taken by a non-handler`);
-      plugins.push(plugin);
-      byName.set(plugin.name, { plugin, info, index: plugins.length - 1 });
-    } else {
-      const h = handlers[0]!;
-      const hi = byName.get(h.name)!.index;
-      const profileNames = new Set(profiles.map((p) => p.name));
-      if (h.type === "single-profile-handler" || h.type === "data-parallel-profile-handler") {
-        if (profiles.length !== 1) {
+      const need: [string, string][] = [["decode", p.profiles?.decode ?? "decode"]];
+      if (p.deciders?.prefill !== undefined) need.push(["prefill", p.profiles?.prefill ?? "prefill"]);
+      if (p.deciders?.encode !== undefined) need.push(["encode", p.profiles?.encode ?? "encode"]);
+      for (const [role, prof] of need) {
+        if (!profileNames.has(prof)) {
           this.fail(
-            ["plugins", hi],
-            `${h.type} "${h.name}" runs exactly one profile; the config has ${profiles.length}`,
+            ["plugins", hi, "parameters"],
+            `plugin "${h.name}" (disagg-profile-handler): the ${role} profile "${prof}" is not in schedulingProfiles; profiles: ${[...profileNames].join(", ")}`,
           );
         }
-      } else if (h.type === "disagg-profile-handler") {
-        const p = h.parsed as {
-          profiles?: { decode?: string; prefill?: string; encode?: string };
-          deciders?: { prefill?: string; encode?: string };
-        };
-        const need: [string, string][] = [["decode", p.profiles?.decode ?? "decode"]];
-        if (p.deciders?.prefill !== undefined) need.push(["prefill", p.profiles?.prefill ?? "prefill"]);
-        if (p.deciders?.encode !== undefined) need.push(["encode", p.profiles?.encode ?? "encode"]);
-        for (const [role, prof] of need) {
-          if (!profileNames.has(prof)) {
-            this.fail(
-              ["plugins", hi, "parameters"],
-              `plugin "${h.name}" (disagg-profile-handler): the ${role} profile "${prof}" is not in schedulingProfiles; profiles: ${[...profileNames].join(", ")}`,
-            );
-          }
-        }
       }
     }
 
-    if (cfg.saturationDetector !== undefined) {
-      const k = kindOf(cfg.saturationDetector.pluginRef);
-      if (k !== "detector") {
+    // Data layer (configloader.go L447–L486): sources are data sources; extractors exist.
+    (cfg.dataLayer?.sources ?? []).forEach((src, si) => {
+      const k = kindOf(src.pluginRef);
+      if (k !== "data-source")
         this.fail(
-          ["saturationDetector", "pluginRef"],
+          ["dataLayer", "sources", si, "pluginRef"],
           k === undefined
-            ? `no plugin named "${cfg.saturationDetector.pluginRef}"; plugins: ${names()}`
-            : `"${cfg.saturationDetector.pluginRef}" is a ${k}; expected utilization-detector or concurrency-detector`,
+            ? `the plugin "${src.pluginRef}" is not a data source (no such plugin; plugins: ${names()})`
+            : `the plugin "${src.pluginRef}" is not a data source (it is a ${k})`,
         );
+      (src.extractors ?? []).forEach((e, ei) => {
+        if (!byName.has(e.pluginRef))
+          this.fail(
+            ["dataLayer", "sources", si, "extractors", ei, "pluginRef"],
+            `the plugin "${e.pluginRef}" is not registered; plugins: ${names()}`,
+          );
+      });
+    });
+
+    // Flow control, when its gate is on (configloader.go L188–L197, flowcontrol.go L200–L210): policy references
+    // resolve to plugins of the right kind. With the gate off its settings are ignored (a note says so).
+    const flowOn = gates.get("flowControl") === true;
+    if (fcRaw !== undefined && flowOn) {
+      const check = (ref: unknown, path: Path, kind: PluginKind): void => {
+        if (typeof ref !== "string" || ref === "") return;
+        const k = kindOf(ref);
+        if (k === undefined) this.fail(path, `flow control: plugin "${ref}" not found; plugins: ${names()}`);
+        if (k !== kind)
+          this.fail(
+            path,
+            `flow control: plugin "${ref}" is a ${k}, not ${kind === "ordering" ? "an" : "a"} ${kind} policy`,
+          );
+      };
+      const bands = Array.isArray(fcRaw.priorityBands) ? (fcRaw.priorityBands as Record<string, unknown>[]) : [];
+      bands.forEach((b, bi) => {
+        check(b?.fairnessPolicyRef, ["flowControl", "priorityBands", bi, "fairnessPolicyRef"], "fairness");
+        check(b?.orderingPolicyRef, ["flowControl", "priorityBands", bi, "orderingPolicyRef"], "ordering");
+      });
+      for (const key of ["defaultPriorityBand", "defaultNegativePriorityBand"]) {
+        const b = fcRaw[key] as Record<string, unknown> | undefined;
+        check(b?.fairnessPolicyRef, ["flowControl", key, "fairnessPolicyRef"], "fairness");
+        check(b?.orderingPolicyRef, ["flowControl", key, "orderingPolicyRef"], "ordering");
       }
+      check(fcRaw.usageLimitPolicyPluginRef, ["flowControl", "usageLimitPolicyPluginRef"], "usage-limit");
+    } else if (fcRaw !== undefined && Object.keys(fcRaw).some((k) => k !== "saturationDetector")) {
+      notes.push("flowControl settings are ignored: the flowControl feature gate is off");
     }
 
+    const enabledGates = [...gates].filter(([, on]) => on).map(([g]) => g);
     return {
       source: this.source,
+      variant: variant.name,
       apiVersion: cfg.apiVersion,
       kind: EPP_KIND,
-      featureGates: cfg.featureGates ?? [],
+      featureGates: enabledGates.filter((g) => (cfg.featureGates ?? []).some((x) => x.split("=")[0] === g)),
       plugins,
       schedulingProfiles: profiles,
-      ...(cfg.saturationDetector !== undefined ? { saturationDetector: cfg.saturationDetector } : {}),
-      ...(cfg.flowControl !== undefined ? { flowControl: cfg.flowControl } : {}),
-      ...(cfg.dataLayer !== undefined ? { dataLayer: cfg.dataLayer } : {}),
-      ...(cfg.parser !== undefined ? { parser: cfg.parser } : {}),
-      ...(cfg.requestHandler !== undefined ? { requestHandler: cfg.requestHandler } : {}),
+      saturationDetector: { pluginRef: sdRef },
+      ...(fcRaw !== undefined ? { flowControl: fcRaw } : {}),
+      ...(cfg.dataLayer ? { dataLayer: cfg.dataLayer as Record<string, unknown> } : {}),
+      parsers: parserRefs.map((p) => p.ref),
+      ...(explicitParsers ? { explicitParsers: true } : {}),
+      notes,
     };
   }
 }
@@ -466,8 +654,13 @@ class Normalizer {
  * Validates and defaults an EndpointPickerConfig given as a plain object (an inline `gateway.epp_config`, a preset).
  * `source` names it in messages; `locate` maps a path to a line when the object came from a file.
  */
-export function normalizeEppConfig(raw: unknown, source: string, locate: Locate = () => undefined): EppConfig {
-  return new Normalizer(source, locate, undefined).run(raw);
+export function normalizeEppConfig(
+  raw: unknown,
+  source: string,
+  locate: Locate = () => undefined,
+  variant?: string,
+): EppConfig {
+  return new Normalizer(source, locate, undefined, eppVariant(variant)).run(raw);
 }
 
 function nodeLine(node: unknown, lc: LineCounter): number | undefined {
@@ -497,7 +690,7 @@ function locator(doc: Document, lc: LineCounter): Locate {
 }
 
 /** Parses an EndpointPickerConfig YAML text (as deployed) into a validated, defaulted config. */
-export function loadEppConfig(text: string, fileName: string): EppConfig {
+export function loadEppConfig(text: string, fileName: string, variant?: string): EppConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -506,11 +699,11 @@ export function loadEppConfig(text: string, fileName: string): EppConfig {
     throw inputError(fileName, line, undefined, `YAML syntax error: ${e.message.split("\n")[0]}`);
   }
   const raw: unknown = doc.toJS();
-  return new Normalizer(fileName, locator(doc, lc), fileName).run(raw);
+  return new Normalizer(fileName, locator(doc, lc), fileName, eppVariant(variant)).run(raw);
 }
 
 /** Reads and loads an EndpointPickerConfig file. */
-export function loadEppConfigFile(path: string): EppConfig {
+export function loadEppConfigFile(path: string, variant?: string): EppConfig {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -519,7 +712,7 @@ export function loadEppConfigFile(path: string): EppConfig {
       `${path}: cannot read the EndpointPickerConfig (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
   }
-  return loadEppConfig(text, path);
+  return loadEppConfig(text, path, variant);
 }
 
 /** The config as a plain object in the EndpointPickerConfig format (defaults made explicit). */
@@ -537,11 +730,11 @@ export function eppConfigToObject(cfg: EppConfig): Record<string, unknown> {
       r.weight !== undefined ? { pluginRef: r.pluginRef, weight: r.weight } : { pluginRef: r.pluginRef },
     ),
   }));
-  if (cfg.saturationDetector) out.saturationDetector = { ...cfg.saturationDetector };
-  if (cfg.flowControl) out.flowControl = structuredClone(cfg.flowControl);
+  const fc: Record<string, unknown> = cfg.flowControl ? structuredClone(cfg.flowControl) : {};
+  fc.saturationDetector = { ...cfg.saturationDetector };
+  out.flowControl = fc;
   if (cfg.dataLayer) out.dataLayer = structuredClone(cfg.dataLayer);
-  if (cfg.parser) out.parser = { ...cfg.parser };
-  if (cfg.requestHandler) out.requestHandler = structuredClone(cfg.requestHandler);
+  if (cfg.explicitParsers) out.requestHandler = { parsers: cfg.parsers.map((p) => ({ pluginRef: p })) };
   return out;
 }
 
@@ -601,5 +794,5 @@ export function applyEppOverrides(
     }
     obj[segs[segs.length - 1]!] = value;
   }
-  return normalizeEppConfig(raw, `${cfg.source} with ${where}`);
+  return normalizeEppConfig(raw, `${cfg.source} with ${where}`, undefined, cfg.variant);
 }

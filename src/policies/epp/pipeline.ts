@@ -19,6 +19,7 @@ import { InputError } from "../../errors.ts";
 import type { Request } from "../../sim/request.ts";
 import { clamp01, NO_CANDIDATES, picked } from "../common.ts";
 import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
+import { type Admitter, isAdmitter } from "./admitter.ts";
 import { PLUGIN_TYPES } from "./catalog.ts";
 import type { EppConfig, EppPlugin } from "./config.ts";
 import {
@@ -153,6 +154,8 @@ export class EppRouter implements Router {
   private readonly handler: ProfileHandler;
   private readonly profiles = new Map<string, CompiledProfile>();
   private readonly hooks: readonly Plugin[];
+  /** Admit plugins, run on the candidates before scheduling (director.go L330). */
+  private readonly admitters: readonly Admitter[];
   private readonly kvHooks: readonly Plugin[];
   private readonly trace: boolean;
   private totals: Float64Array;
@@ -169,10 +172,14 @@ export class EppRouter implements Router {
   /** Plugin instances by name (tests, reports). */
   readonly plugins: ReadonlyMap<string, Plugin>;
 
+  /** No-op plugins and loader notes, for the run output. */
+  readonly notes: readonly string[];
+
   constructor(config: EppConfig, init: RouterInit, opts: EppRouterOptions = {}) {
     this.config = config;
     this.name = opts.name ?? config.source;
     this.trace = init.traceDecisions === true;
+    this.notes = simulationNotes(config);
     const b = new Builder(config, init);
     for (const p of config.plugins) {
       if (PLUGIN_TYPES.get(p.type)?.build !== undefined) b.plugin(p.name);
@@ -188,6 +195,9 @@ export class EppRouter implements Router {
       const scorers: { scorer: Scorer; weight: number }[] = [];
       let picker: Picker | undefined;
       for (const ref of prof.plugins) {
+        // A no-op plugin in a profile (a scorer that gives every endpoint the same score) has no instance.
+        const spec = config.plugins.find((p) => p.name === ref.pluginRef);
+        if (spec !== undefined && PLUGIN_TYPES.get(spec.type)?.status !== "simulated") continue;
         const inst = b.plugin(ref.pluginRef);
         if (isScorer(inst) && ref.weight !== undefined) scorers.push({ scorer: inst, weight: ref.weight });
         else if (isPicker(inst)) picker = inst;
@@ -205,6 +215,7 @@ export class EppRouter implements Router {
       ...all.filter((p) => p === b.prefix),
     ];
     this.hooks = ordered.filter((p) => p.onDispatch || p.onFirstToken || p.onComplete);
+    this.admitters = ordered.filter(isAdmitter);
     this.kvHooks = ordered.filter((p) => p.wantsKvEvents && p.onKvEvent);
     this.wantsKvEvents = this.kvHooks.length > 0;
     this.plugins = b.instances;
@@ -224,6 +235,13 @@ export class EppRouter implements Router {
     if (this.trace) {
       this.scores = new Map();
       this.breakdown = new Map();
+    }
+    for (let i = 0; i < this.admitters.length; i++) {
+      const why = this.admitters[i]!.admit(cycle);
+      if (why !== undefined) {
+        this.cur = undefined;
+        return { refused: true, status: SCHEDULING_FAILURE_STATUS, reason: why };
+      }
     }
     const pick = this.handler.schedule(cycle, this.runProfile);
     this.cur = undefined;
@@ -292,6 +310,36 @@ export class EppRouter implements Router {
   onKvEvent(ev: KvEvent, now: number): void {
     for (const h of this.kvHooks) h.onKvEvent?.(ev, now);
   }
+}
+
+const FLOW_CONTROL_KINDS = new Set(["fairness", "ordering", "usage-limit"]);
+
+/**
+ * Refuses a config that needs a plugin gatelab recognises but does not simulate (or a loader-test mock), and
+ * returns the notes for the plugins that run as no-ops. Flow-control policies matter only with the flowControl
+ * feature gate on (the loader ignores the section otherwise).
+ */
+export function simulationNotes(config: EppConfig): string[] {
+  const notes = [...config.notes];
+  const flowOn = config.featureGates.includes("flowControl");
+  for (const p of config.plugins) {
+    const info = PLUGIN_TYPES.get(p.type)!;
+    if (info.status === "simulated") {
+      if (info.why !== undefined) notes.push(`plugin "${p.name}" (type ${p.declaredType}): simulated, but ${info.why}`);
+      continue;
+    }
+    const what = `plugin "${p.name}" (type ${p.declaredType})`;
+    if (info.status === "no-op") {
+      notes.push(`${what}: runs as a no-op, it cannot change a routing decision here: ${info.why}`);
+      continue;
+    }
+    if (FLOW_CONTROL_KINDS.has(info.kind) && !flowOn) {
+      notes.push(`${what}: unused, the flowControl feature gate is off`);
+      continue;
+    }
+    throw new InputError(`${config.source}: ${what}: recognised, not simulated: ${info.why}`);
+  }
+  return notes;
 }
 
 /** Builds a router that runs a loaded EndpointPickerConfig. */

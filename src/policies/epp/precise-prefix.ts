@@ -24,7 +24,9 @@ import type { Cycle, PrefixMatch, PrefixMatchProvider, Scorer } from "./framewor
 import { anything, duration, posInt } from "./params.ts";
 
 export const preciseParams = z.strictObject({
-  tokenProcessorConfig: z.strictObject({ blockSize: posInt.optional(), hashSeed: z.string().optional() }).optional(),
+  tokenProcessorConfig: z
+    .strictObject({ blockSize: posInt.optional(), blockSizeTokens: posInt.optional(), hashSeed: z.string().optional() })
+    .optional(),
   indexerConfig: anything.optional(),
   kvEventsConfig: anything.optional(),
   speculativeIndexing: z.boolean().default(false),
@@ -34,7 +36,7 @@ export const preciseParams = z.strictObject({
 export type PreciseParams = z.output<typeof preciseParams>;
 
 export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
-  readonly type = "precise-prefix-cache-scorer";
+  readonly type: string = "precise-prefix-cache-scorer";
   readonly name: string;
   readonly wantsKvEvents = true;
   readonly blockSize: number;
@@ -48,6 +50,7 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
   private readonly raw: Int32Array;
   private readonly coarse: Int32Array;
   private readonly coarseResult: { matchBlocks: Int32Array; totalBlocks: number; blockSize: number };
+  private readonly fullResult: { matchBlocks: Int32Array; totalBlocks: number; blockSize: number };
   private cycleId = -1;
   private hashes: Float64Array = new Float64Array(0);
   private reqId = -1;
@@ -56,13 +59,15 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
 
   constructor(name: string, params: PreciseParams, init: RouterInit) {
     this.name = name;
-    this.blockSize = params.tokenProcessorConfig?.blockSize ?? init.blockSize;
+    this.blockSize =
+      params.tokenProcessorConfig?.blockSizeTokens ?? params.tokenProcessorConfig?.blockSize ?? init.blockSize;
     this.minmax = params.normalization === "minmax";
     this.speculative = params.speculativeIndexing;
     this.specTtl = params.speculativeTTL;
     this.raw = new Int32Array(init.replicas);
     this.coarse = new Int32Array(init.replicas);
     this.coarseResult = { matchBlocks: this.coarse, totalBlocks: 1, blockSize: this.blockSize };
+    this.fullResult = { matchBlocks: this.raw, totalBlocks: 0, blockSize: this.blockSize };
     this.index = new CountedHolderIndex(init.replicas);
     this.reps = new Int32Array(Math.max(1, init.replicas));
   }
@@ -136,7 +141,14 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
     }
   }
 
-  /** Coarse match for `no-hit-lru-scorer`: 1 of 1 block when the pod has any hit. */
+  /** The match in blocks: longest held prefix per endpoint of the request's blocks (the producer form). */
+  protected fullMatch(cycle: Cycle): PrefixMatch {
+    this.compute(cycle, cycle.ctx.endpoints);
+    this.fullResult.totalBlocks = this.hashes.length;
+    return this.fullResult;
+  }
+
+  /** Coarse match for `no-hit-lru-scorer`: 1 of 1 block when the pod has any hit (the legacy scorer form). */
   match(cycle: Cycle): PrefixMatch {
     this.compute(cycle, cycle.ctx.endpoints);
     this.coarse.fill(0);
@@ -168,5 +180,20 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
         else break;
       }
     }
+  }
+}
+
+/**
+ * llm-d-router's current form, `precise-prefix-cache-producer` (llm-d/llm-d-router `pkg/epp/framework/plugins/
+ * requestcontrol/dataproducer/preciseprefixcache/producer.go` at `ebab6879`, registered in `cmd/epp/runner/
+ * runner.go` L634): the same KV-event-fed index, publishing the per-endpoint match (longest held prefix in blocks,
+ * of the request's blocks) as `PrefixCacheMatchInfo`, which `prefix-cache-scorer` with `prefixMatchInfoProducerName`
+ * (and `no-hit-lru-scorer`) read instead of the approximate producer's. Parameters as the legacy scorer's.
+ */
+export class PrecisePrefixProducer extends PrecisePrefixCacheScorer {
+  override readonly type = "precise-prefix-cache-producer";
+
+  override match(cycle: Cycle): PrefixMatch {
+    return this.fullMatch(cycle);
   }
 }

@@ -57,6 +57,14 @@ export const prefixScorerParams = z.strictObject({
   ...prefixProducerShape,
   matchLengthWeight: unit.default(0),
   matchLengthScaleTokens: posInt.default(8192),
+  // llm-d-router (ebab6879) pkg/epp/framework/plugins/scheduling/scorer/prefix/plugin.go: the producer whose
+  // PrefixCacheMatchInfo the scorer reads (default the approximate producer), e.g. precise-prefix-cache-producer.
+  prefixMatchInfoProducerName: z.string().min(1).optional(),
+  // The older llm-d-inference-scheduler form (llm-d-kv-cache-manager benchmarking/37-capacity/README.md L147):
+  // `mode: cache_tracking` scores from the KV-event index with `indexerConfig.tokenProcessorConfig`; `estimate` is
+  // the approximate index.
+  mode: z.enum(["estimate", "cache_tracking"]).optional(),
+  indexerConfig: z.record(z.string(), z.unknown()).optional(),
 });
 export type PrefixScorerParams = z.output<typeof prefixScorerParams>;
 

@@ -28,12 +28,47 @@ export interface ProfileHandler extends Plugin {
   schedule(cycle: Cycle, run: RunProfile): EndpointView | undefined;
 }
 
-export const disaggParams = z.strictObject({
-  profiles: z
-    .strictObject({ decode: z.string().optional(), prefill: z.string().optional(), encode: z.string().optional() })
-    .optional(),
-  deciders: z.strictObject({ prefill: z.string().optional(), encode: z.string().optional() }).optional(),
-});
+// llm-d-router pkg/epp/framework/plugins/scheduling/profilehandler/disagg/disagg_profile_handler.go L66–L140: the
+// nested form, and the deprecated flat one (`decodeProfile`, `prefillDeciderPluginName`, `deciderPluginName`, …,
+// also the parameters of the deprecated `pd-profile-handler`, pd_profile_handler.go L33–L43) mapped onto it.
+export const disaggParams = z
+  .strictObject({
+    stageOrder: z.enum(["decode-first", "prefill-first"]).optional(),
+    profiles: z
+      .strictObject({ decode: z.string().optional(), prefill: z.string().optional(), encode: z.string().optional() })
+      .optional(),
+    deciders: z.strictObject({ prefill: z.string().optional(), encode: z.string().optional() }).optional(),
+    decodeProfile: z.string().optional(),
+    prefillProfile: z.string().optional(),
+    encodeProfile: z.string().optional(),
+    prefillDeciderPluginName: z.string().optional(),
+    encodeDeciderPluginName: z.string().optional(),
+    deciderPluginName: z.string().optional(),
+    prefixPluginType: z.string().optional(),
+    prefixPluginName: z.string().optional(),
+    primaryPort: z.number().int().optional(),
+    prefixMatchInfoProducerName: z.string().optional(),
+  })
+  .transform((p) => {
+    const decode = p.profiles?.decode ?? p.decodeProfile;
+    const prefill = p.profiles?.prefill ?? p.prefillProfile;
+    const encode = p.profiles?.encode ?? p.encodeProfile;
+    const dPrefill = p.deciders?.prefill ?? (p.prefillDeciderPluginName || p.deciderPluginName || undefined);
+    const dEncode = p.deciders?.encode ?? (p.encodeDeciderPluginName || undefined);
+    return {
+      ...(p.stageOrder !== undefined ? { stageOrder: p.stageOrder } : {}),
+      profiles: {
+        ...(decode ? { decode } : {}),
+        ...(prefill ? { prefill } : {}),
+        ...(encode ? { encode } : {}),
+      },
+      deciders: { ...(dPrefill ? { prefill: dPrefill } : {}), ...(dEncode ? { encode: dEncode } : {}) },
+    } as {
+      stageOrder?: "decode-first" | "prefill-first";
+      profiles: { decode?: string; prefill?: string; encode?: string };
+      deciders: { prefill?: string; encode?: string };
+    };
+  });
 export type DisaggParams = z.output<typeof disaggParams>;
 
 export const dataParallelParams = z.strictObject({ primaryPort: posInt.default(8000) });
@@ -87,21 +122,28 @@ export class DisaggProfileHandler implements ProfileHandler {
   }
 }
 
-export const prefixDeciderParams = z.strictObject({ nonCachedTokens: nonNegInt.default(0) });
+// prefix_based_pd_decider.go L22–L31: `promptTokens` gates on the prompt length first (0 = no gate).
+export const prefixDeciderParams = z.strictObject({
+  nonCachedTokens: nonNegInt.default(0),
+  promptTokens: nonNegInt.default(0),
+});
 
 export class PrefixBasedPdDecider implements Decider {
   readonly type = "prefix-based-pd-decider";
   readonly name: string;
   private readonly n: number;
+  private readonly minPrompt: number;
   private readonly prefix: PrefixMatchProvider;
-  constructor(name: string, params: { nonCachedTokens: number }, prefix: PrefixMatchProvider) {
+  constructor(name: string, params: { nonCachedTokens: number; promptTokens?: number }, prefix: PrefixMatchProvider) {
     this.name = name;
     this.n = params.nonCachedTokens;
+    this.minPrompt = params.promptTokens ?? 0;
     this.prefix = prefix;
   }
   decide(cycle: Cycle, decodeTarget: EndpointView): boolean {
     if (this.n <= 0) return false;
     const input = cycle.req.inputTokens;
+    if (input < this.minPrompt) return false;
     if (input < this.n) return false;
     const m = this.prefix.match(cycle);
     return input - m.matchBlocks[decodeTarget.index]! * m.blockSize >= this.n;

@@ -25,6 +25,8 @@ import { pos, posInt } from "./params.ts";
 export const sessionAffinityParams = z.strictObject({
   strategy: z.enum(["encoded_endpoint_header", "session_id"]).default("encoded_endpoint_header"),
   ttlSeconds: pos.default(300),
+  // Where the session id comes from (headers, attributes): gatelab requests carry their session already.
+  sessionIdConfig: z.record(z.string(), z.unknown()).optional(),
 });
 export type SessionAffinityParams = z.output<typeof sessionAffinityParams>;
 
@@ -84,6 +86,8 @@ export class SessionAffinityScorer implements Scorer {
 export const noHitLruParams = z.strictObject({
   prefixPluginType: z.enum(["prefix-cache-scorer", "precise-prefix-cache-scorer"]).default("prefix-cache-scorer"),
   prefixPluginName: z.string().optional(),
+  // llm-d-router (ebab6879): the producer whose PrefixCacheMatchInfo says whether a request is cold.
+  prefixMatchInfoProducerName: z.string().min(1).optional(),
   lruSize: posInt.default(1024),
 });
 export type NoHitLruParams = z.output<typeof noHitLruParams>;

@@ -163,7 +163,22 @@ const EppFlowControlSchema = z.strictObject({
 export function flowControlFromEpp(cfg: EppConfig): FlowControlSettings | undefined {
   if (!cfg.featureGates.includes("flowControl")) return undefined;
   const where = `${cfg.source}: flowControl`;
-  const r = EppFlowControlSchema.safeParse(cfg.flowControl ?? {});
+  // Policy references name plugins (the loader checked they exist and are of the right kind); the admission layer
+  // judges the plugins' types.
+  const typeOf = (ref: unknown): unknown =>
+    typeof ref === "string" ? (cfg.plugins.find((p) => p.name === ref)?.type ?? ref) : ref;
+  const raw = structuredClone((cfg.flowControl ?? {}) as Record<string, unknown>);
+  const bandsIn = [
+    ...(Array.isArray(raw.priorityBands) ? (raw.priorityBands as Record<string, unknown>[]) : []),
+    raw.defaultPriorityBand as Record<string, unknown> | undefined,
+    raw.defaultNegativePriorityBand as Record<string, unknown> | undefined,
+  ];
+  for (const b of bandsIn) {
+    if (b === null || typeof b !== "object") continue;
+    if (b.fairnessPolicyRef !== undefined) b.fairnessPolicyRef = typeOf(b.fairnessPolicyRef);
+    if (b.orderingPolicyRef !== undefined) b.orderingPolicyRef = typeOf(b.orderingPolicyRef);
+  }
+  const r = EppFlowControlSchema.safeParse(raw);
   if (!r.success) {
     const iss = r.error.issues[0]!;
     const path = iss.path.map(String).join(".");
@@ -174,7 +189,7 @@ export function flowControlFromEpp(cfg: EppConfig): FlowControlSettings | undefi
     throw new InputError(`${where}${path ? `.${path}` : ""}: ${msg}`);
   }
   const fc = r.data;
-  const ref = fc.saturationDetector?.pluginRef ?? cfg.saturationDetector?.pluginRef;
+  const ref = fc.saturationDetector?.pluginRef ?? cfg.saturationDetector.pluginRef;
   let detector: GatewayDetector = utilizationDetector(utilizationParams.parse({}));
   if (ref !== undefined) {
     const p = cfg.plugins.find((x) => x.name === ref);
