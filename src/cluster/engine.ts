@@ -200,9 +200,8 @@ export class Simulation implements ReplicaListener, Timers {
   readonly itl = new WeightedSamples();
   private readonly series: TimeSeries;
   private readonly rejectReasons = new Map<string, number>();
-  /** End time of each replica's pending step event, and ends superseded by a truncated fast-forward stretch. */
-  private readonly stepEnds: number[] = [];
-  private readonly staleEnds: (number[] | undefined)[] = [];
+  /** Handle of each replica's pending step event (cancelled when an arrival truncates a fast-forward stretch). */
+  private readonly stepEvents: number[] = [];
   /** The gateway's admission component (undefined: no admission layer; arrivals are routed directly). */
   private readonly gw: Admission | undefined;
   /** Gateway series counters of the current sample window. */
@@ -327,6 +326,7 @@ export class Simulation implements ReplicaListener, Timers {
       this.now = t;
       heap.now = t;
       this.events++;
+      if (heap.lastCancelled) continue;
       const arg = heap.lastArg;
       switch (heap.lastKind) {
         case EV_ARRIVAL_OPEN: {
@@ -347,17 +347,10 @@ export class Simulation implements ReplicaListener, Timers {
           break;
         case EV_STEP: {
           const r = this.replicas[arg]!;
-          const stale = this.staleEnds[arg];
-          if (stale !== undefined && stale.length > 0 && stale.includes(t)) {
-            // The end of a fast-forward stretch that an arrival truncated: superseded.
-            stale.splice(stale.indexOf(t), 1);
-            break;
-          }
           const next = r.checkpoint(t);
           if (next >= 0) {
             // A fast-forward stretch goes on past a chunk boundary: no per-request work here.
-            this.stepEnds[arg] = next;
-            heap.push(next, EV_STEP, arg);
+            this.stepEvents[arg] = heap.push(next, EV_STEP, arg);
             break;
           }
           r.finishStep(t);
@@ -490,11 +483,9 @@ export class Simulation implements ReplicaListener, Timers {
         // Stepping would admit the request at the end of the step in progress: end the stretch there.
         const end = r.truncate(this.now, this.heap.lastPushTime);
         if (end >= 0) {
-          let stale = this.staleEnds[r.index];
-          if (!stale) this.staleEnds[r.index] = stale = [];
-          stale.push(this.stepEnds[r.index]!);
-          this.stepEnds[r.index] = end;
-          this.heap.push(end, EV_STEP, r.index);
+          // The stretch's old end is superseded.
+          this.heap.cancel(this.stepEvents[r.index]!);
+          this.stepEvents[r.index] = this.heap.push(end, EV_STEP, r.index);
         }
       } else this.kick(r);
     }
@@ -504,10 +495,7 @@ export class Simulation implements ReplicaListener, Timers {
   private kick(r: Replica): void {
     if (r.busy) return;
     const end = r.startStep(this.now);
-    if (end >= 0) {
-      this.stepEnds[r.index] = end;
-      this.heap.push(end, EV_STEP, r.index);
-    }
+    if (end >= 0) this.stepEvents[r.index] = this.heap.push(end, EV_STEP, r.index);
   }
 
   private flushKvEvents(t: number): void {
