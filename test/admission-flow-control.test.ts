@@ -11,7 +11,7 @@ import { FlowControlSchema } from "../src/policies/flow-control/schema.ts";
 import { flowControlFromEpp, flowControlFromScenario } from "../src/policies/flow-control/settings.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
 import { loadScenario, parseScenario } from "../src/scenario.ts";
-import { DropReason } from "../src/sim/records.ts";
+import { DropReason } from "../src/sim/outcomes.ts";
 import { Outcome, type Request } from "../src/sim/request.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";
 

@@ -10,7 +10,7 @@ import { flowControlFromScenario } from "../src/policies/flow-control/settings.t
 import { LeastRequestRouter } from "../src/policies/routers/least-request.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
 import { loadScenario } from "../src/scenario.ts";
-import { DropReason } from "../src/sim/records.ts";
+import { DropReason } from "../src/sim/outcomes.ts";
 import { Outcome, type Request, type RequestSource } from "../src/sim/request.ts";
 import { rngStream } from "../src/sim/rng.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";

@@ -17,7 +17,8 @@ import type { AdmissionOptions, SloTargets } from "../policies/flow-control/opti
 import type { EndpointView, KvEvent, LocalLoad, RouteResult, Router, RoutingContext } from "../policies/types.ts";
 import { blockHashes } from "../sim/hash.ts";
 import { EventHeap } from "../sim/heap.ts";
-import { DropReason, RequestTable, WeightedSamples } from "../sim/records.ts";
+import { DropReason } from "../sim/outcomes.ts";
+import { RequestTable, WeightedSamples } from "../sim/records.ts";
 import { Outcome, type Request, type RequestSource } from "../sim/request.ts";
 import { type Rng, rngStream } from "../sim/rng.ts";
 import type { Timer, Timers } from "../sim/timers.ts";

@@ -4,6 +4,7 @@
  */
 import { getGpu, getModel } from "../models/catalog.ts";
 import type { BatchShape, CostModel, RequestOverheads } from "../models/cost.ts";
+import type { COST_MODELS, CostModelKind } from "../models/cost-factory.ts";
 import {
   findKernelProfile,
   KERNEL_RAW_TABLES,
@@ -17,8 +18,10 @@ import { LinearCostModel } from "../models/cost-linear.ts";
 import { BLIS_TRAINED_PHYSICS_ITER29, PhysicsCostModel, physicsBasis } from "../models/cost-physics.ts";
 import type { Experiment } from "./validate.ts";
 
-export type ModelKind = "linear" | "physics" | "kernel";
-export const MODEL_KINDS: readonly ModelKind[] = ["linear", "physics", "kernel"];
+/** Cost models that can be calibrated: the kinds with coefficient files (`COST_MODELS[kind].coefficientFile`). */
+export type ModelKind = {
+  [K in CostModelKind]: (typeof COST_MODELS)[K] extends { coefficientFile: object | string } ? K : never;
+}[CostModelKind];
 
 /** α names and their prior standard deviations (µs): loose, the overheads are what the data tell. */
 export const ALPHA_NAMES = ["alpha0_pre_queue_us", "alpha1_post_decode_us", "alpha2_per_output_token_us"] as const;
@@ -240,6 +243,15 @@ export function linearFamily(experiments: readonly Experiment[]): Family {
   };
 }
 
+/** The calibration family of every cost model with coefficient files (the compiler asks for a new one's). */
+const FAMILIES = {
+  linear: linearFamily,
+  physics: () => physicsFamily(),
+  kernel: () => kernelFamily(),
+} satisfies Record<ModelKind, (experiments: readonly Experiment[]) => Family>;
+
+export const MODEL_KINDS = Object.keys(FAMILIES) as ModelKind[];
+
 export function familyFor(kind: ModelKind, experiments: readonly Experiment[]): Family {
-  return kind === "kernel" ? kernelFamily() : kind === "physics" ? physicsFamily() : linearFamily(experiments);
+  return FAMILIES[kind](experiments);
 }

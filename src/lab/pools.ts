@@ -15,12 +15,13 @@ import {
 import type { EngineConfig } from "../models/replica.ts";
 import type { PoolConfig, Scenario } from "../scenario.ts";
 
+/** Runs `f`, naming `field` in the input errors it raises (any other error is a bug and keeps its stack). */
 function wrap<T>(field: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError(`${field}: ${(e as Error).message}`);
+    if (e instanceof InputError) throw new InputError(`${field}: ${e.message}`);
+    throw e;
   }
 }
 

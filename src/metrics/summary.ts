@@ -15,8 +15,9 @@ import type { SimResult } from "../cluster/engine.ts";
 import type { GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
+import { DROP_REASONS } from "../sim/outcomes.ts";
 import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
-import { DROP_REASONS, type RequestTable, type WeightedSamples } from "../sim/records.ts";
+import type { RequestTable, WeightedSamples } from "../sim/records.ts";
 import { Outcome } from "../sim/request.ts";
 
 export interface Dist {

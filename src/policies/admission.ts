@@ -7,7 +7,8 @@
  * It owns its timers (client retries, flow-control dispatch ticks, TTL sweeps) through the event loop's `Timers` and
  * sees replicas only as `EndpointView`s; the cluster that hosts it routes, ends requests and keeps the views fresh.
  */
-import { DropReason, type RequestTable } from "../sim/records.ts";
+import { DROP_REASONS_BY_CODE, type DropCounter, DropReason } from "../sim/outcomes.ts";
+import type { RequestTable } from "../sim/records.ts";
 import type { Request } from "../sim/request.ts";
 import type { Timer, Timers } from "../sim/timers.ts";
 import { degrade } from "./degradation.ts";
@@ -177,13 +178,8 @@ export class Admission {
     const g = this.g;
     const st = g.stats;
     st.refusals[status] = (st.refusals[status] ?? 0) + 1;
-    if (cause === DropReason.Shed) st.shed_capacity++;
-    else if (cause === DropReason.Saturated) st.shed_saturated++;
-    else if (cause === DropReason.TimedOut) st.timed_out++;
-    else if (cause === DropReason.QuotaRate) st.quota_rate++;
-    else if (cause === DropReason.Forbidden) st.quota_forbidden++;
-    else if (cause === DropReason.NoEndpoints) st.no_endpoints++;
-    else st.router_refused++;
+    const counter = DROP_REASONS_BY_CODE[cause]!.counter as DropCounter | "";
+    st[counter === "" ? "router_refused" : counter]++;
     if (g.retry !== undefined) {
       const delay = retryDelay(g.retry.policyFor(a.orig), a.attempt, status, retryAfterS, g.rng);
       if (delay >= 0) {
