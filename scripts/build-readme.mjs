@@ -3,7 +3,17 @@
 // The chapters stay in docs/ (code comments point at them); README.md is the one document to read.
 import { readFileSync, writeFileSync } from "node:fs";
 
-const CHAPTERS = ["models", "workloads", "gateway", "admission", "lab", "fidelity", "calibration", "ecosystem"];
+const CHAPTERS = [
+  "models",
+  "workloads",
+  "gateway",
+  "admission",
+  "lab",
+  "fidelity",
+  "calibration",
+  "inference-perf",
+  "ecosystem",
+];
 const doc = (name) => readFileSync(new URL(`../docs/${name}.md`, import.meta.url), "utf8");
 
 function shift(md) {

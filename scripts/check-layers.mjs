@@ -23,23 +23,48 @@ export const LAYERS = [
   { name: "cli", paths: ["src/cli/"] },
 ];
 
+/**
+ * Upward edges allowed for types only (`import type`, erased at build time): the report renders the shapes the lab
+ * computes (a drill's phases, a check's verdicts) and never calls a lab workflow.
+ */
+export const TYPE_ONLY_UP = [{ from: "report", to: "lab" }];
+
 /** Index in LAYERS of a repository-relative path, or -1. */
 export function layerOf(path) {
   return LAYERS.findIndex((l) => l.paths.some((p) => (p.endsWith("/") ? path.startsWith(p) : path === p)));
 }
 
 const IMPORT_RES = [
-  /\bfrom\s*"(\.{1,2}\/[^"]+)"/g, // import … from "…", export … from "…"
+  /\b(import|export)(\s+type)?\s*(\{[^}]*\}|\*(?:\s+as\s+\w+)?|\w+(?:\s*,\s*\{[^}]*\})?)\s*from\s*"(\.{1,2}\/[^"]+)"/g, // import/export … from "…"
   /\bimport\s*\(\s*"(\.{1,2}\/[^"]+)"\s*\)/g, // import("…")
   /^\s*import\s*"(\.{1,2}\/[^"]+)"/gm, // import "…"
 ];
 
-/** Relative import specifiers of a source text (comments removed first). */
-export function importsOf(text) {
+/**
+ * Relative imports of a source text (comments removed first): specifier → whether every import of it is type-only
+ * (`import type { … }`, `export type { … }`, or braces whose every name is `type X`).
+ */
+export function importMap(text) {
   const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-  const out = new Set();
-  for (const re of IMPORT_RES) for (const m of code.matchAll(re)) out.add(m[1]);
-  return [...out];
+  const out = new Map();
+  const add = (spec, typeOnly) => out.set(spec, (out.get(spec) ?? true) && typeOnly);
+  for (const m of code.matchAll(IMPORT_RES[0])) {
+    const names = m[3].startsWith("{")
+      ? m[3]
+          .slice(1, -1)
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : [];
+    add(m[4], m[2] !== undefined || (names.length > 0 && names.every((n) => n.startsWith("type "))));
+  }
+  for (const re of IMPORT_RES.slice(1)) for (const m of code.matchAll(re)) add(m[1], false);
+  return out;
+}
+
+/** Relative import specifiers of a source text. */
+export function importsOf(text) {
+  return [...importMap(text).keys()];
 }
 
 function listTs(root, dir) {
@@ -67,7 +92,7 @@ export function checkLayers({ root = join(dirname(fileURLToPath(import.meta.url)
     const from = layerOf(file);
     if (from < 0) problems.push(`${file} belongs to no layer (add its folder to LAYERS in scripts/check-layers.mjs)`);
     const edges = [];
-    for (const spec of importsOf(text)) {
+    for (const [spec, typeOnly] of importMap(text)) {
       const target = normalize(join(dirname(file), spec)).replaceAll("\\", "/");
       const to = layerOf(target);
       if (!files.has(target)) {
@@ -75,9 +100,10 @@ export function checkLayers({ root = join(dirname(fileURLToPath(import.meta.url)
         continue;
       }
       edges.push(target);
-      if (from >= 0 && to > from) {
+      const allowed = typeOnly && TYPE_ONLY_UP.some((e) => e.from === LAYERS[from]?.name && e.to === LAYERS[to]?.name);
+      if (from >= 0 && to > from && !allowed) {
         problems.push(
-          `${file} (${LAYERS[from].name}) imports ${target} (${LAYERS[to].name}), a layer above it: ` +
+          `${file} (${LAYERS[from].name}) imports ${target} (${LAYERS[to].name})${typeOnly ? " (types)" : ""}, a layer above it: ` +
             `layers point down (${LAYERS.map((l) => l.name).join(" < ")})`,
         );
       }

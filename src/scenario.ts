@@ -197,9 +197,16 @@ export const ScenarioSchema = z
     sample_interval_s: z.number().positive().default(1),
   })
   .strict()
-  .refine((s) => s.requests !== undefined || s.duration_s !== undefined, {
-    message: "expected `requests` or `duration_s` (how long to generate traffic)",
-  });
+  // An inference-perf workload ends by itself (its stages are finite).
+  .refine(
+    (s) =>
+      s.requests !== undefined ||
+      s.duration_s !== undefined ||
+      ("type" in s.workload && s.workload.type === "inference-perf"),
+    {
+      message: "expected `requests` or `duration_s` (how long to generate traffic)",
+    },
+  );
 
 export type Scenario = z.infer<typeof ScenarioSchema>;
 export type PoolConfig = z.infer<typeof PoolSchema>;

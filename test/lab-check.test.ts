@@ -51,6 +51,9 @@ describe("gatelab check", () => {
     expect(xml).toMatch(/<testsuites name="gatelab check" tests="\d+" failures="1">/);
     expect(xml).toContain('name="ttft_p95_ms within 5.0% of baseline"');
     expect(xml).toContain("<failure");
+    // Numbers as people read them (the metric's format), not raw floats like 47.00239434939246.
+    expect(xml).toMatch(/message="TTFT p95 \(ms\): baseline [\d,.]+, now [\d,.]+ \(\+25\.0%\)"/);
+    expect(xml).not.toMatch(/\d\.\d{6,}/);
     // Within a 30% tolerance it passes.
     process.exitCode = undefined;
     expect(await main(["check", f, "--tolerance", "30%"])).toBe(0);

@@ -43,6 +43,21 @@ describe("layering (scripts/check-layers.mjs)", () => {
     expect(problems.some((p) => p.includes("src/report/back-edge.ts (report) imports src/lab/run.ts"))).toBe(true);
   });
 
+  it("lets the report import the lab's types (the shapes it renders), never its values", () => {
+    expect(
+      check({
+        extra: {
+          "src/report/shape.ts": 'import type { DrillResult } from "../lab/drill.ts";\nexport type D = DrillResult;\n',
+        },
+      }),
+    ).toEqual([]);
+    const problems = check({
+      extra: { "src/report/shape.ts": 'import { drill } from "../lab/drill.ts";\nexport const d = drill;\n' },
+    });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain("src/report/shape.ts (report) imports src/lab/drill.ts (lab), a layer above it");
+  });
+
   it("catches an import cycle within one layer, type-only imports included", () => {
     const problems = check({
       extra: {

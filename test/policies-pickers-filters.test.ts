@@ -215,7 +215,12 @@ describe("saturation detection", () => {
 describe("prefix-cache-affinity-filter", () => {
   const init = routerInit(3);
   function setup(params: Record<string, unknown> = {}, detector?: UtilizationDetector) {
-    const p = new ApproxPrefixProducer("p", resolvePrefixSettings(prefixProducerParams.parse({}), init), init);
+    // 16-token blocks (GIE release-1.5 family): the partial-match cases below are sized for them.
+    const p = new ApproxPrefixProducer(
+      "p",
+      resolvePrefixSettings(prefixProducerParams.parse({}), init, "gie-r1.5"),
+      init,
+    );
     const load = new InflightLoadProducer(
       "l",
       { addEstimatedOutputTokens: false, maxEstimatedOutputTokens: 0 },

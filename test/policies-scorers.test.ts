@@ -117,7 +117,8 @@ function producer(
   params: Record<string, unknown> = {},
   init = routerInit(replicas),
 ): ApproxPrefixProducer {
-  return new ApproxPrefixProducer("p", resolvePrefixSettings(prefixScorerParams.parse(params), init), init);
+  // The 16-token-block family (GIE ≤ release-1.5) unless a test says otherwise; today's router floors blocks at 64.
+  return new ApproxPrefixProducer("p", resolvePrefixSettings(prefixScorerParams.parse(params), init, "gie-r1.5"), init);
 }
 
 describe("prefix-cache-scorer (approximate index)", () => {
@@ -132,7 +133,7 @@ describe("prefix-cache-scorer (approximate index)", () => {
       autoTune: false,
       hashPartialBlock: false,
     });
-    expect(resolvePrefixSettings(prefixScorerParams.parse({}), init)).toEqual({
+    expect(resolvePrefixSettings(prefixScorerParams.parse({}), init, "gie-r1.5")).toEqual({
       variant: "v1.4+",
       blockSizeTokens: 32,
       maxBlocks: 256,
@@ -141,14 +142,66 @@ describe("prefix-cache-scorer (approximate index)", () => {
       hashPartialBlock: true,
     });
     expect(
-      resolvePrefixSettings(prefixScorerParams.parse({ maxPrefixTokensToMatch: 131072, autoTune: false }), init),
+      resolvePrefixSettings(
+        prefixScorerParams.parse({ maxPrefixTokensToMatch: 131072, autoTune: false }),
+        init,
+        "gie-r1.5",
+      ),
     ).toMatchObject({
       blockSizeTokens: 16,
       maxBlocks: 8192,
     });
-    expect(resolvePrefixSettings(prefixScorerParams.parse({ maxPrefixBlocksToMatch: 0 }), init).maxBlocks).toBe(
-      Infinity,
-    );
+    expect(
+      resolvePrefixSettings(prefixScorerParams.parse({ maxPrefixBlocksToMatch: 0 }), init, "gie-r1.5").maxBlocks,
+    ).toBe(Infinity);
+  });
+
+  it("today's router: engine block floored at 64 tokens, ⌊131072 / block⌋ blocks, deprecated blockSize in tokens", () => {
+    const init = routerInit(2, { blockSize: 16, numGpuBlocks: [500, 600] });
+    // vLLM's 16-token blocks become 64 (approximateprefix/plugin.go minBlockSizeTokens); 131072 / 64 = 2048 blocks.
+    expect(resolvePrefixSettings(prefixScorerParams.parse({}), init)).toEqual({
+      variant: "router",
+      blockSizeTokens: 64,
+      maxBlocks: 2048,
+      lruCapacityPerServer: 31250,
+      autoTune: true,
+      hashPartialBlock: true,
+    });
+    // Engine blocks above the floor are kept; the token cap then gives 131072 / 128 = 1024 blocks.
+    expect(resolvePrefixSettings(prefixScorerParams.parse({}), routerInit(1, { blockSize: 128 }))).toMatchObject({
+      blockSizeTokens: 128,
+      maxBlocks: 1024,
+    });
+    // The deprecated blockSize is tokens now (was characters ÷ 4); below the floor it is raised to 64.
+    const noTune = (p: Record<string, unknown>) =>
+      resolvePrefixSettings(prefixScorerParams.parse({ autoTune: false, ...p }), init).blockSizeTokens;
+    expect(noTune({ blockSize: 256 })).toBe(256);
+    expect(noTune({ blockSize: 32 })).toBe(64);
+    expect(noTune({ blockSizeTokens: 96 })).toBe(96);
+    // Token cap 0 → the block cap (2048 default; 0 → unlimited).
+    expect(
+      resolvePrefixSettings(prefixScorerParams.parse({ maxPrefixTokensToMatch: 0, maxPrefixBlocksToMatch: 7 }), init)
+        .maxBlocks,
+    ).toBe(7);
+  });
+
+  it("today's router: a prompt shorter than one block still gets a hash and matches", () => {
+    const init = routerInit(2, { blockSize: 16 });
+    const p = new ApproxPrefixProducer("p", resolvePrefixSettings(prefixScorerParams.parse({}), init), init);
+    const scorer = new PrefixCacheScorer("prefix", prefixScorerParams.parse({}), p);
+    const eps = endpoints(2);
+    const short = request([{ id: 7, tokens: 40 }]); // < 64 tokens: one partial block
+    p.onDispatch(short, 0, 0, undefined);
+    const again = request([{ id: 7, tokens: 40 }]);
+    expect(run(scorer, again, context(again, eps))).toEqual([1, 0]);
+    // 100 tokens = one full 64-token block + a 36-token partial one: sharing only the first 64 → 1 of 2.
+    const long = request([{ id: 8, tokens: 100 }]);
+    p.onDispatch(long, 1, 0, undefined);
+    const prefixOnly = request([
+      { id: 8, tokens: 64 },
+      { id: 9, tokens: 36 },
+    ]);
+    expect(run(scorer, prefixOnly, context(prefixOnly, eps))).toEqual([0, 0.5]);
   });
 
   it("score = matchBlocks / totalBlocks after the index learns at dispatch", () => {

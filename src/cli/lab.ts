@@ -221,12 +221,15 @@ export function registerLabCommands(program: Command): void {
         else process.stdout.write(`${text}\n`);
         if (o.out) {
           const { writeCompareOutputs } = await import("../report/lab-outputs.ts");
+          const { drillSection } = await import("../report/html/views.ts");
           writeFileAtomic(`${o.out}/drill.json`, `${JSON.stringify(drillJson(d), null, 2)}\n`);
           const files = await writeCompareOutputs(o.out, d.analysis, {
             spans: d.spans,
             windowS: d.recovery.window_s,
             title: `gatelab drill: ${d.scenario}`,
-            intro: { title: "Verdict", text },
+            kind: "drill",
+            verdict: { ok: d.ok, text: d.ok ? "PASS — the SLOs hold through the spike" : "FAIL" },
+            lead: [drillSection(d, text)],
           });
           const say = o.json ? process.stderr : process.stdout;
           say.write(
@@ -245,18 +248,20 @@ export function registerLabCommands(program: Command): void {
     .option("--update-baseline", "write the baseline from this run")
     .addOption(new Option("--tolerance <pct>", "allowed regression per metric, e.g. 5%").default("5%"))
     .option("--junit <file>", "also write a JUnit XML report")
+    .option("--report <file>", "also write an HTML report (SLO verdicts, the baseline diff)")
     .option("-p, --policy <name>", "routing policy (overrides the scenario's)")
     .option("--epp-config <file>", "EndpointPickerConfig YAML to route with")
     .option("-s, --seed <n>", "random seed (overrides the scenario's)", parseIntArg)
     .option("--json", "print the result as JSON")
     .action(
-      (
+      async (
         file: string,
         o: {
           baseline?: string;
           updateBaseline?: boolean;
           tolerance: string;
           junit?: string;
+          report?: string;
           policy?: string;
           eppConfig?: string;
           seed?: number;
@@ -273,6 +278,13 @@ export function registerLabCommands(program: Command): void {
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
         });
         if (o.junit) writeFileAtomic(o.junit, junitXml(r));
+        if (o.report) {
+          const [{ renderHtmlReport }, { checkReport }] = await Promise.all([
+            import("../report/html.ts"),
+            import("../report/html/views.ts"),
+          ]);
+          writeFileAtomic(o.report, renderHtmlReport(checkReport(r, formatCheck(r))));
+        }
         if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         else process.stdout.write(`${formatCheck(r)}\n`);
         process.exitCode = r.exitCode;

@@ -9,12 +9,14 @@ import { runScenario } from "../lab/run.ts";
 import { DEFAULT_EPP_VARIANT, EPP_VARIANTS } from "../policies/epp/variants.ts";
 import { comparisonJson, formatComparison } from "../report/compare.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
+import { assertInferencePerfScenario, parseReportFormat, writeInferencePerfOutputs } from "../report/inference-perf.ts";
 import { writeCompareOutputs } from "../report/lab-outputs.ts";
 import { metricsOptions, OutputWriteError, writeMetricsFile } from "../report/openmetrics-cli.ts";
 import { writeRunOutputs } from "../report/outputs.ts";
 import { formatRun } from "../report/text.ts";
 import { loadScenario } from "../scenario.ts";
 import { registerFidelityCommands } from "./fidelity.ts";
+import { registerInferencePerfCommands } from "./inference-perf.ts";
 import { registerLabCommands } from "./lab.ts";
 import { registerModelsCommand } from "./models.ts";
 import { registerPoliciesCommand } from "./policies.ts";
@@ -67,6 +69,11 @@ export function buildProgram(): Command {
     .option("--no-fast-forward", "step replicas one step at a time (the reference path; same results, slower)")
     .option("--metrics-out <file>", "write the run's time series as vLLM / Endpoint Picker metrics (OpenMetrics)")
     .option(
+      "--report <format>",
+      "with --out and a `type: inference-perf` workload: also write inference-perf's report files to " +
+        "OUT/inference-perf/<policy>/ (inference-perf, or inference-perf-legacy for its 2025 format)",
+    )
+    .option(
       "--metrics-epoch <time>",
       "wall-clock time of simulated t=0: Unix seconds, ISO 8601, or now",
       "2025-01-01T00:00:00Z",
@@ -87,10 +94,14 @@ export function buildProgram(): Command {
           metricsOut?: string;
           metricsEpoch: string;
           metricsInterval: string;
+          report?: string;
         },
       ) => {
         const metrics = o.metricsOut !== undefined ? metricsOptions(o.metricsEpoch, o.metricsInterval) : undefined;
+        const ipFormat = o.report !== undefined ? parseReportFormat(o.report) : undefined;
+        if (ipFormat !== undefined && !o.out) throw new InputError("--report inference-perf needs --out DIR");
         const loaded = loadScenario(file);
+        if (ipFormat !== undefined) assertInferencePerfScenario(loaded);
         const tracer = o.traceDecisions ? decisionTraceWriter(o.traceDecisions) : undefined;
         const out = runScenario(loaded, {
           ...(o.policy ? { policy: o.policy } : {}),
@@ -102,6 +113,7 @@ export function buildProgram(): Command {
         });
         tracer?.close();
         if (o.out) writeRunOutputs(o.out, loaded, [out]);
+        const ipDirs = ipFormat !== undefined && o.out ? writeInferencePerfOutputs(o.out, [out], ipFormat) : [];
         if (o.metricsOut !== undefined && metrics !== undefined)
           writeMetricsFile(o.metricsOut, [out], metrics, loaded.scenario.name);
         if (o.json) process.stdout.write(`${JSON.stringify(out.summary, null, 2)}\n`);
@@ -110,6 +122,7 @@ export function buildProgram(): Command {
             `${formatRun(`scenario "${loaded.scenario.name}" · policy ${out.policy} · seed ${out.seed}`, out.summary)}\n`,
           );
           if (o.out) process.stdout.write(`\nwrote ${o.out}/summary.json and ${o.out}/requests.csv\n`);
+          for (const d of ipDirs) process.stdout.write(`inference-perf reports: ${d.dir}/ (${d.files.length} files)\n`);
         }
       },
     );
@@ -134,6 +147,11 @@ export function buildProgram(): Command {
     .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", parseIntArg)
     .option("--json", "print the summaries as JSON")
     .option("-o, --out <dir>", "write summary.json, requests.csv, charts/ and report.html to this folder")
+    .option(
+      "--report <format>",
+      "with a `type: inference-perf` workload: also write inference-perf's report files per policy to " +
+        "OUT/inference-perf/<policy>/ (inference-perf, or inference-perf-legacy for its 2025 format)",
+    )
     .option("--no-report", "write no files unless --out is given, and no charts at all")
     .option("--metrics-out <file>", "write every policy's time series as vLLM / Endpoint Picker metrics (label policy)")
     .option(
@@ -151,14 +169,18 @@ export function buildProgram(): Command {
           seed?: number;
           json?: boolean;
           out?: string;
-          report: boolean;
+          report?: boolean | string;
           metricsOut?: string;
           metricsEpoch: string;
           metricsInterval: string;
         },
       ) => {
         const metrics = o.metricsOut !== undefined ? metricsOptions(o.metricsEpoch, o.metricsInterval) : undefined;
+        const ipFormat = typeof o.report === "string" ? parseReportFormat(o.report) : undefined;
+        const reportOn = o.report !== false;
+        if (ipFormat !== undefined && !o.out && o.json) throw new InputError("--report inference-perf needs --out DIR");
         const loaded = loadScenario(file);
+        if (ipFormat !== undefined) assertInferencePerfScenario(loaded);
         const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
         const c = compare(loaded, {
           policies,
@@ -169,14 +191,17 @@ export function buildProgram(): Command {
         else process.stdout.write(`${formatComparison(c)}\n`);
         if (o.metricsOut !== undefined && metrics !== undefined)
           writeMetricsFile(o.metricsOut, c.runs, metrics, loaded.scenario.name);
-        const dir = o.out ?? (o.report && !o.json ? DEFAULT_RESULTS_DIR : undefined);
+        const dir = o.out ?? (reportOn && !o.json ? DEFAULT_RESULTS_DIR : undefined);
         if (dir !== undefined) {
-          const files = await writeCompareOutputs(dir, c, { charts: o.report });
+          const files = await writeCompareOutputs(dir, c, { charts: reportOn });
           const say = (s: string) => (o.json ? process.stderr : process.stdout).write(s);
           say(`\nwrote ${files.summary} and ${files.requests}\n`);
           if (files.charts.length > 0)
             say(`charts: ${dirname(files.charts[0]!)}/ (${files.charts.length} files, SVG + PNG)\n`);
           if (files.report) say(`report: ${files.report}\n`);
+          if (ipFormat !== undefined)
+            for (const d of writeInferencePerfOutputs(dir, c.runs, ipFormat))
+              say(`inference-perf reports: ${d.dir}/ (${d.files.length} files)\n`);
         }
       },
     );
@@ -187,6 +212,7 @@ export function buildProgram(): Command {
   registerFidelityCommands(program);
   registerTraceCommands(program);
   registerLabCommands(program);
+  registerInferencePerfCommands(program);
   return program;
 }
 

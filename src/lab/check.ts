@@ -286,7 +286,7 @@ export function junitXml(r: CheckResult): string {
       else {
         failures++;
         cases.push(
-          `    <testcase classname="gatelab.baseline" name="${xml(name)}">\n      <failure message="${xml(`${d.label}: baseline ${d.baseline}, now ${d.current} (${fmtChange(d)})`)}"/>\n    </testcase>`,
+          `    <testcase classname="gatelab.baseline" name="${xml(name)}">\n      <failure message="${xml(`${d.label}: baseline ${metricInfo(d.key)!.fmt(d.baseline)}, now ${metricInfo(d.key)!.fmt(d.current)} (${fmtChange(d)})`)}"/>\n    </testcase>`,
         );
       }
     }

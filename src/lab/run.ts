@@ -83,5 +83,5 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
   });
   const summary = summarize(result);
   if (router.notes !== undefined && router.notes.length > 0) summary.notes = [...router.notes];
-  return { policy: router.name, seed, result, summary };
+  return { policy: router.name, seed, result, summary, source: built };
 }

@@ -18,7 +18,8 @@ import type { TenantQuotaStats } from "../policies/quotas.ts";
 import { DROP_REASONS } from "../sim/outcomes.ts";
 import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
 import type { RequestTable, WeightedSamples } from "../sim/records.ts";
-import { Outcome } from "../sim/request.ts";
+import { Outcome, type RequestSource } from "../sim/request.ts";
+import { type RoutingHealth, routingHealth } from "./routing-health.ts";
 
 export interface Dist {
   mean: number;
@@ -48,6 +49,10 @@ export interface ReplicaSummary extends Summary {
   prefix_cache_hit_rate_blocks: number;
   kv_blocks: number;
   busy_fraction: number;
+  /** Prompt tokens this replica computed (cache misses and recompute). */
+  prefill_tokens: number;
+  /** Output tokens this replica decoded. */
+  decode_tokens: number;
   /** LoRA counters of this replica (LoRA on only). */
   lora?: LoraSummary;
 }
@@ -81,6 +86,8 @@ export interface RunSummary extends Summary {
   gateway: GatewayStats;
   /** LoRA over the cluster (Σ of the replicas). */
   lora: LoraSummary;
+  /** Whether the router spread the load: starved replicas, per-window herding (`routing-health.ts`). */
+  routing: RoutingHealth;
   /** What the router says about itself (Endpoint Picker plugins that run as no-ops, loader deprecations). */
   notes?: string[];
 }
@@ -244,6 +251,8 @@ export function summarize(res: SimResult): RunSummary {
       preemptions: c.preemptions,
       kv_blocks: r.cfg.numGpuBlocks,
       busy_fraction: res.endTime > 0 ? c.busyTime / res.endTime : 0,
+      prefill_tokens: c.prefillTokens,
+      decode_tokens: c.outputTokens,
       ...(r.lora !== undefined ? { lora: loraSummary([r.lora.counters]) } : {}),
     };
   });
@@ -273,6 +282,7 @@ export function summarize(res: SimResult): RunSummary {
     usd_per_million_output_tokens: output > 0 ? (usd / output) * 1e6 : 0,
     rejections: Object.fromEntries([...res.rejectReasons].sort((a, b) => (a[0] < b[0] ? -1 : 1))),
     replicas,
+    routing: routingHealth(res, routed),
     ...groupSummaries(res, duration),
   };
 }
@@ -506,4 +516,6 @@ export interface RunOutput {
   readonly seed: number;
   readonly result: SimResult;
   readonly summary: RunSummary;
+  /** The request stream the engine pulled (reports read an inference-perf client's stage log from it). */
+  readonly source?: RequestSource;
 }

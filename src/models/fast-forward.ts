@@ -217,8 +217,9 @@ export class DecodeStretch {
           kv.register(q.blocks[blk]!, q.hashes[blk]!);
           q.registered = blk + 1;
         }
-        if (ig === i) g++;
       }
+      // Advance past the request in the registration bucket even when prefix caching is off (else this never ends).
+      if (ig === i) g++;
     }
     this.allocDone = j;
   }

@@ -124,7 +124,8 @@ export function partialTailHashInto(
   buf: Float64Array,
   at: number,
 ): boolean {
-  const prev = buf[at - 1]!;
+  // A prompt shorter than one block chains from 0 (today's router hashes it as one partial block).
+  const prev = at > 0 ? buf[at - 1]! : 0;
   let skip = fullBlocks * blockSize;
   mixState[0] = (prev % TWO32) | 0;
   mixState[1] = Math.floor(prev / TWO32) | 0;

@@ -460,7 +460,8 @@ export function heatmapSpec(
   py: string,
   metric: { key: string; label: string; better: "lower" | "higher" | "none" },
 ) {
-  const cells = new Map<string, { x: string; y: string; v: number }>();
+  // `id`: the point behind the cell (the report's explorer opens it on click).
+  const cells = new Map<string, { x: string; y: string; v: number; id: number }>();
   for (const p of points) {
     const v = p.metrics[metric.key];
     if (v === undefined || !Number.isFinite(v)) continue;
@@ -469,7 +470,7 @@ export function heatmapSpec(
     const k = `${xs}\u0000${ys}`;
     const cur = cells.get(k);
     const better = metric.better === "higher" ? v > (cur?.v ?? -Infinity) : v < (cur?.v ?? Infinity);
-    if (!cur || better) cells.set(k, { x: xs, y: ys, v: r4(v) });
+    if (!cur || better) cells.set(k, { x: xs, y: ys, v: r4(v), id: p.id });
   }
   const order = (name: string) => {
     const vs = [...new Set(points.map((p) => p.values[name]))];
@@ -497,17 +498,22 @@ export function heatmapSpec(
     : metric.better === "higher"
       ? `datum.v > ${mid}`
       : `datum.v < ${mid}`;
+  // The plot fills the canvas: at least 360 × 240 px (long parameter names in the titles and subtitle would
+  // otherwise make the canvas far larger than a small grid), axis titles cut at the plot's size.
+  const width = Math.min(WIDTH, Math.max(360, xs.length * 80));
+  const height = Math.min(400, Math.max(240, ys.length * 48));
   return top({
     title: {
       text: `Sweep: ${metric.label}`,
-      subtitle: `over ${px} × ${py}${ranked ? " · colour by rank, yellow = best" : ""}`,
+      subtitle: [`x: ${px}`, `y: ${py}`, ...(ranked ? ["colour by rank, yellow = best"] : [])],
+      subtitleLimit: width + 160,
     },
-    width: Math.min(WIDTH, Math.max(160, xs.length * 56)),
-    height: Math.min(400, Math.max(120, ys.length * 36)),
+    width,
+    height,
     data: { values },
     encoding: {
-      x: { field: "x", type: "ordinal", title: px, sort: xs, axis: { grid: false, labelAngle: 0 } },
-      y: { field: "y", type: "ordinal", title: py, sort: [...ys].reverse(), axis: { grid: false } },
+      x: { field: "x", type: "ordinal", title: px, sort: xs, axis: { grid: false, labelAngle: 0, titleLimit: width } },
+      y: { field: "y", type: "ordinal", title: py, sort: [...ys].reverse(), axis: { grid: false, titleLimit: height } },
     },
     layer: [
       {

@@ -125,7 +125,18 @@ export function formatComparison(c: CompareOutput): string {
     ...groupTable("tenant", labels, c.groups.tenant),
     "",
     ...sloLine(labels, c.slos),
+    ...routingLines(labels, c.runs),
   ].join("\n");
+}
+
+/** Routing health per policy: starved replicas and herding, and the router's notes (no-op plugins). */
+function routingLines(labels: readonly string[], runs: readonly { summary: RunSummary }[]): string[] {
+  const out: string[] = [];
+  runs.forEach((r, i) => {
+    for (const f of r.summary.routing.findings) out.push(`routing: ${labels[i]}: ${f}`);
+    for (const n of r.summary.notes ?? []) out.push(`note: ${labels[i]}: ${n}`);
+  });
+  return out.length > 0 ? ["", ...out] : [];
 }
 
 /** JSON document of a comparison (summary.json): scenario, seed, per run its policy, lab metrics, SLOs, groups. */

@@ -10,6 +10,8 @@ import type { Span } from "../metrics/windows.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { compareCharts, writeCharts } from "./charts.ts";
 import { type CompareOutput, comparisonJson, formatComparison } from "./compare.ts";
+import type { ReportKind, Section } from "./html/model.ts";
+import { compareTables } from "./html/views.ts";
 import { renderHtmlReport } from "./html.ts";
 import { requestsCsv } from "./outputs.ts";
 
@@ -30,6 +32,10 @@ export interface CompareOutputOptions {
   /** Report title and an extra first section (drill verdicts). */
   readonly title?: string;
   readonly intro?: { readonly title: string; readonly text: string };
+  /** Sections before the comparison (the drill's phases and checks). */
+  readonly lead?: readonly Section[];
+  readonly kind?: ReportKind;
+  readonly verdict?: { readonly ok: boolean; readonly text: string };
 }
 
 export async function writeCompareOutputs(
@@ -51,14 +57,21 @@ export async function writeCompareOutputs(
   writeFileAtomic(
     report,
     renderHtmlReport({
+      kind: o.kind ?? "compare",
       title: o.title ?? `gatelab compare: ${c.scenario}`,
-      subtitle: `seed ${c.seed} · ${c.runs.length} policies on the same request stream`,
+      subtitle: `seed ${c.seed} · ${c.runs.length === 1 ? "1 policy" : `${c.runs.length} policies on the same request stream`}`,
+      verdict: o.verdict,
       sections: [
         ...(o.intro ? [o.intro] : []),
-        { title: c.runs.length > 1 ? "Side by side" : "Summary", text: formatComparison(c) },
+        ...(o.lead ?? []),
+        {
+          title: c.runs.length > 1 ? "Side by side" : "Summary",
+          tables: compareTables(c),
+          text: formatComparison(c),
+        },
         {
           title: "Latency",
-          note: "TTFT = first token − arrival at the gateway. The shaded spans are traffic bursts.",
+          note: "TTFT = first token − arrival at the gateway. The shaded spans are traffic bursts. Drag to pan, scroll to zoom, double-click to reset; click a legend entry to highlight a policy.",
           charts: charts.filter((x) => x.name.startsWith("ttft")),
         },
         { title: "Replicas", charts: charts.filter((x) => x.name.startsWith("replica")) },

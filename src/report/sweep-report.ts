@@ -3,7 +3,6 @@
  * parameters (or a line over the only one). Written under the sweep folder: `charts/*.{svg,png}`, `report.html`.
  */
 import { join } from "node:path";
-import type { LabMetrics } from "../metrics/lab-metrics.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import {
   type Chart,
@@ -14,31 +13,12 @@ import {
   varyingParams,
   writeCharts,
 } from "./charts.ts";
+import { sweepTables } from "./html/views.ts";
 import { renderHtmlReport } from "./html.ts";
 import { metricInfo } from "./metric-catalog.ts";
+import type { SweepManifestShape, SweepResultsShape } from "./sweep-shape.ts";
 
-/** What the report draws of a sweep's results (the lab's `SweepResults` carries these fields). */
-export interface SweepReportResults {
-  readonly scenario: string;
-  readonly points: readonly {
-    readonly id: number;
-    readonly values: SweepChartPoint["values"];
-    readonly metrics: LabMetrics;
-    readonly slos_ok: boolean;
-  }[];
-  readonly pareto: { readonly objectives: readonly string[]; readonly front: readonly number[] };
-  readonly best: { readonly objective: string; readonly id: number | null };
-}
-
-/** What the report prints of a sweep's manifest (the lab's `SweepManifest` carries these fields). */
-export interface SweepReportManifest {
-  readonly params: readonly { readonly name: string; readonly spec: string }[];
-  readonly mode: string;
-  readonly points: number;
-  readonly seed: number;
-}
-
-export function sweepChartList(r: SweepReportResults): Chart[] {
+export function sweepChartList(r: SweepResultsShape): Chart[] {
   const pts: SweepChartPoint[] = r.points.map((p) => ({
     id: p.id,
     values: p.values,
@@ -78,25 +58,29 @@ export function sweepChartList(r: SweepReportResults): Chart[] {
 /** Renders the sweep's charts and report; returns the paths written. */
 export async function sweepCharts(
   dir: string,
-  manifest: SweepReportManifest,
-  r: SweepReportResults,
+  manifest: SweepManifestShape,
+  r: SweepResultsShape,
   text: string,
 ): Promise<string[]> {
   const charts = sweepChartList(r);
+  const explore = sweepTables(r);
   const files = await writeCharts(join(dir, "charts"), charts);
   const report = join(dir, "report.html");
   const params = manifest.params.map((p) => `${p.name}=${p.spec}`).join("  ");
   writeFileAtomic(
     report,
     renderHtmlReport({
+      kind: "sweep",
       title: `gatelab sweep: ${r.scenario}`,
       subtitle: `${manifest.mode} search · ${manifest.points} points · ${params} · seed ${manifest.seed}`,
       sections: [
-        { title: "Points", text },
         {
-          title: "Charts",
-          note: "Crosses violate the scenario's SLOs; the ringed point is the best one that meets them.",
+          title: "Explorer",
+          note: "Crosses violate the scenario's SLOs; the ringed point is the best one that meets them. Click a point (or a row below) to see its full summary.",
           charts,
+          tables: [explore.table],
+          explorer: explore.explorer,
+          text,
         },
       ],
     }),

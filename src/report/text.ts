@@ -24,6 +24,13 @@ export function formatRun(title: string, s: RunSummary): string {
       ` · preemptions ${fmtNum(s.preemptions)} · recomputed tokens ${fmtNum(s.recomputed_tokens)} · load skew ${fmtNum(s.load_skew)}`,
   );
   for (const [reason, n] of Object.entries(s.rejections)) out.push(`  ${fmtNum(n)} × ${reason}`);
+  const h = s.routing;
+  out.push(
+    h.findings.length === 0
+      ? `routing: healthy (no replica under 10 % of its fair share; ${fmtNum(h.herded_windows)} of ${fmtNum(h.windows)} windows of ${h.window_s} s herded)`
+      : `routing: ${h.findings.join("; ")}`,
+  );
+  for (const n of s.notes ?? []) out.push(`note: ${n}`);
   out.push("");
   out.push(
     renderTable(

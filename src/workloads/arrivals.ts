@@ -416,7 +416,10 @@ export class InferencePerfTimer implements ArrivalProcess {
 
   private openStage(): boolean {
     for (;;) {
-      if (this.stage >= 0) this.stageStart += this.stages[this.stage]!.duration + this.gap;
+      // A poisson stage's arrivals may run past its nominal end (a Poisson count per second until int(rate ×
+      // duration) requests); the next stage starts after the later of the two, so arrivals never go back in time.
+      if (this.stage >= 0)
+        this.stageStart = Math.max(this.stageStart + this.stages[this.stage]!.duration, this.t) + this.gap;
       this.stage++;
       const s = this.stages[this.stage];
       if (s === undefined) return false;

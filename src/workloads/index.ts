@@ -4,6 +4,7 @@ import type { Request, RequestSource } from "../sim/request.ts";
 import { BlisTraceReader } from "./blis-trace.ts";
 import { AzureTraceReader, BurstGptTraceReader } from "./csv-traces.ts";
 import { ExgenticReader, HashTraceReader, MOONCAKE } from "./hash-trace.ts";
+import { inferencePerfGen } from "./inference-perf.ts";
 import { GatelabJsonlReader } from "./jsonl.ts";
 import { LineReader } from "./lines.ts";
 import { looksLikeOtlp, OtlpTraceReader } from "./otlp.ts";
@@ -54,6 +55,11 @@ export class WorkloadStream implements WorkloadSource {
     this.gen = gen;
     this.max = maxRequests;
     this.until = durationS;
+  }
+
+  /** The component (or mix) that makes the requests (reports read the inference-perf client's stage log). */
+  get component(): Gen {
+    return this.gen;
   }
 
   /** Requests created so far. */
@@ -230,6 +236,7 @@ const factories = new Map<string, GenFactory>([
   ["chat", (c, ctx) => chatGen(c as Extract<SourceConfig, { type: "chat" }>, ctx)],
   ["agent", (c, ctx) => agentGen(c as Extract<SourceConfig, { type: "agent" }>, ctx)],
   ["rag", (c, ctx) => ragGen(c as Extract<SourceConfig, { type: "rag" }>, ctx)],
+  ["inference-perf", (c, ctx) => inferencePerfGen(c as Extract<SourceConfig, { type: "inference-perf" }>, ctx)],
 ]);
 
 /** Registers a generator for a source type. */

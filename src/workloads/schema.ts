@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { InputError } from "../errors.ts";
+import { InferencePerfSourceSchema } from "./inference-perf.ts";
 import { RagSourceSchema } from "./rag.ts";
 import { ServeGenOptionsSchema } from "./servegen.ts";
 import { AgentSourceSchema, ChatSourceSchema } from "./sessions.ts";
@@ -58,6 +59,7 @@ export const SourceSchema = z.discriminatedUnion("type", [
   ChatSourceSchema,
   RagSourceSchema,
   AgentSourceSchema,
+  InferencePerfSourceSchema,
 ]);
 export type SourceConfig = z.infer<typeof SourceSchema>;
 

@@ -30,7 +30,7 @@ import {
 } from "./filters.ts";
 import type { BuildEnv, Decider, Filter, Plugin, PrefixMatchProvider } from "./framework.ts";
 import { InflightLoadProducer, inflightParams, TokenLoadScorer, tokenLoadParams } from "./inflight.ts";
-import { anything, none, nonNeg, pickerParams, unit } from "./params.ts";
+import { anything, none, pickerParams } from "./params.ts";
 import { MaxScorePicker, RandomPicker, WeightedRandomPicker } from "./pickers.ts";
 import { PrecisePrefixCacheScorer, PrecisePrefixProducer, preciseParams } from "./precise-prefix.ts";
 import {
@@ -300,17 +300,34 @@ const TYPES: PluginTypeInfo[] = [
     "load-aware-scorer",
     "scorer",
     "0.5 when nothing waits, else 0.5·(1 − min(waiting, 128)/128)",
-    z.strictObject({ threshold: z.number().positive().default(128) }),
+    // llm-d-router scorer/loadaware/load_aware.go L19–L51: an int; ≤ 0 falls back to 128 (logged, not an error).
+    z.strictObject({
+      threshold: z
+        .number()
+        .int()
+        .default(128)
+        .transform((t) => (t > 0 ? t : 128)),
+    }),
     (n, p) => new LoadAwareScorer(n, p),
   ),
   def(
     "active-request-scorer",
     "scorer",
     "router-local in-flight requests: 1 when idle, else (max−count)/max·maxBusyScore",
+    // llm-d-router scorer/activerequest/active_request.go L23–L112: idleThreshold an int (negative → 0),
+    // maxBusyScore outside [0, 1] → 1 (logged), requestTimeout deprecated and ignored.
     z.strictObject({
-      idleThreshold: nonNeg.default(0),
-      maxBusyScore: unit.default(1),
+      idleThreshold: z
+        .number()
+        .int()
+        .default(0)
+        .transform((t) => Math.max(0, t)),
+      maxBusyScore: z
+        .number()
+        .default(1)
+        .transform((m) => (m >= 0 && m <= 1 ? m : 1)),
       requestTimeout: z.unknown().optional(),
+      inFlightLoadProducerName: z.string().optional(),
     }),
     (n, p) => new ActiveRequestScorer(n, p),
   ),
@@ -510,7 +527,7 @@ const TYPES: PluginTypeInfo[] = [
     "producer",
     "the router-side approximate prefix index (block size, max blocks, LRU per server)",
     prefixProducerParams,
-    (n, p, env) => new ApproxPrefixProducer(n, resolvePrefixSettings(p, env.init), env.init),
+    (n, p, env) => new ApproxPrefixProducer(n, resolvePrefixSettings(p, env.init, env.variant), env.init),
   ),
   def(
     "inflight-load-producer",

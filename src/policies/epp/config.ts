@@ -44,6 +44,8 @@ export interface EppPlugin {
   readonly parameters: Readonly<Record<string, unknown>>;
   /** Parameters validated and defaulted by the type's schema. */
   readonly parsed: unknown;
+  /** Added by the loader's defaulting, not written in the config. */
+  readonly defaulted?: boolean;
 }
 
 export interface EppProfileRef {
@@ -353,7 +355,14 @@ class Normalizer {
     const names = (): string => [...byName.keys()].map((n) => `"${n}"`).join(", ") || "none";
     const addDefault = (type: string): void => {
       const info = PLUGIN_TYPES.get(type)!;
-      const plugin: EppPlugin = { name: type, type, declaredType: type, parameters: {}, parsed: info.params.parse({}) };
+      const plugin: EppPlugin = {
+        name: type,
+        type,
+        declaredType: type,
+        parameters: {},
+        parsed: info.params.parse({}),
+        defaulted: true,
+      };
       plugins.push(plugin);
       byName.set(type, { plugin, info, index: plugins.length - 1 });
     };
@@ -715,24 +724,33 @@ export function loadEppConfigFile(path: string, variant?: string): EppConfig {
   return loadEppConfig(text, path, variant);
 }
 
-/** The config as a plain object in the EndpointPickerConfig format (defaults made explicit). */
+/**
+ * The config as a plain object in the EndpointPickerConfig format: the plugins as written (the loader's defaults —
+ * picker, handler, parsers, flow-control policies, saturation detector — are left for the loader to add again),
+ * profiles with their weights made explicit.
+ */
 export function eppConfigToObject(cfg: EppConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { apiVersion: cfg.apiVersion, kind: cfg.kind };
   if (cfg.featureGates.length > 0) out.featureGates = [...cfg.featureGates];
-  out.plugins = cfg.plugins.map((p) => ({
-    name: p.name,
-    type: p.declaredType,
-    ...(Object.keys(p.parameters).length > 0 ? { parameters: structuredClone(p.parameters) } : {}),
-  }));
+  const defaulted = new Set(cfg.plugins.filter((p) => p.defaulted).map((p) => p.name));
+  out.plugins = cfg.plugins
+    .filter((p) => !p.defaulted)
+    .map((p) => ({
+      name: p.name,
+      type: p.declaredType,
+      ...(Object.keys(p.parameters).length > 0 ? { parameters: structuredClone(p.parameters) } : {}),
+    }));
   out.schedulingProfiles = cfg.schedulingProfiles.map((s) => ({
     name: s.name,
-    plugins: s.plugins.map((r) =>
-      r.weight !== undefined ? { pluginRef: r.pluginRef, weight: r.weight } : { pluginRef: r.pluginRef },
-    ),
+    plugins: s.plugins
+      .filter((r) => !defaulted.has(r.pluginRef))
+      .map((r) => (r.weight !== undefined ? { pluginRef: r.pluginRef, weight: r.weight } : { pluginRef: r.pluginRef })),
   }));
-  const fc: Record<string, unknown> = cfg.flowControl ? structuredClone(cfg.flowControl) : {};
-  fc.saturationDetector = { ...cfg.saturationDetector };
-  out.flowControl = fc;
+  if (cfg.flowControl || !defaulted.has(cfg.saturationDetector.pluginRef)) {
+    const fc: Record<string, unknown> = cfg.flowControl ? structuredClone(cfg.flowControl) : {};
+    fc.saturationDetector = { ...cfg.saturationDetector };
+    out.flowControl = fc;
+  }
   if (cfg.dataLayer) out.dataLayer = structuredClone(cfg.dataLayer);
   if (cfg.explicitParsers) out.requestHandler = { parsers: cfg.parsers.map((p) => ({ pluginRef: p })) };
   return out;

@@ -11,6 +11,7 @@
 import type { Request } from "../../sim/request.ts";
 import { EndpointLists } from "../common.ts";
 import type { EndpointView, KvEvent, RouterInit, RoutingContext } from "../types.ts";
+import type { EppVariantName } from "./variants.ts";
 
 /**
  * State of one scheduling cycle (one `route` call): the EPP's `CycleState`. Producers cache their per-request
@@ -126,6 +127,8 @@ export interface InflightTokens {
 /** What a plugin factory may ask for while building (shared producers, other plugins by name). */
 export interface BuildEnv {
   readonly init: RouterInit;
+  /** The router semantics the config runs with (`variants.ts`). */
+  readonly variant: EppVariantName;
   /** Names of the scheduling profiles, in config order. */
   readonly profileNames: readonly string[];
   /** Canonical type of the plugin named `name`, or undefined when there is none. */

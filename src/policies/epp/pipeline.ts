@@ -43,6 +43,7 @@ import {
   resolvePrefixSettings,
 } from "./prefix.ts";
 import type { ProfileHandler } from "./profiles.ts";
+import type { EppVariantName } from "./variants.ts";
 
 /** HTTP status when scheduling fails (a filter left no endpoint): the EPP's ResourceExhausted → 429 (§2.2). */
 export const SCHEDULING_FAILURE_STATUS = 429;
@@ -62,6 +63,7 @@ export interface EppRouterOptions {
 /** Builds the plugin instances of a config (shared producers, references resolved on demand). */
 class Builder implements BuildEnv {
   readonly init: RouterInit;
+  readonly variant: EppVariantName;
   readonly profileNames: readonly string[];
   readonly instances = new Map<string, Plugin>();
   private readonly specs: Map<string, EppPlugin>;
@@ -73,6 +75,7 @@ class Builder implements BuildEnv {
   constructor(config: EppConfig, init: RouterInit) {
     this.config = config;
     this.init = init;
+    this.variant = config.variant;
     this.profileNames = config.schedulingProfiles.map((p) => p.name);
     this.specs = new Map(config.plugins.map((p) => [p.name, p]));
   }
@@ -128,7 +131,7 @@ class Builder implements BuildEnv {
     const name = explicit?.name ?? "approx-prefix-cache-producer";
     this.prefix = new ApproxPrefixProducer(
       name,
-      resolvePrefixSettings(merged as PrefixProducerParams, this.init),
+      resolvePrefixSettings(merged as PrefixProducerParams, this.init, this.variant),
       this.init,
     );
     this.instances.set(name, this.prefix);
@@ -330,6 +333,7 @@ export function simulationNotes(config: EppConfig): string[] {
     }
     const what = `plugin "${p.name}" (type ${p.declaredType})`;
     if (info.status === "no-op") {
+      if (p.defaulted) continue; // the loader's default parsers and data sources: no news to the user
       notes.push(`${what}: runs as a no-op, it cannot change a routing decision here: ${info.why}`);
       continue;
     }

@@ -32,13 +32,14 @@ import { LruHolderIndex } from "../indexes.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt, unit } from "./params.ts";
+import { DEFAULT_EPP_VARIANT, type EppVariantName } from "./variants.ts";
 
 /** Characters per token used to convert character block sizes (llm-d's estimate; §1.2, §8.4). */
 export const CHARS_PER_TOKEN = 4;
 
 /** Producer parameters (also accepted on `prefix-cache-scorer`, as GIE ≤ v1.4 had them there). */
 export const prefixProducerShape = {
-  variant: z.enum(["v1.0", "v1.4+"]).optional(),
+  variant: z.enum(["v1.0", "v1.4+", "router"]).optional(),
   hashBlockSize: posInt.optional(),
   blockSize: posInt.optional(),
   blockSizeTokens: posInt.optional(),
@@ -69,7 +70,7 @@ export const prefixScorerParams = z.strictObject({
 export type PrefixScorerParams = z.output<typeof prefixScorerParams>;
 
 export interface PrefixSettings {
-  readonly variant: "v1.0" | "v1.4+";
+  readonly variant: "v1.0" | "v1.4+" | "router";
   readonly blockSizeTokens: number;
   /** Max blocks per request (Infinity: unlimited). */
   readonly maxBlocks: number;
@@ -78,9 +79,45 @@ export interface PrefixSettings {
   readonly hashPartialBlock: boolean;
 }
 
-/** Resolves producer parameters to settings, with the variant's defaults and the engine facts in `init`. */
-export function resolvePrefixSettings(p: PrefixProducerParams, init: RouterInit): PrefixSettings {
-  const variant = p.variant ?? (p.hashBlockSize !== undefined ? "v1.0" : "v1.4+");
+/**
+ * Resolves producer parameters to settings, with the router variant's defaults and the engine facts in `init`.
+ *
+ * Today's router (`llm-d-router-2026-08`; llm-d/llm-d-router `pkg/epp/framework/plugins/requestcontrol/dataproducer/
+ * approximateprefix/{types.go L99–L132, plugin.go}` at `ebab6879`): `blockSizeTokens` 16, `autoTune` true (the
+ * block size is the engine's `cache_config_info.block_size`, LRU capacity its `num_gpu_blocks`), then a floor of
+ * 64 tokens whatever the source (`minBlockSizeTokens`, plugin.go L44–L52, L344–L357: vLLM's 16 becomes 64);
+ * the deprecated `blockSize` is read as tokens into `blockSizeTokens` when that is left at its default
+ * (plugin.go L386–L399); match cap `maxPrefixTokensToMatch` 131,072 tokens → ⌊131072 / block⌋ blocks, else
+ * `maxPrefixBlocksToMatch` 2048, both 0 → unlimited (plugin.go L367–L376); every prompt is cut into blocks with the
+ * last one partial, so a prompt shorter than a block still gets one hash (prefixhash/hashing.go L114–L146).
+ * `gie-r1.5`: the v1.4+ settings below (engine block size, no floor, 256 blocks, partial tail hashed after a full
+ * block, character `blockSize`). `gie-v1.0`: the v1.0 settings. The gatelab parameter `variant` overrides.
+ */
+export function resolvePrefixSettings(
+  p: PrefixProducerParams,
+  init: RouterInit,
+  router: EppVariantName = DEFAULT_EPP_VARIANT,
+): PrefixSettings {
+  const variant =
+    p.variant ??
+    (p.hashBlockSize !== undefined || router === "gie-v1.0" ? "v1.0" : router === "gie-r1.5" ? "v1.4+" : "router");
+  if (variant === "router") {
+    const autoTune = p.autoTune ?? true;
+    let block = p.blockSizeTokens ?? p.blockSize ?? 16;
+    if (autoTune && init.blockSize > 0) block = init.blockSize;
+    block = Math.max(MIN_BLOCK_TOKENS, block);
+    const tokens = p.maxPrefixTokensToMatch ?? 131_072;
+    const blocks = p.maxPrefixBlocksToMatch ?? 2048;
+    const maxBlocks = tokens > 0 ? Math.floor(tokens / block) : blocks === 0 ? Number.POSITIVE_INFINITY : blocks;
+    return {
+      variant,
+      blockSizeTokens: block,
+      maxBlocks,
+      lruCapacityPerServer: p.lruCapacityPerServer ?? 31_250,
+      autoTune,
+      hashPartialBlock: p.hashPartialBlock ?? true,
+    };
+  }
   const v10 = variant === "v1.0";
   const autoTune = p.autoTune ?? !v10;
   const chars = p.blockSize ?? p.hashBlockSize;
@@ -105,6 +142,9 @@ export function resolvePrefixSettings(p: PrefixProducerParams, init: RouterInit)
     hashPartialBlock: p.hashPartialBlock ?? !v10,
   };
 }
+
+/** llm-d-router's floor on the approximate index's block size (plugin.go L52, `minBlockSizeTokens`). */
+export const MIN_BLOCK_TOKENS = 64;
 
 export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
   readonly type = "approx-prefix-cache-producer";
@@ -182,7 +222,9 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     if (nFull === full.length) buf.set(full);
     else for (let i = 0; i < nFull; i++) buf[i] = full[i]!;
     let n = nFull;
-    if (s.hashPartialBlock && nFull >= 1 && nFull === full.length && nFull < s.maxBlocks) {
+    // v1.4+: the tail after at least one full block; today's router: every prompt's last partial block.
+    const tail = s.variant === "router" ? nFull >= 0 : nFull >= 1;
+    if (s.hashPartialBlock && tail && nFull === full.length && nFull < s.maxBlocks) {
       if (partialTailHashInto(req.prompt, s.blockSizeTokens, nFull, buf, nFull)) n++;
     }
     this.nHashes = n;
