@@ -13,6 +13,7 @@ const CHAPTERS = [
   "calibration",
   "inference-perf",
   "ecosystem",
+  "reliability",
 ];
 const doc = (name) => readFileSync(new URL(`../docs/${name}.md`, import.meta.url), "utf8");
 

@@ -11,12 +11,12 @@ import { fileURLToPath } from "node:url";
 
 /** Lowest first: a layer may import its own files and those of the layers before it. */
 export const LAYERS = [
-  { name: "kernel", paths: ["src/sim/", "src/errors.ts"] },
+  { name: "kernel", paths: ["src/sim/", "src/errors.ts", "src/suggest.ts"] },
   { name: "models", paths: ["src/models/"] },
   { name: "gateway", paths: ["src/policies/"] },
   { name: "cluster", paths: ["src/cluster/"] },
   { name: "workloads", paths: ["src/workloads/"] },
-  { name: "scenario", paths: ["src/scenario.ts", "src/scenarios-embedded.ts"] },
+  { name: "scenario", paths: ["src/scenario.ts", "src/scenario-bounds.ts", "src/scenarios-embedded.ts"] },
   { name: "metrics", paths: ["src/metrics/"] },
   { name: "report", paths: ["src/report/"] },
   { name: "lab", paths: ["src/lab/"] },

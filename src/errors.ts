@@ -1,3 +1,5 @@
+import { readFileSync, statSync } from "node:fs";
+
 /**
  * Bad input (scenario, trace, config, CLI argument). The CLI prints only the message and exits with code 2; no stack
  * trace. Messages name the file, line or field and what was expected, e.g.
@@ -17,4 +19,99 @@ export function inputError(
   const where = [file, line !== undefined ? String(line) : undefined].filter((x) => x !== undefined).join(":");
   const parts = [where || undefined, field, what].filter((x) => x !== undefined && x !== "");
   return new InputError(parts.join(": "));
+}
+
+/**
+ * An output that cannot be written (folder not creatable, not writable, full disk, a path through a file). The CLI
+ * prints the message, which names the path, and exits with code 3.
+ */
+export class OutputError extends Error {
+  override readonly name = "OutputError";
+}
+
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EROFS: "read-only file system",
+  ENOTDIR: "a part of the path is a file, not a folder",
+  EISDIR: "is a folder",
+  ENOENT: "no such folder",
+  EEXIST: "already exists",
+  EIO: "input/output error",
+  EFBIG: "file too large",
+  ENAMETOOLONG: "name too long",
+  EINVAL: "invalid path for this file system",
+  EBUSY: "busy",
+  EMFILE: "too many open files",
+};
+
+/** What an fs error code means, for messages ("ENOSPC (no space left on device)"). */
+export function errnoText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === undefined) return (e as Error | undefined)?.message ?? String(e);
+  const t = ERRNO_TEXT[code];
+  return t !== undefined ? `${code} (${t})` : code;
+}
+
+/** `PATH: cannot write …: CODE (meaning)` as an OutputError. */
+export function outputError(path: string, e: unknown, what = "cannot write"): OutputError {
+  return new OutputError(`${path}: ${what}: ${errnoText(e)}`);
+}
+
+/** Largest text input read whole (scenario, EPP config, baseline, calibration file): far beyond any real one. */
+export const MAX_TEXT_INPUT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads a whole text input file, refusing what would hang or exhaust memory: FIFOs, devices and sockets (`/dev/zero`
+ * as a scenario; a FIFO blocks forever), folders, and files over `maxBytes`. Errors name the file and say what it was
+ * meant to be (`what`, e.g. "scenario file").
+ */
+export function readTextInput(path: string, what: string, maxBytes = MAX_TEXT_INPUT_BYTES, shown = path): string {
+  let st: import("node:fs").Stats;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(
+      `${shown}: cannot read the ${what} (${code === "ENOENT" ? "no such file" : code === "ENOTDIR" ? "a part of the path is not a folder" : errnoText(e)})`,
+    );
+  }
+  if (st.isDirectory()) throw new InputError(`${shown}: cannot read the ${what}: is a folder, expected a file`);
+  if (!st.isFile()) {
+    throw new InputError(
+      `${shown}: cannot read the ${what}: not a regular file (a FIFO, device or socket); give a file on disk`,
+    );
+  }
+  if (st.size > maxBytes) {
+    throw new InputError(
+      `${shown}: the ${what} is ${(st.size / 1048576).toFixed(0)} MiB; at most ${(maxBytes / 1048576).toFixed(0)} MiB accepted`,
+    );
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new InputError(`${shown}: cannot read the ${what} (${errnoText(e)})`);
+  }
+  return text;
+}
+
+/** Refuses a path that is not a regular file (FIFO, device, socket, folder) before it is opened for streaming. */
+export function assertRegularFile(path: string, what: string): void {
+  readTextInputStat(path, what);
+}
+
+function readTextInputStat(path: string, what: string): void {
+  let st: import("node:fs").Stats;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(`${path}: cannot read the ${what} (${code === "ENOENT" ? "no such file" : errnoText(e)})`);
+  }
+  if (st.isDirectory()) throw new InputError(`${path}: cannot read the ${what}: is a folder, expected a file`);
+  if (!st.isFile())
+    throw new InputError(`${path}: cannot read the ${what}: not a regular file (a FIFO, device or socket)`);
 }

@@ -2,18 +2,20 @@
  * Scenario files (YAML): the cluster (pools of replicas), the gateway, the workload, SLOs, seed and length of the run.
  * Validated strictly with zod; every error names the file, the line and the field, and says what was expected.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { InputError } from "./errors.ts";
+import { InputError, readTextInput } from "./errors.ts";
 import { findGpu, findModel, listGpus, listModels } from "./models/catalog.ts";
 import { CostModelSchema } from "./models/cost-factory.ts";
 import { DEFAULT_MAX_LORA_RANK, DEFAULT_TARGET_MODULES, TARGET_MODULES, VLLM_MAX_LORA_RANKS } from "./models/lora.ts";
 import { ClientsSchema, GatewayAdmissionFields, SloClassesSchema } from "./policies/flow-control/schema.ts";
 import { GatewaySchema } from "./policies/schema.ts";
+import { scenarioBoundIssues, zeroLengthIssues } from "./scenario-bounds.ts";
 import { DEFAULT_SCENARIO_YAML } from "./scenarios-embedded.ts";
+import { didYouMean } from "./suggest.ts";
 import { WorkloadSchema } from "./workloads/schema.ts";
 
 /** vLLM engine knobs, by their real names. Defaults are vLLM V1's unless noted. */
@@ -245,7 +247,22 @@ export function parseScenario(text: string, file: string, baseDir: string): Load
   }
   const parsed = ScenarioSchema.safeParse(data);
   if (!parsed.success) throw new InputError(formatZodError(parsed.error, file, doc, lc));
+  checkScenarioBounds(data, file, doc, lc);
   return { scenario: parsed.data, baseDir, file };
+}
+
+/** Throws InputError (`file:line: field: …`) when the scenario as written is out of range or contradicts itself. */
+export function checkScenarioBounds(data: unknown, file: string, doc?: Doc, lc?: LineCounter): void {
+  const issues = [...zeroLengthIssues(data), ...scenarioBoundIssues(data)].slice(0, 5);
+  if (issues.length === 0) return;
+  throw new InputError(
+    issues
+      .map((i) => {
+        const line = doc && lc ? lineOf(doc, lc, i.path) : undefined;
+        return `${line !== undefined ? `${file}:${line}` : file}: ${i.path.join(".")}: ${i.message}`;
+      })
+      .join("\n"),
+  );
 }
 
 type Doc = ReturnType<typeof parseDocument>;
@@ -256,6 +273,7 @@ export function formatZodError(
   file: string,
   doc: Doc | undefined,
   lc: LineCounter | undefined,
+  schema: z.ZodType = ScenarioSchema,
 ): string {
   const lines: string[] = [];
   for (const issue of resolveUnions(err.issues, []).slice(0, 5)) {
@@ -263,8 +281,12 @@ export function formatZodError(
     let msg = issue.message;
     if (issue.code === "unrecognized_keys") {
       const keys = (issue as { keys: string[] }).keys;
+      const known = keysAt(schema, path);
       path = [...path, keys[0]!];
-      msg = `unknown field "${keys.join('", "')}"`;
+      msg = `unknown field "${keys.join('", "')}"${didYouMean(keys[0]!, known)}`;
+    } else if (issue.code === "invalid_type" && / received undefined$/.test(msg)) {
+      // zod says "expected number, received undefined" for a field that is simply not there.
+      msg = `missing field (expected ${typeName((issue as { expected?: string }).expected)})`;
     }
     const line = doc && lc ? lineOf(doc, lc, path) : undefined;
     const where = line !== undefined ? `${file}:${line}` : file;
@@ -307,6 +329,82 @@ function resolveUnions(issues: readonly Issue[], prefix: readonly PropertyKey[])
   return out;
 }
 
+function typeName(t: string | undefined): string {
+  const names: Record<string, string> = {
+    number: "a number",
+    int: "an integer",
+    string: "a string",
+    object: "a mapping",
+    array: "a list",
+    boolean: "true or false",
+  };
+  return (t !== undefined ? names[t] : undefined) ?? t ?? "a value";
+}
+
+type Def = {
+  type?: string;
+  shape?: Record<string, z.ZodType>;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  out?: z.ZodType;
+  options?: readonly z.ZodType[];
+  element?: z.ZodType;
+  valueType?: z.ZodType;
+  left?: z.ZodType;
+  right?: z.ZodType;
+  getter?: () => z.ZodType;
+};
+
+function defOf(t: z.ZodType): Def {
+  return (t as unknown as { _zod: { def: Def } })._zod.def;
+}
+
+/** Field names the objects that `schema` accepts at `path` know (for "did you mean"). */
+export function keysAt(schema: z.ZodType, path: readonly (string | number)[], depth = 0): Set<string> {
+  const out = new Set<string>();
+  if (depth > 40) return out;
+  const d = defOf(schema);
+  const go = (t: z.ZodType | undefined, rest: readonly (string | number)[]) => {
+    if (t) for (const k of keysAt(t, rest, depth + 1)) out.add(k);
+  };
+  switch (d.type) {
+    case "object":
+      if (path.length === 0) for (const k of Object.keys(d.shape ?? {})) out.add(k);
+      else go(d.shape?.[String(path[0])], path.slice(1));
+      break;
+    case "optional":
+    case "nullable":
+    case "default":
+    case "prefault":
+    case "catch":
+    case "readonly":
+    case "nonoptional":
+      go(d.innerType, path);
+      break;
+    case "pipe":
+      go(d.in, path);
+      go(d.out, path);
+      break;
+    case "union":
+      for (const o of d.options ?? []) go(o, path);
+      break;
+    case "intersection":
+      go(d.left, path);
+      go(d.right, path);
+      break;
+    case "array":
+      if (path.length > 0) go(d.element, path.slice(1));
+      break;
+    case "record":
+      if (path.length > 0) go(d.valueType, path.slice(1));
+      break;
+    case "lazy":
+      go(d.getter?.(), path);
+      break;
+  }
+  return out;
+}
+
 /** 1-based line of the YAML node at `path`, or of its closest existing ancestor. */
 function lineOf(doc: Doc, lc: LineCounter, path: readonly (string | number)[]): number | undefined {
   for (let n = path.length; n >= 0; n--) {
@@ -324,12 +422,6 @@ export function loadScenario(path?: string): LoadedScenario {
     return parseScenario(DEFAULT_SCENARIO_YAML, "<embedded default scenario>", resolve(packageRoot(), "scenarios"));
   }
   const abs = resolve(path);
-  let text: string;
-  try {
-    text = readFileSync(abs, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`${path}: cannot read scenario file (${code === "ENOENT" ? "no such file" : code})`);
-  }
+  const text = readTextInput(path, "scenario file").replace(/^\uFEFF/, "");
   return parseScenario(text, path, dirname(abs));
 }

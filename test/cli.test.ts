@@ -81,7 +81,7 @@ describe("gatelab CLI", () => {
     expect(io.err).not.toMatch(/\n\s+at /);
     io.err = "";
     expect(await main(["run", "/no/such.yaml"])).toBe(2);
-    expect(io.err).toBe("gatelab: /no/such.yaml: cannot read scenario file (no such file)\n");
+    expect(io.err).toBe("gatelab: /no/such.yaml: cannot read the scenario file (no such file)\n");
     io.err = "";
     expect(await main(["run", "--policy", "nope", scenarioFile()])).toBe(2);
     expect(io.err).toMatch(/unknown policy "nope"; accepted: round-robin/);

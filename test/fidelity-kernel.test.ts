@@ -233,7 +233,7 @@ describe("factory: kernel branch and coefficient files", () => {
       ),
     ).toThrow(/no linear fit for yi-34b on H100 TP1/);
     expect(() => createCostModel({ type: "kernel", coefficients: "missing.json" }, target)).toThrow(
-      /cannot read coefficient file missing\.json/,
+      /missing\.json: cannot read the coefficient file/,
     );
   });
 

@@ -301,7 +301,7 @@ describe("gateway schema and createRouter", () => {
     const req = request([{ id: 1, tokens: 8 }]);
     expect(inline.route(req, context(req, endpoints([{ waiting: 3 }, { waiting: 1 }])))).toEqual({ replica: 1 });
     expect(err(() => createRouter(GatewaySchema.parse({ epp_config: "missing.yaml" }), routerInit(2), dir))).toContain(
-      'gateway.epp_config: cannot read "missing.yaml"',
+      'gateway.epp_config: "missing.yaml": cannot read the EndpointPickerConfig (no such file)',
     );
   });
   it("params for routers: <policy>.<parameter>", () => {

@@ -132,7 +132,7 @@ describe.runIf(browser !== undefined || inCi)("reports in a real browser (headle
           "sweep",
           SMALL,
           "--param",
-          "pools.0.replicas=1..3:1",
+          "pools.0.replicas=1..2:1",
           "--param",
           "gateway.policy=round-robin,gie-default",
           "-j",
@@ -155,10 +155,10 @@ describe.runIf(browser !== undefined || inCi)("reports in a real browser (headle
         check: load(join(dir, "check.html")),
       };
       for (const [kind, p] of Object.entries(pages)) expect(pageProblems(p, kind), kind).toEqual([]);
-      // The tables hold what the runs produced: 2 policies × 2 replicas, 6 sweep points, 3 drill phases.
+      // The tables hold what the runs produced: 2 policies × 2 replicas, 4 sweep points, 3 drill phases.
       expect(tableRows(pages.compare.dom, "per-replica")).toBe(4);
       expect(tableRows(pages.compare.dom, "slos")).toBe(2);
-      expect(tableRows(pages.sweep.dom, "points")).toBe(6);
+      expect(tableRows(pages.sweep.dom, "points")).toBe(4);
       const box = /<div class="explorer" id="explorer-[^"]+" data-point="3">([\s\S]*?)<\/div>/.exec(pages.sweep.dom);
       expect(box, "explorer opened on point 3").not.toBeNull();
       const inner = box?.[1] ?? "";

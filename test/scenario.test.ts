@@ -49,7 +49,7 @@ describe("scenario files", () => {
 
   it("names the line and field of an unknown field", () => {
     expect(err(base.replace("    replicas: 2", "    replicas: 2\n    replicaz: 3"))).toBe(
-      's.yaml:7: pools.0.replicaz: unknown field "replicaz"',
+      's.yaml:7: pools.0.replicaz: unknown field "replicaz"; did you mean "replicas"?',
     );
   });
 
@@ -75,7 +75,7 @@ describe("scenario files", () => {
 
   it("a missing file is a clear error", () => {
     expect(() => loadScenario("/nonexistent/x.yaml")).toThrow(
-      "/nonexistent/x.yaml: cannot read scenario file (no such file)",
+      "/nonexistent/x.yaml: cannot read the scenario file (no such file)",
     );
   });
 

@@ -213,7 +213,7 @@ describe("BLIS TraceV2 reader", () => {
 
   it("a missing file is an InputError", () => {
     expect(() => buildWorkload({ type: "trace", path: "/nonexistent/x.csv" }, { seed: 1, baseDir: "." })).toThrow(
-      "/nonexistent/x.csv: file not found",
+      "/nonexistent/x.csv: cannot read the trace (no such file)",
     );
   });
 });

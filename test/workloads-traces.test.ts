@@ -380,7 +380,7 @@ describe("trace CLI", () => {
 
   it("bad input is an InputError naming the file", async () => {
     await expect(run(["trace", "stats", join(tmp, "nope.csv")])).rejects.toThrow(
-      `${join(tmp, "nope.csv")}: file not found`,
+      `${join(tmp, "nope.csv")}: cannot read the trace (no such file)`,
     );
   });
 });

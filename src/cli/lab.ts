@@ -2,13 +2,19 @@
  * The lab's commands: `sweep`, `merge`, `drill`, `check`. Thin: parse arguments, call `src/lab/`, print, set the
  * exit code (0 ok, 1 failed verdict, 2 bad input via InputError).
  */
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { InputError } from "../errors.ts";
 import { check, formatCheck, junitXml, parseTolerance } from "../lab/check.ts";
 import { defaultSpikeWindow, drill, drillJson, formatDrill, parseDuration, parseFactor } from "../lab/drill.ts";
 import { formatSweep, loadSweepBase, mergeSweeps, parseShard, runSweep, type Shard } from "../lab/sweep.ts";
-import { writeFileAtomic } from "../report/atomic.ts";
+import {
+  checkOutputSetDir,
+  checkWritableDir,
+  checkWritableFile,
+  writeFileAtomic,
+  writeOutputSet,
+} from "../report/atomic.ts";
 import { loadScenario } from "../scenario.ts";
 
 function parseIntArg(v: string): number {
@@ -128,6 +134,7 @@ export function registerLabCommands(program: Command): void {
       ) => {
         const base = loadSweepBase(file);
         const shard = resolveShard(o.shard);
+        checkWritableDir(o.out);
         const bar = progressWanted(o.progress) ? await progressBar() : undefined;
         const r = await runSweep(base, {
           params: o.param,
@@ -167,6 +174,7 @@ export function registerLabCommands(program: Command): void {
     .requiredOption("-o, --out <dir>", "folder for the merged sweep")
     .option("--no-charts", "skip charts and the HTML report")
     .action(async (dirs: string[], o: { out: string; charts: boolean }) => {
+      checkWritableDir(o.out);
       const r = await mergeSweeps(dirs, o.out, { charts: o.charts });
       process.stdout.write(
         `${formatSweep(r.results)}\n\nmerged ${dirs.length} folders: ${r.manifest.points} points into ${o.out}\n`,
@@ -204,6 +212,7 @@ export function registerLabCommands(program: Command): void {
         },
       ) => {
         const loaded = loadScenario(file);
+        if (o.out) checkOutputSetDir(o.out);
         const def = defaultSpikeWindow(loaded.scenario);
         if (o.ttftP95 !== undefined && !(o.ttftP95 > 0)) throw new InputError("--ttft-p95: expected milliseconds > 0");
         const d = drill(loaded, {
@@ -220,17 +229,23 @@ export function registerLabCommands(program: Command): void {
         if (o.json) process.stdout.write(`${JSON.stringify(drillJson(d), null, 2)}\n`);
         else process.stdout.write(`${text}\n`);
         if (o.out) {
-          const { writeCompareOutputs } = await import("../report/lab-outputs.ts");
+          const { relocate, writeCompareOutputs } = await import("../report/lab-outputs.ts");
           const { drillSection } = await import("../report/html/views.ts");
-          writeFileAtomic(`${o.out}/drill.json`, `${JSON.stringify(drillJson(d), null, 2)}\n`);
-          const files = await writeCompareOutputs(o.out, d.analysis, {
-            spans: d.spans,
-            windowS: d.recovery.window_s,
-            title: `gatelab drill: ${d.scenario}`,
-            kind: "drill",
-            verdict: { ok: d.ok, text: d.ok ? "PASS — the SLOs hold through the spike" : "FAIL" },
-            lead: [drillSection(d, text)],
-          });
+          const out = o.out;
+          const files = relocate(
+            await writeOutputSet(out, async (stage) => {
+              writeFileAtomic(join(stage, "drill.json"), `${JSON.stringify(drillJson(d), null, 2)}\n`);
+              return writeCompareOutputs(stage, d.analysis, {
+                spans: d.spans,
+                windowS: d.recovery.window_s,
+                title: `gatelab drill: ${d.scenario}`,
+                kind: "drill",
+                verdict: { ok: d.ok, text: d.ok ? "PASS — the SLOs hold through the spike" : "FAIL" },
+                lead: [drillSection(d, text)],
+              });
+            }),
+            out,
+          );
           const say = o.json ? process.stderr : process.stdout;
           say.write(
             `\nwrote ${o.out}/drill.json, charts in ${dirname(files.charts[0] ?? `${o.out}/charts/x`)}/, report ${files.report}\n`,
@@ -269,14 +284,20 @@ export function registerLabCommands(program: Command): void {
         },
       ) => {
         const loaded = loadScenario(file);
+        if (o.junit) checkWritableFile(o.junit, "JUnit report");
+        if (o.report) checkWritableFile(o.report, "HTML report");
+        const tolerance = parseTolerance(o.tolerance);
         const r = check(loaded, {
-          tolerance: parseTolerance(o.tolerance),
+          tolerance,
           ...(o.baseline ? { baseline: o.baseline } : {}),
           ...(o.updateBaseline ? { updateBaseline: true } : {}),
           ...(o.policy ? { policy: o.policy } : {}),
           ...(o.eppConfig ? { eppConfig: o.eppConfig } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
         });
+        // The verdict first: should a report file fail after all, the gate's answer is still on the screen.
+        if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        else process.stdout.write(`${formatCheck(r)}\n`);
         if (o.junit) writeFileAtomic(o.junit, junitXml(r));
         if (o.report) {
           const [{ renderHtmlReport }, { checkReport }] = await Promise.all([
@@ -285,8 +306,6 @@ export function registerLabCommands(program: Command): void {
           ]);
           writeFileAtomic(o.report, renderHtmlReport(checkReport(r, formatCheck(r))));
         }
-        if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-        else process.stdout.write(`${formatCheck(r)}\n`);
         process.exitCode = r.exitCode;
       },
     );

@@ -1,20 +1,24 @@
 /**
  * The `gatelab` command line. Thin: parse arguments, call the lab, print. Bad input → one line on stderr, exit 2.
  */
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { InputError } from "../errors.ts";
+import { z } from "zod";
+import { errnoText, InputError, OutputError } from "../errors.ts";
 import { compare } from "../lab/compare.ts";
 import { runScenario } from "../lab/run.ts";
 import { DEFAULT_EPP_VARIANT, EPP_VARIANTS } from "../policies/epp/variants.ts";
+import { checkOutputSetDir, checkWritableFile, writeOutputSet } from "../report/atomic.ts";
 import { comparisonJson, formatComparison } from "../report/compare.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
 import { assertInferencePerfScenario, parseReportFormat, writeInferencePerfOutputs } from "../report/inference-perf.ts";
-import { writeCompareOutputs } from "../report/lab-outputs.ts";
+import { relocate, writeCompareOutputs } from "../report/lab-outputs.ts";
 import { metricsOptions, OutputWriteError, writeMetricsFile } from "../report/openmetrics-cli.ts";
 import { writeRunOutputs } from "../report/outputs.ts";
 import { formatRun } from "../report/text.ts";
-import { loadScenario } from "../scenario.ts";
+import { formatZodError, loadScenario } from "../scenario.ts";
+import { didYouMean } from "../suggest.ts";
 import { registerFidelityCommands } from "./fidelity.ts";
 import { registerInferencePerfCommands } from "./inference-perf.ts";
 import { registerLabCommands } from "./lab.ts";
@@ -80,7 +84,7 @@ export function buildProgram(): Command {
     )
     .option("--metrics-interval <s>", "seconds between metric points (whole seconds)", "5")
     .action(
-      (
+      async (
         file: string | undefined,
         o: {
           policy?: string;
@@ -102,6 +106,8 @@ export function buildProgram(): Command {
         if (ipFormat !== undefined && !o.out) throw new InputError("--report inference-perf needs --out DIR");
         const loaded = loadScenario(file);
         if (ipFormat !== undefined) assertInferencePerfScenario(loaded);
+        if (o.out) checkOutputSetDir(o.out);
+        if (o.metricsOut !== undefined) checkWritableFile(o.metricsOut, "metrics file");
         const tracer = o.traceDecisions ? decisionTraceWriter(o.traceDecisions) : undefined;
         const out = runScenario(loaded, {
           ...(o.policy ? { policy: o.policy } : {}),
@@ -112,8 +118,17 @@ export function buildProgram(): Command {
           ...(o.fastForward === false ? { fastForward: false } : {}),
         });
         tracer?.close();
-        if (o.out) writeRunOutputs(o.out, loaded, [out]);
-        const ipDirs = ipFormat !== undefined && o.out ? writeInferencePerfOutputs(o.out, [out], ipFormat) : [];
+        const outDir = o.out;
+        const ipDirs =
+          outDir === undefined
+            ? []
+            : await writeOutputSet(outDir, (stage) => {
+                writeRunOutputs(stage, loaded, [out]);
+                return (ipFormat !== undefined ? writeInferencePerfOutputs(stage, [out], ipFormat) : []).map((d) => ({
+                  ...d,
+                  dir: join(outDir, relative(stage, d.dir)),
+                }));
+              });
         if (o.metricsOut !== undefined && metrics !== undefined)
           writeMetricsFile(o.metricsOut, [out], metrics, loaded.scenario.name);
         if (o.json) process.stdout.write(`${JSON.stringify(out.summary, null, 2)}\n`);
@@ -181,6 +196,9 @@ export function buildProgram(): Command {
         if (ipFormat !== undefined && !o.out && o.json) throw new InputError("--report inference-perf needs --out DIR");
         const loaded = loadScenario(file);
         if (ipFormat !== undefined) assertInferencePerfScenario(loaded);
+        const dir = o.out ?? (reportOn && !o.json ? DEFAULT_RESULTS_DIR : undefined);
+        if (dir !== undefined) checkOutputSetDir(dir);
+        if (o.metricsOut !== undefined) checkWritableFile(o.metricsOut, "metrics file");
         const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
         const c = compare(loaded, {
           policies,
@@ -191,17 +209,25 @@ export function buildProgram(): Command {
         else process.stdout.write(`${formatComparison(c)}\n`);
         if (o.metricsOut !== undefined && metrics !== undefined)
           writeMetricsFile(o.metricsOut, c.runs, metrics, loaded.scenario.name);
-        const dir = o.out ?? (reportOn && !o.json ? DEFAULT_RESULTS_DIR : undefined);
         if (dir !== undefined) {
-          const files = await writeCompareOutputs(dir, c, { charts: reportOn });
+          let ipDirs: { dir: string; files: string[] }[] = [];
+          const files = relocate(
+            await writeOutputSet(dir, (stage) => {
+              if (ipFormat !== undefined)
+                ipDirs = writeInferencePerfOutputs(stage, c.runs, ipFormat).map((d) => ({
+                  ...d,
+                  dir: join(dir, relative(stage, d.dir)),
+                }));
+              return writeCompareOutputs(stage, c, { charts: reportOn });
+            }),
+            dir,
+          );
           const say = (s: string) => (o.json ? process.stderr : process.stdout).write(s);
           say(`\nwrote ${files.summary} and ${files.requests}\n`);
           if (files.charts.length > 0)
             say(`charts: ${dirname(files.charts[0]!)}/ (${files.charts.length} files, SVG + PNG)\n`);
           if (files.report) say(`report: ${files.report}\n`);
-          if (ipFormat !== undefined)
-            for (const d of writeInferencePerfOutputs(dir, c.runs, ipFormat))
-              say(`inference-perf reports: ${d.dir}/ (${d.files.length} files)\n`);
+          for (const d of ipDirs) say(`inference-perf reports: ${d.dir}/ (${d.files.length} files)\n`);
         }
       },
     );
@@ -216,32 +242,79 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI; returns the exit code (0 ok, 1 failed verdict or internal error, 2 bad input). */
+/** Exit code of a bug (not of anything a user can cause): BSD sysexits' EX_SOFTWARE, apart from 0–3. */
+export const EXIT_INTERNAL = 70;
+
+/** Applies exit-override and error output to a command and every subcommand (nested ones included). */
+function overrideExits(c: Command): void {
+  c.exitOverride();
+  c.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const sub of c.commands) overrideExits(sub);
+}
+
+/**
+ * `gatelab sweeep …`: the default command (`compare`) takes an optional scenario path, so a misspelt command would be
+ * read as a file name. A first word that is neither a command nor an existing file, and looks like neither a path
+ * nor a YAML file, is refused with the closest command.
+ */
+function unknownCommand(program: Command, argv: readonly string[]): InputError | undefined {
+  const first = argv[0];
+  if (first === undefined || first.startsWith("-")) return undefined;
+  const names = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+  if (names.includes(first) || first === "help") return undefined;
+  if (/[./\\]/.test(first) || existsSync(first)) return undefined;
+  const hint = didYouMean(first, names);
+  return new InputError(
+    `unknown command "${first}"${hint || `; commands: ${names.join(", ")} (or give a scenario file)`}`,
+  );
+}
+
+/**
+ * Runs the CLI; returns the exit code: 0 pass, 1 a failed gate or drill, 2 bad input or invocation, 3 an output that
+ * cannot be written, 70 a bug (message and stack on stderr).
+ */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const c of program.commands) c.exitOverride();
+  overrideExits(program);
   try {
+    const bad = unknownCommand(program, argv);
+    if (bad) throw bad;
     await program.parseAsync(argv as string[], { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")
-        return 0;
-      return 2;
-    }
-    if (e instanceof InputError) {
-      process.stderr.write(`gatelab: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof OutputWriteError) {
-      process.stderr.write(`gatelab: ${e.message}\n`);
-      return 3;
-    }
-    const err = e as Error;
-    process.stderr.write(`gatelab: internal error: ${err.message}\n`);
-    if (process.env.GATELAB_DEBUG) process.stderr.write(`${err.stack}\n`);
-    return 1;
+    return exitCodeOf(e);
   }
+}
+
+/** Prints what went wrong and gives the exit code of the contract. */
+export function exitCodeOf(e: unknown): number {
+  if (e instanceof CommanderError) {
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+    return 2;
+  }
+  if (e instanceof InputError) {
+    process.stderr.write(`gatelab: ${e.message}\n`);
+    return 2;
+  }
+  if (e instanceof OutputError || e instanceof OutputWriteError) {
+    process.stderr.write(`gatelab: ${e.message}\n`);
+    return 3;
+  }
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT" || code === "EROFS") {
+    // A write that escaped the output helpers: still an output problem, never a bug.
+    const path = (e as NodeJS.ErrnoException).path;
+    process.stderr.write(`gatelab: ${path ?? "output"}: cannot write: ${errnoText(e)}\n`);
+    return 3;
+  }
+  if (e instanceof z.ZodError) {
+    // A schema check that escaped an edge's formatting: the input is at fault, not the program.
+    process.stderr.write(`gatelab: ${formatZodError(e, "input", undefined, undefined)}\n`);
+    return 2;
+  }
+  const err = e as Error;
+  process.stderr.write(
+    `gatelab: internal error (a bug in gatelab, not in your input; please report it with the command line):\n${err?.stack ?? String(e)}\n`,
+  );
+  return EXIT_INTERNAL;
 }

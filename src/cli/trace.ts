@@ -5,6 +5,7 @@
 import { extname, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.ts";
+import { checkWritableFile } from "../report/atomic.ts";
 import type { Request, RequestSource } from "../sim/request.ts";
 import { buildWorkload, type WorkloadSource } from "../workloads/index.ts";
 import { TRACE_FORMATS, type TraceFormat } from "../workloads/schema.ts";
@@ -14,6 +15,7 @@ import { openWriter, WRITE_FORMATS, type WriteFormat } from "../workloads/writer
 function positive(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${v}"`);
+  if (n > 1e6) throw new InvalidArgumentError(`at most 1,000,000, got "${v}"`);
   return n;
 }
 
@@ -21,6 +23,15 @@ function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
   return n;
+}
+
+/** A positive integer up to `max` (what an option can mean before it exhausts memory). */
+function boundedInt(max: number, what: string): (v: string) => number {
+  return (v) => {
+    const n = positiveInt(v);
+    if (n > max) throw new InvalidArgumentError(`at most ${max.toLocaleString("en-US")} ${what}, got "${v}"`);
+    return n;
+  };
 }
 
 function fraction(v: string): number {
@@ -36,6 +47,8 @@ function windowArg(v: string): { start_s?: number; end_s?: number } {
   const b = m?.[2] ? Number(m[2]) : undefined;
   if (!m || (a !== undefined && !Number.isFinite(a)) || (b !== undefined && !Number.isFinite(b)))
     throw new InvalidArgumentError(`expected START:END in seconds (e.g. 600:1200 or :300), got "${v}"`);
+  if (a !== undefined && b !== undefined && b <= a)
+    throw new InvalidArgumentError(`the window ends (${b} s) before it starts (${a} s)`);
   return { ...(a !== undefined ? { start_s: a } : {}), ...(b !== undefined ? { end_s: b } : {}) };
 }
 
@@ -112,8 +125,13 @@ export function registerTraceCommands(program: Command): void {
     .argument("<file>", `trace file (formats: ${TRACE_FORMATS.join(", ")})`)
     .option("-f, --format <format>", "trace format (default: from the file name / first line)", traceFormat)
     .option("--json", "print JSON")
-    .option("--cache-tokens <n>", "also simulate one LRU prefix cache of N tokens", positiveInt)
-    .option("--block-size <n>", "KV block size for the hit rates", positiveInt, 16)
+    .option(
+      "--cache-tokens <n>",
+      "also simulate one LRU prefix cache of N tokens",
+      // 10⁸ tokens: 6 M blocks at block size 16 (~100 MB of index), 100× an H200's KV cache for an 8B model.
+      boundedInt(100_000_000, "tokens of cache"),
+    )
+    .option("--block-size <n>", "KV block size for the hit rates", boundedInt(4096, "tokens per block"), 16)
     .option("--speedup <x>", "replay x times faster", positive)
     .option("--window <start:end>", "keep requests in this window of trace time (s)", windowArg)
     .option("--sample <p>", "keep each request with probability p", fraction)
@@ -135,9 +153,10 @@ export function registerTraceCommands(program: Command): void {
     .option("--speedup <x>", "replay x times faster", positive)
     .option("--window <start:end>", "keep requests in this window of trace time (s)", windowArg)
     .option("--sample <p>", "keep each request with probability p", fraction)
-    .option("--limit <n>", "keep the first n requests", positiveInt)
+    .option("--limit <n>", "keep the first n requests", boundedInt(20_000_000, "requests"))
     .option("--seed <n>", "seed for sampling and generated content", positiveInt)
     .action((input: string, out: string, o: TraceOpts & { to?: WriteFormat }) => {
+      checkWritableFile(out, "converted trace");
       const src = openTrace(input, o);
       const n = writeStream(src, out, outputFormat(out, o.to));
       src.close();
@@ -159,7 +178,7 @@ export function registerTraceCommands(program: Command): void {
       if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${v}"`);
       return n;
     })
-    .option("--requests <n>", "stop after n requests (overrides the scenario's)", positiveInt)
+    .option("--requests <n>", "stop after n requests (overrides the scenario's)", boundedInt(20_000_000, "requests"))
     .option("--duration <s>", "stop at this arrival time (overrides the scenario's duration_s)", positive)
     .action(
       async (
@@ -169,6 +188,7 @@ export function registerTraceCommands(program: Command): void {
         // Loaded on demand so that `trace stats|convert` never depend on the scenario module.
         const { loadScenario } = await import("../scenario.ts");
         const loaded = loadScenario(file);
+        checkWritableFile(o.out, "exported trace");
         const s = loaded.scenario;
         const src = buildWorkload(s.workload, {
           seed: o.seed ?? s.seed,

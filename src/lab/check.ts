@@ -10,11 +10,11 @@
  *   trip the gate. Improvements beyond the tolerance are reported, not failed: refresh the baseline to lock them in.
  * - The simulator is deterministic: an unchanged scenario and code give exactly the baseline.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { InputError } from "../errors.ts";
+import { existsSync } from "node:fs";
+import { InputError, readTextInput } from "../errors.ts";
 import { type LabMetrics, labMetrics, type MetricKey } from "../metrics/lab-metrics.ts";
 import { checkRunSlos, requestTargets, type SloCheck } from "../metrics/slo.ts";
-import { writeFileAtomic } from "../report/atomic.ts";
+import { checkWritableFile, writeFileAtomic } from "../report/atomic.ts";
 import { metricInfo } from "../report/metric-catalog.ts";
 import { fmtNum, renderTable } from "../report/table.ts";
 import type { LoadedScenario } from "../scenario.ts";
@@ -100,24 +100,30 @@ export function defaultBaselinePath(scenarioFile: string): string {
 }
 
 export function readBaseline(path: string): Baseline {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new InputError(`${path}: cannot read the baseline (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-  }
+  const text = readTextInput(path, "baseline");
   let b: Baseline;
   try {
     b = JSON.parse(text) as Baseline;
   } catch (e) {
     throw new InputError(`${path}: invalid JSON (${(e as Error).message})`);
   }
-  if (b?.format !== "gatelab-baseline/1" || typeof b.metrics !== "object" || b.metrics === null) {
+  if (
+    b === null ||
+    typeof b !== "object" ||
+    b.format !== "gatelab-baseline/1" ||
+    typeof b.metrics !== "object" ||
+    b.metrics === null ||
+    Array.isArray(b.metrics)
+  ) {
     throw new InputError(`${path}: not a gatelab baseline (expected "format": "gatelab-baseline/1" and "metrics")`);
   }
+  if (typeof b.scenario !== "string") throw new InputError(`${path}: scenario: expected the scenario's name`);
+  if (typeof b.policy !== "string") throw new InputError(`${path}: policy: expected a policy name`);
+  if (!Number.isInteger(b.seed) || b.seed < 0) throw new InputError(`${path}: seed: expected a non-negative integer`);
   for (const [k, v] of Object.entries(b.metrics)) {
     if (!metricInfo(k)) throw new InputError(`${path}: metrics.${k}: unknown metric`);
-    if (typeof v !== "number" && v !== null) throw new InputError(`${path}: metrics.${k}: expected a number`);
+    if ((typeof v !== "number" || Number.isNaN(v)) && v !== null)
+      throw new InputError(`${path}: metrics.${k}: expected a number, got ${JSON.stringify(v)}`);
   }
   return b;
 }
@@ -152,6 +158,16 @@ export function diffBaseline(b: Baseline, m: LabMetrics, tolerance: number): Met
 
 export function check(loaded: LoadedScenario, o: CheckOptions = {}): CheckResult {
   const tolerance = o.tolerance ?? 0.05;
+  const embedded0 = loaded.file.startsWith("<");
+  const path0 = o.baseline ?? (embedded0 ? undefined : defaultBaselinePath(loaded.file));
+  // Before the run: a baseline that cannot be read is bad input, one that cannot be written an output error.
+  if (path0 !== undefined && existsSync(path0)) readBaseline(path0);
+  else if (o.baseline !== undefined && !o.updateBaseline)
+    throw new InputError(`${o.baseline}: no such baseline (create it with --update-baseline)`);
+  if (o.updateBaseline) {
+    if (path0 === undefined) throw new InputError("--update-baseline: give --baseline FILE for the embedded scenario");
+    checkWritableFile(path0, "baseline");
+  }
   const run = runScenario(loaded, {
     ...(o.policy !== undefined ? { policy: o.policy } : {}),
     ...(o.eppConfig !== undefined ? { eppConfig: o.eppConfig } : {}),
@@ -214,11 +230,11 @@ export function formatCheck(r: CheckResult): string {
   const out = [`check "${r.scenario}" · policy ${r.policy} · seed ${r.seed}`, ""];
   if (r.slos.length === 0) out.push("SLOs: none set in the scenario");
   else {
-    out.push("SLOs:");
+    out.push("SLOs (latency percentiles over every request; a request not served counts as a miss):");
     for (const c of r.slos) {
       const u = c.unit ? ` ${c.unit}` : "";
       out.push(
-        `  ${c.ok ? "✓" : "✗"} ${c.label} ${fmtNum(c.actual)}${u} ${c.ok ? (c.kind === "max" ? "≤" : "≥") : c.kind === "max" ? ">" : "<"} ${fmtNum(c.target)}${u}  (${c.name})`,
+        `  ${c.ok ? "✓" : "✗"} ${c.label} ${fmtNum(c.actual)}${u} ${c.ok ? (c.kind === "max" ? "≤" : "≥") : c.kind === "max" ? ">" : "<"} ${fmtNum(c.target)}${u}  (${c.name})${c.note ? ` — ${c.note}` : ""}`,
       );
     }
   }
@@ -275,7 +291,7 @@ export function junitXml(r: CheckResult): string {
     else {
       failures++;
       cases.push(
-        `    <testcase classname="gatelab.slo" name="${xml(name)}">\n      <failure message="${xml(`${c.label} ${fmtNum(c.actual)}${c.unit} violates ${c.kind === "max" ? "≤" : "≥"} ${fmtNum(c.target)}${c.unit}`)}"/>\n    </testcase>`,
+        `    <testcase classname="gatelab.slo" name="${xml(name)}">\n      <failure message="${xml(`${c.label} ${fmtNum(c.actual)}${c.unit} violates ${c.kind === "max" ? "≤" : "≥"} ${fmtNum(c.target)}${c.unit}${c.note ? ` (${c.note})` : ""}`)}"/>\n    </testcase>`,
       );
     }
   }

@@ -22,13 +22,13 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { stringify } from "csv-stringify/sync";
 import { parse as parseYaml } from "yaml";
-import { InputError } from "../errors.ts";
+import { InputError, readTextInput } from "../errors.ts";
 import { type LabMetrics, labMetrics } from "../metrics/lab-metrics.ts";
 import { checkRunSlos, requestTargets, type SloCheck } from "../metrics/slo.ts";
 import { writeFileAtomic } from "../report/atomic.ts";
 import { METRICS, metricInfo } from "../report/metric-catalog.ts";
 import { fmtNum, renderTable } from "../report/table.ts";
-import { formatZodError, type LoadedScenario, loadScenario, ScenarioSchema } from "../scenario.ts";
+import { checkScenarioBounds, formatZodError, type LoadedScenario, loadScenario, ScenarioSchema } from "../scenario.ts";
 import { DEFAULT_SCENARIO_YAML } from "../scenarios-embedded.ts";
 import { hashInts } from "../sim/hash.ts";
 import { rngStream } from "../sim/rng.ts";
@@ -58,7 +58,7 @@ export interface SweepBase {
 /** Loads a scenario for sweeping (validated once, so a bad file fails with its usual message). */
 export function loadSweepBase(path?: string): SweepBase {
   const loaded = loadScenario(path);
-  const text = path === undefined ? DEFAULT_SCENARIO_YAML : readFileSync(path, "utf8");
+  const text = path === undefined ? DEFAULT_SCENARIO_YAML : readTextInput(path, "scenario file");
   return { raw: parseYaml(text) as unknown, file: loaded.file, baseDir: loaded.baseDir };
 }
 
@@ -91,6 +91,11 @@ export function pointScenario(base: SweepBase, params: readonly ParamSpec[], job
   if (!r.success) {
     const msg = formatZodError(r.error, `${base.file} with ${describe(job.values)}`, undefined, undefined);
     throw new InputError(`point ${job.id}: ${msg}`);
+  }
+  try {
+    checkScenarioBounds(raw, `${base.file} with ${describe(job.values)}`);
+  } catch (e) {
+    throw new InputError(`point ${job.id}: ${(e as Error).message}`);
   }
   return { scenario: r.data, baseDir: base.baseDir, file: base.file };
 }

@@ -25,11 +25,10 @@
  * overheads; mean and numpy-linear percentiles. ITL mean = Σ inter-token gaps / Σ (output tokens − 1), each gap with
  * the per-output-token overhead (inference-perf's token-weighted mean). Stage k = requests that arrived during stage k.
  */
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { type PoolSpec, type SimResult, Simulation } from "../cluster/engine.ts";
-import { InputError } from "../errors.ts";
+import { InputError, readTextInput } from "../errors.ts";
 import { dist } from "../metrics/summary.ts";
 import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
 import type { CostModel } from "../models/cost.ts";
@@ -169,12 +168,7 @@ export function parseValidationSet(text: string, file: string): ValidationSet {
 
 /** Reads and parses a validation file (InputError if unreadable or malformed). */
 export function loadValidationSet(file: string): ValidationSet {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new InputError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const text = readTextInput(file, "validation file");
   return parseValidationSet(text, file);
 }
 

@@ -11,8 +11,8 @@ import type { PercentileSloTargets, SloTargets } from "../policies/flow-control/
 import type { Scenario } from "../scenario.ts";
 import type { RequestTable } from "../sim/records.ts";
 import { Outcome } from "../sim/request.ts";
-import type { RunOutput } from "./summary.ts";
-import { classTargets, type Summary, summarizeRows } from "./summary.ts";
+import { type GateMetric, type GateSample, gatePercentile, gateSample } from "./gate.ts";
+import { classTargets, type RunOutput, summarizeRows } from "./summary.ts";
 
 export type Slos = Scenario["slos"];
 
@@ -90,6 +90,8 @@ export interface SloCheck {
   readonly kind: "max" | "min";
   readonly ok: boolean;
   readonly unit: string;
+  /** Set when requests were not served (they count as misses in the percentile), or the group had none. */
+  readonly note?: string;
 }
 
 type LatencySloName =
@@ -101,27 +103,37 @@ type LatencySloName =
   | "itl_p95_ms"
   | "tpot_p95_ms";
 
-const LATENCY_SLOS: readonly { name: LatencySloName; label: string; get: (s: Summary) => number }[] = [
-  { name: "ttft_p50_ms", label: "TTFT p50", get: (s) => s.ttft_ms.p50 },
-  { name: "ttft_p95_ms", label: "TTFT p95", get: (s) => s.ttft_ms.p95 },
-  { name: "ttft_p99_ms", label: "TTFT p99", get: (s) => s.ttft_ms.p99 },
-  { name: "e2e_p95_ms", label: "E2E p95", get: (s) => s.e2e_ms.p95 },
-  { name: "e2e_p99_ms", label: "E2E p99", get: (s) => s.e2e_ms.p99 },
-  { name: "itl_p95_ms", label: "ITL p95", get: (s) => s.itl_ms.p95 },
-  { name: "tpot_p95_ms", label: "TPOT p95", get: (s) => s.tpot_ms.p95 },
+const LATENCY_SLOS: readonly { name: LatencySloName; label: string; metric: GateMetric; p: number }[] = [
+  { name: "ttft_p50_ms", label: "TTFT p50", metric: "ttft", p: 0.5 },
+  { name: "ttft_p95_ms", label: "TTFT p95", metric: "ttft", p: 0.95 },
+  { name: "ttft_p99_ms", label: "TTFT p99", metric: "ttft", p: 0.99 },
+  { name: "e2e_p95_ms", label: "E2E p95", metric: "e2e", p: 0.95 },
+  { name: "e2e_p99_ms", label: "E2E p99", metric: "e2e", p: 0.99 },
+  { name: "itl_p95_ms", label: "ITL p95", metric: "itl", p: 0.95 },
+  { name: "tpot_p95_ms", label: "TPOT p95", metric: "tpot", p: 0.95 },
 ];
 
+/** What a latency verdict says about the requests it covers, e.g. "1,510 of 1,601 requests not served (misses)". */
+export function unservedNote(g: GateSample): string | undefined {
+  if (g.requests === 0) return "no request";
+  if (g.unserved === 0) return undefined;
+  return `${g.unserved.toLocaleString("en-US")} of ${g.requests.toLocaleString("en-US")} requests not served, counted as misses`;
+}
+
 function latencyChecks(
-  s: Summary,
+  g: GateSample,
+  itlP95: number | undefined,
   targets: Partial<Record<LatencySloName, number | undefined>>,
   prefix: string,
   labelPrefix: string,
 ): SloCheck[] {
   const out: SloCheck[] = [];
+  const note = unservedNote(g);
   for (const l of LATENCY_SLOS) {
     const target = targets[l.name];
     if (target === undefined) continue;
-    const actual = l.get(s);
+    // A group without a single request has nothing to judge: it cannot pass a latency target either.
+    const actual = gatePercentile(g, l.metric, l.p, itlP95) ?? Number.POSITIVE_INFINITY;
     out.push({
       name: prefix + l.name,
       label: labelPrefix + l.label,
@@ -130,53 +142,43 @@ function latencyChecks(
       kind: "max",
       ok: actual <= target,
       unit: "ms",
+      ...(note !== undefined ? { note } : {}),
     });
   }
   return out;
 }
 
 /**
- * Evaluates every SLO the scenario sets, in a fixed order: the cluster-wide percentiles, the completed fraction, then
- * each class's percentiles (`slos.classes`) on that class's requests (`classSummary`; classes without requests are
- * skipped).
+ * Evaluates every SLO the scenario sets on a run, in a fixed order: the cluster-wide percentiles, the completed
+ * fraction, then each class's percentiles (`slos.classes`) on that class's requests. Latency percentiles count every
+ * request that was not served (rejected, shed, dropped, timed out) as a miss (`src/metrics/gate.ts`), so a run or
+ * class where nothing completed fails; a class the run has no request of is skipped.
  */
-export function checkSlos(
-  summary: Summary,
-  slos: Slos,
-  classSummary?: (sloClass: string) => Summary | undefined,
-): SloCheck[] {
-  const out = latencyChecks(summary, slos as Partial<Record<LatencySloName, number>>, "", "");
+export function checkRunSlos(run: RunOutput, slos: Slos): SloCheck[] {
+  const rec = run.result.records;
+  const all = gateSample(rec, () => true);
+  const out = latencyChecks(all, run.summary.itl_ms.p95, slos as Partial<Record<LatencySloName, number>>, "", "");
   if (slos.min_completed_fraction !== undefined) {
-    const r = summary.requests;
-    const actual = r.total > 0 ? r.completed / r.total : 1;
+    const actual = all.requests > 0 ? (all.requests - all.unserved) / all.requests : 0;
     out.push({
       name: "min_completed_fraction",
       label: "completed fraction",
       target: slos.min_completed_fraction,
       actual,
       kind: "min",
-      ok: actual >= slos.min_completed_fraction,
+      ok: all.requests > 0 && actual >= slos.min_completed_fraction,
       unit: "",
     });
   }
-  if (classSummary) {
-    for (const [name, c] of Object.entries(classSlos(slos)).sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      const cs = classSummary(name);
-      if (!cs || cs.requests.completed === 0) continue;
-      out.push(...latencyChecks(cs, c, `classes.${name}.`, `${name} `));
-    }
+  for (const [name, c] of Object.entries(classSlos(slos)).sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const id = rec.classes.names.indexOf(name);
+    if (id < 0) continue;
+    const g = gateSample(rec, (i) => rec.sloClass[i] === id);
+    if (g.requests === 0) continue;
+    const cs = summarizeRows(rec, (i) => rec.sloClass[i] === id, undefined);
+    out.push(...latencyChecks(g, cs.itl_ms.p95, c, `classes.${name}.`, `${name} `));
   }
   return out;
-}
-
-/** The scenario's SLOs on a run, per-class targets included. */
-export function checkRunSlos(run: RunOutput, slos: Slos): SloCheck[] {
-  const rec = run.result.records;
-  return checkSlos(run.summary, slos, (name) => {
-    const id = rec.classes.names.indexOf(name);
-    if (id < 0) return undefined;
-    return summarizeRows(rec, (i) => rec.sloClass[i] === id, undefined);
-  });
 }
 
 /** Whether the scenario sets any SLO at all. */

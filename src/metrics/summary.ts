@@ -19,6 +19,7 @@ import { DROP_REASONS } from "../sim/outcomes.ts";
 import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
 import type { RequestTable, WeightedSamples } from "../sim/records.ts";
 import { Outcome, type RequestSource } from "../sim/request.ts";
+import { gatePercentile, gateSample } from "./gate.ts";
 import { type RoutingHealth, routingHealth } from "./routing-health.ts";
 
 export interface Dist {
@@ -436,12 +437,12 @@ function outcomesOf(rec: RequestTable, keep: (i: number) => boolean): Outcomes {
 }
 
 const PERCENTILE_TARGETS = [
-  ["ttft_p50_ms", "ttft_ms", "p50"],
-  ["ttft_p95_ms", "ttft_ms", "p95"],
-  ["ttft_p99_ms", "ttft_ms", "p99"],
-  ["e2e_p95_ms", "e2e_ms", "p95"],
-  ["e2e_p99_ms", "e2e_ms", "p99"],
-  ["tpot_p95_ms", "tpot_ms", "p95"],
+  ["ttft_p50_ms", "ttft", 0.5],
+  ["ttft_p95_ms", "ttft", 0.95],
+  ["ttft_p99_ms", "ttft", 0.99],
+  ["e2e_p95_ms", "e2e", 0.95],
+  ["e2e_p99_ms", "e2e", 0.99],
+  ["tpot_p95_ms", "tpot", 0.95],
 ] as const;
 
 /** Classes, tenants, goodput, outcomes, gateway and LoRA sections of the run summary. */
@@ -477,10 +478,13 @@ function groupSummaries(
     const sum = summarizeRows(rec, keep, undefined);
     const slo: Record<string, Verdict> = {};
     const cfg = res.slo?.classes?.[name];
-    for (const [field, dist, pct] of PERCENTILE_TARGETS) {
+    // Verdicts count the class's unserved requests as misses (src/metrics/gate.ts), unlike the distributions above,
+    // which cover completed requests only.
+    const g = cfg !== undefined ? gateSample(rec, keep) : undefined;
+    for (const [field, metric, p] of PERCENTILE_TARGETS) {
       const target = cfg?.[field];
-      if (target === undefined) continue;
-      const actual = sum[dist][pct];
+      if (target === undefined || g === undefined) continue;
+      const actual = gatePercentile(g, metric, p) ?? Number.POSITIVE_INFINITY;
       slo[field] = { target, actual, ok: actual <= target };
     }
     classes[name] = { ...sum, targets: targets[c]!, goodput: goodput(keep), outcomes: outcomesOf(rec, keep), slo };

@@ -28,7 +28,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
-import { InputError } from "../errors.ts";
+import { InputError, readTextInput } from "../errors.ts";
 import {
   BLIS_DATA_DIR,
   findGpu,
@@ -142,12 +142,7 @@ export function resolveCoefficientFile(ref: string, kind: CoefficientFile["model
   let f: CoefficientFile | undefined;
   if (ref.endsWith(".json")) {
     const path = isAbsolute(ref) ? ref : resolve(baseDir ?? process.cwd(), ref);
-    let text: string;
-    try {
-      text = readFileSync(path, "utf8");
-    } catch (e) {
-      throw new InputError(`cannot read coefficient file ${ref}: ${(e as Error).message}`);
-    }
+    const text = readTextInput(path, "coefficient file", undefined, ref);
     f = parseCoefficientFile(text, ref);
   } else {
     f = calibratedSets().get(ref);

@@ -16,10 +16,9 @@
  * `--cache-signal-delay` default (§6.5), the lab's stand-in for ZMQ/NATS propagation of vLLM KV events. 0 for either
  * means "immediate" (an oracle gateway). `params` keys: see `registry.ts` and `epp/config.ts` `applyEppOverrides`.
  */
-import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { z } from "zod";
-import { InputError } from "../errors.ts";
+import { InputError, readTextInput } from "../errors.ts";
 import {
   applyEppOverrides,
   type EppConfig,
@@ -72,11 +71,9 @@ export function createRouter(gw: GatewayConfig, init: RouterInit, baseDir: strin
       const path = resolve(baseDir, gw.epp_config);
       let text: string;
       try {
-        text = readFileSync(path, "utf8");
+        text = readTextInput(path, "EndpointPickerConfig", undefined, `"${gw.epp_config}"`);
       } catch (e) {
-        throw new InputError(
-          `gateway.epp_config: cannot read "${gw.epp_config}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-        );
+        throw new InputError(`gateway.epp_config: ${(e as Error).message}`);
       }
       cfg = loadEppConfig(text, gw.epp_config, gw.epp_variant);
       name = basename(gw.epp_config);

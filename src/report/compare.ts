@@ -29,6 +29,11 @@ export interface CompareOutput {
  */
 export function delta(a: number, b: number, fmt: (x: number) => string = fmtNum): string {
   if (a === b) return "0%";
+  if (Number.isNaN(a) || Number.isNaN(b)) return "n/a";
+  // To or from infinity (a load skew with an idle replica, a percentile of a group nothing was served to): the
+  // relative change is unbounded or total, never 0.
+  if (!Number.isFinite(b)) return b > 0 ? "+∞" : "-∞";
+  if (!Number.isFinite(a)) return a > 0 ? "-∞" : "+∞";
   if (a === 0 && Number.isFinite(b)) return `${b > 0 ? "+" : "-"}${fmt(Math.abs(b))}`;
   const d = fmtDelta(a, b);
   return d === "±0%" ? "0%" : d === "" ? "0%" : d;
@@ -53,7 +58,7 @@ function sloLine(labels: readonly string[], checks: readonly (readonly SloCheck[
   const targets = first.map(
     (s) => `${s.label} ${s.kind === "max" ? "≤" : "≥"} ${fmtNum(s.target)}${s.unit ? ` ${s.unit}` : ""}`,
   );
-  const out = [`SLOs (${targets.join(", ")}):`];
+  const out = [`SLOs (${targets.join(", ")}; percentiles over every request, those not served count as misses):`];
   checks.forEach((cs, i) => {
     const bad = cs.filter((s) => !s.ok);
     out.push(
@@ -117,10 +122,17 @@ export function formatComparison(c: CompareOutput): string {
   const stream = same
     ? `${fmtNum(reqs[0]!)} requests, the same stream for every policy`
     : `the same workload for every policy (${reqs.map((n) => fmtNum(n)).join(" / ")} requests: closed-loop turns follow each policy's answers)`;
+  const unserved = c.runs.map((r) => r.summary.requests.total - r.summary.requests.completed);
+  const servedNote = unserved.some((n) => n > 0)
+    ? [
+        `(latency rows cover completed requests only; not served: ${unserved.map((n, i) => `${labels[i]} ${fmtNum(n)}`).join(", ")})`,
+      ]
+    : [];
   return [
     `scenario "${c.scenario}" · seed ${c.seed} · ${stream}`,
     "",
     renderTable(header, rows),
+    ...servedNote,
     ...groupTable("SLO class", labels, c.groups.slo_class),
     ...groupTable("tenant", labels, c.groups.tenant),
     "",

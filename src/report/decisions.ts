@@ -3,9 +3,11 @@
  * `{"id","t","pick"|"refused","status","reason","candidates":[{"replica","name","waiting","running","kv","age_ms",
  * "score","scores":{"<scorer>":x}}]}`. Written to a temporary file and renamed when the run ends (atomic).
  */
-import { closeSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DecisionRecord } from "../cluster/engine.ts";
+import { outputError } from "../errors.ts";
+import { checkWritableFile, cleanStaleTemps, tmpSibling } from "./atomic.ts";
 
 export interface DecisionTraceWriter {
   record(d: DecisionRecord): void;
@@ -47,12 +49,25 @@ function round(x: number): number {
 }
 
 export function decisionTraceWriter(path: string): DecisionTraceWriter {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, "w");
+  checkWritableFile(path, "decision trace");
+  const tmp = tmpSibling(path);
+  let fd: number;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    cleanStaleTemps(path);
+    fd = openSync(tmp, "w");
+  } catch (e) {
+    throw outputError(path, e);
+  }
   let buf: string[] = [];
   const flush = () => {
-    if (buf.length > 0) writeSync(fd, buf.join(""));
+    try {
+      if (buf.length > 0) writeSync(fd, buf.join(""));
+    } catch (e) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw outputError(path, e);
+    }
     buf = [];
   };
   return {
@@ -63,7 +78,12 @@ export function decisionTraceWriter(path: string): DecisionTraceWriter {
     close() {
       flush();
       closeSync(fd);
-      renameSync(tmp, path);
+      try {
+        renameSync(tmp, path);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw outputError(path, e);
+      }
     },
   };
 }

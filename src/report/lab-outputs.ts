@@ -5,7 +5,7 @@
  * - `charts/<name>.svg` and `.png`: the comparison charts;
  * - `report.html`: one offline page with the table and every chart.
  */
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import type { Span } from "../metrics/windows.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { compareCharts, writeCharts } from "./charts.ts";
@@ -80,4 +80,16 @@ export async function writeCompareOutputs(
     }),
   );
   return { summary, requests, charts: paths, report };
+}
+
+/** The same files under their final folder `dir` (they were written into a temporary stage folder). */
+export function relocate(f: CompareFiles, dir: string): CompareFiles {
+  const stage = dirname(f.summary);
+  const move = (p: string) => join(dir, relative(stage, p));
+  return {
+    summary: move(f.summary),
+    requests: move(f.requests),
+    charts: f.charts.map(move),
+    report: f.report === undefined ? undefined : move(f.report),
+  };
 }

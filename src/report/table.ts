@@ -10,7 +10,10 @@ export function renderTable(
   const numeric = header.map(
     (_, j) =>
       rows.length > 0 &&
-      rows.every((r) => typeof r[j] === "number" || /^[-+]?[\d.,]+[%x]?$|^[-+]?\d/.test(String(r[j]))),
+      // "∞" and "n/a" (fmtNum of non-finite values) and "-" (no value) keep a numeric column right-aligned.
+      rows.every(
+        (r) => typeof r[j] === "number" || /^[-+]?[\d.,]+[%x]?$|^[-+]?\d|^[-+]?∞|^n\/a$|^-$/.test(String(r[j])),
+      ),
   );
   const width = header.map((_, j) => Math.max(...cells.map((r) => (r[j] ?? "").length)));
   const indent = opts.indent ?? "";

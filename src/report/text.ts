@@ -13,8 +13,14 @@ export function formatRun(title: string, s: RunSummary): string {
       [d("TTFT", s.ttft_ms), d("E2E", s.e2e_ms), d("ITL", s.itl_ms), d("TPOT", s.tpot_ms), d("queue", s.queue_ms)],
     ),
   );
-  out.push("");
   const r = s.requests;
+  if (r.completed < r.total)
+    out.push(
+      r.completed === 0
+        ? "(no request completed: there are no latencies to report)"
+        : `(latencies of the ${fmtNum(r.completed)} completed requests only; ${fmtNum(r.total - r.completed)} of ${fmtNum(r.total)} were not served)`,
+    );
+  out.push("");
   out.push(
     `requests ${fmtNum(r.total)}: ${fmtNum(r.completed)} completed, ${fmtNum(r.rejected)} rejected, ${fmtNum(r.dropped)} dropped` +
       ` · ${fmtNum(s.throughput.requests_per_s)} req/s, ${fmtNum(s.throughput.output_tokens_per_s)} output tok/s over ${fmtNum(s.duration_s)} s`,

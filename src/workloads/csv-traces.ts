@@ -59,8 +59,20 @@ const AZURE_TS = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)$
 export function parseAzureTimestamp(s: string): number {
   const m = AZURE_TS.exec(s.trim());
   if (!m) return Number.NaN;
-  const day = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / 1000;
-  return day + Number(m[4]) * 3600 + Number(m[5]) * 60 + Number(m[6]);
+  const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  // Date.UTC rolls 2023-02-30 over into March: an impossible date or time of day is refused instead (NaN).
+  const t = Date.UTC(y, mo - 1, d);
+  const back = new Date(t);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return Number.NaN;
+  if (h > 23 || mi > 59 || sec >= 61) return Number.NaN;
+  return t / 1000 + h * 3600 + mi * 60 + sec;
 }
 
 /**

@@ -44,6 +44,31 @@ export interface WorkloadSource extends RequestSource {
  * Assigns dense ids (0, 1, 2, … in creation order across `next()` and `onFinish`), enforces the request and time
  * limits, and routes completions back to the component that made the request.
  */
+/** Most tokens one request may carry (prompt or output): the longest context of a released open model, Llama 4 Scout's
+ * 10M (Meta's model card). Beyond it no request can be real, and tables sized by it would exhaust memory. */
+export const MAX_REQUEST_TOKENS = 10_000_000;
+
+/**
+ * The last check before a request enters the simulation, whatever produced it (a generator, any of the trace
+ * readers): at least one prompt and one output token, both at most MAX_REQUEST_TOKENS, a finite arrival ≥ 0. A
+ * request with no tokens would never make progress; one with 10¹² would allocate tables no machine holds.
+ */
+function checkDraft(d: Draft, index: number): void {
+  const where = () => `workload${d.source ? ` component "${d.source}"` : ""}: request ${index}`;
+  const tokens = (n: number, what: string) => {
+    if (!Number.isFinite(n) || !Number.isInteger(n) || n < 1)
+      throw new InputError(`${where()}: ${what} ${n}; a request needs at least 1 ${what.split(" ")[0]} token`);
+    if (n > MAX_REQUEST_TOKENS)
+      throw new InputError(
+        `${where()}: ${what} ${n.toExponential()}; at most ${MAX_REQUEST_TOKENS.toLocaleString("en-US")} accepted (the longest context of any released model)`,
+      );
+  };
+  tokens(d.inputTokens, "prompt tokens");
+  tokens(d.outputTokens, "output tokens");
+  if (!Number.isFinite(d.arrival) || d.arrival < 0)
+    throw new InputError(`${where()}: arrival time ${d.arrival}; expected a finite time ≥ 0 s`);
+}
+
 export class WorkloadStream implements WorkloadSource {
   private readonly gen: Gen;
   private readonly max: number;
@@ -72,6 +97,7 @@ export class WorkloadStream implements WorkloadSource {
     if (this.nextId >= this.max) return this.end();
     const d = this.gen.next();
     if (d === undefined || d.arrival >= this.until) return this.end();
+    checkDraft(d, this.nextId);
     d.id = this.nextId++;
     return d;
   }
@@ -92,6 +118,7 @@ export class WorkloadStream implements WorkloadSource {
     for (const d of more) {
       if (this.nextId >= this.max || d.arrival >= this.until) continue;
       if (d.arrival < now) d.arrival = now;
+      checkDraft(d, this.nextId);
       d.id = this.nextId++;
       out.push(d);
     }

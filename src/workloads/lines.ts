@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
-import { InputError } from "../errors.ts";
+import { assertRegularFile, InputError } from "../errors.ts";
 
 const CHUNK = 1 << 20;
 
@@ -10,6 +10,9 @@ const CHUNK = 1 << 20;
  * UTF-8 split across chunks (StringDecoder) and a last line without a newline. `lineNo` is the 1-based number of the
  * line last returned (for error messages).
  */
+/** Longest line accepted (a trace line is a few hundred bytes; a hash-list line a few hundred KB). */
+const MAX_LINE_CHARS = 64 * 1024 * 1024;
+
 export class LineReader {
   readonly path: string;
   /** 1-based number of the line last returned by `next()` (0 before the first). */
@@ -23,6 +26,8 @@ export class LineReader {
 
   constructor(path: string) {
     this.path = path;
+    // A FIFO would block the open forever and a device never ends: refuse anything but a regular file first.
+    assertRegularFile(path, "trace");
     try {
       this.fd = openSync(path, "r");
       if (fstatSync(this.fd).isDirectory()) {
@@ -72,6 +77,12 @@ export class LineReader {
     const n = readSync(this.fd, this.buf, 0, CHUNK, null);
     const rest = this.pending.slice(this.pos);
     this.pos = 0;
+    if (rest.length > MAX_LINE_CHARS) {
+      this.close();
+      throw new InputError(
+        `${this.path}:${this.lineNo + 1}: line longer than ${MAX_LINE_CHARS / 1048576} MiB characters; not a trace of requests (one per line)`,
+      );
+    }
     if (n === 0) {
       this.pending = rest + this.decoder.end();
       this.close();

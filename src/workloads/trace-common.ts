@@ -63,6 +63,24 @@ export interface TraceOptions {
   absolute: boolean;
 }
 
+/** Most tokens a request may carry (the longest context of a released model, Llama 4 Scout's 10M; Meta's card). */
+const MAX_TOKENS = 10_000_000;
+
+/** A record's token counts: at least 1 prompt and 1 output token, at most MAX_TOKENS (named by its file and line). */
+function checkLengths(d: Draft, reader: TraceReader): void {
+  for (const [n, what] of [
+    [d.inputTokens, "input tokens"],
+    [d.outputTokens, "output tokens"],
+  ] as const) {
+    if (!(n >= 1))
+      throw new InputError(`${reader.where()}: ${what}: ${n}; a request needs at least 1 ${what.split(" ")[0]} token`);
+    if (n > MAX_TOKENS)
+      throw new InputError(
+        `${reader.where()}: ${what}: ${n.toExponential()}; at most ${MAX_TOKENS.toLocaleString("en-US")} accepted (the longest context of any released model)`,
+      );
+  }
+}
+
 /** Seconds, printed without float noise. */
 function secs(t: number): string {
   return String(Number(t.toFixed(6)));
@@ -82,6 +100,8 @@ export class TraceGen implements Gen {
   private shift: number | undefined;
   private last = Number.NEGATIVE_INFINITY;
   private done = false;
+  /** Records read: a trace without any is an error, not an empty run. */
+  private records = 0;
 
   constructor(name: string, reader: TraceReader, opts: TraceOptions, rng: Rng, tag: ((d: Draft) => void) | undefined) {
     this.name = name;
@@ -101,8 +121,11 @@ export class TraceGen implements Gen {
       const d = this.reader.next();
       if (d === undefined) {
         this.done = true;
+        this.checkNotEmpty();
         return undefined;
       }
+      this.records++;
+      checkLengths(d, this.reader);
       const raw = d.arrival;
       if (raw < this.last) {
         const where = this.reader.where();
@@ -117,6 +140,7 @@ export class TraceGen implements Gen {
       if (t >= end) {
         this.done = true;
         this.reader.close();
+        this.checkNotEmpty();
         return undefined;
       }
       if (this.opts.sample < 1 && this.rng.next() >= this.opts.sample) continue;
@@ -135,6 +159,12 @@ export class TraceGen implements Gen {
       }
       return d;
     }
+  }
+
+  private checkNotEmpty(): void {
+    if (this.records > 0) return;
+    const file = this.reader.where().replace(/:\d+$/, "");
+    throw new InputError(`${file}: the trace holds no request (empty, or a header only)`);
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { outputError } from "../errors.ts";
 import { blockHashes } from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
 import { blisHeader, blisRow } from "./blis-trace.ts";
@@ -23,8 +24,13 @@ export class AtomicWriter {
 
   constructor(path: string) {
     this.path = path;
-    this.tmp = join(dirname(path), `.${path.split("/").pop()}.tmp-${process.pid}`);
-    this.fd = openSync(this.tmp, "w");
+    // `.NAME.gatelab-tmp-PID`: the name the output helpers sweep away once this process is gone (after kill -9).
+    this.tmp = join(dirname(path), `.${basename(path)}.gatelab-tmp-${process.pid}`);
+    try {
+      this.fd = openSync(this.tmp, "w");
+    } catch (e) {
+      throw outputError(path, e);
+    }
   }
 
   line(s: string): void {
@@ -35,7 +41,12 @@ export class AtomicWriter {
 
   private flush(): void {
     if (this.fd === undefined || this.buf.length === 0) return;
-    writeSync(this.fd, `${this.buf.join("\n")}\n`);
+    try {
+      writeSync(this.fd, `${this.buf.join("\n")}\n`);
+    } catch (e) {
+      this.abort();
+      throw outputError(this.path, e);
+    }
     this.buf = [];
     this.size = 0;
   }
@@ -44,7 +55,12 @@ export class AtomicWriter {
     this.flush();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
-    renameSync(this.tmp, this.path);
+    try {
+      renameSync(this.tmp, this.path);
+    } catch (e) {
+      this.abort();
+      throw outputError(this.path, e);
+    }
   }
 
   abort(): void {

@@ -17,10 +17,9 @@
  * Errors are `InputError`s naming the file, the line (when the config came from a file), the plugin and the
  * accepted values, e.g. `x.yaml:5: plugins.1.type: unknown plugin type "foo-scorer"; accepted types: …`.
  */
-import { readFileSync } from "node:fs";
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { z } from "zod";
-import { InputError, inputError } from "../../errors.ts";
+import { InputError, inputError, readTextInput } from "../../errors.ts";
 import {
   canonicalType,
   didYouMean,
@@ -713,14 +712,7 @@ export function loadEppConfig(text: string, fileName: string, variant?: string):
 
 /** Reads and loads an EndpointPickerConfig file. */
 export function loadEppConfigFile(path: string, variant?: string): EppConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new InputError(
-      `${path}: cannot read the EndpointPickerConfig (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
+  const text = readTextInput(path, "EndpointPickerConfig");
   return loadEppConfig(text, path, variant);
 }
 

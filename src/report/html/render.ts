@@ -237,13 +237,14 @@ function sectionHtml(
 ): string {
   const out: string[] = [`<section id="${id}" data-section="${id}">`, `<h2>${escapeHtml(s.title)}</h2>`];
   if (s.note) out.push(`<p class="note">${escapeHtml(s.note)}</p>`);
+  for (const c of s.charts ?? []) out.push(chartHtml(c, charts, s.explorer ? id : null));
   if (s.explorer) {
+    // Between the charts and the table: what was clicked shows right under the charts.
     explorers[id] = { points: s.explorer.points, field: s.explorer.field ?? "id" };
     out.push(
       `<div class="explorer" id="explorer-${id}"><span class="hint">Click a point of a chart or a row of the table to see its full summary.</span></div>`,
     );
   }
-  for (const c of s.charts ?? []) out.push(chartHtml(c, charts, s.explorer ? id : null));
   for (const t of s.tables ?? []) out.push(renderTable(t));
   if (s.text) {
     const pre = `<pre>${escapeHtml(s.text)}</pre>`;

@@ -4,14 +4,80 @@
  * check (SLOs, the baseline diff). Data in, `Section`s out; rendering is render.ts.
  */
 
-import type { CheckResult } from "../../lab/check.ts";
-import type { DrillResult, PhaseStat } from "../../lab/drill.ts";
+import type { LabMetrics } from "../../metrics/lab-metrics.ts";
 import type { SloCheck } from "../../metrics/slo.ts";
 import { type CompareOutput, delta, runLabels } from "../compare.ts";
 import { METRICS, type MetricInfo, metricInfo } from "../metric-catalog.ts";
-import type { SweepResultsShape } from "../sweep-shape.ts";
 import { fmtNum, fmtPct } from "../table.ts";
 import type { Cell, CellMark, Explorer, Section, Table } from "./model.ts";
+
+// What the pages read of the lab's results (the lab's SweepResults, DrillResult and CheckResult carry these fields;
+// the report layer does not import the lab).
+
+export interface SweepView {
+  readonly params: readonly string[];
+  readonly points: readonly {
+    readonly id: number;
+    readonly values: Readonly<Record<string, string | number | boolean>>;
+    readonly seed: number;
+    readonly metrics: LabMetrics;
+    readonly slos: readonly SloCheck[];
+    readonly slos_ok: boolean;
+  }[];
+  readonly pareto: { readonly front: readonly number[] };
+  readonly best: { readonly id: number | null };
+}
+
+export interface PhaseStat {
+  readonly name: "before" | "during" | "after";
+  readonly start: number;
+  readonly end: number;
+  readonly requests: number;
+  readonly ttft_p95_ms: number | null;
+  readonly e2e_p95_ms: number | null;
+  readonly shed: number;
+  readonly unavailable: number;
+  readonly max_waiting: number;
+}
+
+export interface DrillView {
+  readonly policy: string;
+  readonly seed: number;
+  readonly spike: { readonly factor: number; readonly at: number; readonly duration: number };
+  readonly targets: readonly { readonly sloClass: string | null; readonly ttft_p95_ms: number | null }[];
+  readonly phases: readonly PhaseStat[];
+  readonly classPhases: readonly { readonly sloClass: string; readonly phases: readonly PhaseStat[] }[];
+  readonly backpressure: { readonly shed: number; readonly unavailable: number };
+  readonly recovery: {
+    readonly target: unknown;
+    readonly recovered: boolean;
+    readonly time_s: number | null;
+    readonly window_s: number;
+  };
+  readonly checks: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
+}
+
+export interface CheckView {
+  readonly scenario: string;
+  readonly policy: string;
+  readonly seed: number;
+  readonly tolerance: number;
+  readonly ok: boolean;
+  readonly slos: readonly SloCheck[];
+  readonly baseline: {
+    readonly path: string | undefined;
+    readonly compared: boolean;
+    readonly notes: readonly string[];
+    readonly diffs: readonly {
+      readonly key: string;
+      readonly label: string;
+      readonly baseline: number;
+      readonly current: number;
+      readonly change: number | null;
+      readonly status: "ok" | "regressed" | "improved";
+    }[];
+  };
+}
 
 /** Marks a change by the metric's direction; changes under the metric's floor are muted. */
 export function changeMark(m: MetricInfo | undefined, base: number, v: number): CellMark | undefined {
@@ -177,7 +243,7 @@ export function compareTables(c: CompareOutput): Table[] {
 }
 
 /** The sweep's points, one row each (sortable), and the explorer's details per point. */
-export function sweepTables(r: SweepResultsShape): { table: Table; explorer: Explorer } {
+export function sweepTables(r: SweepView): { table: Table; explorer: Explorer } {
   const metricKeys = METRICS.filter((m) => m.key !== "duration_s").map((m) => m.key);
   const shown = [
     "ttft_p95_ms",
@@ -259,7 +325,7 @@ function phaseRow(label: string, p: PhaseStat, target: number | null): (Cell | s
 }
 
 /** The drill's phases (before, during, after the spike; per SLO class with a target) and its checks. */
-export function drillTables(d: DrillResult): Table[] {
+export function drillTables(d: DrillView): Table[] {
   const all = d.targets.find((t) => t.sloClass === null)?.ttft_p95_ms ?? null;
   const rows: (Cell | string)[][] = [];
   for (const p of d.phases) if (p.requests > 0 || p.name !== "after") rows.push(phaseRow("all", p, all));
@@ -297,7 +363,7 @@ export function drillTables(d: DrillResult): Table[] {
 }
 
 /** The check's SLO verdicts and its diff against the baseline. */
-export function checkTables(r: CheckResult): Table[] {
+export function checkTables(r: CheckView): Table[] {
   const tables: Table[] = [
     {
       id: "slos",
@@ -362,7 +428,7 @@ export function tableSection(title: string, tables: readonly Table[], note?: str
 }
 
 /** The drill's section: its phases and checks, with the terminal's verdict text folded below. */
-export function drillSection(d: DrillResult, text: string): Section {
+export function drillSection(d: DrillView, text: string): Section {
   const backpressure = `backpressure: ${fmtNum(d.backpressure.shed)} × 429, ${fmtNum(d.backpressure.unavailable)} × 503`;
   const rec = d.recovery.target
     ? d.recovery.recovered
@@ -378,7 +444,7 @@ export function drillSection(d: DrillResult, text: string): Section {
 }
 
 /** The check's page: SLO verdicts and the baseline diff. */
-export function checkReport(r: CheckResult, text: string) {
+export function checkReport(r: CheckView, text: string) {
   const failed = r.slos.filter((s) => !s.ok).length + r.baseline.diffs.filter((d) => d.status === "regressed").length;
   return {
     kind: "check" as const,

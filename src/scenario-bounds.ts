@@ -1,0 +1,188 @@
+/**
+ * Sane ranges and contradictions of a scenario, checked on the YAML as written (so errors carry its line) after the
+ * schema accepted its types. The schema says what a field is; this says how large it may be before a run would take
+ * days or more memory than a machine has (`replicas: 1e12`, `input: 1e12`, `sample_interval_s: 1e-6`), and which
+ * combinations cannot mean anything (a uniform `min` above its `max`, a window that ends before it starts).
+ *
+ * The limits are far above any real deployment, never a model of one:
+ * - tokens per request ≤ 10,000,000: the longest context window of a released open model (Llama 4 Scout, 10M tokens,
+ *   Meta's model card) — no request can be longer;
+ * - replicas per pool ≤ 10,000; tensor parallelism ≤ 64 (8 nodes of 8 GPUs);
+ * - KV blocks per replica ≤ 100,000,000 (1.6 billion tokens at block size 16; an H200 holds about 10⁶ tokens of an 8B
+ *   model);
+ * - arrival rates ≤ 1,000,000 requests/s; durations ≤ 10⁷ s (about 4 months).
+ */
+import { closest } from "./suggest.ts";
+
+export interface BoundIssue {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+const TOKENS = 10_000_000;
+
+/** Upper (and lower) bounds of numeric fields by name, wherever they appear in the scenario. */
+const BOUNDS: Readonly<Record<string, { readonly max?: number; readonly min?: number; readonly why: string }>> = {
+  replicas: { max: 10_000, why: "replicas per pool" },
+  tp: { max: 64, why: "GPUs per replica (tensor parallelism)" },
+  total_kv_blocks: { max: 100_000_000, why: "KV blocks per replica" },
+  cpu_kv_blocks: { max: 100_000_000, why: "CPU KV blocks per replica" },
+  max_num_seqs: { max: 1_000_000, why: "running sequences per replica" },
+  max_num_batched_tokens: { max: TOKENS, why: "tokens per step" },
+  block_size: { max: 4096, why: "tokens per KV block" },
+  max_model_len: { max: TOKENS, why: "tokens of context" },
+  long_prefill_token_threshold: { max: TOKENS, why: "tokens" },
+  max_loras: { max: 4096, why: "GPU LoRA slots" },
+  max_cpu_loras: { max: 1_000_000, why: "host LoRA slots" },
+  max_context_tokens: { max: TOKENS, why: "tokens of context" },
+  system_prompt_len: { max: TOKENS, why: "tokens" },
+  question_len: { max: TOKENS, why: "tokens" },
+  question_len_max: { max: TOKENS, why: "tokens" },
+  output_len: { max: TOKENS, why: "tokens" },
+  output_len_max: { max: TOKENS, why: "tokens" },
+  requests: { max: 20_000_000, why: "requests per run" },
+  duration_s: { max: 1e7, why: "seconds of traffic (about 4 months)" },
+  // Charts need no finer than 10 ms; 1 µs made 970 MB of samples for 3 simulated seconds.
+  sample_interval_s: { min: 0.01, max: 1e6, why: "seconds between time-series samples" },
+  rate: { max: 1_000_000, why: "requests per second" },
+  speedup: { max: 1_000_000, why: "times faster than recorded" },
+  factor: { max: 10_000, why: "rate multiplier" },
+  groups: { max: 10_000_000, why: "prefix groups" },
+  num_groups: { max: 10_000_000, why: "groups" },
+  num_prompts_per_group: { max: 10_000_000, why: "prompts per group" },
+  num_unique_system_prompts: { max: 10_000_000, why: "system prompts" },
+  num_users_per_system_prompt: { max: 10_000_000, why: "users" },
+  documents: { max: 100_000_000, why: "documents" },
+  apps: { max: 1_000_000, why: "applications" },
+  agents: { max: 1_000_000, why: "agents" },
+  gpu_hour_usd: { max: 1_000_000, why: "dollars per GPU-hour" },
+  seed: { max: Number.MAX_SAFE_INTEGER, why: "seed" },
+};
+
+/** Fields of a length or time distribution: bounded like a token count (10⁷; seconds for times: 4 months). */
+const DIST_FIELDS = new Set(["value", "mean", "std", "min", "max"]);
+
+/** Sections whose contents are another tool's format, checked by its own reader. */
+const SKIP = new Set(["epp_config"]);
+
+function fmt(x: number): string {
+  return Math.abs(x) >= 1e6 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential() : x.toLocaleString("en-US");
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** Range and contradiction issues of a raw (as written) scenario; empty when it is sane. */
+export function scenarioBoundIssues(raw: unknown): BoundIssue[] {
+  const out: BoundIssue[] = [];
+  const walk = (node: unknown, path: (string | number)[]) => {
+    if (out.length >= 5) return;
+    if (Array.isArray(node)) {
+      node.forEach((v, i) => {
+        walk(v, [...path, i]);
+      });
+      return;
+    }
+    if (!isRecord(node)) return;
+    for (const [k, v] of Object.entries(node)) {
+      if (SKIP.has(k)) continue;
+      const p = [...path, k];
+      const b = BOUNDS[k];
+      const inDist = DIST_FIELDS.has(k) && ("dist" in node || k === "min" || k === "max");
+      if (typeof v === "number") {
+        if (b?.max !== undefined && v > b.max)
+          out.push({ path: p, message: `${fmt(v)} is more than the most accepted, ${fmt(b.max)} ${b.why}` });
+        else if (b?.min !== undefined && v < b.min)
+          out.push({ path: p, message: `${fmt(v)} is less than the least accepted, ${fmt(b.min)} ${b.why}` });
+        else if ((inDist || k === "input" || k === "output" || k === "tokens") && v > TOKENS)
+          out.push({
+            path: p,
+            message: `${fmt(v)} is more than the most accepted, ${fmt(TOKENS)} (tokens per request, or seconds)`,
+          });
+      } else if (k === "values" && Array.isArray(v) && "dist" in node) {
+        v.forEach((x, i) => {
+          if (typeof x === "number" && x > TOKENS)
+            out.push({ path: [...p, i], message: `${fmt(x)} is more than the most accepted, ${fmt(TOKENS)}` });
+        });
+      }
+      walk(v, p);
+    }
+    contradictions(node, path, out);
+  };
+  walk(raw, []);
+  if (isRecord(raw)) undefinedClasses(raw, out);
+  return out.slice(0, 5);
+}
+
+function contradictions(node: Record<string, unknown>, path: (string | number)[], out: BoundIssue[]): void {
+  const num = (k: string) => (typeof node[k] === "number" ? (node[k] as number) : undefined);
+  const min = num("min");
+  const max = num("max");
+  if (min !== undefined && max !== undefined && min > max)
+    out.push({ path: [...path, "min"], message: `min ${fmt(min)} is above max ${fmt(max)}` });
+  const start = num("start_s");
+  const end = num("end_s");
+  if (start !== undefined && end !== undefined && end <= start)
+    out.push({
+      path: [...path, "end_s"],
+      message: `the window ends (${fmt(end)} s) before it starts (${fmt(start)} s)`,
+    });
+  for (const [lo, hi] of [
+    ["question_len_min", "question_len_max"],
+    ["output_len_min", "output_len_max"],
+    ["max_loras", "max_cpu_loras"],
+  ] as const) {
+    const a = num(lo);
+    const b = num(hi);
+    if (a !== undefined && b !== undefined && a > b)
+      out.push({ path: [...path, lo], message: `${lo} ${fmt(a)} is above ${hi} ${fmt(b)}` });
+  }
+}
+
+/** Components whose `slo_class` names no class of `slos.classes` (when the scenario defines classes). */
+function undefinedClasses(raw: Record<string, unknown>, out: BoundIssue[]): void {
+  const slos = raw.slos;
+  const classes = isRecord(slos) && isRecord(slos.classes) ? Object.keys(slos.classes) : undefined;
+  if (classes === undefined || classes.length === 0) return;
+  const w = raw.workload;
+  const comps: [unknown, (string | number)[]][] =
+    isRecord(w) && Array.isArray(w.mix) ? w.mix.map((c, i) => [c, ["workload", "mix", i]]) : [[w, ["workload"]]];
+  for (const [c, p] of comps) {
+    if (!isRecord(c) || typeof c.slo_class !== "string") continue;
+    if (classes.includes(c.slo_class)) continue;
+    const near = closest(c.slo_class, classes);
+    out.push({
+      path: [...p, "slo_class"],
+      message:
+        `class "${c.slo_class}" is not among slos.classes (${classes.join(", ")})` +
+        (near !== undefined ? `; did you mean "${near}"?` : ""),
+    });
+  }
+}
+
+/** Token-length fields whose bare number must be ≥ 1 (a request has at least one prompt and one output token). */
+export function zeroLengthIssues(raw: unknown): BoundIssue[] {
+  const out: BoundIssue[] = [];
+  const w = isRecord(raw) ? raw.workload : undefined;
+  const comps: [unknown, (string | number)[]][] =
+    isRecord(w) && Array.isArray(w.mix) ? w.mix.map((c, i) => [c, ["workload", "mix", i]]) : [[w, ["workload"]]];
+  for (const [c, p] of comps) {
+    if (!isRecord(c)) continue;
+    for (const k of ["input", "output"]) {
+      const v = c[k];
+      const zero = v === 0 || (isRecord(v) && v.dist === "constant" && v.value === 0);
+      const allZero =
+        isRecord(v) &&
+        v.dist === "empirical" &&
+        Array.isArray(v.values) &&
+        v.values.every((x) => typeof x === "number" && Math.round(x) === 0);
+      if ((zero && (k === "output" || c.prefix === undefined)) || (allZero && k === "output"))
+        out.push({
+          path: [...p, k, ...(isRecord(v) ? ["value"] : [])],
+          message: `0 tokens: a request needs at least 1 ${k === "input" ? "prompt" : "output"} token`,
+        });
+    }
+  }
+  return out;
+}
