@@ -4,7 +4,7 @@
  */
 import { getGpu, getModel } from "../models/catalog.ts";
 import type { BatchShape, CostModel, RequestOverheads } from "../models/cost.ts";
-import type { COST_MODELS, CostModelKind } from "../models/cost-factory.ts";
+import type { CostModelKind } from "../models/cost-factory.ts";
 import {
   findKernelProfile,
   KERNEL_RAW_TABLES,
@@ -18,10 +18,8 @@ import { LinearCostModel } from "../models/cost-linear.ts";
 import { BLIS_TRAINED_PHYSICS_ITER29, PhysicsCostModel, physicsBasis } from "../models/cost-physics.ts";
 import type { Experiment } from "./validate.ts";
 
-/** Cost models that can be calibrated: the kinds with coefficient files (`COST_MODELS[kind].coefficientFile`). */
-export type ModelKind = {
-  [K in CostModelKind]: (typeof COST_MODELS)[K] extends { coefficientFile: object | string } ? K : never;
-}[CostModelKind];
+/** Cost models that can be calibrated: those with a calibration family below. */
+export type ModelKind = keyof typeof FAMILIES;
 
 /** α names and their prior standard deviations (µs): loose, the overheads are what the data tell. */
 export const ALPHA_NAMES = ["alpha0_pre_queue_us", "alpha1_post_decode_us", "alpha2_per_output_token_us"] as const;
@@ -248,7 +246,7 @@ const FAMILIES = {
   linear: linearFamily,
   physics: () => physicsFamily(),
   kernel: () => kernelFamily(),
-} satisfies Record<ModelKind, (experiments: readonly Experiment[]) => Family>;
+} satisfies Partial<Record<CostModelKind, (experiments: readonly Experiment[]) => Family>>;
 
 export const MODEL_KINDS = Object.keys(FAMILIES) as ModelKind[];
 
