@@ -14,6 +14,7 @@ const CHAPTERS = [
   "lab",
   "fidelity",
   "calibration",
+  "vllm-engine",
   "inference-perf",
   "ecosystem",
   "reliability",

@@ -11,6 +11,8 @@ import { InputError, readTextInput } from "./errors.ts";
 import { findGpu, findModel, listGpus, listModels } from "./models/catalog.ts";
 import { CostModelSchema } from "./models/cost-factory.ts";
 import { DEFAULT_MAX_LORA_RANK, DEFAULT_TARGET_MODULES, TARGET_MODULES, VLLM_MAX_LORA_RANKS } from "./models/lora.ts";
+import { SCHEDULING_POLICIES } from "./models/seq.ts";
+import { ENGINE_DEFAULTS } from "./models/vllm-defaults.ts";
 import { ClientsSchema, GatewayAdmissionFields, SloClassesSchema } from "./policies/flow-control/schema.ts";
 import { GatewaySchema } from "./policies/schema.ts";
 import { scenarioBoundIssues, zeroLengthIssues } from "./scenario-bounds.ts";
@@ -21,10 +23,28 @@ import { WorkloadSchema } from "./workloads/schema.ts";
 /** vLLM engine knobs, by their real names. Defaults are vLLM V1's unless noted. */
 export const EngineSchema = z
   .object({
-    /** vLLM V1 default 256. */
-    max_num_seqs: z.number().int().positive().default(256),
-    /** 2048: BLIS default and vLLM V1's default for the OpenAI server on most GPUs with chunked prefill. */
-    max_num_batched_tokens: z.number().int().positive().default(2048),
+    /**
+     * Where absent `max_num_seqs` / `max_num_batched_tokens` come from: `vllm` (default) — what `vllm serve` picks for
+     * the pool's GPU today (8192 / 1024 on H100 and H200, 2048 / 256 on A100 and smaller; `src/models/vllm-defaults.ts`);
+     * `vllm-legacy` — 2048 / 256 everywhere (vLLM's older server defaults, BLIS's).
+     */
+    defaults: z.enum(ENGINE_DEFAULTS).default("vllm"),
+    /** Most requests running at once; absent: see `defaults`. */
+    max_num_seqs: z.number().int().positive().optional(),
+    /** Token budget per step; absent: see `defaults`. */
+    max_num_batched_tokens: z.number().int().positive().optional(),
+    /** vLLM `--scheduling-policy`: `fcfs` (default) or `priority` (waiting queue by (priority, arrival); preemption
+     * takes the lowest-priority, latest-arrived running request). The request's `priority` is EPP-style (higher =
+     * more important), i.e. vLLM's priority negated. */
+    scheduling_policy: z.enum(SCHEDULING_POLICIES).default("fcfs"),
+    /** vLLM `--async-scheduling` (on by default since vLLM 0.14): step N+1 is scheduled while step N runs
+     * (`src/models/async-scheduling.ts`). */
+    async_scheduling: z.boolean().default(true),
+    /** CPU work per step that async scheduling hides, added to every step when it is off (default ≈ 5.4 ms at
+     * batch 256: 0 per step + 0.021 ms per request, from vLLM issue #10634 / PR #11133). */
+    sync_cpu_overhead: z
+      .strictObject({ per_step_ms: z.number().nonnegative().default(0), per_request_ms: z.number().nonnegative() })
+      .optional(),
     /** vLLM default 16 tokens. */
     block_size: z.number().int().positive().default(16),
     enable_prefix_caching: z.boolean().default(true),
@@ -106,11 +126,14 @@ export const LoraPoolSchema = z.strictObject({
 export const PoolSchema = z
   .object({
     name: z.string().min(1).default("main"),
-    /** Model name from the catalog (`gatelab models` lists them), e.g. `llama-3.1-8b-instruct`. */
+    /**
+     * Model name from the catalog (`gatelab models` lists them), e.g. `llama-3.1-8b-instruct`, or a path ending in
+     * `.json` to a Hugging Face config.json, relative to the scenario file (checked when the pool is built).
+     */
     model: z
       .string()
       .min(1)
-      .refine((m) => findModel(m) !== undefined, {
+      .refine((m) => m.endsWith(".json") || findModel(m) !== undefined, {
         error: (iss) =>
           `unknown model "${String(iss.input)}"; accepted: ${listModels()
             .map((m) => m.name)
@@ -136,6 +159,11 @@ export const PoolSchema = z
     gpu_hour_usd: z.number().nonnegative().default(0),
     /** LoRA adapters served (needs `engine.max_loras`). */
     lora: LoraPoolSchema.optional(),
+    /**
+     * Pod labels of the pool's replicas, as the Endpoint Picker's label filters see them, e.g.
+     * `llm-d.ai/role: prefill | decode | both` for P/D role filters.
+     */
+    labels: z.record(z.string(), z.string()).default({}),
   })
   .strict()
   .superRefine((p, ctx) => {

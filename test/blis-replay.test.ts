@@ -32,6 +32,7 @@ pools:
   - model: llama-3.1-8b-instruct
     replicas: 4
     engine: { total_kv_blocks: 26312 }
+    cost_model: { type: physics }
 workload: { type: trace, format: blis, path: trace-rag-r80.csv }
 `;
     const out = runScenario(parseScenario(text, "rag.yaml", DATA.pathname));

@@ -197,10 +197,12 @@ describe("linear cost model (BLIS blackbox)", () => {
 describe("cost-model factory", () => {
   const target = { model: "llama-3.1-8b-instruct", gpu: "H100", tp: 1 };
 
-  it("defaults to physics with iter29", () => {
-    const m = createCostModel(undefined, target);
+  it("defaults to the roofline model; physics still gives BLIS iter29's decode step", () => {
+    expect(createCostModel(undefined, target).kind).toBe("roofline");
+    const m = createCostModel({ type: "physics" }, target);
     expect(m.kind).toBe("physics");
     expect(m.source).toContain("blis-trained-physics-iter29");
+    // A decode step is above the roofline floor, so the bound leaves BLIS's value unchanged.
     expect(m.stepTime(decode(1, 1000)) * 1e6).toBeCloseTo(6911.0863, 3);
     expect(createCostModel({ type: "physics", coefficients: "blis-trained-physics-iter29" }, target).overheads).toEqual(
       m.overheads,

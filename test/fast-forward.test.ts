@@ -1,7 +1,8 @@
 /**
  * Fast-forward must be exact: on random scenarios (fixed fast-check seed) it gives the same per-request first-token
  * and completion times (within 1 ns), the same cache hits and the same counters as the step-by-step reference,
- * including preemption (small KV caches), mid-stretch arrivals and cached decode blocks (multi-turn answers).
+ * including preemption (small KV caches), mid-stretch arrivals and cached decode blocks (multi-turn answers), under
+ * both scheduling policies (fcfs, priority) and with async scheduling on and off.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -25,6 +26,10 @@ const scenario = fc.record({
   shared: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 60, maxLength: 60 }),
   followUps: fc.boolean(),
   scrapeMs: fc.constantFrom(0, 10, 50),
+  // vLLM scheduling_policy and async_scheduling; request priorities in -1..1 (EPP style).
+  policy: fc.constantFrom("fcfs" as const, "priority" as const),
+  asyncScheduling: fc.boolean(),
+  priorities: fc.array(fc.integer({ min: -1, max: 1 }), { minLength: 60, maxLength: 60 }),
 });
 type S = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
@@ -45,6 +50,7 @@ function source(w: S): RequestSource {
       inputTokens: input,
       outputTokens: w.outputs[i]!,
       outputContentId: 9000 + i,
+      priority: w.priorities[i]!,
     });
   }
   let k = 0;
@@ -71,7 +77,14 @@ function run(w: S, fastForward: boolean) {
     pool(
       cost,
       { replicas: w.replicas },
-      { numGpuBlocks: w.blocks, blockSize: w.blockSize, maxNumSeqs: w.maxSeqs, maxNumBatchedTokens: w.budget },
+      {
+        numGpuBlocks: w.blocks,
+        blockSize: w.blockSize,
+        maxNumSeqs: w.maxSeqs,
+        maxNumBatchedTokens: w.budget,
+        schedulingPolicy: w.policy,
+        asyncScheduling: w.asyncScheduling,
+      },
     ),
   ];
   return simulate(pools, source(w), new LeastRequestRouter(), {

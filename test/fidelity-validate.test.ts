@@ -150,7 +150,7 @@ describe("gatelab validate (CLI)", () => {
     await expect(cli(["validate", bad])).rejects.toThrow(/experiments\.0 \(id "q"\)\.model: Unknown model "nope"/);
     const good = join(dir, "good.json");
     writeFileSync(good, file([small()]));
-    await expect(cli(["validate", good, "--model", "roofline"])).rejects.toThrow(/--model: expected one of/);
+    await expect(cli(["validate", good, "--model", "nonesuch"])).rejects.toThrow(/--model: expected one of/);
     await expect(cli(["validate", good, "--only", "zz"])).rejects.toThrow(/no experiment with id zz/);
     const json = JSON.parse(await cli(["validate", good, "--json"]));
     expect(json.experiments[0].id).toBe("q");
@@ -176,5 +176,21 @@ describe("gatelab validate (CLI)", () => {
       expect(r.blis_mape!.itl_mean!).toBeCloseTo(0.085, 3);
     },
     60_000,
+  );
+
+  // The shipped roofline calibration on the same runs (in-sample; leave-one-out in docs/fidelity.md).
+  it.skipIf(!existsSync(CAL_FILE))(
+    "the calibration set with the shipped roofline calibration stays within the published errors",
+    () => {
+      const r = validateFile(CAL_FILE, {
+        costModel: { type: "roofline", coefficients: "gatelab-h100-vllm-0.15.1-roofline" },
+      });
+      expect(r.experiments).toHaveLength(7);
+      const published = { ttft_mean: 9.0, e2e_mean: 5.0, itl_mean: 5.4 };
+      for (const [m, v] of Object.entries(published)) {
+        expect(Number((r.mape[m as keyof typeof published]! * 100).toFixed(1))).toBeLessThanOrEqual(v + 0.2);
+      }
+    },
+    120_000,
   );
 });

@@ -63,6 +63,28 @@ describe("gatelab inference-perf", () => {
     for (const r of req) expect(Math.abs(r.error!)).toBeLessThan(1e-12);
   }, 120_000);
 
+  it("compare --knee-ttft-p95-ms prints both knees (the measured baseline's by hand: 92.19 req/s)", async () => {
+    const predicted = join(out, "inference-perf", "round-robin");
+    if (!existsSync(predicted))
+      expect(await main(["run", SCENARIO, "--out", out, "--report", "inference-perf"])).toBe(0);
+    expect(
+      await main([
+        "inference-perf",
+        "compare",
+        "--measured",
+        measured("vllm"),
+        "--predicted",
+        predicted,
+        "--knee-ttft-p95-ms",
+        "1000",
+      ]),
+    ).toBe(0);
+    // Stage 3 (92.19 req/s): TTFT p95 well under 1 s, achieved 92.2; stage 4 (122.59): achieved 106.5 < 95 %.
+    expect(io.out).toMatch(
+      /knee \(TTFT p95 ≤ 1000 ms, achieved ≥ 95 % of requested\): measured 92\.19 req\/s, predicted /,
+    );
+  }, 120_000);
+
   it("compare --chart writes the rate chart; bad folders are input errors", async () => {
     const predicted = join(out, "inference-perf", "round-robin");
     const chart = join(out, "chart");

@@ -48,7 +48,9 @@ describe("the real configs in scenarios/epp", () => {
   it.each(files)("%s loads and routes", (f) => {
     const cfg = loadEppConfigFile(join(DIR, f));
     expect(cfg.schedulingProfiles.length).toBeGreaterThan(0);
-    const r = createRouter(GatewaySchema.parse({ epp_config: f }), routerInit(3), DIR);
+    // Replica 0 prefills, the others decode (the P/D config's role filters need the labels).
+    const labels = [{ "llm-d.ai/role": "prefill" }, { "llm-d.ai/role": "decode" }, { "llm-d.ai/role": "decode" }];
+    const r = createRouter(GatewaySchema.parse({ epp_config: f }), routerInit(3, { labels }), DIR);
     const req = request([{ id: 1, tokens: 100 }]);
     const res = r.route(req, context(req, endpoints(3)));
     expect(res.refused).not.toBe(true);

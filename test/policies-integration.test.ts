@@ -80,13 +80,22 @@ describe("through the CLI", () => {
 
   for (const f of configs) {
     it(`${f} loads and runs end to end (run --epp-config --json)`, async () => {
-      expect(await main(["run", SMALL, "--epp-config", join(EPP_DIR, f), "--json"])).toBe(0);
+      // The P/D config's prefill profile needs pods labelled llm-d.ai/role: prefill.
+      const scenario = f === "llm-d-pd.yaml" ? "test/fixtures/gateway-small-pd.yaml" : SMALL;
+      expect(await main(["run", scenario, "--epp-config", join(EPP_DIR, f), "--json"])).toBe(0);
       const summary = JSON.parse(io.out) as { requests: { total: number; completed: number } };
       expect(summary.requests.total).toBe(300);
       expect(summary.requests.completed).toBe(300);
       expect(io.err).toBe("");
     });
   }
+
+  it("a P/D config on pools without role labels fails with exit code 2 naming the missing role", async () => {
+    expect(await main(["run", SMALL, "--epp-config", join(EPP_DIR, "llm-d-pd.yaml")])).toBe(2);
+    expect(io.err).toMatch(
+      /llm-d-pd\.yaml: profile "prefill": filter "prefill-filter" \(type prefill-filter\) keeps no replica: no pool carries the labels it needs \(llm-d\.ai\/role: prefill \| encode-prefill/,
+    );
+  });
 
   it("a config with an unknown plugin type fails with exit code 2 and names it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "gl-epp-"));

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { affinityFilterParams, PrefixCacheAffinityFilter } from "../src/policies/epp/affinity-filter.ts";
 import {
   DecisionTreeFilter,
+  LabelSelectorFilter,
   LeastKvCacheFilter,
   LeastQueueFilter,
   LoraAffinityFilter,
@@ -273,5 +274,43 @@ describe("prefix-cache-affinity-filter", () => {
     expect(filt(setup().f, context(r, endpoints(1)), r)).toEqual([0]);
     expect(filt(setup({ affinityThreshold: 0 }).f, context(r, endpoints(3)), r)).toEqual([0, 1, 2]);
     expect(filt(setup({ explorationProbability: 1 }).f, context(r, endpoints(3)), r)).toEqual([0, 1, 2]);
+  });
+});
+
+describe("pod labels: role filters and the label selector", () => {
+  // Replicas: 0 prefill, 1 decode, 2 both, 3 unlabelled, 4 prefill-decode.
+  const labels = [
+    { "llm-d.ai/role": "prefill", zone: "a" },
+    { "llm-d.ai/role": "decode", zone: "b" },
+    { "llm-d.ai/role": "both" },
+    {},
+    { "llm-d.ai/role": "prefill-decode", zone: "a" },
+  ];
+  const eps = endpoints(5);
+  const kept = (f: Filter) => {
+    const req = request([{ id: 1, tokens: 10 }]);
+    const ctx = context(req, eps);
+    return f.filter(new Cycle(1, req, ctx), eps).map((e) => e.index);
+  };
+  it("decode-filter keeps decode, both, prefill-decode and unlabelled pods; prefill-filter needs the label", () => {
+    expect(kept(new RoleFilter("d", "decode-filter", labels))).toEqual([1, 2, 3, 4]);
+    expect(kept(new RoleFilter("p", "prefill-filter", labels))).toEqual([0, 2, 4]);
+    expect(kept(new RoleFilter("e", "encode-filter", labels))).toEqual([]);
+    expect(new RoleFilter("e", "encode-filter", labels).selectsAny(5)).toBe(false);
+  });
+  it("label-selector-filter: matchLabels and In / NotIn / Exists / DoesNotExist", () => {
+    expect(kept(new LabelSelectorFilter("s", { matchLabels: { zone: "a" } }, labels))).toEqual([0, 4]);
+    const expr = (operator: "In" | "NotIn" | "Exists" | "DoesNotExist", values?: string[]) =>
+      kept(
+        new LabelSelectorFilter(
+          "s",
+          { matchExpressions: [{ key: "zone", operator, ...(values ? { values } : {}) }] },
+          labels,
+        ),
+      );
+    expect(expr("In", ["b"])).toEqual([1]);
+    expect(expr("NotIn", ["a"])).toEqual([1, 2, 3]);
+    expect(expr("Exists")).toEqual([0, 1, 4]);
+    expect(expr("DoesNotExist")).toEqual([2, 3]);
   });
 });

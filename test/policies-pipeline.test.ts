@@ -79,10 +79,15 @@ describe("pipeline rules", () => {
     ]);
   });
   it("no candidates → 503; a filter that empties the list fails scheduling → 429", () => {
-    const r = createRouterFromEpp(cfg([{ type: "prefill-filter" }, { type: "queue-scorer" }]), routerInit(2));
+    // Replica 1 is a prefill pod: the cluster has one, this request's candidates (replica 0) do not.
+    const labels = [{}, { "llm-d.ai/role": "prefill" }];
+    const r = createRouterFromEpp(
+      cfg([{ type: "prefill-filter" }, { type: "queue-scorer" }]),
+      routerInit(2, { labels }),
+    );
     const a = request([{ id: 1, tokens: 8 }]);
     expect(r.route(a, context(a, []))).toMatchObject({ refused: true, status: 503 });
-    expect(r.route(a, context(a, endpoints(2)))).toEqual({
+    expect(r.route(a, context(a, endpoints(1)))).toEqual({
       refused: true,
       status: 429,
       reason: 'no endpoints available (profile "default", filter "prefill-filter")',
@@ -117,15 +122,26 @@ describe("real configs", () => {
     const eps = endpoints([{ waiting: 200 }, { waiting: 3 }, { waiting: 1 }]);
     for (let s = 0; s < 20; s++) expect(r.route(a, context(a, eps, { seed: s }))).toEqual({ replica: 2 });
   });
-  it("P/D config: the decode profile's pick serves; prefill finds no labelled pod", () => {
+  it("P/D config: the decode profile picks among decode pods, never the prefill pod; unlabelled pools are refused", () => {
+    // Replica 0 prefills (shortest queue, but not a decode pod), replicas 1 and 2 decode.
+    const labels = [{ "llm-d.ai/role": "prefill" }, { "llm-d.ai/role": "decode" }, { "llm-d.ai/role": "decode" }];
     const r = createRouterFromEpp(
       loadEppConfigFile("scenarios/epp/llm-d-pd.yaml"),
-      routerInit(2, { traceDecisions: true }),
+      routerInit(3, { traceDecisions: true, labels }),
     );
     const a = request([{ id: 1, tokens: 64 }]);
-    const d = r.route(a, context(a, endpoints([{ waiting: 3 }, { waiting: 0 }]))) as RoutingDecision;
-    expect(d.replica).toBe(1);
-    expect([...d.breakdown!.keys()]).toEqual(["prefix-cache-scorer", "queue-scorer"]);
+    const d = r.route(a, context(a, endpoints([{ waiting: 0 }, { waiting: 3 }, { waiting: 1 }]))) as RoutingDecision;
+    expect(d.replica).toBe(2);
+    expect(() => createRouterFromEpp(loadEppConfigFile("scenarios/epp/llm-d-pd.yaml"), routerInit(3))).toThrow(
+      /filter "prefill-filter" \(type prefill-filter\) keeps no replica/,
+    );
+    // The 64-token prompt is uncached (≥ nonCachedTokens 16): the decider also runs the prefill profile.
+    expect([...d.breakdown!.keys()]).toEqual([
+      "prefix-cache-scorer",
+      "queue-scorer",
+      "prefill:prefix-cache-scorer",
+      "prefill:queue-scorer",
+    ]);
   });
   it("llm-d-precise consumes KV events", () => {
     const r = preset("llm-d-precise").create(routerInit(2));

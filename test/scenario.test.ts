@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../src/errors.ts";
+import { buildPool } from "../src/lab/pools.ts";
 import { loadScenario, parseScenario } from "../src/scenario.ts";
 import { DEFAULT_SCENARIO_YAML } from "../src/scenarios-embedded.ts";
 
@@ -39,12 +40,31 @@ describe("scenario files", () => {
   it("fills vLLM's defaults for engine knobs", () => {
     const s = parseScenario(base, "s.yaml", ".").scenario;
     expect(s.pools[0]!.engine).toMatchObject({
-      max_num_seqs: 256,
-      max_num_batched_tokens: 2048,
+      defaults: "vllm",
       block_size: 16,
       gpu_memory_utilization: 0.9,
+      scheduling_policy: "fcfs",
+      async_scheduling: true,
     });
     expect(s.gateway.scrape_interval_ms).toBe(50);
+  });
+
+  it("takes vllm serve's batch limits for the pool's GPU, or the legacy 2048 / 256, unless given", () => {
+    const limits = (gpu: string, engine = "") => {
+      const text = base.replace("    replicas: 2", `    replicas: 2\n    gpu: ${gpu}${engine}`);
+      const e = buildPool(parseScenario(text, "s.yaml", ".").scenario.pools[0]!, 0).engine;
+      return [e.maxNumBatchedTokens, e.maxNumSeqs];
+    };
+    expect(limits("H100")).toEqual([8192, 1024]);
+    expect(limits("H200")).toEqual([8192, 1024]);
+    expect(limits("A100-80GB")).toEqual([2048, 256]);
+    expect(limits("L40S")).toEqual([2048, 256]);
+    expect(limits("H100", "\n    engine: { defaults: vllm-legacy }")).toEqual([2048, 256]);
+    expect(limits("H100", "\n    engine: { max_num_batched_tokens: 512 }")).toEqual([512, 512]);
+    expect(limits("H100", "\n    engine: { max_num_seqs: 64 }")).toEqual([8192, 64]);
+    expect(err(base.replace("    replicas: 2", "    replicas: 2\n    engine: { defaults: vllm-0.4 }"))).toMatch(
+      /^s\.yaml:7: pools\.0\.engine\.defaults: .*"vllm"/,
+    );
   });
 
   it("names the line and field of an unknown field", () => {

@@ -1,11 +1,13 @@
 /** `gatelab inference-perf …`: inference-perf configs and reports (docs/inference-perf.md). */
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { InputError } from "../errors.ts";
 import { writeCharts } from "../report/charts.ts";
 import {
   compareStages,
   errorSummary,
   formatStageComparison,
+  kneeFromReports,
   rateCharts,
   readStageReports,
 } from "../report/inference-perf-compare.ts";
@@ -27,22 +29,35 @@ export function registerInferencePerfCommands(program: Command): void {
     )
     .option("--chart <dir>", "write inference-perf-vs-rate.svg and .png into this folder")
     .option("--json", "print the rows as JSON")
-    .action(async (o: { measured: string; predicted: string; chart?: string; json?: boolean }) => {
-      const m = readStageReports(o.measured);
-      const p = readStageReports(o.predicted);
-      const rows = compareStages(m, p);
-      if (o.json) process.stdout.write(`${JSON.stringify({ rows, summary: errorSummary(rows) }, null, 2)}\n`);
-      else process.stdout.write(`${formatStageComparison(rows)}\n`);
-      if (o.chart !== undefined) {
-        let files: string[];
-        try {
-          files = await writeCharts(resolve(o.chart), rateCharts(m, p));
-        } catch (e) {
-          throw new OutputWriteError(`${o.chart}: cannot write the chart (${(e as Error).message})`);
+    .option("--knee-ttft-p95-ms <ms>", "also print each run's knee: highest rate with TTFT p95 ≤ this and keeping up")
+    .action(
+      async (o: { measured: string; predicted: string; chart?: string; json?: boolean; kneeTtftP95Ms?: string }) => {
+        const m = readStageReports(o.measured);
+        const p = readStageReports(o.predicted);
+        const rows = compareStages(m, p);
+        if (o.json) process.stdout.write(`${JSON.stringify({ rows, summary: errorSummary(rows) }, null, 2)}\n`);
+        else process.stdout.write(`${formatStageComparison(rows)}\n`);
+        if (o.kneeTtftP95Ms !== undefined) {
+          const t = Number(o.kneeTtftP95Ms);
+          if (!(t > 0))
+            throw new InputError(`--knee-ttft-p95-ms: expected a positive number of ms, got "${o.kneeTtftP95Ms}"`);
+          const fmt = (k: number | null) => (k === null ? "none (the lowest stage misses)" : `${k} req/s`);
+          (o.json ? process.stderr : process.stdout).write(
+            `knee (TTFT p95 ≤ ${t} ms, achieved ≥ 95 % of requested): measured ${fmt(kneeFromReports(m, t / 1000))}, ` +
+              `predicted ${fmt(kneeFromReports(p, t / 1000))}\n`,
+          );
         }
-        (o.json ? process.stderr : process.stdout).write(`chart: ${files.join(", ")}\n`);
-      }
-    });
+        if (o.chart !== undefined) {
+          let files: string[];
+          try {
+            files = await writeCharts(resolve(o.chart), rateCharts(m, p));
+          } catch (e) {
+            throw new OutputWriteError(`${o.chart}: cannot write the chart (${(e as Error).message})`);
+          }
+          (o.json ? process.stderr : process.stdout).write(`chart: ${files.join(", ")}\n`);
+        }
+      },
+    );
 
   ip.command("check")
     .description("read an inference-perf config as gatelab would: what it replays, and what it notes or refuses")

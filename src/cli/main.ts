@@ -13,6 +13,7 @@ import { checkOutputSetDir, checkWritableFile, writeOutputSet } from "../report/
 import { comparisonJson, formatComparison } from "../report/compare.ts";
 import { decisionTraceWriter } from "../report/decisions.ts";
 import { assertInferencePerfScenario, parseReportFormat, writeInferencePerfOutputs } from "../report/inference-perf.ts";
+import { formatIpStages } from "../report/inference-perf-stages.ts";
 import { relocate, writeCompareOutputs } from "../report/lab-outputs.ts";
 import { metricsOptions, OutputWriteError, writeMetricsFile } from "../report/openmetrics-cli.ts";
 import { writeRunOutputs } from "../report/outputs.ts";
@@ -136,6 +137,8 @@ export function buildProgram(): Command {
           process.stdout.write(
             `${formatRun(`scenario "${loaded.scenario.name}" · policy ${out.policy} · seed ${out.seed}`, out.summary)}\n`,
           );
+          if (out.summary.inference_perf)
+            process.stdout.write(`\n${formatIpStages("inference-perf stages", out.summary.inference_perf)}\n`);
           if (o.out) process.stdout.write(`\nwrote ${o.out}/summary.json and ${o.out}/requests.csv\n`);
           for (const d of ipDirs) process.stdout.write(`inference-perf reports: ${d.dir}/ (${d.files.length} files)\n`);
         }
@@ -206,7 +209,14 @@ export function buildProgram(): Command {
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
         });
         if (o.json) process.stdout.write(`${JSON.stringify(comparisonJson(c), null, 2)}\n`);
-        else process.stdout.write(`${formatComparison(c)}\n`);
+        else {
+          process.stdout.write(`${formatComparison(c)}\n`);
+          for (const r of c.runs)
+            if (r.summary.inference_perf)
+              process.stdout.write(
+                `\n${formatIpStages(`inference-perf stages · ${r.policy}`, r.summary.inference_perf)}\n`,
+              );
+        }
         if (o.metricsOut !== undefined && metrics !== undefined)
           writeMetricsFile(o.metricsOut, c.runs, metrics, loaded.scenario.name);
         if (dir !== undefined) {

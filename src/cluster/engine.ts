@@ -15,7 +15,7 @@ import { Admission, type AdmissionHost, type Attempt, type WindowCounters } from
 import { emptyGatewayStats, type GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { AdmissionOptions, SloTargets } from "../policies/flow-control/options.ts";
 import type { EndpointView, KvEvent, LocalLoad, RouteResult, Router, RoutingContext } from "../policies/types.ts";
-import { blockHashes } from "../sim/hash.ts";
+import { promptBlockHashes } from "../sim/hash.ts";
 import { EventHeap } from "../sim/heap.ts";
 import { DropReason } from "../sim/outcomes.ts";
 import { RequestTable, WeightedSamples } from "../sim/records.ts";
@@ -163,7 +163,7 @@ class RouteCtx implements RoutingContext {
   promptHashes(bs: number): Float64Array {
     const live = this.live!;
     if (live.hashBs === bs && live.hashes !== undefined) return live.hashes;
-    const h = blockHashes(live.req.prompt, bs);
+    const h = promptBlockHashes(live.req, bs);
     // Keep the first block size asked for (the router's; usually the replicas' too).
     if (live.hashes === undefined) {
       live.hashes = h;

@@ -4,7 +4,7 @@
  */
 import { getGpu, getModel } from "../models/catalog.ts";
 import type { BatchShape, CostModel, RequestOverheads } from "../models/cost.ts";
-import type { CostModelKind } from "../models/cost-factory.ts";
+import { ROOFLINE_TERMS } from "../models/cost-factory.ts";
 import {
   findKernelProfile,
   KERNEL_RAW_TABLES,
@@ -16,10 +16,11 @@ import {
 } from "../models/cost-kernel.ts";
 import { LinearCostModel } from "../models/cost-linear.ts";
 import { BLIS_TRAINED_PHYSICS_ITER29, PhysicsCostModel, physicsBasis } from "../models/cost-physics.ts";
+import { emptyTerms, RooflineCostModel, RooflineEvaluator, rooflineCoefficientsFor } from "../models/cost-roofline.ts";
 import type { Experiment } from "./validate.ts";
 
-/** Cost models that can be calibrated: those with a calibration family below. */
-export type ModelKind = keyof typeof FAMILIES;
+export type ModelKind = "linear" | "physics" | "kernel" | "roofline";
+export const MODEL_KINDS: readonly ModelKind[] = ["linear", "physics", "kernel", "roofline"];
 
 /** α names and their prior standard deviations (µs): loose, the overheads are what the data tell. */
 export const ALPHA_NAMES = ["alpha0_pre_queue_us", "alpha1_post_decode_us", "alpha2_per_output_token_us"] as const;
@@ -241,15 +242,84 @@ export function linearFamily(experiments: readonly Experiment[]): Family {
   };
 }
 
-/** The calibration family of every cost model with coefficient files (the compiler asks for a new one's). */
-const FAMILIES = {
-  linear: linearFamily,
-  physics: () => physicsFamily(),
-  kernel: () => kernelFamily(),
-} satisfies Partial<Record<CostModelKind, (experiments: readonly Experiment[]) => Family>>;
-
-export const MODEL_KINDS = Object.keys(FAMILIES) as ModelKind[];
+/**
+ * Roofline: θ = [compute scale, memory scale, all-reduce traffic and latency scales, µs per layer, µs per request,
+ * µs per step, µs per MoE layer] on the
+ * shipped per-GPU roofline (the split of each operator into its compute- or memory-bound side is the shipped set's).
+ * Prior: the scales at 1 ± 0.3 (communication ± 0.6: all-reduce implementations differ most between engines), the
+ * overheads at the shipped values, loose. Three scales and three overheads are one set for every model of the fit.
+ */
+export function rooflineFamily(): Family {
+  const evaluators = new Map<string, RooflineEvaluator>();
+  const evalOf = (e: Experiment): RooflineEvaluator => {
+    let ev = evaluators.get(e.id);
+    if (ev === undefined) {
+      const gpu = getGpu(e.hardware);
+      evaluators.set(e.id, (ev = new RooflineEvaluator(getModel(e.model), gpu, e.tp, rooflineCoefficientsFor(gpu))));
+    }
+    return ev;
+  };
+  const h100 = rooflineCoefficientsFor(getGpu("H100"));
+  return {
+    kind: "roofline",
+    terms: ROOFLINE_TERMS,
+    prior: Float64Array.from([
+      1,
+      1,
+      1,
+      1,
+      h100.per_layer_us,
+      h100.per_request_us,
+      h100.per_step_us,
+      h100.per_moe_layer_us,
+    ]),
+    priorStd: Float64Array.from([0.3, 0.3, 0.6, 0.6, 1000, 1000, 100_000, 10_000]),
+    alphaPrior: [0, 0, 0],
+    fitAlpha: [true, true, true],
+    basisFor(e) {
+      const ev = evalOf(e);
+      const t = emptyTerms();
+      return (b, out) => {
+        ev.evaluate(b, t);
+        out[0] = t.compute;
+        out[1] = t.memory;
+        out[2] = t.comm;
+        out[3] = t.commLatency;
+        out[4] = t.layers;
+        out[5] = t.requests;
+        out[6] = t.requests > 0 ? 1 : 0;
+        out[7] = t.moeLayers;
+      };
+    },
+    build(e, theta, alpha) {
+      const gpu = getGpu(e.hardware);
+      const base = rooflineCoefficientsFor(gpu);
+      return new RooflineCostModel({
+        model: e.model,
+        gpu,
+        tp: e.tp,
+        coefficients: {
+          ...base,
+          per_layer_us: theta[4]!,
+          per_request_us: theta[5]!,
+          per_step_us: theta[6]!,
+          per_moe_layer_us: theta[7]!,
+          alpha_us: [alpha[0]!, alpha[1]!, alpha[2]!],
+        },
+        scales: { compute: theta[0]!, memory: theta[1]!, comm: theta[2]!, commLatency: theta[3]! },
+        setName: "calibration in progress",
+      });
+    },
+    covers: () => true,
+  };
+}
 
 export function familyFor(kind: ModelKind, experiments: readonly Experiment[]): Family {
-  return FAMILIES[kind](experiments);
+  return kind === "kernel"
+    ? kernelFamily()
+    : kind === "physics"
+      ? physicsFamily()
+      : kind === "roofline"
+        ? rooflineFamily()
+        : linearFamily(experiments);
 }

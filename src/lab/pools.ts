@@ -1,9 +1,11 @@
 /** Pools of replicas from a scenario's `pools:` section: catalog model, KV capacity, cost model, engine knobs. */
 
+import { isAbsolute, resolve } from "node:path";
 import type { PoolSpec } from "../cluster/engine.ts";
 import { InputError } from "../errors.ts";
-import { getModel } from "../models/catalog.ts";
+import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
 import { createCostModel } from "../models/cost-factory.ts";
+import { readHfConfigFile } from "../models/hf-config.ts";
 import { kvCapacity } from "../models/kv-capacity.ts";
 import {
   adapterBytesPerRank,
@@ -13,6 +15,7 @@ import {
   TARGET_MODULES,
 } from "../models/lora.ts";
 import type { EngineConfig } from "../models/replica.ts";
+import { vllmBatchLimits } from "../models/vllm-defaults.ts";
 import type { PoolConfig, Scenario } from "../scenario.ts";
 
 /** Runs `f`, naming `field` in the input errors it raises (any other error is a bug and keeps its stack). */
@@ -25,17 +28,27 @@ function wrap<T>(field: string, f: () => T): T {
   }
 }
 
+/**
+ * A pool's `model`: a catalog name, or a path ending in `.json` to a Hugging Face config.json (relative to the
+ * scenario's folder), parsed by `hf-config.ts`.
+ */
+export function resolvePoolModel(ref: string, baseDir?: string): ModelSpec {
+  if (!ref.endsWith(".json")) return getModel(ref);
+  const path = isAbsolute(ref) ? ref : resolve(baseDir ?? process.cwd(), ref);
+  return readHfConfigFile(path, ref);
+}
+
 /** Resolves one pool of the scenario into replica specs (model, KV blocks, cost model). */
 export function buildPool(p: PoolConfig, index: number, baseDir?: string): PoolSpec {
   const field = `pools.${index}`;
-  const model = wrap(`${field}.model`, () => getModel(p.model));
+  const model = wrap(`${field}.model`, () => resolvePoolModel(p.model, baseDir));
   const e = p.engine;
   const lora = buildLora(p, model);
   const numGpuBlocks =
     e.total_kv_blocks ??
     wrap(`${field}.engine`, () => {
       const cap = kvCapacity({
-        model: model.name,
+        model,
         gpu: p.gpu,
         tp: p.tp,
         gpuMemoryUtilization: e.gpu_memory_utilization,
@@ -52,20 +65,38 @@ export function buildPool(p: PoolConfig, index: number, baseDir?: string): PoolS
       `${field}: the model's weights leave no room for a KV cache on ${p.tp}× ${p.gpu}; raise tp or set engine.total_kv_blocks`,
     );
   }
-  const engine: EngineConfig = {
+  const maxModelLen = e.max_model_len ?? model.maxPositionEmbeddings ?? 131072;
+  const limits = vllmBatchLimits(getGpu(p.gpu), {
+    defaults: e.defaults,
     maxNumSeqs: e.max_num_seqs,
     maxNumBatchedTokens: e.max_num_batched_tokens,
+    enableChunkedPrefill: e.enable_chunked_prefill,
+    maxModelLen,
+  });
+  const engine: EngineConfig = {
+    maxNumSeqs: limits.maxNumSeqs,
+    maxNumBatchedTokens: limits.maxNumBatchedTokens,
     blockSize: e.block_size,
     enablePrefixCaching: e.enable_prefix_caching,
     enableChunkedPrefill: e.enable_chunked_prefill,
     longPrefillTokenThreshold: e.long_prefill_token_threshold,
-    maxModelLen: e.max_model_len ?? model.maxPositionEmbeddings ?? 131072,
+    maxModelLen,
     numGpuBlocks,
+    schedulingPolicy: e.scheduling_policy,
+    asyncScheduling: e.async_scheduling,
+    ...(e.sync_cpu_overhead !== undefined
+      ? {
+          syncCpuOverhead: {
+            perStep: e.sync_cpu_overhead.per_step_ms / 1000,
+            perRequest: e.sync_cpu_overhead.per_request_ms / 1000,
+          },
+        }
+      : {}),
     ...(lora !== undefined ? { lora } : {}),
   };
   const cost = wrap(`${field}.cost_model`, () =>
     createCostModel(p.cost_model, {
-      model: model.name,
+      model,
       gpu: p.gpu,
       tp: p.tp,
       ...(baseDir !== undefined ? { baseDir } : {}),

@@ -9,6 +9,7 @@ import { eppVariant } from "../policies/epp/variants.ts";
 import { admissionSimOptions } from "../policies/flow-control/options.ts";
 import { createRouter } from "../policies/schema.ts";
 import type { Router, RouterInit } from "../policies/types.ts";
+import { inferencePerfLabSummary } from "../report/inference-perf-stages.ts";
 import type { LoadedScenario } from "../scenario.ts";
 import type { RequestSource } from "../sim/request.ts";
 import { buildWorkload } from "../workloads/index.ts";
@@ -44,11 +45,18 @@ export function buildSource(loaded: LoadedScenario, seed: number): RequestSource
 export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], o: RunOverrides): Router {
   const s = loaded.scenario;
   const numGpuBlocks: number[] = [];
-  for (const p of pools) for (let i = 0; i < p.replicas; i++) numGpuBlocks.push(p.engine.numGpuBlocks);
+  const labels: Readonly<Record<string, string>>[] = [];
+  for (const [pi, p] of pools.entries()) {
+    for (let i = 0; i < p.replicas; i++) {
+      numGpuBlocks.push(p.engine.numGpuBlocks);
+      labels.push(s.pools[pi]?.labels ?? {});
+    }
+  }
   const init: RouterInit = {
     replicas: numGpuBlocks.length,
     blockSize: pools[0]!.engine.blockSize,
     numGpuBlocks,
+    labels,
     ...(o.onDecision ? { traceDecisions: true } : {}),
   };
   let gw = s.gateway;
@@ -83,5 +91,8 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
   });
   const summary = summarize(result);
   if (router.notes !== undefined && router.notes.length > 0) summary.notes = [...router.notes];
-  return { policy: router.name, seed, result, summary, source: built };
+  const out: RunOutput = { policy: router.name, seed, result, summary, source: built };
+  const ip = inferencePerfLabSummary(out, s.slos);
+  if (ip !== undefined) summary.inference_perf = ip;
+  return out;
 }

@@ -15,6 +15,7 @@ import type { SimResult } from "../cluster/engine.ts";
 import type { GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
+import type { IpLabSummary } from "../report/inference-perf-stages.ts";
 import { DROP_REASONS } from "../sim/outcomes.ts";
 import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
 import type { RequestTable, WeightedSamples } from "../sim/records.ts";
@@ -91,6 +92,8 @@ export interface RunSummary extends Summary {
   routing: RoutingHealth;
   /** What the router says about itself (Endpoint Picker plugins that run as no-ops, loader deprecations). */
   notes?: string[];
+  /** `type: inference-perf` workloads: per-stage rates, throughput, latencies, queue and the knee (report/inference-perf-stages.ts). */
+  inference_perf?: IpLabSummary;
 }
 
 const EMPTY_DIST: Dist = { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0 };

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../errors.ts";
+import { parseHfConfig } from "./hf-config.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Package data directory
@@ -63,6 +64,11 @@ export interface GpuSpec {
   readonly memoryBandwidth: number;
   /** Device memory in GiB, as the capacity planners use it. */
   readonly memoryGiB: number;
+  /**
+   * GPU-to-GPU bandwidth inside a node for tensor-parallel collectives, bytes/s per direction (NVLink; PCIe where the
+   * GPU has no NVLink).
+   */
+  readonly interconnectBandwidth: number;
   /** BLIS's calibrated model-FLOPs utilisation for its pure roofline model, where known. */
   readonly mfuPrefill: number | null;
   readonly mfuDecode: number | null;
@@ -97,25 +103,38 @@ function blisHardware(key: string): BlisHardwareEntry {
 }
 
 /** A GPU whose figures are BLIS's `hardware_config.json` entry `key` (TFLOPS → FLOP/s, TB/s → B/s). */
-function gpuFromBlis(name: string, aliases: readonly string[], key: string): GpuSpec {
+function gpuFromBlis(
+  name: string,
+  aliases: readonly string[],
+  key: string,
+  interconnect: { readonly bandwidth: number; readonly source: string },
+  fp8Override?: { readonly flops: number; readonly source: string },
+): GpuSpec {
   const e = blisHardware(key);
   return {
     name,
     aliases,
     // Rounded to whole FLOP/s and B/s so that 2.039 TB/s is exactly 2.039e12 (no binary-fraction residue).
     peakBf16Flops: Math.round(e.TFlopsPeak * 1e12),
-    peakFp8Flops: e.TFlopsFP8 > 0 ? Math.round(e.TFlopsFP8 * 1e12) : null,
+    peakFp8Flops:
+      fp8Override !== undefined ? fp8Override.flops : e.TFlopsFP8 > 0 ? Math.round(e.TFlopsFP8 * 1e12) : null,
     memoryBandwidth: Math.round(e.BwPeakTBs * 1e12),
     memoryGiB: e.MemoryGiB,
+    interconnectBandwidth: interconnect.bandwidth,
     mfuPrefill: e.mfuPrefill,
     mfuDecode: e.mfuDecode,
-    source: `data/blis/hardware_config.json "${key}" (BLIS inference-sim)`,
+    source:
+      `data/blis/hardware_config.json "${key}" (BLIS inference-sim); interconnect: ${interconnect.source}` +
+      (fp8Override !== undefined ? `; FP8: ${fp8Override.source}` : ""),
   };
 }
 
 const GPUS: readonly GpuSpec[] = [
   // H100 SXM: 989.5 TFLOPS BF16, 1979 TFLOPS FP8 (dense), 3.35 TB/s, 80 GiB — data/blis/hardware_config.json "H100".
-  gpuFromBlis("H100", ["H100-SXM", "H100-SXM5", "H100-80GB"], "H100"),
+  gpuFromBlis("H100", ["H100-SXM", "H100-SXM5", "H100-80GB"], "H100", {
+    bandwidth: 450e9,
+    source: "NVIDIA H100 SXM datasheet: NVLink 900 GB/s (bidirectional) = 450 GB/s per direction",
+  }),
   {
     // NVIDIA H200 SXM datasheet (nvidia.com/en-us/data-center/h200): 1,979 TFLOPS BF16 and 3,958 TFLOPS FP8 *with
     // sparsity*, i.e. 989.5 / 1,979 TFLOPS dense (same compute die as H100 SXM); 4.8 TB/s HBM3e; 141 GB. The 141 is
@@ -126,15 +145,28 @@ const GPUS: readonly GpuSpec[] = [
     peakFp8Flops: 1979e12,
     memoryBandwidth: 4.8e12,
     memoryGiB: 141,
+    // Same datasheet: NVLink 900 GB/s bidirectional.
+    interconnectBandwidth: 450e9,
     mfuPrefill: null,
     mfuDecode: null,
-    source: "NVIDIA H200 SXM datasheet (989.5 TFLOPS dense BF16, 1979 dense FP8, 4.8 TB/s, 141 GB)",
+    source: "NVIDIA H200 SXM datasheet (989.5 TFLOPS dense BF16, 1979 dense FP8, 4.8 TB/s, 141 GB, NVLink 900 GB/s)",
   },
   // A100 SXM 80 GB: 312 TFLOPS BF16, no FP8, 2.039 TB/s, 80 GiB — data/blis/hardware_config.json "A100-SXM"
   // (BLIS's "A100-80" entry is an identical alias; the blackbox CSV names it A100-80).
-  gpuFromBlis("A100-80GB", ["A100-80", "A100-SXM", "A100-SXM4-80GB"], "A100-SXM"),
-  // L40S: 362.05 TFLOPS BF16, 1466 TFLOPS FP8, 0.864 TB/s, 48 GiB — data/blis/hardware_config.json "L40S".
-  gpuFromBlis("L40S", [], "L40S"),
+  gpuFromBlis("A100-80GB", ["A100-80", "A100-SXM", "A100-SXM4-80GB"], "A100-SXM", {
+    bandwidth: 300e9,
+    source: "NVIDIA A100 datasheet: NVLink 600 GB/s (bidirectional) = 300 GB/s per direction",
+  }),
+  // L40S: 362.05 TFLOPS BF16, 0.864 TB/s, 48 GiB — data/blis/hardware_config.json "L40S". BLIS's FP8 figure (1466)
+  // is the datasheet's *with sparsity* number; the dense FP8 peak is 733 TFLOPS (NVIDIA L40S datasheet). No NVLink:
+  // PCIe Gen4 x16, 64 GB/s bidirectional.
+  gpuFromBlis(
+    "L40S",
+    [],
+    "L40S",
+    { bandwidth: 32e9, source: "NVIDIA L40S datasheet: PCIe Gen4 x16 64 GB/s (bidirectional), no NVLink" },
+    { flops: 733e12, source: "NVIDIA L40S datasheet: 733 TFLOPS dense FP8 (1466 with sparsity)" },
+  ),
 ];
 
 function buildIndex<T extends { readonly name: string; readonly aliases: readonly string[] }>(
@@ -211,7 +243,10 @@ export interface MlaSpec {
   readonly vHeadDim: number;
 }
 
-export type Quantization = "fp8" | "int8" | "int4";
+export type Quantization = "fp8" | "int8" | "int4" | "mxfp4";
+
+/** Attention kind of one decoder layer: full (global), sliding-window, or chunked local attention (Llama 4). */
+export type LayerAttention = "full" | "sliding" | "chunked";
 
 export interface ModelSpec {
   /** Canonical short name (the BLIS `model_configs` folder name, e.g. `llama-3.1-8b-instruct`). */
@@ -238,8 +273,13 @@ export interface ModelSpec {
   readonly dtype: string;
   /** Weight quantization read from `quantization_config`; null when unquantized. */
   readonly quantization: Quantization | null;
-  /** Bytes per weight: 2 for bf16/fp16, 1 for fp8/int8, 0.5 for int4. Applied to every parameter (as BLIS does). */
+  /**
+   * Bytes per weight: 2 for bf16/fp16, 1 for fp8/int8, 0.5 for int4. Applied to every parameter (as BLIS does), except
+   * for MXFP4 checkpoints (gpt-oss), which quantize only the MoE experts (see `expertWeightBytesPerParam`).
+   */
   readonly weightBytesPerParam: number;
+  /** Bytes per routed-expert weight (MXFP4: 4.25 bits; otherwise = weightBytesPerParam). */
+  readonly expertWeightBytesPerParam: number;
   readonly moe: MoeSpec | null;
   readonly mla: MlaSpec | null;
   /** Weights of one layer's attention block (projections only; no norms, biases or sparse-attention indexers). */
@@ -252,239 +292,188 @@ export interface ModelSpec {
   readonly paramCount: number;
   /** Parameters used per token (shared weights plus `expertsPerToken` routed experts per MoE layer). */
   readonly activeParamCount: number;
-  /** paramCount × weightBytesPerParam. */
+  /** Bytes of all weights (paramCount × weightBytesPerParam; routed experts at expertWeightBytesPerParam). */
   readonly weightBytes: number;
+  /** Sliding-window size (tokens) of the sliding layers; null when no layer slides. */
+  readonly slidingWindow: number | null;
+  /** Chunk size (tokens) of chunked local attention layers (Llama 4 `attention_chunk_size`); null when none. */
+  readonly attentionChunkSize: number | null;
+  /** Layers with sliding-window attention. */
+  readonly slidingLayers: number;
+  /** Layers with chunked local attention. */
+  readonly chunkedLayers: number;
   /** Where the architecture numbers come from. */
   readonly source: string;
 }
 
 interface ModelEntry {
-  /** Folder under data/blis/model_configs/ (also the canonical name). */
+  /** Folder under `data/blis/model_configs/` or `data/model-configs/` (for BLIS folders also the canonical name). */
   readonly dir: string;
+  /** Which data folder holds it. */
+  readonly from: "blis" | "model-configs";
+  /** Canonical name (default: `dir`). */
+  readonly name?: string;
   readonly hfId: string;
   readonly extraAliases: readonly string[];
+  /** Caveat from the data folder's README, appended to the source. */
+  readonly caveat?: string;
 }
 
 /** The BLIS model_configs folders and their Hugging Face ids (ids as in BLIS defaults.yaml / iter29 where listed). */
 const MODEL_ENTRIES: readonly ModelEntry[] = [
-  { dir: "codellama-34b-instruct-hf", hfId: "codellama/CodeLlama-34b-Instruct-hf", extraAliases: ["codellama-34b"] },
-  { dir: "deepseek-v2-lite", hfId: "deepseek-ai/DeepSeek-V2-Lite", extraAliases: [] },
-  { dir: "glm-5.2-fp8", hfId: "zai-org/GLM-5.2-FP8", extraAliases: [] },
-  { dir: "llama-2-7b-hf", hfId: "meta-llama/Llama-2-7b-hf", extraAliases: ["llama-2-7b"] },
+  {
+    dir: "codellama-34b-instruct-hf",
+    from: "blis",
+    hfId: "codellama/CodeLlama-34b-Instruct-hf",
+    extraAliases: ["codellama-34b"],
+  },
+  { dir: "deepseek-v2-lite", from: "blis", hfId: "deepseek-ai/DeepSeek-V2-Lite", extraAliases: [] },
+  { dir: "glm-5.2-fp8", from: "blis", hfId: "zai-org/GLM-5.2-FP8", extraAliases: [] },
+  { dir: "llama-2-7b-hf", from: "blis", hfId: "meta-llama/Llama-2-7b-hf", extraAliases: ["llama-2-7b"] },
   {
     dir: "llama-3.1-70b-instruct",
+    from: "blis",
     hfId: "meta-llama/Llama-3.1-70B-Instruct",
     extraAliases: ["meta-llama/Meta-Llama-3.1-70B-Instruct"],
   },
   {
     dir: "llama-3.1-8b-instruct",
+    from: "blis",
     hfId: "meta-llama/Llama-3.1-8B-Instruct",
     extraAliases: ["meta-llama/Meta-Llama-3.1-8B-Instruct"],
   },
   {
     dir: "llama-4-scout-17b-16e-instruct-fp8-dynamic",
+    from: "blis",
     hfId: "RedHatAI/Llama-4-Scout-17B-16E-Instruct-FP8-dynamic",
     extraAliases: ["llama-4-scout-fp8"],
   },
-  { dir: "mistral-nemo-instruct-2407", hfId: "mistralai/Mistral-Nemo-Instruct-2407", extraAliases: ["mistral-nemo"] },
+  {
+    dir: "mistral-nemo-instruct-2407",
+    from: "blis",
+    hfId: "mistralai/Mistral-Nemo-Instruct-2407",
+    extraAliases: ["mistral-nemo"],
+  },
   // The Instruct checkpoint has the same architecture config as the base one.
   {
     dir: "mixtral-8x7b-v0.1",
+    from: "blis",
     hfId: "mistralai/Mixtral-8x7B-v0.1",
     extraAliases: ["mixtral-8x7b", "mistralai/Mixtral-8x7B-Instruct-v0.1"],
   },
-  { dir: "qwen2.5-7b-instruct", hfId: "Qwen/Qwen2.5-7B-Instruct", extraAliases: [] },
-  { dir: "qwen3-14b", hfId: "Qwen/Qwen3-14B", extraAliases: [] },
-  { dir: "qwen3-30b-a3b", hfId: "Qwen/Qwen3-30B-A3B", extraAliases: [] },
-  { dir: "yi-34b", hfId: "01-ai/Yi-34B", extraAliases: [] },
+  { dir: "qwen2.5-7b-instruct", from: "blis", hfId: "Qwen/Qwen2.5-7B-Instruct", extraAliases: [] },
+  { dir: "qwen3-14b", from: "blis", hfId: "Qwen/Qwen3-14B", extraAliases: [] },
+  { dir: "qwen3-30b-a3b", from: "blis", hfId: "Qwen/Qwen3-30B-A3B", extraAliases: [] },
+  { dir: "yi-34b", from: "blis", hfId: "01-ai/Yi-34B", extraAliases: [] },
+  // data/model-configs/ (copied from ../shared/data/model-configs/, provenance and caveats in its README.md).
+  { dir: "qwen--qwen3-8b", from: "model-configs", name: "qwen3-8b", hfId: "Qwen/Qwen3-8B", extraAliases: [] },
+  { dir: "qwen--qwen3-32b", from: "model-configs", name: "qwen3-32b", hfId: "Qwen/Qwen3-32B", extraAliases: [] },
+  {
+    dir: "qwen--qwen3-235b-a22b",
+    from: "model-configs",
+    name: "qwen3-235b-a22b",
+    hfId: "Qwen/Qwen3-235B-A22B",
+    extraAliases: [],
+  },
+  {
+    dir: "qwen--qwen3-coder-480b-a35b-instruct",
+    from: "model-configs",
+    name: "qwen3-coder-480b-a35b-instruct",
+    hfId: "Qwen/Qwen3-Coder-480B-A35B-Instruct",
+    extraAliases: ["qwen3-coder-480b"],
+  },
+  {
+    dir: "deepseek-ai--deepseek-v3",
+    from: "model-configs",
+    name: "deepseek-v3",
+    hfId: "deepseek-ai/DeepSeek-V3",
+    extraAliases: [],
+  },
+  {
+    dir: "deepseek-ai--deepseek-r1",
+    from: "model-configs",
+    name: "deepseek-r1",
+    hfId: "deepseek-ai/DeepSeek-R1",
+    extraAliases: [],
+  },
+  {
+    dir: "openai--gpt-oss-20b",
+    from: "model-configs",
+    name: "gpt-oss-20b",
+    hfId: "openai/gpt-oss-20b",
+    extraAliases: [],
+  },
+  {
+    dir: "openai--gpt-oss-120b",
+    from: "model-configs",
+    name: "gpt-oss-120b",
+    hfId: "openai/gpt-oss-120b",
+    extraAliases: [],
+  },
+  {
+    dir: "meta-llama--llama-3.3-70b-instruct",
+    from: "model-configs",
+    name: "llama-3.3-70b-instruct",
+    hfId: "meta-llama/Llama-3.3-70B-Instruct",
+    extraAliases: [],
+    caveat: "unverified copy; architecture numbers match Llama-3.1-70B",
+  },
+  {
+    dir: "meta-llama--llama-4-maverick-17b-128e-instruct",
+    from: "model-configs",
+    name: "llama-4-maverick-17b-128e-instruct",
+    hfId: "meta-llama/Llama-4-Maverick-17B-128E-Instruct",
+    extraAliases: ["llama-4-maverick"],
+    caveat: "trimmed text_config (no no_rope_layers/moe_layers); transformers defaults assumed",
+  },
+  {
+    dir: "qwen--qwen2.5-72b",
+    from: "model-configs",
+    name: "qwen2.5-72b",
+    hfId: "Qwen/Qwen2.5-72B",
+    extraAliases: ["Qwen/Qwen2.5-72B-Instruct", "qwen2.5-72b-instruct"],
+    caveat: "base-model config, used for Instruct too (same architecture)",
+  },
+  { dir: "microsoft--phi-4", from: "model-configs", name: "phi-4", hfId: "microsoft/phi-4", extraAliases: [] },
+  {
+    dir: "mistralai--mistral-small-24b-instruct-2501",
+    from: "model-configs",
+    name: "mistral-small-24b-instruct-2501",
+    hfId: "mistralai/Mistral-Small-24B-Instruct-2501",
+    extraAliases: ["mistral-small-24b"],
+  },
+  {
+    dir: "google--gemma-3-27b-it",
+    from: "model-configs",
+    name: "gemma-3-27b-it",
+    hfId: "google/gemma-3-27b-it",
+    extraAliases: [],
+    caveat: "sparse HF file: vocab_size, max_position_embeddings and the sliding pattern from transformers defaults",
+  },
 ];
 
-type Json = Record<string, unknown>;
-
-function intField(cfg: Json, key: string, file: string): number;
-function intField(cfg: Json, key: string, file: string, fallback: number | null): number | null;
-function intField(cfg: Json, key: string, file: string, fallback?: number | null): number | null {
-  const v = cfg[key];
-  if (v === undefined || v === null) {
-    if (fallback !== undefined) return fallback;
-    throw new Error(`catalog: ${file}: missing integer field "${key}"`);
-  }
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw new Error(`catalog: ${file}: field "${key}" must be a non-negative integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-/** Weight quantization from `quantization_config` (`fp8` method, or compressed-tensors weight groups). */
-function readQuantization(cfg: Json, file: string): Quantization | null {
-  const q = cfg.quantization_config as Json | undefined;
-  if (q === undefined || q === null) return null;
-  if (q.quant_method === "fp8") return "fp8";
-  const groups = q.config_groups as Record<string, Json> | undefined;
-  if (groups !== undefined) {
-    for (const g of Object.values(groups)) {
-      const w = g.weights as Json | undefined;
-      if (w === undefined) continue;
-      if (w.num_bits === 8) return w.type === "float" ? "fp8" : "int8";
-      if (w.num_bits === 4) return "int4";
-    }
-  }
-  throw new Error(`catalog: ${file}: unsupported quantization_config ${JSON.stringify(q).slice(0, 200)}`);
-}
-
-const BYTES_PER_PARAM: Record<Quantization, number> = { fp8: 1, int8: 1, int4: 0.5 };
-
-/** Which decoder layers carry an MoE FFN, following each architecture's Hugging Face modelling code. */
-function isMoeLayer(cfg: Json, i: number, file: string): boolean {
-  const step = intField(cfg, "interleave_moe_layer_step", file, null);
-  if (step !== null && step > 0) return (i + 1) % step === 0; // Llama 4: layers step-1, 2·step-1, …
-  const firstK = intField(cfg, "first_k_dense_replace", file, null);
-  if (firstK !== null) {
-    const freq = intField(cfg, "moe_layer_freq", file, 1) ?? 1; // DeepSeek / GLM
-    return i >= firstK && i % freq === 0;
-  }
-  const sparseStep = intField(cfg, "decoder_sparse_step", file, null);
-  if (sparseStep !== null && sparseStep > 0) {
-    const mlpOnly = Array.isArray(cfg.mlp_only_layers) ? (cfg.mlp_only_layers as unknown[]) : [];
-    return !mlpOnly.includes(i) && (i + 1) % sparseStep === 0; // Qwen MoE
-  }
-  return true; // Mixtral: every layer
-}
+/** Absolute path of `data/model-configs/`. */
+export const MODEL_CONFIGS_DIR: string = join(BLIS_DATA_DIR, "..", "model-configs");
 
 function parseModel(entry: ModelEntry): ModelSpec {
-  const rel = `model_configs/${entry.dir}/config.json`;
-  const file = `data/blis/${rel}`;
-  const root = readJson(rel) as Json;
-  // Multimodal wrappers (Llama 4) keep the language model's numbers in text_config.
-  const text = (root.text_config as Json | undefined) ?? {};
-  const cfg: Json = { ...root, ...text };
-
-  const L = intField(cfg, "num_hidden_layers", file);
-  const d = intField(cfg, "hidden_size", file);
-  const h = intField(cfg, "num_attention_heads", file);
-  const kvH = intField(cfg, "num_key_value_heads", file, h) ?? h;
-  const headDim = intField(cfg, "head_dim", file, null) ?? d / h;
-  const ff = intField(cfg, "intermediate_size", file);
-  const vocab = intField(cfg, "vocab_size", file);
-  const tied = cfg.tie_word_embeddings === true;
-  const dtype = String(root.torch_dtype ?? root.dtype ?? text.torch_dtype ?? "bfloat16");
-  const quantization = readQuantization(root, file);
-  const bpp = quantization === null ? 2 : BYTES_PER_PARAM[quantization];
-
-  // --- attention block ---
-  let mla: MlaSpec | null = null;
-  let attnParams: number;
-  let kvElements: number;
-  let kvSharded: boolean;
-  const kvLora = intField(cfg, "kv_lora_rank", file, null);
-  if (kvLora !== null) {
-    mla = {
-      kvLoraRank: kvLora,
-      qLoraRank: intField(cfg, "q_lora_rank", file, null),
-      qkNopeHeadDim: intField(cfg, "qk_nope_head_dim", file),
-      qkRopeHeadDim: intField(cfg, "qk_rope_head_dim", file),
-      vHeadDim: intField(cfg, "v_head_dim", file),
-    };
-    const qk = mla.qkNopeHeadDim + mla.qkRopeHeadDim;
-    // HF DeepseekV2Attention: q (direct, or low-rank a/b with a norm), kv_a (latent + rope key), kv_a norm,
-    // kv_b (latent → per-head nope key and value), o.
-    const qParams = mla.qLoraRank === null ? d * h * qk : d * mla.qLoraRank + mla.qLoraRank + mla.qLoraRank * h * qk;
-    attnParams =
-      qParams +
-      d * (kvLora + mla.qkRopeHeadDim) +
-      kvLora +
-      kvLora * h * (mla.qkNopeHeadDim + mla.vHeadDim) +
-      h * mla.vHeadDim * d;
-    // vLLM's MLA cache holds the compressed latent plus the rope key, one copy per rank.
-    kvElements = kvLora + mla.qkRopeHeadDim;
-    kvSharded = false;
-  } else {
-    const qDim = h * headDim;
-    const kvDim = kvH * headDim;
-    attnParams = d * qDim + 2 * d * kvDim + qDim * d; // q, k, v, o
-    kvElements = 2 * kvDim;
-    kvSharded = true;
+  const rel = `${entry.from === "blis" ? "data/blis/model_configs" : "data/model-configs"}/${entry.dir}/config.json`;
+  const path =
+    entry.from === "blis"
+      ? join(BLIS_DATA_DIR, "model_configs", entry.dir, "config.json")
+      : join(MODEL_CONFIGS_DIR, entry.dir, "config.json");
+  let root: Record<string, unknown>;
+  try {
+    root = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`catalog: cannot read ${path}: ${(e as Error).message}`);
   }
-
-  // --- FFN blocks ---
-  const numExperts =
-    intField(cfg, "num_local_experts", file, null) ??
-    intField(cfg, "n_routed_experts", file, null) ??
-    intField(cfg, "num_experts", file, null) ??
-    0;
-  let moe: MoeSpec | null = null;
-  if (numExperts > 1) {
-    const expertsPerToken = intField(cfg, "num_experts_per_tok", file);
-    const expertFf = intField(cfg, "moe_intermediate_size", file, null) ?? ff;
-    const nShared = intField(cfg, "n_shared_experts", file, null);
-    const sharedFf =
-      intField(cfg, "shared_expert_intermediate_size", file, null) ??
-      (nShared !== null
-        ? nShared * expertFf
-        : String(cfg.model_type).startsWith("llama4")
-          ? ff // Llama4TextMoe has one shared expert of intermediate_size
-          : 0);
-    let numMoeLayers = 0;
-    for (let i = 0; i < L; i++) if (isMoeLayer(cfg, i, file)) numMoeLayers++;
-    moe = {
-      numExperts,
-      expertsPerToken,
-      expertIntermediateSize: expertFf,
-      sharedExpertIntermediateSize: sharedFf,
-      denseIntermediateSize: intField(cfg, "intermediate_size_mlp", file, null) ?? ff,
-      interleaveMoeLayerStep: intField(cfg, "interleave_moe_layer_step", file, null),
-      firstKDenseReplace: intField(cfg, "first_k_dense_replace", file, null),
-      numMoeLayers,
-      numDenseLayers: L - numMoeLayers,
-    };
-  }
-
-  // --- parameter count (SwiGLU FFN: gate, up, down = 3 matrices; 2 RMSNorms per layer) ---
-  const norms = 2 * d;
-  const embeddings = vocab * d + (tied ? 0 : vocab * d) + d; // input embedding, lm_head, final norm
-  let params: number;
-  let active: number;
-  if (moe === null) {
-    params = embeddings + L * (attnParams + norms + 3 * d * ff);
-    active = params;
-  } else {
-    const dense = 3 * d * moe.denseIntermediateSize;
-    const expert = 3 * d * moe.expertIntermediateSize;
-    const shared = 3 * d * moe.sharedExpertIntermediateSize;
-    const router = moe.numExperts * d;
-    const common = embeddings + L * (attnParams + norms) + moe.numDenseLayers * dense;
-    params = common + moe.numMoeLayers * (moe.numExperts * expert + shared + router);
-    active = common + moe.numMoeLayers * (moe.expertsPerToken * expert + shared + router);
-  }
-
-  return {
-    name: entry.dir,
+  const via = entry.from === "blis" ? "via BLIS" : "see data/model-configs/README.md";
+  return parseHfConfig(root, rel, {
+    name: entry.name ?? entry.dir,
     hfId: entry.hfId,
     aliases: [entry.hfId, ...entry.extraAliases],
-    architecture: String((root.architectures as unknown[] | undefined)?.[0] ?? ""),
-    modelType: String(cfg.model_type ?? ""),
-    numLayers: L,
-    hiddenSize: d,
-    numHeads: h,
-    numKvHeads: kvH,
-    headDim,
-    intermediateSize: ff,
-    vocabSize: vocab,
-    maxPositionEmbeddings: intField(cfg, "max_position_embeddings", file, null),
-    tieWordEmbeddings: tied,
-    dtype,
-    quantization,
-    weightBytesPerParam: bpp,
-    moe,
-    mla,
-    attentionParamsPerLayer: attnParams,
-    kvElementsPerTokenPerLayer: kvElements,
-    kvShardedAcrossTp: kvSharded,
-    paramCount: params,
-    activeParamCount: active,
-    weightBytes: params * bpp,
-    source: `${file} (Hugging Face config of ${entry.hfId}, via BLIS)`,
-  };
+    source: `${rel} (Hugging Face config of ${entry.hfId}, ${via}${entry.caveat !== undefined ? `; ${entry.caveat}` : ""})`,
+  });
 }
 
 const MODELS: readonly ModelSpec[] = MODEL_ENTRIES.map(parseModel);

@@ -1,8 +1,14 @@
 /**
  * The scenario's `cost_model` field and the factory that turns it into a `CostModel` for one replica shape.
  *
- *   cost_model:                       # absent → { type: physics } with the iter29 coefficients
- *     type: physics
+ *   cost_model:                       # absent → { type: roofline } with the shipped per-GPU coefficients
+ *     type: roofline                  # src/models/cost-roofline.ts
+ *     coefficients: ./coeffs.json     # optional: a `gatelab calibrate --model roofline` file or a shipped set name
+ *     overheads: { pre_queue_ms: 5 }
+ *
+ *   cost_model:
+ *     type: physics                   # BLIS trained-physics; bounded below by the roofline
+ *     coefficients: blis-trained-physics-iter29
  *     coefficients: blis-trained-physics-iter29      # or { alpha: [a0, a1, a2], beta: [11 numbers] } (µs)
  *     prefill_attention: blis | causal               # optional, see cost-physics.ts
  *     geometry: blis | config                        # optional, see cost-physics.ts
@@ -24,21 +30,16 @@
  * Coefficient files (`gatelab calibrate --out`, schema `CoefficientFileSchema`) are referenced by a path ending in
  * `.json` (relative to `CostModelTarget.baseDir`, default the working directory) or, for the shipped ones in
  * `data/calibrated/`, by their `name`. Physics accepts them too (`coefficients: ./coeffs.json`).
+ *
+ * Every model is bounded below by the roofline of its (model, GPU, TP) (`BoundedCostModel`): no step is priced faster
+ * than its FLOPs at peak or its minimum bytes at full HBM bandwidth (DESIGN.md §5).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
-import { InputError, readTextInput } from "../errors.ts";
-import {
-  BLIS_DATA_DIR,
-  findGpu,
-  findModel,
-  type GpuSpec,
-  type ModelSpec,
-  resolveGpu,
-  resolveModel,
-} from "./catalog.ts";
-import type { CostModel } from "./cost.ts";
+import { readTextInput } from "../errors.ts";
+import { BLIS_DATA_DIR, type GpuSpec, getGpu, getModel, type ModelSpec, resolveGpu, resolveModel } from "./catalog.ts";
+import type { CostModel, RequestOverheads } from "./cost.ts";
 import {
   KERNEL_RAW_TABLES,
   KERNEL_TERM_COUNT,
@@ -53,9 +54,26 @@ import {
   PhysicsCostModel,
   physicsOverheads,
 } from "./cost-physics.ts";
-import { applyOverrides, finite, nonNegative, OverheadsSchema } from "./cost-schema.ts";
+import {
+  BoundedCostModel,
+  RooflineBound,
+  RooflineCostModel,
+  type RooflineScales,
+  rooflineCoefficientsFor,
+  rooflineOverheads,
+} from "./cost-roofline.ts";
 
+const finite = z.number().refine(Number.isFinite, "must be a finite number");
+const nonNegative = finite.refine((x) => x >= 0, "must be ≥ 0");
 const triple = z.tuple([finite, finite, finite]);
+
+/** Per-request overheads in milliseconds; each given field replaces the model's own value. */
+export const OverheadsSchema = z.strictObject({
+  pre_queue_ms: nonNegative.optional(),
+  pre_queue_per_input_token_ms: nonNegative.optional(),
+  per_output_token_ms: nonNegative.optional(),
+  post_decode_ms: nonNegative.optional(),
+});
 
 // --- calibrated coefficient files (gatelab calibrate) -------------------------------------------------------
 
@@ -66,12 +84,14 @@ export const CALIBRATED_DIR: string = join(BLIS_DATA_DIR, "..", "calibrated");
 export const CoefficientFileSchema = z.strictObject({
   format: z.literal("gatelab-coefficients/1"),
   name: z.string().min(1),
-  /** A cost model kind with coefficient files (`COST_MODELS[kind].coefficientFile`). */
-  model: z.string().min(1),
+  model: z.enum(["linear", "physics", "kernel", "roofline"]),
   source: z.string(),
   /** [α0 before enqueue, α1 after the last token, α2 per output token] (physics, kernel; linear rows may override). */
   alpha_us: z.tuple([nonNegative, nonNegative, nonNegative]),
-  /** Physics: 11 values in BLIS order; kernel: 6 values in `KERNEL_TERMS` order. */
+  /**
+   * Physics: 11 values in BLIS order; kernel: 6 values in `KERNEL_TERMS` order; roofline: 6 values in
+   * `ROOFLINE_TERMS` order (compute, memory and communication scales, µs per layer, per request, per step).
+   */
   beta: z.array(nonNegative).optional(),
   /** Linear: one fit per (model, GPU, TP). */
   linear: z
@@ -96,25 +116,27 @@ export function parseCoefficientFile(text: string, path: string): CoefficientFil
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new InputError(`${path}: not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
   }
   const r = CoefficientFileSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new InputError(`${path}: ${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new Error(`${path}: ${i.path.join(".") || "(root)"}: ${i.message}`);
   }
   const f = r.data;
-  const kind = COST_MODELS[f.model as CostModelKind]?.coefficientFile;
-  if (kind === undefined) {
-    const kinds = COST_MODEL_KINDS.filter((k) => COST_MODELS[k].coefficientFile !== undefined);
-    throw new InputError(`${path}: model: expected one of ${kinds.join(", ")}, got "${f.model}"`);
+  const want =
+    f.model === "physics"
+      ? 11
+      : f.model === "kernel"
+        ? KERNEL_TERM_COUNT
+        : f.model === "roofline"
+          ? ROOFLINE_TERM_COUNT
+          : 0;
+  if (want > 0 && f.beta?.length !== want) {
+    throw new Error(`${path}: beta: a ${f.model} coefficient file needs ${want} beta values`);
   }
-  if (kind === "linear") {
-    if (f.linear === undefined || f.linear.length === 0) {
-      throw new InputError(`${path}: linear: a linear coefficient file needs at least one fit`);
-    }
-  } else if (f.beta?.length !== kind.beta) {
-    throw new InputError(`${path}: beta: a ${f.model} coefficient file needs ${kind.beta} beta values`);
+  if (f.model === "linear" && (f.linear === undefined || f.linear.length === 0)) {
+    throw new Error(`${path}: linear: a linear coefficient file needs at least one fit`);
   }
   return f;
 }
@@ -148,10 +170,10 @@ export function resolveCoefficientFile(ref: string, kind: CoefficientFile["model
     f = calibratedSets().get(ref);
     if (f === undefined) {
       const names = [...calibratedSets().values()].filter((s) => s.model === kind).map((s) => s.name);
-      throw new InputError(`unknown ${kind} coefficient set "${ref}"; shipped: ${names.join(", ") || "none"}`);
+      throw new Error(`unknown ${kind} coefficient set "${ref}"; shipped: ${names.join(", ") || "none"}`);
     }
   }
-  if (f.model !== kind) throw new InputError(`${ref} holds ${f.model} coefficients, not ${kind}`);
+  if (f.model !== kind) throw new Error(`${ref} holds ${f.model} coefficients, not ${kind}`);
   return f;
 }
 
@@ -179,6 +201,31 @@ function physicsCoefficientsOf(f: CoefficientFile): PhysicsCoefficients {
   };
 }
 
+/**
+ * θ of a calibrated roofline set: [compute scale, memory scale, all-reduce traffic scale, all-reduce latency scale,
+ * µs/layer, µs/request, µs/step, µs/MoE layer].
+ */
+export const ROOFLINE_TERMS = [
+  "compute_scale",
+  "memory_scale",
+  "comm_scale",
+  "comm_latency_scale",
+  "us_per_layer",
+  "us_per_request",
+  "us_per_step",
+  "us_per_moe_layer",
+] as const;
+export const ROOFLINE_TERM_COUNT = ROOFLINE_TERMS.length;
+
+export const RooflineCostModelSchema = z.strictObject({
+  type: z.literal("roofline"),
+  coefficients: z
+    .string()
+    .refine(knownRef("roofline"), "expected a shipped roofline set or a coefficient file (.json)")
+    .optional(),
+  overheads: OverheadsSchema.optional(),
+});
+
 export const PhysicsCostModelSchema = z.strictObject({
   type: z.literal("physics"),
   coefficients: z
@@ -197,6 +244,11 @@ export const PhysicsCostModelSchema = z.strictObject({
     .optional(),
   prefill_attention: z.enum(["blis", "causal"]).optional(),
   geometry: z.enum(["blis", "config"]).optional(),
+  /**
+   * false: BLIS's formula as is, without the roofline floor — only to reproduce BLIS's own numbers (its prefill is
+   * 0.15 × compute, below what the hardware can do). Default true.
+   */
+  roofline_floor: z.boolean().optional(),
   overheads: OverheadsSchema.optional(),
 });
 
@@ -245,6 +297,18 @@ export const KernelCostModelSchema = z.strictObject({
   overheads: OverheadsSchema.optional(),
 });
 
+export const CostModelSchema = z.discriminatedUnion("type", [
+  RooflineCostModelSchema,
+  PhysicsCostModelSchema,
+  LinearCostModelSchema,
+  KernelCostModelSchema,
+]);
+
+/** The `cost_model` field as written in a scenario. */
+export type CostModelInput = z.input<typeof CostModelSchema>;
+/** The `cost_model` field after validation. */
+export type CostModelConfig = z.output<typeof CostModelSchema>;
+
 export interface CostModelTarget {
   readonly model: string | ModelSpec;
   readonly gpu: string | GpuSpec;
@@ -253,82 +317,165 @@ export interface CostModelTarget {
   readonly baseDir?: string;
 }
 
-/** The resolved replica shape a cost model is built for. */
-export interface CostModelShape {
-  readonly model: ModelSpec;
-  readonly gpu: GpuSpec;
-  readonly tp: number;
-  readonly baseDir?: string | undefined;
+function applyOverrides(base: RequestOverheads, o: z.output<typeof OverheadsSchema> | undefined): RequestOverheads {
+  if (o === undefined) return base;
+  return {
+    preQueue: o.pre_queue_ms !== undefined ? o.pre_queue_ms / 1000 : base.preQueue,
+    preQueuePerInputToken:
+      o.pre_queue_per_input_token_ms !== undefined ? o.pre_queue_per_input_token_ms / 1000 : base.preQueuePerInputToken,
+    perOutputToken: o.per_output_token_ms !== undefined ? o.per_output_token_ms / 1000 : base.perOutputToken,
+    postDecode: o.post_decode_ms !== undefined ? o.post_decode_ms / 1000 : base.postDecode,
+  };
 }
 
-function buildKernel(parsed: z.output<typeof KernelCostModelSchema>, { model, gpu, tp, baseDir }: CostModelShape) {
-  let coefficients: KernelCoefficients;
-  const c = parsed.coefficients;
-  if (c === undefined) {
-    // The shipped calibration; the raw tables if it is absent (a checkout before the first calibration).
-    const set = calibratedSets().get(DEFAULT_KERNEL_SET);
-    coefficients = set !== undefined ? kernelCoefficientsOf(set) : KERNEL_RAW_TABLES;
-  } else if (typeof c === "string") {
-    coefficients = kernelCoefficientsOf(resolveCoefficientFile(c, "kernel", baseDir));
-  } else {
-    const b = c.beta;
-    coefficients = {
-      name: "custom",
-      alpha: c.alpha,
-      beta: [...b],
-      source: "scenario cost_model.coefficients",
+/**
+ * Builds the cost model of one replica (model, GPU, TP) from a scenario's `cost_model` (validated here; absent =
+ * roofline with the shipped per-GPU coefficients), bounded below by the roofline. Throws on invalid configuration,
+ * unknown model or GPU, or a missing CSV fit.
+ */
+export function createCostModel(cfg: CostModelInput | undefined, target: CostModelTarget): CostModel {
+  const parsed: CostModelConfig = CostModelSchema.parse(cfg ?? { type: "roofline" });
+  const model = resolveModel(target.model);
+  const gpu = resolveGpu(target.gpu);
+  const raw = createUnboundedCostModel(parsed, target);
+  // The roofline model applies the bound itself; physics may opt out to reproduce BLIS.
+  if (raw instanceof RooflineCostModel) return raw;
+  if (parsed.type === "physics" && parsed.roofline_floor === false) return raw;
+  return new BoundedCostModel(raw, new RooflineBound(model, gpu, target.tp));
+}
+
+/** The scales and overhead θ of a calibrated roofline file. */
+export function rooflineThetaOf(f: CoefficientFile): {
+  scales: RooflineScales;
+  perLayer: number;
+  perRequest: number;
+  perStep: number;
+  perMoeLayer: number;
+} {
+  const b = f.beta!;
+  return {
+    scales: { compute: b[0]!, memory: b[1]!, comm: b[2]!, commLatency: b[3]! },
+    perLayer: b[4]!,
+    perRequest: b[5]!,
+    perStep: b[6]!,
+    perMoeLayer: b[7]!,
+  };
+}
+
+/** The cost model of `parsed` without the roofline floor (the calibration and tests of hand-computed values use it). */
+export function createUnboundedCostModel(parsed: CostModelConfig, target: CostModelTarget): CostModel {
+  const model = resolveModel(target.model);
+  const gpu = resolveGpu(target.gpu);
+
+  if (parsed.type === "roofline") {
+    const base = rooflineCoefficientsFor(gpu);
+    if (parsed.coefficients === undefined) {
+      return new RooflineCostModel({
+        model,
+        gpu,
+        tp: target.tp,
+        coefficients: base,
+        ...(parsed.overheads !== undefined
+          ? { overheads: applyOverrides(rooflineOverheads(base), parsed.overheads) }
+          : {}),
+      });
+    }
+    const f = resolveCoefficientFile(parsed.coefficients, "roofline", target.baseDir);
+    const th = rooflineThetaOf(f);
+    const c = {
+      ...base,
+      per_layer_us: th.perLayer,
+      per_request_us: th.perRequest,
+      per_step_us: th.perStep,
+      per_moe_layer_us: th.perMoeLayer,
+      alpha_us: f.alpha_us,
     };
+    return new RooflineCostModel({
+      model,
+      gpu,
+      tp: target.tp,
+      coefficients: c,
+      scales: th.scales,
+      setName: f.name,
+      ...(parsed.overheads !== undefined ? { overheads: applyOverrides(rooflineOverheads(c), parsed.overheads) } : {}),
+    });
   }
-  return new KernelCostModel({
-    model,
-    gpu,
-    tp,
-    coefficients,
-    ...(parsed.profile !== undefined ? { profile: parsed.profile } : {}),
-    ...(parsed.decode_attention !== undefined ? { decodeAttention: parsed.decode_attention } : {}),
-    ...(parsed.overheads !== undefined
-      ? { overheads: applyOverrides(kernelOverheads(coefficients), parsed.overheads) }
-      : {}),
-  });
-}
 
-function buildPhysics(parsed: z.output<typeof PhysicsCostModelSchema>, { model, gpu, tp, baseDir }: CostModelShape) {
-  let coefficients: PhysicsCoefficients = BLIS_TRAINED_PHYSICS_ITER29;
-  if (typeof parsed.coefficients === "string" && parsed.coefficients !== BLIS_TRAINED_PHYSICS_ITER29.name) {
-    coefficients = physicsCoefficientsOf(resolveCoefficientFile(parsed.coefficients, "physics", baseDir));
-  } else if (parsed.coefficients !== undefined && typeof parsed.coefficients !== "string") {
-    const b = parsed.coefficients.beta;
-    coefficients = {
-      name: "custom",
-      alpha: parsed.coefficients.alpha,
-      beta: [b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, b[5]!, b[6]!, b[7]!, b[8]!, b[9]!, b[10]!],
-      source: "scenario cost_model.coefficients",
-    };
+  if (parsed.type === "kernel") {
+    let coefficients: KernelCoefficients;
+    const c = parsed.coefficients;
+    if (c === undefined) {
+      // The shipped calibration; the raw tables if it is absent (a checkout before the first calibration).
+      const set = calibratedSets().get(DEFAULT_KERNEL_SET);
+      coefficients = set !== undefined ? kernelCoefficientsOf(set) : KERNEL_RAW_TABLES;
+    } else if (typeof c === "string") {
+      coefficients = kernelCoefficientsOf(resolveCoefficientFile(c, "kernel", target.baseDir));
+    } else {
+      const b = c.beta;
+      coefficients = {
+        name: "custom",
+        alpha: c.alpha,
+        beta: [...b],
+        source: "scenario cost_model.coefficients",
+      };
+    }
+    return new KernelCostModel({
+      model,
+      gpu,
+      tp: target.tp,
+      coefficients,
+      ...(parsed.profile !== undefined ? { profile: parsed.profile } : {}),
+      ...(parsed.decode_attention !== undefined ? { decodeAttention: parsed.decode_attention } : {}),
+      ...(parsed.overheads !== undefined
+        ? { overheads: applyOverrides(kernelOverheads(coefficients), parsed.overheads) }
+        : {}),
+    });
   }
-  return new PhysicsCostModel({
-    model,
-    gpu,
-    tp,
-    coefficients,
-    ...(parsed.prefill_attention !== undefined ? { prefillAttention: parsed.prefill_attention } : {}),
-    ...(parsed.geometry !== undefined ? { geometry: parsed.geometry } : {}),
-    ...(parsed.overheads !== undefined
-      ? { overheads: applyOverrides(physicsOverheads(coefficients), parsed.overheads) }
-      : {}),
-  });
-}
 
-function buildLinear(parsed: z.output<typeof LinearCostModelSchema>, { model, gpu, tp, baseDir }: CostModelShape) {
+  if (parsed.type === "physics") {
+    let coefficients: PhysicsCoefficients = BLIS_TRAINED_PHYSICS_ITER29;
+    if (typeof parsed.coefficients === "string" && parsed.coefficients !== BLIS_TRAINED_PHYSICS_ITER29.name) {
+      coefficients = physicsCoefficientsOf(resolveCoefficientFile(parsed.coefficients, "physics", target.baseDir));
+    } else if (parsed.coefficients !== undefined && typeof parsed.coefficients !== "string") {
+      const b = parsed.coefficients.beta;
+      coefficients = {
+        name: "custom",
+        alpha: parsed.coefficients.alpha,
+        beta: [b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, b[5]!, b[6]!, b[7]!, b[8]!, b[9]!, b[10]!],
+        source: "scenario cost_model.coefficients",
+      };
+    }
+    return new PhysicsCostModel({
+      model,
+      gpu,
+      tp: target.tp,
+      coefficients,
+      ...(parsed.prefill_attention !== undefined ? { prefillAttention: parsed.prefill_attention } : {}),
+      ...(parsed.geometry !== undefined ? { geometry: parsed.geometry } : {}),
+      ...(parsed.overheads !== undefined
+        ? { overheads: applyOverrides(physicsOverheads(coefficients), parsed.overheads) }
+        : {}),
+    });
+  }
+
   let beta: Triple;
   let alpha: Triple;
   let source: string;
   if (parsed.coefficients !== undefined) {
-    const f = resolveCoefficientFile(parsed.coefficients, "linear", baseDir);
+    const f = resolveCoefficientFile(parsed.coefficients, "linear", target.baseDir);
     const gpuName = gpu.name;
-    const row = f.linear!.find((r) => findModel(r.model) === model && findGpu(r.gpu)?.name === gpuName && r.tp === tp);
+    const row = f.linear!.find((r) => {
+      try {
+        return getModel(r.model) === model && getGpu(r.gpu).name === gpuName && r.tp === target.tp;
+      } catch {
+        return false;
+      }
+    });
     if (row === undefined) {
       const have = f.linear!.map((r) => `${r.model} ${r.gpu} TP${r.tp}`).join("; ");
-      throw new InputError(`${parsed.coefficients} has no linear fit for ${model.name} on ${gpuName} TP${tp}: ${have}`);
+      throw new Error(
+        `${parsed.coefficients} has no linear fit for ${model.name} on ${gpuName} TP${target.tp}: ${have}`,
+      );
     }
     beta = row.beta_us;
     alpha = parsed.alpha ?? row.alpha_us ?? f.alpha_us;
@@ -338,7 +485,7 @@ function buildLinear(parsed: z.output<typeof LinearCostModelSchema>, { model, gp
     alpha = parsed.alpha ?? [0, 0, 0];
     source = "scenario cost_model.beta/alpha";
   } else {
-    const row = linearCoefficients(model, gpu.name, tp, parsed.vllm_version);
+    const row = linearCoefficients(model, gpu.name, target.tp, parsed.vllm_version);
     beta = row.beta;
     alpha = parsed.alpha ?? row.alpha;
     source = row.source + (parsed.alpha !== undefined ? ", alpha from the scenario" : "");
@@ -349,86 +496,4 @@ function buildLinear(parsed: z.output<typeof LinearCostModelSchema>, { model, gp
     source,
     ...(parsed.overheads !== undefined ? { overheads: applyOverrides(linearOverheads(alpha), parsed.overheads) } : {}),
   });
-}
-
-// --- the registry ----------------------------------------------------------------------------------------------
-
-/** What a cost model kind brings: its `cost_model` schema, its builder, its coefficient files, its docs line. */
-export interface CostModelEntry<S extends z.ZodType<{ type: string }> = z.ZodType<{ type: string }>> {
-  /** The `cost_model` schema (a strict object whose `type` is the kind's name). */
-  readonly schema: S;
-  /** Builds the model of one replica shape from the validated `cost_model`. */
-  readonly build: (cfg: z.output<S>, shape: CostModelShape) => CostModel;
-  /** Coefficient files of this kind (`gatelab calibrate --out`): `beta` values they hold, or per-(model, GPU, TP) `linear` rows. */
-  readonly coefficientFile?: { readonly beta: number } | "linear";
-  /** One line for the docs table (what it models and from which source). */
-  readonly doc: string;
-}
-
-/** Types an entry: its builder against its own schema, and whether it has coefficient files (calibration kinds). */
-function entry<S extends z.ZodType<{ type: string }>, C extends CostModelEntry["coefficientFile"] = undefined>(
-  e: CostModelEntry<S> & { readonly coefficientFile?: C },
-): CostModelEntry<S> & { readonly coefficientFile: C } {
-  return e as CostModelEntry<S> & { readonly coefficientFile: C };
-}
-
-/**
- * Every cost model, by its `cost_model.type`. A new one is a file (its `CostModel`, its schema, its builder) plus one
- * line here; the scenario schema, coefficient files, calibration kinds and docs table follow from this table.
- */
-export const COST_MODELS = {
-  physics: entry({
-    schema: PhysicsCostModelSchema,
-    build: buildPhysics,
-    coefficientFile: { beta: 11 },
-    doc: "BLIS trained-physics: roofline per operator with learned corrections (iter29 coefficients; `cost-physics.ts`)",
-  }),
-  linear: entry({
-    schema: LinearCostModelSchema,
-    build: buildLinear,
-    coefficientFile: "linear",
-    doc: "BLIS blackbox: β0 + β1·prefill tokens + β2·decode tokens per (model, GPU, TP) fit (`cost-linear.ts`)",
-  }),
-  kernel: entry({
-    schema: KernelCostModelSchema,
-    build: buildKernel,
-    coefficientFile: { beta: KERNEL_TERM_COUNT },
-    doc: "kernel tables: per-layer GEMM, attention and all-reduce times measured by BLIS, interpolated (`cost-kernel.ts`)",
-  }),
-} satisfies Record<string, CostModelEntry>;
-
-export type CostModelKind = keyof typeof COST_MODELS;
-export const COST_MODEL_KINDS = Object.keys(COST_MODELS) as CostModelKind[];
-
-type SchemaOf<K extends CostModelKind> = (typeof COST_MODELS)[K]["schema"];
-
-/** The scenario's `cost_model`: one of the registry's schemas, told apart by `type`. */
-export const CostModelSchema = z.discriminatedUnion(
-  "type",
-  COST_MODEL_KINDS.map((k) => COST_MODELS[k].schema) as unknown as [
-    SchemaOf<"physics">,
-    SchemaOf<"linear">,
-    SchemaOf<"kernel">,
-  ],
-);
-
-/** The `cost_model` field as written in a scenario. */
-export type CostModelInput = { [K in CostModelKind]: z.input<SchemaOf<K>> }[CostModelKind];
-/** The `cost_model` field after validation. */
-export type CostModelConfig = { [K in CostModelKind]: z.output<SchemaOf<K>> }[CostModelKind];
-
-/**
- * Builds the cost model of one replica (model, GPU, TP) from a scenario's `cost_model` (validated here; absent =
- * physics with BLIS iter29). Throws on invalid configuration, unknown model or GPU, or a missing CSV fit.
- */
-export function createCostModel(cfg: CostModelInput | undefined, target: CostModelTarget): CostModel {
-  const parsed = CostModelSchema.parse(cfg ?? { type: "physics" }) as CostModelConfig;
-  const shape: CostModelShape = {
-    model: resolveModel(target.model),
-    gpu: resolveGpu(target.gpu),
-    tp: target.tp,
-    baseDir: target.baseDir,
-  };
-  const e = COST_MODELS[parsed.type] as CostModelEntry;
-  return e.build(parsed, shape);
 }

@@ -67,6 +67,26 @@ export interface KvCapacity {
   readonly nonTorchBytesPerRank: number;
 }
 
+/**
+ * Layers whose KV a block of the simulator's single pool stands for. Without sliding-window layers: every layer. With
+ * sliding and full layers, vLLM's hybrid KV-cache manager (vllm/v1/core/kv_cache_utils.py,
+ * `_get_kv_cache_groups_uniform_page_size` and `get_num_blocks`; design doc docs/design/hybrid_kv_cache_manager.md)
+ * splits the layers into groups of `group_size` = the smaller of the two layer counts, shares one block pool of
+ * memory ÷ (page size × group_size) blocks among the groups, and a request takes blocks for its whole context in each
+ * full-attention group but only for its window in a sliding group. The simulator counts full-attention blocks, so
+ * one block stands for group_size × ⌈full layers ÷ group_size⌉ layers; a running request's sliding-window blocks
+ * (≤ ⌈window ÷ block⌉ + 1 per sliding group) are not charged, which overstates capacity by that much per request.
+ * Chunked local attention (Llama 4) does not change capacity: vLLM turns the hybrid manager off for it unless
+ * VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE is set (vllm/config/vllm.py), so those layers keep full KV.
+ */
+export function kvCapacityLayers(model: ModelSpec): number {
+  const sliding = model.slidingLayers;
+  const full = model.numLayers - sliding;
+  if (sliding === 0 || full === 0) return model.numLayers;
+  const groupSize = Math.min(sliding, full);
+  return groupSize * Math.ceil(full / groupSize);
+}
+
 /** The capacity and its breakdown. Throws if the weights and reserves leave no room for a single block. */
 export function kvCapacity(input: KvCapacityInput): KvCapacity {
   const model = resolveModel(input.model);
@@ -83,7 +103,7 @@ export function kvCapacity(input: KvCapacityInput): KvCapacity {
   const elementsPerTokenPerLayer = model.kvShardedAcrossTp
     ? (model.kvElementsPerTokenPerLayer / model.numKvHeads) * kvHeads
     : model.kvElementsPerTokenPerLayer;
-  const bytesPerBlock = model.numLayers * elementsPerTokenPerLayer * bytesPerElement * blockSize;
+  const bytesPerBlock = kvCapacityLayers(model) * elementsPerTokenPerLayer * bytesPerElement * blockSize;
 
   const activationGiB =
     input.activationReserveGiB ?? (model.moe !== null ? ACTIVATION_RESERVE_MOE_GIB : ACTIVATION_RESERVE_DENSE_GIB);

@@ -19,11 +19,12 @@
  * stretches are skipped over by the fast-forward planner (`fast-forward.ts`), which changes no decision made here.
  */
 import type { Request } from "../sim/request.ts";
+import { SyncSchedulingCost } from "./async-scheduling.ts";
 import { type BatchShape, type CostModel, emptyBatch, resetBatch } from "./cost.ts";
 import { DecodeStretch } from "./fast-forward.ts";
 import { KvCache } from "./kv-cache.ts";
 import { LoraState } from "./lora.ts";
-import { type EngineConfig, type ReplicaCounters, Seq, SeqDeque } from "./seq.ts";
+import { type EngineConfig, type ReplicaCounters, Seq, SeqDeque, SeqPriorityQueue, type WaitingQueue } from "./seq.ts";
 
 export { type EngineConfig, outputId, type ReplicaCounters, Seq } from "./seq.ts";
 
@@ -46,8 +47,17 @@ export class Replica {
   readonly cfg: EngineConfig;
   readonly cost: CostModel;
   readonly kv: KvCache;
-  readonly waiting = new SeqDeque();
+  readonly waiting: WaitingQueue;
   running: Seq[] = [];
+  /**
+   * Async scheduling: requests that finished in the last step but whose slot and KV blocks the scheduler has not yet
+   * seen freed (vLLM processes step N's output only after it has scheduled step N+1).
+   */
+  private readonly finishing: Seq[] = [];
+  /** `scheduling_policy: priority`. */
+  private readonly priority: boolean;
+  /** `async_scheduling` (default on). */
+  private readonly asyncScheduling: boolean;
   private listener: ReplicaListener;
   private readonly batch: BatchShape = emptyBatch();
   /** Block indices of the prefix hit being admitted (reused). */
@@ -69,6 +79,8 @@ export class Replica {
   /** Scheduler state of the step being formed: token budget left, and whether anything was scheduled. */
   private budget = 0;
   private scheduledAny = false;
+  /** Whether the last `schedule()` preempted a request. */
+  private preemptedLast = false;
   readonly counters: ReplicaCounters = {
     steps: 0,
     busyTime: 0,
@@ -100,11 +112,16 @@ export class Replica {
     this.name = `${pool}/${ordinal}`;
     this.model = model;
     this.cfg = cfg;
-    this.cost = cost;
+    // Without async scheduling the CPU work of a step adds to it (async-scheduling.ts); stepping and the
+    // fast-forward planner both price steps through `this.cost`, so they stay equal.
+    this.cost = cfg.asyncScheduling === false ? new SyncSchedulingCost(cost, cfg.syncCpuOverhead) : cost;
     this.kv = new KvCache(cfg.numGpuBlocks, cfg.blockSize);
     this.lora = cfg.lora !== undefined && cfg.lora.maxLoras > 0 ? new LoraState(cfg.lora) : undefined;
     this.listener = listener;
     this.stretch = new DecodeStretch(this, this.batch);
+    this.priority = cfg.schedulingPolicy === "priority";
+    this.waiting = this.priority ? new SeqPriorityQueue() : new SeqDeque();
+    this.asyncScheduling = cfg.asyncScheduling !== false;
   }
 
   setListener(l: ReplicaListener): void {
@@ -155,7 +172,27 @@ export class Replica {
    */
   startStep(now: number): number {
     this.stepStart = now;
-    if (!this.schedule()) return -1;
+
+    let scheduled = this.schedule();
+    for (;;) {
+      if (this.finishing.length > 0) {
+        // Async scheduling: the previous step's output is processed now, after this step was scheduled.
+        this.releaseFinishing();
+        // An empty schedule is not run: vLLM's engine loop schedules again, now with the freed room.
+        if (!scheduled) {
+          scheduled = this.schedule();
+          continue;
+        }
+      }
+      // A schedule that only preempted (priority: the request being served was the lowest-priority one) is empty
+      // too: the loop schedules again at once. Each round preempts a running request, so this ends.
+      if (!scheduled && this.preemptedLast) {
+        scheduled = this.schedule();
+        continue;
+      }
+      break;
+    }
+    if (!scheduled) return -1;
     // LoRA: fills the batch's adapter fields; loads of this step plus the LoRA kernels' overhead.
     const loraExtra =
       this.lora !== undefined
@@ -210,8 +247,11 @@ export class Replica {
       }
       if (done) {
         if (s.adapter >= 0) this.lora!.release(s.adapter); // LoRA
-        this.kv.releaseAll(s.blocks);
-        s.blocks = [];
+        if (this.asyncScheduling) this.finishing.push(s);
+        else {
+          this.kv.releaseAll(s.blocks);
+          s.blocks = [];
+        }
         c.completed++;
         this.listener.onComplete(s, now);
       } else {
@@ -219,6 +259,17 @@ export class Replica {
       }
     }
     run.length = w;
+  }
+
+  /** Frees the slots and KV blocks of the requests that finished in the previous step (async scheduling). */
+  private releaseFinishing(): void {
+    const f = this.finishing;
+    for (let i = 0; i < f.length; i++) {
+      const s = f[i]!;
+      this.kv.releaseAll(s.blocks);
+      s.blocks = [];
+    }
+    f.length = 0;
   }
 
   /** Whether a fast-forwarded stretch is in progress. */
@@ -247,7 +298,8 @@ export class Replica {
     this.budget = this.cfg.maxNumBatchedTokens;
     this.scheduledAny = false;
     // 1. Running requests first, in admission order; 2. waiting requests, in order, unless this step preempted.
-    if (!this.scheduleRunning()) this.admitWaiting();
+    this.preemptedLast = this.scheduleRunning();
+    if (!this.preemptedLast) this.admitWaiting();
     // LoRA: skipped requests go back to the head of the queue, in their order.
     const skipped = this.loraSkipped;
     if (skipped.length > 0) {
@@ -277,8 +329,16 @@ export class Replica {
       // Decode fast path: no new block (the last one has room) and no block becomes full.
       const fast = decode && s.computed % bs !== 0 && (s.computed + 1) % bs !== 0;
       while (!fast && !this.allocateUpTo(s, s.computed + n)) {
-        const victim = run[run.length - 1]!;
-        this.preempt(victim);
+        // fcfs: the most recently admitted request; priority: the lowest priority, latest arrival (see preempt).
+        const v = this.priority ? this.priorityVictim() : run.length - 1;
+        const victim = run[v]!;
+        if (v < i) {
+          // Already given tokens in this step: they go back to the budget.
+          budget += victim.scheduled;
+          this.unaccount(victim, victim.scheduled, victim.decoding);
+          i--;
+        }
+        this.preempt(victim, v);
         preempted = true;
         if (victim === s) {
           selfPreempted = true;
@@ -303,7 +363,9 @@ export class Replica {
     const kv = this.kv;
     const run = this.running;
     let budget = this.budget;
-    while (this.waiting.length > 0 && run.length < cfg.maxNumSeqs && budget > 0) {
+    // Async scheduling: the slots of requests whose end the scheduler has not processed yet are still taken.
+    const taken = this.finishing.length;
+    while (this.waiting.length > 0 && run.length + taken < cfg.maxNumSeqs && budget > 0) {
       const s = this.waiting.peek()!;
       if (s.adapter >= 0 && !this.lora!.canRun(s.adapter)) {
         // LoRA: max_loras adapters already run and this one is not among them: skip it, others may pass.
@@ -378,6 +440,42 @@ export class Replica {
     }
   }
 
+  /** Undoes `account` (a request preempted after it was given tokens in this step). */
+  private unaccount(s: Seq, n: number, decode: boolean): void {
+    const b = this.batch;
+    if (decode) {
+      b.decodeRequests--;
+      b.decodeContext -= s.computed;
+    } else {
+      b.prefillRequests--;
+      b.prefillTokens -= n;
+      b.prefillAttnWork -= n * (s.computed + n / 2);
+      b.prefillContext -= s.computed + n;
+      b.prefillTokensSq -= n * n;
+    }
+    if (b.prefillRequests + b.decodeRequests === 0) this.scheduledAny = false;
+  }
+
+  /**
+   * vLLM v1 `Scheduler.schedule()` with `SchedulingPolicy.PRIORITY`: the victim is
+   * `max(self.running, key=lambda r: (r.priority, r.arrival_time))` — the lowest priority (largest vLLM value), and
+   * among equals the latest arrival (vllm-project/vllm `vllm/v1/core/sched/scheduler.py`, the running-request loop's
+   * preemption branch). Returns its index in `running`.
+   */
+  private priorityVictim(): number {
+    const run = this.running;
+    let v = 0;
+    for (let j = 1; j < run.length; j++) {
+      const a = run[j]!;
+      const b = run[v]!;
+      // a > b in (priority, arrival) ⇔ b comes before a; vLLM's `max` keeps the first of equal keys.
+      const pa = -(a.req.priority ?? 0);
+      const pb = -(b.req.priority ?? 0);
+      if (pa > pb || (pa === pb && a.enqueueTime > b.enqueueTime)) v = j;
+    }
+    return v;
+  }
+
   /** Ensures `s` holds blocks for `tokens` tokens; registers newly full blocks. False if not enough free blocks. */
   private allocateUpTo(s: Seq, tokens: number): boolean {
     const bs = this.cfg.blockSize;
@@ -395,11 +493,11 @@ export class Replica {
     return true;
   }
 
-  /** Recompute preemption of a running request (must be the last one in `running`). */
-  private preempt(victim: Seq): void {
+  /** Recompute preemption of `running[index]` (fcfs: always the last one). */
+  private preempt(victim: Seq, index: number): void {
     const run = this.running;
-    if (run[run.length - 1] !== victim) throw new Error("internal: preempting a request that is not the last one");
-    run.pop();
+    if (run[index] !== victim) throw new Error("internal: preempting a request not at its index");
+    run.splice(index, 1);
     this.kv.releaseAll(victim.blocks);
     victim.blocks = [];
     victim.registered = 0;
@@ -422,6 +520,7 @@ export class Replica {
   heldBlocks(): number {
     let n = 0;
     for (const s of this.running) n += s.blocks.length;
+    for (const s of this.finishing) n += s.blocks.length;
     return n;
   }
 }

@@ -3,15 +3,16 @@
  * knobs and the counters a replica keeps: what both the scheduler (`replica.ts`) and the fast-forward planner
  * (`fast-forward.ts`) work on.
  */
-import { blockHashes, hashInts, type Segment } from "../sim/hash.ts";
+import { blockHashes, hashInts, promptBlockHashes, requestHashSeed, type Segment } from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
+import type { CpuOverhead } from "./async-scheduling.ts";
 import type { LoraSettings } from "./lora.ts";
 
 /** vLLM engine knobs (real names in the scenario file). */
 export interface EngineConfig {
-  /** `max_num_seqs`: most requests running at once. vLLM V1 default 256 (BLIS default 256). */
+  /** `max_num_seqs`: most requests running at once (scenario default: `vllm serve`'s for the GPU, vllm-defaults.ts). */
   readonly maxNumSeqs: number;
-  /** `max_num_batched_tokens`: token budget per step. 2048 (BLIS default; vLLM V1's default for many setups). */
+  /** `max_num_batched_tokens`: token budget per step (scenario default: `vllm serve`'s for the GPU). */
   readonly maxNumBatchedTokens: number;
   /** `block_size`: tokens per KV block; vLLM default 16. */
   readonly blockSize: number;
@@ -27,7 +28,16 @@ export interface EngineConfig {
   readonly numGpuBlocks: number;
   /** LoRA (`--enable-lora`, `max_loras`, `max_cpu_loras`, `max_lora_rank`, adapters); absent: adapters ignored. */
   readonly lora?: LoraSettings | undefined;
+  /** `scheduling_policy` (vLLM `--scheduling-policy`, default `fcfs`); see `SeqPriorityQueue` and `Replica`. */
+  readonly schedulingPolicy?: SchedulingPolicy;
+  /** `async_scheduling` (vLLM default on; `async-scheduling.ts`). Absent: on. */
+  readonly asyncScheduling?: boolean;
+  /** CPU work per step that async scheduling hides (added when it is off); absent: `DEFAULT_SYNC_CPU_OVERHEAD`. */
+  readonly syncCpuOverhead?: CpuOverhead;
 }
+
+export const SCHEDULING_POLICIES = ["fcfs", "priority"] as const;
+export type SchedulingPolicy = (typeof SCHEDULING_POLICIES)[number];
 const OUTPUT_NS = 0x0a7;
 
 /** A request's state at a replica (vLLM's `Request` inside the engine). */
@@ -71,9 +81,14 @@ export class Seq {
     const total = req.inputTokens + this.outputTarget;
     if (req.outputContentId !== undefined) {
       const segs: Segment[] = [...req.prompt, { id: req.outputContentId, tokens: this.outputTarget }];
-      this.hashes = blockHashes(segs, blockSize, Math.floor(total / blockSize));
+      this.hashes = blockHashes(
+        segs,
+        blockSize,
+        Math.floor(total / blockSize),
+        requestHashSeed(req.adapter, req.cacheSalt),
+      );
     } else {
-      this.hashes = promptHashes ?? blockHashes(req.prompt, blockSize);
+      this.hashes = promptHashes ?? promptBlockHashes(req, blockSize);
     }
   }
 
@@ -89,7 +104,7 @@ export function outputId(reqId: number): number {
 }
 
 /** Double-ended queue of sequences (the waiting queue: preempted requests go back to the front). */
-export class SeqDeque {
+export class SeqDeque implements WaitingQueue {
   private buf: (Seq | undefined)[] = new Array(16);
   private head = 0;
   length = 0;
@@ -123,6 +138,78 @@ export class SeqDeque {
     for (let i = 0; i < this.length; i++) nb[i] = this.at(i);
     this.buf = nb;
     this.head = 0;
+  }
+}
+
+/** The waiting queue as the scheduler uses it: FIFO (`SeqDeque`) or by priority (`SeqPriorityQueue`). */
+export interface WaitingQueue {
+  readonly length: number;
+  peek(): Seq | undefined;
+  shift(): Seq | undefined;
+  /** A request back at the head (preempted, or skipped for a LoRA slot); by key in a priority queue. */
+  pushFront(s: Seq): void;
+  pushBack(s: Seq): void;
+}
+
+/**
+ * vLLM's priority order (`scheduling_policy: priority`): the request with the smallest (priority, arrival time)
+ * first, request id breaking ties (vLLM `Request.__lt__`; `PriorityRequestQueue` in `vllm/v1/core/sched/
+ * request_queue.py` is a heap on it, and a preempted request goes back in by the same key). vLLM's priority is
+ * "lower value = earlier"; gatelab's request `priority` follows the Endpoint Picker (higher = more important, < 0
+ * sheddable), so the engine's priority is its negation. Arrival time is the arrival at this replica.
+ */
+export function priorityBefore(a: Seq, b: Seq): boolean {
+  const pa = -(a.req.priority ?? 0);
+  const pb = -(b.req.priority ?? 0);
+  if (pa !== pb) return pa < pb;
+  if (a.enqueueTime !== b.enqueueTime) return a.enqueueTime < b.enqueueTime;
+  return a.req.id < b.req.id;
+}
+
+/** Binary heap on `priorityBefore` with the waiting queue's interface. */
+export class SeqPriorityQueue implements WaitingQueue {
+  private heap: Seq[] = [];
+  get length(): number {
+    return this.heap.length;
+  }
+  peek(): Seq | undefined {
+    return this.heap[0];
+  }
+  pushFront(s: Seq): void {
+    this.pushBack(s);
+  }
+  pushBack(s: Seq): void {
+    const h = this.heap;
+    let i = h.length;
+    h.push(s);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!priorityBefore(s, h[p]!)) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = s;
+  }
+  shift(): Seq | undefined {
+    const h = this.heap;
+    if (h.length === 0) return undefined;
+    const top = h[0]!;
+    const last = h.pop()!;
+    const n = h.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && priorityBefore(h[r]!, h[l]!) ? r : l;
+        if (!priorityBefore(h[c]!, last)) break;
+        h[i] = h[c]!;
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
   }
 }
 

@@ -2,7 +2,7 @@
  * Hand-built inputs for router tests: endpoint views, local load counters, requests with shared prefixes and routing
  * contexts. Not used by the simulator itself.
  */
-import { blockHashes, type Segment } from "../sim/hash.ts";
+import { promptBlockHashes, type Segment } from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
 import { type Rng, rngStream } from "../sim/rng.ts";
 import type { EndpointView, LocalLoad, RouterInit, RoutingContext } from "./types.ts";
@@ -64,6 +64,7 @@ export function routerInit(replicas: number, o: Partial<RouterInit> = {}): Route
     blockSize: o.blockSize ?? 16,
     numGpuBlocks: o.numGpuBlocks ?? Array.from({ length: replicas }, () => 1000),
     ...(o.traceDecisions !== undefined ? { traceDecisions: o.traceDecisions } : {}),
+    ...(o.labels !== undefined ? { labels: o.labels } : {}),
   };
 }
 
@@ -93,7 +94,7 @@ export function context(req: Request, eps: readonly EndpointView[], o: ContextOp
     rng: o.rng ?? rngStream(o.seed ?? 1, "routing"),
     promptHashes(bs: number): Float64Array {
       let h = cache.get(bs);
-      if (h === undefined) cache.set(bs, (h = blockHashes(req.prompt, bs)));
+      if (h === undefined) cache.set(bs, (h = promptBlockHashes(req, bs)));
       return h;
     },
   };

@@ -112,6 +112,8 @@ export interface RouterInit {
   readonly blockSize: number;
   /** KV blocks per replica, for routers that size their indexes from `num_gpu_blocks`. */
   readonly numGpuBlocks: readonly number[];
+  /** Pod labels per replica index (the scenario's `pools[].labels`; absent: none). */
+  readonly labels?: readonly Readonly<Record<string, string>>[];
   /**
    * Fill `RoutingDecision.scores` / `breakdown` (for `--trace-decisions`). Off by default so that the hot path
    * allocates no maps.

@@ -23,6 +23,7 @@ export interface IpStageMetrics {
   readonly total_tokens_per_sec: number;
   readonly ttft_p50: number | undefined;
   readonly ttft_p90: number | undefined;
+  readonly ttft_p95: number | undefined;
   readonly tpot_p50: number | undefined;
   readonly ntpot_p50: number | undefined;
   readonly itl_p50: number | undefined;
@@ -69,6 +70,7 @@ function metricsOf(stage: number, rep: Json, file: string): IpStageMetrics {
     total_tokens_per_sec: num(thr.total_tokens_per_sec) ?? 0,
     ttft_p50: num(obj(lat.time_to_first_token).median),
     ttft_p90: num(obj(lat.time_to_first_token).p90),
+    ttft_p95: num(obj(lat.time_to_first_token).p95),
     tpot_p50: num(obj(lat.time_per_output_token).median),
     ntpot_p50: num(obj(lat.normalized_time_per_output_token).median),
     itl_p50: num(obj(lat.inter_token_latency).median),
@@ -222,4 +224,21 @@ export function rateCharts(measured: readonly IpStageMetrics[], predicted: reado
       spec: rateChartSpec(measured, predicted),
     },
   ];
+}
+
+/**
+ * Knee of a run from its stage reports, by the lab's rule (report/inference-perf-stages.ts): the highest requested
+ * rate up to which every stage, in rate order, has TTFT p95 ≤ `ttftP95S` and an achieved rate ≥ 95 % of the requested.
+ */
+export function kneeFromReports(stages: readonly IpStageMetrics[], ttftP95S: number): number | null {
+  const byRate = [...stages]
+    .filter((s) => Number.isFinite(s.requested_rate))
+    .sort((a, b) => a.requested_rate - b.requested_rate);
+  let knee: number | null = null;
+  for (const s of byRate) {
+    const ok = s.ttft_p95 !== undefined && s.ttft_p95 <= ttftP95S && s.achieved_rate >= 0.95 * s.requested_rate;
+    if (!ok) break;
+    knee = s.requested_rate;
+  }
+  return knee;
 }

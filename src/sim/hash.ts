@@ -73,6 +73,7 @@ export function blockHashes(
   segments: readonly Segment[],
   blockSize: number,
   maxBlocks = Number.POSITIVE_INFINITY,
+  seed = 0,
 ): Float64Array {
   const total = segmentTokens(segments);
   const n = Math.min(Math.floor(total / blockSize), maxBlocks);
@@ -80,6 +81,11 @@ export function blockHashes(
   if (n === 0) return out;
   let h1 = 0x51ed27 ^ blockSize;
   let h2 = 0x2545f491 ^ Math.imul(blockSize, 0x9e3779b1);
+  if (seed !== 0) {
+    // Extra keys of the first block (see `requestHashSeed`): chained, they change every block's hash.
+    h1 = fmix32(h1 ^ Math.imul(seed >>> 0, 0xcc9e2d51));
+    h2 = fmix32(h2 ^ Math.imul((seed / TWO32) >>> 0, 0x1b873593) ^ h1);
+  }
   let block = 0;
   let filled = 0; // tokens already in the current block
   for (const seg of segments) {
@@ -112,4 +118,31 @@ export function blockHashes(
     if (block >= n) break;
   }
   return out;
+}
+
+/**
+ * The extra keys a request mixes into its block hashes, as one 52-bit seed (0: none, the plain token chain).
+ *
+ * vLLM (`vllm/v1/core/kv_cache_utils.py`, `generate_block_hash_extra_keys`): the LoRA adapter's name
+ * (`_gen_lora_extra_hash_keys` returns `lora_request.lora_name`) is an extra key of every block, and `cache_salt` of
+ * the first block (`start_token_idx == 0`); since each block's hash chains its parent's, either makes the whole chain
+ * differ — requests with different adapters or salts never share cached blocks. The llm-d router's approximate prefix
+ * index seeds its chain the same way, with the request's target model (the adapter, when one is named) and its
+ * `cache_salt` (`dataproducer/prefixhash/hashing.go`; ../shared/reference/policies.md §2.4.5). One seed for both
+ * sides keeps router and engine consistent.
+ */
+export function requestHashSeed(adapter: string | undefined, cacheSalt: string | undefined): number {
+  if (adapter === undefined && cacheSalt === undefined) return 0;
+  let h = mix(0x6c6f7261, adapter === undefined ? 0 : hashString(adapter) + 1);
+  h = mix(h, cacheSalt === undefined ? 0 : hashString(cacheSalt) + 1);
+  return h === 0 ? 1 : h;
+}
+
+/** The full-block hashes of a request's prompt, with its adapter and cache salt mixed in (`requestHashSeed`). */
+export function promptBlockHashes(
+  req: { readonly prompt: readonly Segment[]; readonly adapter?: string; readonly cacheSalt?: string },
+  blockSize: number,
+  maxBlocks = Number.POSITIVE_INFINITY,
+): Float64Array {
+  return blockHashes(req.prompt, blockSize, maxBlocks, requestHashSeed(req.adapter, req.cacheSalt));
 }

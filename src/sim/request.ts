@@ -33,6 +33,11 @@ export interface Request {
   readonly model?: string;
   /** LoRA adapter name, if any. */
   readonly adapter?: string;
+  /**
+   * vLLM's per-request `cache_salt`: mixed into the first KV block's hash, so only requests with the same salt share
+   * cached prefixes (multi-tenant isolation); see `requestHashSeed`.
+   */
+  readonly cacheSalt?: string;
   readonly tenant?: string;
   readonly sloClass?: SloClassName;
   /** EPP-style priority: 0 standard, > 0 critical, < 0 sheddable. */

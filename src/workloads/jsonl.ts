@@ -11,13 +11,15 @@ import { contentId, type Draft, draft, NS } from "./types.ts";
  * {"gatelab":"requests","version":1}                                   optional first line (header)
  * {"id":0,"arrival":0.012652,"input_tokens":860,"output_tokens":311,
  *  "prompt":[[id,tokens],[id,tokens,offset]],"output_id":123,"session":"chat/4","round":2,
- *  "tenant":"a","slo_class":"interactive","priority":0,"model":"m","adapter":"lora-1","source":"chat"}
+ *  "tenant":"a","slo_class":"interactive","priority":0,"model":"m","adapter":"lora-1","cache_salt":"t1",
+ *  "source":"chat"}
  * ```
  * Required: `arrival` (seconds, non-decreasing), `input_tokens`, `output_tokens`. `prompt` lists the prompt's segments
  * as `[content_id, tokens]` or `[content_id, tokens, offset]` (content ids are 52-bit integers: equal ids = equal
  * content, which is what prefix caching sees); their tokens must sum to `input_tokens`; absent: the prompt is unique
  * content. `output_id` is the identity of the generated text (a later prompt quoting it can hit its cached blocks).
- * `id` is informational (ids are re-assigned densely on reading). Other fields are optional.
+ * `id` is informational (ids are re-assigned densely on reading). `cache_salt` is vLLM's request field: only requests
+ * with the same salt (and adapter) share cached blocks. Other fields are optional.
  */
 export const JSONL_HEADER = { gatelab: "requests", version: 1 } as const;
 
@@ -27,6 +29,7 @@ const STRING_FIELDS = [
   ["slo_class", "sloClass"],
   ["model", "model"],
   ["adapter", "adapter"],
+  ["cache_salt", "cacheSalt"],
 ] as const;
 
 export class GatelabJsonlReader extends JsonLinesReader {
@@ -108,6 +111,7 @@ export function jsonlLine(r: Request): string {
   if (r.priority !== undefined) o.priority = r.priority;
   if (r.model !== undefined) o.model = r.model;
   if (r.adapter !== undefined) o.adapter = r.adapter;
+  if (r.cacheSalt !== undefined) o.cache_salt = r.cacheSalt;
   if (r.source !== undefined) o.source = r.source;
   return JSON.stringify(o);
 }

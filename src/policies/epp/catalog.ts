@@ -16,12 +16,16 @@ import { ProbabilisticAdmitter, probabilisticAdmitterParams } from "./admitter.t
 import { type AffinityFilterParams, affinityFilterParams, PrefixCacheAffinityFilter } from "./affinity-filter.ts";
 import { BurstPrefixProducer, burstParams } from "./burst.ts";
 import {
+  ByLabelFilter,
+  byLabelParams,
   DecisionTreeFilter,
   decisionTreeParams,
+  LabelSelectorFilter,
   LeastKvCacheFilter,
   LeastQueueFilter,
   LoraAffinityFilter,
   LowQueueFilter,
+  labelSelectorParams,
   loraAffinityFilterParams,
   lowQueueParams,
   RoleFilter,
@@ -429,23 +433,23 @@ const TYPES: PluginTypeInfo[] = [
   def(
     "decode-filter",
     "filter",
-    "P/D role filter: pods without a role label pass (all, in gatelab)",
+    "P/D role filter on the pool label llm-d.ai/role (pods without it pass)",
     none,
-    (n) => new RoleFilter(n, "decode-filter"),
+    (n, _p, env) => new RoleFilter(n, "decode-filter", env.init.labels),
   ),
   def(
     "prefill-filter",
     "filter",
-    "P/D role filter: needs the prefill role label (none, in gatelab)",
+    "P/D role filter on the pool label llm-d.ai/role",
     none,
-    (n) => new RoleFilter(n, "prefill-filter"),
+    (n, _p, env) => new RoleFilter(n, "prefill-filter", env.init.labels),
   ),
   def(
     "encode-filter",
     "filter",
-    "P/D role filter: needs the encode role label (none, in gatelab)",
+    "P/D role filter on the pool label llm-d.ai/role",
     none,
-    (n) => new RoleFilter(n, "encode-filter"),
+    (n, _p, env) => new RoleFilter(n, "encode-filter", env.init.labels),
   ),
   // ---- pickers
   def(
@@ -589,9 +593,20 @@ const TYPES: PluginTypeInfo[] = [
   refused("predicted-latency-producer", "producer", "needs the online-trained latency predictor"),
   refused("slo-headroom-tier-filter", "filter", "needs the online-trained latency predictor"),
   // ---- labels, headers, topology, multimodal, multi-cluster
-  refused("label-selector-filter", "filter", "selects on pod labels, which gatelab pools do not carry"),
-  refused("by-label-selector", "filter", "selects on pod labels, which gatelab pools do not carry (deprecated)"),
-  refused("by-label", "filter", "selects on pod labels, which gatelab pools do not carry (deprecated)"),
+  def(
+    "label-selector-filter",
+    "filter",
+    "keeps the pods a Kubernetes label selector (matchLabels, matchExpressions) matches, on the pools' labels",
+    labelSelectorParams,
+    (n, p, env) => new LabelSelectorFilter(n, p, env.init.labels),
+  ),
+  def(
+    "by-label",
+    "filter",
+    "deprecated: keeps pods whose label is one of validValues (allowsNoLabel: unlabelled pass)",
+    byLabelParams,
+    (n, p, env) => new ByLabelFilter(n, p, env.init.labels),
+  ),
   refused(
     "context-length-aware",
     "filter",
@@ -728,6 +743,7 @@ export const PLUGIN_TYPES: ReadonlyMap<string, PluginTypeInfo> = new Map(TYPES.m
 
 /** Older or alternative type names → canonical type. */
 export const PLUGIN_ALIASES: ReadonlyMap<string, string> = new Map([
+  ["by-label-selector", "label-selector-filter"],
   ["kv-cache-scorer", "kv-cache-utilization-scorer"],
   ["pd-profile-handler", "disagg-profile-handler"],
   ["tokenizer", "token-producer"],

@@ -14,8 +14,7 @@
  *   `{pluginRef}` or nested `{decisionTree}`): a non-empty result continues on the success branch with the filtered
  *   list; an empty one continues on the failure branch with the unfiltered list; a leaf returns its result.
  * - `decode-filter` keeps pods labelled decode/both/... and pods without the role label; `prefill-filter` and
- *   `encode-filter` need the label. gatelab pools carry no role labels (P/D is not simulated), so `decode-filter`
- *   keeps every endpoint and the other two keep none.
+ *   `encode-filter` need the label (the scenario's `pools[].labels`; see RoleFilter below).
  */
 import { z } from "zod";
 import type { Rng } from "../../sim/rng.ts";
@@ -26,9 +25,6 @@ import { targetAdapter } from "./scorers.ts";
 
 export const lowQueueParams = z.strictObject({ threshold: nonNeg.default(128) });
 export const loraAffinityFilterParams = z.strictObject({ threshold: unit.default(0.999) });
-
-/** Empty result (role filters). */
-const NONE: readonly EndpointView[] = Object.freeze([]);
 
 /** Where a filter's result list comes from: the cycle's reusable buffers, or a fresh array (no `Buffers`). */
 export interface Buffers {
@@ -160,18 +156,129 @@ export class LeastKvCacheFilter extends NamedFilter {
   }
 }
 
-/** Role filters: pools have no `llm-d.ai/role` label in gatelab (see header). */
-export class RoleFilter extends NamedFilter {
-  readonly type: string;
-  private readonly keepUnlabelled: boolean;
-  constructor(name: string, type: "decode-filter" | "prefill-filter" | "encode-filter") {
+/** The P/D role label and the roles each role filter accepts (llm-d-router filter/bylabel/roles.go L10–L75). */
+export const ROLE_LABEL = "llm-d.ai/role";
+const ROLE_VALUES: Readonly<Record<RoleFilterType, readonly string[]>> = {
+  "decode-filter": ["decode", "prefill-decode", "both", "encode-prefill-decode"],
+  "prefill-filter": ["prefill", "encode-prefill", "prefill-decode", "both", "encode-prefill-decode"],
+  "encode-filter": ["encode", "encode-prefill", "encode-prefill-decode"],
+};
+export type RoleFilterType = "decode-filter" | "prefill-filter" | "encode-filter";
+
+/** Keeps the endpoints whose labels `keep` accepts (allocation-free: a cycle buffer). */
+abstract class LabelFilter extends NamedFilter {
+  protected readonly labels: readonly Readonly<Record<string, string>>[];
+  constructor(name: string, labels: readonly Readonly<Record<string, string>>[] | undefined) {
     super(name);
+    this.labels = labels ?? [];
+  }
+  abstract keep(labels: Readonly<Record<string, string>>): boolean;
+  /** Whether any replica of the cluster passes (a config that needs labels the pools lack is an error). */
+  selectsAny(replicas: number): boolean {
+    for (let i = 0; i < replicas; i++) if (this.keep(this.labels[i] ?? {})) return true;
+    return false;
+  }
+  filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
+    let n = 0;
+    for (let i = 0; i < eps.length; i++) if (this.keep(this.labels[eps[i]!.index] ?? {})) n++;
+    if (n === eps.length) return eps;
+    const out = cycle.buffer(n);
+    let k = 0;
+    for (let i = 0; i < eps.length; i++) {
+      const e = eps[i]!;
+      if (this.keep(this.labels[e.index] ?? {})) out[k++] = e;
+    }
+    return out;
+  }
+}
+
+/**
+ * `decode-filter`, `prefill-filter`, `encode-filter` (llm-d-router filter/bylabel/{filter.go L102–L115,roles.go}):
+ * keep the pods whose `llm-d.ai/role` is one of the filter's roles; `decode-filter` also keeps pods without the
+ * label (`allowsNoLabel`), the others do not.
+ */
+export class RoleFilter extends LabelFilter {
+  readonly type: string;
+  private readonly values: ReadonlySet<string>;
+  private readonly allowsNoLabel: boolean;
+  constructor(name: string, type: RoleFilterType, labels?: readonly Readonly<Record<string, string>>[]) {
+    super(name, labels);
     this.type = type;
-    this.keepUnlabelled = type === "decode-filter";
+    this.values = new Set(ROLE_VALUES[type]);
+    this.allowsNoLabel = type === "decode-filter";
   }
-  filter(_cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
-    return this.keepUnlabelled ? eps : NONE;
+  keep(l: Readonly<Record<string, string>>): boolean {
+    const v = l[ROLE_LABEL];
+    return v === undefined ? this.allowsNoLabel : this.values.has(v);
   }
+  /** The roles it accepts, for messages. */
+  get roles(): readonly string[] {
+    return [...this.values];
+  }
+}
+
+/** `metav1.LabelSelector` (matchLabels; matchExpressions with In, NotIn, Exists, DoesNotExist). */
+export const labelSelectorParams = z.strictObject({
+  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchExpressions: z
+    .array(
+      z.strictObject({
+        key: z.string().min(1),
+        operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
+        values: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+});
+export type LabelSelectorParams = z.output<typeof labelSelectorParams>;
+
+/**
+ * `label-selector-filter` (deprecated aliases `by-label-selector`; llm-d-router filter/bylabel/selector.go): keeps
+ * the pods a Kubernetes label selector matches (all of matchLabels and every expression).
+ */
+export class LabelSelectorFilter extends LabelFilter {
+  readonly type = "label-selector-filter";
+  private readonly sel: LabelSelectorParams;
+  constructor(name: string, sel: LabelSelectorParams, labels?: readonly Readonly<Record<string, string>>[]) {
+    super(name, labels);
+    this.sel = sel;
+  }
+  keep(l: Readonly<Record<string, string>>): boolean {
+    for (const [k, v] of Object.entries(this.sel.matchLabels ?? {})) if (l[k] !== v) return false;
+    for (const e of this.sel.matchExpressions ?? []) {
+      const v = l[e.key];
+      const vals = e.values ?? [];
+      if (e.operator === "In" && (v === undefined || !vals.includes(v))) return false;
+      if (e.operator === "NotIn" && v !== undefined && vals.includes(v)) return false;
+      if (e.operator === "Exists" && v === undefined) return false;
+      if (e.operator === "DoesNotExist" && v !== undefined) return false;
+    }
+    return true;
+  }
+}
+
+/** `by-label` (deprecated): one label, `validValues`, `allowsNoLabel` (filter/bylabel/filter.go L18–L60). */
+export const byLabelParams = z.strictObject({
+  label: z.string().min(1),
+  validValues: z.array(z.string()).default([]),
+  allowsNoLabel: z.boolean().default(false),
+});
+
+export class ByLabelFilter extends LabelFilter {
+  readonly type = "by-label";
+  private readonly p: z.output<typeof byLabelParams>;
+  constructor(name: string, p: z.output<typeof byLabelParams>, labels?: readonly Readonly<Record<string, string>>[]) {
+    super(name, labels);
+    this.p = p;
+  }
+  keep(l: Readonly<Record<string, string>>): boolean {
+    const v = l[this.p.label];
+    return v === undefined ? this.p.allowsNoLabel : this.p.validValues.includes(v);
+  }
+}
+
+export function isLabelFilter(p: unknown): p is { selectsAny(n: number): boolean; name: string; type: string } {
+  return p instanceof LabelFilter;
 }
 
 // ---- decision tree -------------------------------------------------------------------------------------------

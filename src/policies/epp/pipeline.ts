@@ -22,6 +22,7 @@ import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingCon
 import { type Admitter, isAdmitter } from "./admitter.ts";
 import { PLUGIN_TYPES } from "./catalog.ts";
 import type { EppConfig, EppPlugin } from "./config.ts";
+import { isLabelFilter, ROLE_LABEL, RoleFilter } from "./filters.ts";
 import {
   type BuildEnv,
   Cycle,
@@ -207,6 +208,16 @@ export class EppRouter implements Router {
         else if (isFilter(inst)) filters.push(inst);
       }
       if (picker === undefined) throw new InputError(`${config.source}: profile "${prof.name}" has no picker`);
+      // A label or role filter that no replica passes: the config needs pod labels the pools lack. Refused here,
+      // never silently routed around (set `labels:` on the scenario's pools, e.g. `llm-d.ai/role: prefill`).
+      for (const f of filters) {
+        if (isLabelFilter(f) && !f.selectsAny(init.replicas)) {
+          const want = f instanceof RoleFilter ? ` (${ROLE_LABEL}: ${f.roles.join(" | ")})` : "";
+          throw new InputError(
+            `${config.source}: profile "${prof.name}": filter "${f.name}" (type ${f.type}) keeps no replica: no pool carries the labels it needs${want}; set pools[].labels in the scenario`,
+          );
+        }
+      }
       this.profiles.set(prof.name, { name: prof.name, filters, scorers, picker });
     }
     // Hook order: in-flight producer first, approximate prefix producer last (its PreRequest inserts the request,
@@ -324,6 +335,14 @@ const FLOW_CONTROL_KINDS = new Set(["fairness", "ordering", "usage-limit"]);
  */
 export function simulationNotes(config: EppConfig): string[] {
   const notes = [...config.notes];
+  for (const p of config.plugins) {
+    const d = p.type === "disagg-profile-handler" ? (p.parsed as { deciders?: { prefill?: string } }) : undefined;
+    if (d?.deciders?.prefill !== undefined) {
+      notes.push(
+        `plugin "${p.name}" (disagg-profile-handler): the prefill pick feeds the router's prefix index and the decision trace; disaggregated execution (prefill on the prefill pod, KV transfer, decode on the decode pod) is not simulated yet: the request prefills and decodes on the decode pod`,
+      );
+    }
+  }
   const flowOn = config.featureGates.includes("flowControl");
   for (const p of config.plugins) {
     const info = PLUGIN_TYPES.get(p.type)!;

@@ -16,7 +16,7 @@
  * The scorer also publishes a coarse match (1/1 when raw > 0) for `no-hit-lru-scorer`.
  */
 import { z } from "zod";
-import { blockHashes } from "../../sim/hash.ts";
+import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { CountedHolderIndex } from "../indexes.ts";
 import type { EndpointView, KvEvent, RouterInit } from "../types.ts";
@@ -161,7 +161,7 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
     const hashes =
       cycle !== undefined && cycle.req.id === req.id && this.reqId === req.id
         ? this.hashes
-        : blockHashes(req.prompt, this.blockSize);
+        : promptBlockHashes(req, this.blockSize);
     const exp = now + this.specTtl;
     for (const h of hashes) {
       if (this.index.holds(h, replica)) continue;

@@ -25,7 +25,7 @@
  * `maxPrefixTokensToMatch` (HEAD 131,072) overrides `maxPrefixBlocksToMatch`; 0 for both means unlimited.
  */
 import { z } from "zod";
-import { blockHashes } from "../../sim/hash.ts";
+import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { partialTailHashInto } from "../common.ts";
 import { LruHolderIndex } from "../indexes.ts";
@@ -193,7 +193,7 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
   onDispatch(req: Request, replica: number, _now: number, cycle: Cycle | undefined): void {
     if (cycle === undefined || cycle.req.id !== req.id) {
       this.cycleId = -1;
-      this.loadHashes(req, blockHashes(req.prompt, this.settings.blockSizeTokens));
+      this.loadHashes(req, promptBlockHashes(req, this.settings.blockSizeTokens));
     } else if (this.reqId !== req.id) {
       this.loadHashes(req, cycle.ctx.promptHashes(this.settings.blockSizeTokens));
     }

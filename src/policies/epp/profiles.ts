@@ -6,7 +6,7 @@
  *   Parameters `profiles.{decode,prefill,encode}` (defaults "decode"/"prefill"/"encode") and
  *   `deciders.{prefill,encode}` (plugin names). gatelab does not simulate disaggregated serving: the request runs on
  *   the decode target; a prefill pick only feeds the prefix index and no-hit LRU (as llm-d's PreRequest does) and the
- *   decision trace. Without role labels `prefill-filter` keeps nothing, so the prefill profile fails harmlessly.
+ *   decision trace. A role filter that keeps no replica of the cluster is refused when the router is built (pipeline.ts).
  * - `data-parallel-profile-handler` (deprecated; `primaryPort` 8000): one profile, as single.
  * - `prefix-based-pd-decider` (`nonCachedTokens` N, default 0 = never): disaggregate iff `input ≥ N` and
  *   `input − matchBlocks·blockSize (on the decode target) ≥ N`; input = the prompt's tokens (the real one estimates

@@ -19,7 +19,7 @@
  * mean/stddev (population) are over all candidate pods. Trace: `scores` = match% per candidate; `breakdown` = running.
  */
 import { z } from "zod";
-import { blockHashes } from "../../sim/hash.ts";
+import { promptBlockHashes } from "../../sim/hash.ts";
 import { NumMap } from "../../sim/num-map.ts";
 import type { Request } from "../../sim/request.ts";
 import { meanPlusStd, NO_CANDIDATES, picked, shuffleIndices } from "../common.ts";
@@ -166,7 +166,7 @@ export class AibrixPrefixCacheRouter implements Router {
   }
 
   onDispatch(req: Request, replica: number, now: number): void {
-    const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.p.blockSizeTokens);
+    const hashes = req.id === this.lastReq ? this.lastHashes : promptBlockHashes(req, this.p.blockSizeTokens);
     const table = this.table;
     for (let b = 0; b < hashes.length; b++) {
       const h = hashes[b]!;

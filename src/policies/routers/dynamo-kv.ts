@@ -22,7 +22,7 @@
  * Trace: `scores` = cost (lower wins); `breakdown` = overlap blocks, prefill blocks, decode blocks.
  */
 import { z } from "zod";
-import { blockHashes } from "../../sim/hash.ts";
+import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
 import { CountedHolderIndex, ExpiringSet, RequestTable } from "../indexes.ts";
@@ -214,7 +214,7 @@ export class DynamoKvRouter implements Router {
     if (!this.p.useKvEvents) {
       const m = this.approx[replica]!;
       const exp = now + this.p.routerTtlSecs;
-      const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.bs);
+      const hashes = req.id === this.lastReq ? this.lastHashes : promptBlockHashes(req, this.bs);
       for (const h of hashes) m.touch(h, exp);
       this.treeSize[replica] = m.size;
     }

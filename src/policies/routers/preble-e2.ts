@@ -25,7 +25,7 @@
  * Trace: `scores` = load cost (+ eviction cost when exploring), lower wins; `breakdown` = cached blocks held per GPU.
  */
 import { z } from "zod";
-import { blockHashes } from "../../sim/hash.ts";
+import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
 import { LruHolderIndex } from "../indexes.ts";
@@ -201,7 +201,7 @@ export class PrebleE2Router implements Router {
   onDispatch(req: Request, replica: number, now: number): void {
     if (!(replica >= 0 && replica < this.gpus)) return;
     const l = this.lru;
-    const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.bs);
+    const hashes = req.id === this.lastReq ? this.lastHashes : promptBlockHashes(req, this.bs);
     let k = 0;
     while (k < hashes.length && l.holds(hashes[k]!, replica)) k++;
     const uncached = Math.max(0, req.inputTokens - k * this.bs);

@@ -26,7 +26,7 @@
  * Trace: `scores` = matched blocks per candidate; `breakdown` = load, tree blocks.
  */
 import { z } from "zod";
-import { blockHashes } from "../../sim/hash.ts";
+import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
 import { DeepestHolders, LruHolderIndex } from "../indexes.ts";
@@ -139,7 +139,7 @@ export class SglangCacheAwareRouter implements Router {
 
   onDispatch(req: Request, replica: number): void {
     if (!(replica >= 0 && replica < this.workers)) return;
-    const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.p.blockSizeTokens);
+    const hashes = req.id === this.lastReq ? this.lastHashes : promptBlockHashes(req, this.p.blockSizeTokens);
     // Leaf first: the ancestors end up more recent than their leaves, so leaves are evicted first.
     for (let b = hashes.length - 1; b >= 0; b--) this.tree.touch(hashes[b]!, replica);
   }

@@ -12,7 +12,7 @@
  * Trace: `scores` = matched chunks per candidate.
  */
 import { z } from "zod";
-import { blockHashes } from "../../sim/hash.ts";
+import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
 import { DeepestHolders, HolderIndex } from "../indexes.ts";
@@ -62,7 +62,7 @@ export class VllmPrefixAwareRouter implements Router {
   }
 
   onDispatch(req: Request, replica: number): void {
-    const hashes = req.id === this.lastReq ? this.lastHashes : blockHashes(req.prompt, this.chunk);
+    const hashes = req.id === this.lastReq ? this.lastHashes : promptBlockHashes(req, this.chunk);
     this.trie.addAll(hashes, hashes.length, replica);
   }
 }

@@ -1,0 +1,196 @@
+/**
+ * The roofline cost model (the default): no cost model beats the hardware, the shipped per-GPU coefficients reproduce
+ * Splitwise's measured Llama-2-70B prefill and decode times, and a model brought as a config.json runs end to end.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { splitwiseDecodeBatch, splitwisePoints, splitwisePrefillBatch } from "../src/lab/roofline-fit.ts";
+import { runScenario } from "../src/lab/run.ts";
+import { getGpu, getModel, kvHeadsPerRank, listGpus, listModels, type ModelSpec } from "../src/models/catalog.ts";
+import { type BatchShape, type CostModel, emptyBatch } from "../src/models/cost.ts";
+import { type CostModelInput, createCostModel } from "../src/models/cost-factory.ts";
+import { findKernelProfile } from "../src/models/cost-kernel.ts";
+import { linearCoefficients } from "../src/models/cost-linear.ts";
+import { RooflineBound, RooflineCostModel, shippedRooflineFile } from "../src/models/cost-roofline.ts";
+import { parseScenario } from "../src/scenario.ts";
+
+const DATA = new URL("../../shared/data/", import.meta.url).pathname;
+
+function validTps(m: ModelSpec): number[] {
+  return [1, 2, 4, 8].filter((tp) => {
+    try {
+      kvHeadsPerRank(m, tp);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Independent floor for a dense model: 2 FLOPs per non-embedding weight per token, at the dense peak. */
+function denseComputeFloorSeconds(m: ModelSpec, gpuName: string, tp: number, tokens: number): number {
+  const g = getGpu(gpuName);
+  const embeddings = m.vocabSize * m.hiddenSize * (m.tieWordEmbeddings ? 1 : 2);
+  const peak = m.quantization === "fp8" && g.peakFp8Flops !== null ? g.peakFp8Flops : g.peakBf16Flops;
+  return (2 * (m.paramCount - embeddings) * tokens) / tp / peak;
+}
+
+const batchArb = fc
+  .record({
+    prefills: fc.array(
+      fc.record({ cached: fc.integer({ min: 0, max: 32768 }), chunk: fc.integer({ min: 1, max: 8192 }) }),
+      {
+        maxLength: 4,
+      },
+    ),
+    decodes: fc.array(fc.integer({ min: 1, max: 65536 }), { maxLength: 300 }),
+  })
+  .filter((b) => b.prefills.length + b.decodes.length > 0);
+
+function shapeOf(b: { prefills: { cached: number; chunk: number }[]; decodes: number[] }): BatchShape {
+  const s = emptyBatch();
+  for (const p of b.prefills) {
+    s.prefillRequests++;
+    s.prefillTokens += p.chunk;
+    s.prefillAttnWork += p.chunk * (p.cached + p.chunk / 2);
+    s.prefillContext += p.cached + p.chunk;
+    s.prefillTokensSq += p.chunk * p.chunk;
+  }
+  for (const c of b.decodes) {
+    s.decodeRequests++;
+    s.decodeContext += c;
+  }
+  return s;
+}
+
+describe("no cost model beats physics", () => {
+  it("every catalog model × GPU × TP × random batch: each cost model ≥ the roofline floor", () => {
+    let checked = 0;
+    for (const m of listModels()) {
+      for (const g of listGpus()) {
+        for (const tp of validTps(m)) {
+          const target = { model: m, gpu: g, tp };
+          const models: CostModel[] = [
+            createCostModel(undefined, target),
+            createCostModel({ type: "physics" }, target),
+            createCostModel({ type: "physics", geometry: "config", prefill_attention: "causal" }, target),
+          ];
+          try {
+            linearCoefficients(m, g.name, tp);
+            models.push(createCostModel({ type: "linear" }, target));
+          } catch {
+            // no BLIS fit for this (model, GPU, TP)
+          }
+          try {
+            findKernelProfile(m, g, tp);
+            models.push(createCostModel({ type: "kernel" } as CostModelInput, target));
+          } catch {
+            // no kernel table for this (model, GPU, TP)
+          }
+          const bound = new RooflineBound(m, g, tp);
+          fc.assert(
+            fc.property(batchArb, (raw) => {
+              const b = shapeOf(raw);
+              const floor = bound.seconds(b);
+              expect(floor).toBeGreaterThan(0);
+              for (const cm of models) {
+                expect(cm.stepTime(b), `${cm.kind} ${m.name} ${g.name} TP${tp}`).toBeGreaterThanOrEqual(
+                  floor * (1 - 1e-12),
+                );
+              }
+            }),
+            { numRuns: 8, seed: checked },
+          );
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(60);
+  });
+
+  it("physics with roofline_floor: false is BLIS's formula as is: below the floor for a long prefill", () => {
+    const target = { model: "llama-3.1-70b-instruct", gpu: "H100", tp: 4 };
+    const b = splitwisePrefillBatch(8192, 1);
+    const floor = new RooflineBound(target.model, target.gpu, target.tp).seconds(b);
+    expect(createCostModel({ type: "physics", roofline_floor: false }, target).stepTime(b)).toBeLessThan(floor / 2);
+    expect(createCostModel({ type: "physics" }, target).stepTime(b)).toBe(floor);
+  });
+
+  it("the floor itself covers the weights' FLOPs (independent count) and the weight bytes", () => {
+    for (const name of ["llama-3.1-8b-instruct", "llama-3.1-70b-instruct", "qwen3-32b", "phi-4"]) {
+      const m = getModel(name);
+      for (const tp of validTps(m)) {
+        const bound = new RooflineBound(m, "H100", tp);
+        const b = splitwisePrefillBatch(4096, 1);
+        expect(bound.seconds(b)).toBeGreaterThanOrEqual(denseComputeFloorSeconds(m, "H100", tp, 4096) * 0.999);
+        const d = splitwiseDecodeBatch(100, 1, 2);
+        // Decoding one token streams every weight once (embedding table excepted: a row gather).
+        const weights = (m.weightBytes - m.vocabSize * m.hiddenSize * m.weightBytesPerParam) / tp;
+        expect(bound.seconds(d)).toBeGreaterThanOrEqual((weights / getGpu("H100").memoryBandwidth) * 0.999);
+      }
+    }
+  });
+});
+
+describe("default model against Splitwise's measurements (Llama-2-70B, ../shared/data/splitwise-sim)", () => {
+  for (const gpu of ["H100", "A100-80GB"]) {
+    const points = splitwisePoints(DATA, gpu);
+    const c = shippedRooflineFile().sets.find((s) => s.gpu === gpu)!;
+
+    it(`${gpu}: every single-prompt prefill, 512–8,192 tokens, TP 2/4/8, within 20 %`, () => {
+      const pre = points.filter(
+        (p) => p.set === "splitwise-prefill" && /prompt (512|1024|2048|4096|8192) × 1$/.test(p.label),
+      );
+      expect(pre).toHaveLength(15);
+      for (const p of pre) {
+        expect(Math.abs(p.predict(c) / p.measured - 1), p.label).toBeLessThanOrEqual(0.2);
+      }
+    });
+
+    it(`${gpu}: decode time per token within 20 % at batch 1–32; batch 64 within 35 %`, () => {
+      const dec = points.filter((p) => p.set === "splitwise-decode");
+      expect(dec.length).toBeGreaterThan(50);
+      for (const p of dec) {
+        const batch = Number(/batch (\d+)/.exec(p.label)![1]);
+        expect(Math.abs(p.predict(c) / p.measured - 1), p.label).toBeLessThanOrEqual(batch <= 32 ? 0.2 : 0.35);
+      }
+    });
+
+    it(`${gpu}: the default cost model prices the file's shapes as the fit does`, () => {
+      const m = createCostModel(undefined, { model: "llama-3.1-70b-instruct", gpu, tp: 4 });
+      const direct = new RooflineCostModel({ model: "llama-3.1-70b-instruct", gpu, tp: 4, coefficients: c });
+      const b = splitwisePrefillBatch(8192, 1);
+      expect(m.stepTime(b)).toBe(direct.stepTime(b));
+    });
+  }
+});
+
+describe("bring your own model", () => {
+  it("Qwen3-32B from ./qwen3-32b/config.json, TP 2, H100: one cold 8,192-token prompt lands between 1× and 2× its compute roofline", () => {
+    const text = `name: cold
+requests: 1
+pools:
+  - model: ./qwen3-32b/config.json
+    gpu: H100
+    tp: 2
+    replicas: 1
+    engine: { max_num_batched_tokens: 8192 }
+workload: { type: poisson, rate: 1, input: { dist: constant, value: 8192 }, output: { dist: constant, value: 1 } }
+`;
+    const out = runScenario(parseScenario(text, "cold.yaml", new URL("../scenarios/", import.meta.url).pathname));
+    expect(out.summary.requests.completed).toBe(1);
+    const c = shippedRooflineFile().sets.find((s) => s.gpu === "H100")!;
+    // TTFT = pre-queue overhead α0 + the prefill step + the first token's streaming overhead α2.
+    const prefill = out.summary.ttft_ms.p50 / 1000 - (c.alpha_us[0] + c.alpha_us[2]) * 1e-6;
+    // Compute roofline from the config's numbers (qwen--qwen3-32b: 64 layers, hidden 5120, 64 heads × 128, 8 KV
+    // heads, FFN 25600): projections + MLP, and causal attention over the prompt, at 989.5 TFLOPS per GPU.
+    const L = 64;
+    const d = 5120;
+    const perLayer = d * 64 * 128 * 2 + 2 * d * 8 * 128 + 3 * d * 25600;
+    const T = 8192;
+    const flops = (2 * L * perLayer * T + 4 * 64 * 128 * L * ((T * T) / 2)) / 2;
+    const roofline = flops / 989.5e12;
+    expect(prefill).toBeGreaterThan(roofline);
+    expect(prefill).toBeLessThan(2 * roofline);
+  });
+});
