@@ -177,5 +177,7 @@ if (process.argv[1] && relative(process.argv[1], fileURLToPath(import.meta.url))
     console.error(`${problems.length} layering problem(s)`);
     process.exit(1);
   }
-  console.log(`layers ok: ${LAYERS.map((l) => l.name).join(" < ")}; no other import cycle (${KNOWN.length} known, in KNOWN)`);
+  console.log(
+    `layers ok: ${LAYERS.map((l) => l.name).join(" < ")}; no other import cycle (${KNOWN.length} known, in KNOWN)`,
+  );
 }

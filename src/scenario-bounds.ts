@@ -167,11 +167,44 @@ export function zeroLengthIssues(raw: unknown): BoundIssue[] {
   const w = isRecord(raw) ? raw.workload : undefined;
   const comps: [unknown, (string | number)[]][] =
     isRecord(w) && Array.isArray(w.mix) ? w.mix.map((c, i) => [c, ["workload", "mix", i]]) : [[w, ["workload"]]];
+  const constant = (v: unknown): number | undefined =>
+    typeof v === "number"
+      ? v
+      : isRecord(v) && v.dist === "constant" && typeof v.value === "number"
+        ? v.value
+        : undefined;
+  /** The largest value a length distribution can draw (undefined when unbounded or unknown). */
+  const most = (v: unknown): number | undefined => {
+    const c = constant(v);
+    if (c !== undefined) return c;
+    if (!isRecord(v)) return undefined;
+    if (v.dist === "empirical" && Array.isArray(v.values))
+      return Math.max(...v.values.filter((x): x is number => typeof x === "number"));
+    return typeof v.max === "number" ? v.max : undefined;
+  };
   for (const [c, p] of comps) {
     if (!isRecord(c)) continue;
+    for (const k of ["turns", "rounds"]) {
+      if (constant(c[k]) === 0)
+        out.push({
+          path: [...p, k],
+          message: `0 ${k}: a session has at least 1 (${k === "turns" ? "a chat without turns sends nothing" : "an agent without rounds sends nothing"})`,
+        });
+    }
+    if (c.type === "rag" && c.k !== undefined) {
+      const docs = typeof c.documents === "number" ? c.documents : 10000;
+      const k = most(c.k);
+      if (k !== undefined && Math.round(k) > docs)
+        out.push({
+          path: [...p, "k"],
+          message: `${k} documents per request, but the corpus has ${docs} (documents${c.documents === undefined ? ", default" : ""})`,
+        });
+    }
     for (const k of ["input", "output"]) {
       const v = c[k];
-      const zero = v === 0 || (isRecord(v) && v.dist === "constant" && v.value === 0);
+      const c0 = constant(v);
+      // Lengths are rounded to whole tokens: 0.3 is 0 tokens too.
+      const zero = c0 !== undefined && Math.round(c0) === 0;
       const allZero =
         isRecord(v) &&
         v.dist === "empirical" &&
@@ -180,7 +213,7 @@ export function zeroLengthIssues(raw: unknown): BoundIssue[] {
       if ((zero && (k === "output" || c.prefix === undefined)) || (allZero && k === "output"))
         out.push({
           path: [...p, k, ...(isRecord(v) ? ["value"] : [])],
-          message: `0 tokens: a request needs at least 1 ${k === "input" ? "prompt" : "output"} token`,
+          message: `${c0 === undefined || c0 === 0 ? "0 tokens" : `${c0} rounds to 0 tokens`}: a request needs at least 1 ${k === "input" ? "prompt" : "output"} token`,
         });
     }
   }

@@ -273,6 +273,13 @@ export function parseScenario(text: string, file: string, baseDir: string): Load
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new InputError(`${file}: expected a mapping at the top level (pools, gateway, workload, …)`);
   }
+  const kind = (data as { kind?: unknown }).kind;
+  if (kind === "EndpointPickerConfig" || (data as { apiVersion?: unknown }).apiVersion !== undefined) {
+    throw new InputError(
+      `${file}: this is ${kind === "EndpointPickerConfig" ? "an EndpointPickerConfig" : `a Kubernetes object (kind ${String(kind)})`}, not a scenario; ` +
+        "give a scenario file and pass the config with --epp-config (or gateway.epp_config)",
+    );
+  }
   const parsed = ScenarioSchema.safeParse(data);
   if (!parsed.success) throw new InputError(formatZodError(parsed.error, file, doc, lc));
   checkScenarioBounds(data, file, doc, lc);
@@ -315,6 +322,15 @@ export function formatZodError(
     } else if (issue.code === "invalid_type" && / received undefined$/.test(msg)) {
       // zod says "expected number, received undefined" for a field that is simply not there.
       msg = `missing field (expected ${typeName((issue as { expected?: string }).expected)})`;
+    } else if (
+      doc !== undefined &&
+      path.length > 0 &&
+      issue.code !== "custom" &&
+      !doc.hasIn(path) &&
+      (doc.hasIn(path.slice(0, -1)) || path.length === 1)
+    ) {
+      // The field is simply not there (zod reports what it expected of `undefined`).
+      msg = `missing field (${msg.replace(/^Invalid (input|discriminator value)[:.]\s*/i, "").replace(/, received undefined$/, "")})`;
     }
     const line = doc && lc ? lineOf(doc, lc, path) : undefined;
     const where = line !== undefined ? `${file}:${line}` : file;

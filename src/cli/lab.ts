@@ -16,6 +16,7 @@ import {
   writeOutputSet,
 } from "../report/atomic.ts";
 import { loadScenario } from "../scenario.ts";
+import { onInterrupt } from "./progress.ts";
 
 function parseIntArg(v: string): number {
   const n = Number(v);
@@ -138,20 +139,43 @@ export function registerLabCommands(program: Command): void {
         const shard = resolveShard(o.shard);
         checkWritableDir(o.out);
         const bar = progressWanted(o.progress) ? await progressBar() : undefined;
-        const r = await runSweep(base, {
-          params: o.param,
-          out: o.out,
-          charts: o.charts,
-          ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
-          ...(o.random !== undefined ? { random: o.random } : {}),
-          ...(o.seed !== undefined ? { seed: o.seed } : {}),
-          ...(o.varySeed ? { varySeed: true } : {}),
-          ...(o.pareto ? { pareto: o.pareto } : {}),
-          ...(o.objective ? { objective: o.objective } : {}),
-          ...(shard ? { shard } : {}),
-          ...(bar ? { onProgress: bar } : {}),
-        });
-        bar?.stop();
+        let saved = 0;
+        let planned: number | undefined;
+        // Ctrl-C: the bar hid the cursor and turned line wrap off; give both back and say what is on disk. Installed
+        // once the plan is made and points start (the sweep then yields between points, so a handler can run; during
+        // the synchronous planning the default handlers keep Ctrl-C immediate).
+        let uninstall = () => {};
+        const progress = (done: number, total: number) => {
+          if (planned === undefined)
+            uninstall = onInterrupt(
+              () =>
+                `${saved}${planned !== undefined ? ` of ${planned}` : ""} points are saved in ${o.out}; ` +
+                "run the same command again to resume (finished points are not run again)",
+              () => bar?.stop(),
+            );
+          saved = done;
+          planned = total;
+          bar?.(done, total);
+        };
+        let r: Awaited<ReturnType<typeof runSweep>>;
+        try {
+          r = await runSweep(base, {
+            params: o.param,
+            out: o.out,
+            charts: o.charts,
+            ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
+            ...(o.random !== undefined ? { random: o.random } : {}),
+            ...(o.seed !== undefined ? { seed: o.seed } : {}),
+            ...(o.varySeed ? { varySeed: true } : {}),
+            ...(o.pareto ? { pareto: o.pareto } : {}),
+            ...(o.objective ? { objective: o.objective } : {}),
+            ...(shard ? { shard } : {}),
+            onProgress: progress,
+          });
+        } finally {
+          bar?.stop();
+          uninstall();
+        }
         const resumed = r.skipped > 0 ? ` (${r.skipped} already in ${r.dir}, ${r.ran} run now)` : "";
         if (shard) {
           process.stdout.write(

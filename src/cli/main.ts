@@ -6,6 +6,7 @@ import { dirname, join, relative } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { z } from "zod";
 import { errnoText, InputError, OutputError } from "../errors.ts";
+import { expectedRequests } from "../lab/budget.ts";
 import { compare } from "../lab/compare.ts";
 import { runScenario } from "../lab/run.ts";
 import { DEFAULT_EPP_VARIANT, EPP_VARIANTS } from "../policies/epp/variants.ts";
@@ -25,6 +26,7 @@ import { registerInferencePerfCommands } from "./inference-perf.ts";
 import { registerLabCommands } from "./lab.ts";
 import { registerModelsCommand } from "./models.ts";
 import { registerPoliciesCommand } from "./policies.ts";
+import { simulationProgress } from "./progress.ts";
 import { registerTraceCommands } from "./trace.ts";
 
 /** Policies `npm start` and `gatelab compare` use when none are given. */
@@ -110,7 +112,9 @@ export function buildProgram(): Command {
         if (o.out) checkOutputSetDir(o.out);
         if (o.metricsOut !== undefined) checkWritableFile(o.metricsOut, "metrics file");
         const tracer = o.traceDecisions ? decisionTraceWriter(o.traceDecisions) : undefined;
+        const progress = simulationProgress();
         const out = runScenario(loaded, {
+          wrapSource: progress.wrap("run", expectedRequests(loaded.scenario)),
           ...(o.policy ? { policy: o.policy } : {}),
           ...(o.eppConfig ? { eppConfig: o.eppConfig } : {}),
           ...(o.eppVariant ? { eppVariant: o.eppVariant } : {}),
@@ -118,6 +122,7 @@ export function buildProgram(): Command {
           ...(tracer ? { onDecision: tracer.record } : {}),
           ...(o.fastForward === false ? { fastForward: false } : {}),
         });
+        progress.done();
         tracer?.close();
         const outDir = o.out;
         const ipDirs =
@@ -203,11 +208,15 @@ export function buildProgram(): Command {
         if (dir !== undefined) checkOutputSetDir(dir);
         if (o.metricsOut !== undefined) checkWritableFile(o.metricsOut, "metrics file");
         const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
+        const progress = simulationProgress();
+        const expected = expectedRequests(loaded.scenario);
         const c = compare(loaded, {
+          wrapSource: (label) => progress.wrap(label, expected),
           policies,
           ...(o.eppConfig ? { eppConfigs: o.eppConfig } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
         });
+        progress.done();
         if (o.json) process.stdout.write(`${JSON.stringify(comparisonJson(c), null, 2)}\n`);
         else {
           process.stdout.write(`${formatComparison(c)}\n`);
@@ -258,7 +267,11 @@ export const EXIT_INTERNAL = 70;
 /** Applies exit-override and error output to a command and every subcommand (nested ones included). */
 function overrideExits(c: Command): void {
   c.exitOverride();
-  c.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  c.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    // One style for every error line: `gatelab: …`, as for bad files.
+    outputError: (s, write) => write(`gatelab: ${s.replace(/^error: /, "")}`),
+  });
   for (const sub of c.commands) overrideExits(sub);
 }
 

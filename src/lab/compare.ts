@@ -8,6 +8,7 @@ import { checkRunSlos, requestTargets, type TargetsFor } from "../metrics/slo.ts
 import type { RunOutput } from "../metrics/summary.ts";
 import type { CompareOutput } from "../report/compare.ts";
 import type { LoadedScenario } from "../scenario.ts";
+import type { RequestSource } from "../sim/request.ts";
 import { runScenario } from "./run.ts";
 
 export type { CompareOutput } from "../report/compare.ts";
@@ -18,6 +19,8 @@ export interface CompareOptions {
   readonly eppConfigs?: readonly string[];
   /** Per-request SLO targets for goodput (default: the scenario's `slos`). */
   readonly targets?: TargetsFor;
+  /** Wraps each run's request source (a progress display), given the run's label. */
+  readonly wrapSource?: (label: string) => (source: RequestSource) => RequestSource;
 }
 
 /** Adds the lab's metrics to finished runs (used by compare, and by anything that ran the policies itself). */
@@ -44,8 +47,13 @@ export function analyzeRuns(
 export function compare(loaded: LoadedScenario, o: CompareOptions): CompareOutput {
   const runs: RunOutput[] = [];
   const seed = o.seed !== undefined ? { seed: o.seed } : {};
-  for (const p of o.policies) runs.push(runScenario(loaded, { policy: p, ...seed }));
-  for (const f of o.eppConfigs ?? []) runs.push(runScenario(loaded, { eppConfig: f, ...seed }));
+  const total = o.policies.length + (o.eppConfigs?.length ?? 0);
+  const wrap = (label: string) => {
+    const w = o.wrapSource?.(`compare ${runs.length + 1}/${total} (${label})`);
+    return w !== undefined ? { wrapSource: w } : {};
+  };
+  for (const p of o.policies) runs.push(runScenario(loaded, { policy: p, ...seed, ...wrap(p) }));
+  for (const f of o.eppConfigs ?? []) runs.push(runScenario(loaded, { eppConfig: f, ...seed, ...wrap(f) }));
   if (runs.length === 0) throw new Error("compare needs at least one policy");
   return analyzeRuns(loaded, runs, o.seed ?? loaded.scenario.seed, o.targets);
 }

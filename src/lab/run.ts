@@ -4,6 +4,7 @@
  */
 
 import { type DecisionRecord, type PoolSpec, simulate } from "../cluster/engine.ts";
+import { InputError } from "../errors.ts";
 import { type RunOutput, summarize } from "../metrics/summary.ts";
 import { eppVariant } from "../policies/epp/variants.ts";
 import { admissionSimOptions } from "../policies/flow-control/options.ts";
@@ -13,6 +14,7 @@ import { inferencePerfLabSummary } from "../report/inference-perf-stages.ts";
 import type { LoadedScenario } from "../scenario.ts";
 import type { RequestSource } from "../sim/request.ts";
 import { buildWorkload } from "../workloads/index.ts";
+import { checkRunBudget } from "./budget.ts";
 import { buildPools } from "./pools.ts";
 
 export interface RunOverrides {
@@ -71,24 +73,45 @@ export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], 
 
 export type { RunOutput } from "../metrics/summary.ts";
 
+/** Names the scenario file in an input error the workload raised while running (it knows fields, not files). */
+function withFile<T>(file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof InputError && e.message.startsWith("workload")) throw new InputError(`${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Scenarios already warned about their memory (compare and sweeps run one scenario many times). */
+const budgetWarned = new Set<string>();
+
 /** Runs a scenario once. The workload depends only on (scenario, seed), never on the policy. */
 export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOutput {
   const s = loaded.scenario;
   const seed = o.seed ?? s.seed;
   const pools = buildPools(s, loaded.baseDir);
+  // Refuse (or warn about) a run that would exhaust memory before it starts, not minutes into it.
+  const note = checkRunBudget(loaded.file, s, pools);
+  if (note !== undefined && !budgetWarned.has(loaded.file)) {
+    budgetWarned.add(loaded.file);
+    process.stderr.write(`${note}\n`);
+  }
   const router = buildRouter(loaded, pools, o);
   const built = buildSource(loaded, seed);
   const source = o.wrapSource ? o.wrapSource(built) : built;
-  const result = simulate(pools, source, router, {
-    seed,
-    scrapeIntervalS: s.gateway.scrape_interval_ms / 1000,
-    kvEventDelayS: s.gateway.kv_event_delay_ms / 1000,
-    sampleIntervalS: s.sample_interval_s,
-    ...(o.onDecision ? { onDecision: o.onDecision } : {}),
-    ...(o.checkInvariants ? { checkInvariants: true } : {}),
-    ...(o.fastForward === false ? { fastForward: false } : {}),
-    ...admissionSimOptions(s, router), // issue 5: flow control, quotas, degradation, retries, SLO classes
-  });
+  const result = withFile(loaded.file, () =>
+    simulate(pools, source, router, {
+      seed,
+      scrapeIntervalS: s.gateway.scrape_interval_ms / 1000,
+      kvEventDelayS: s.gateway.kv_event_delay_ms / 1000,
+      sampleIntervalS: s.sample_interval_s,
+      ...(o.onDecision ? { onDecision: o.onDecision } : {}),
+      ...(o.checkInvariants ? { checkInvariants: true } : {}),
+      ...(o.fastForward === false ? { fastForward: false } : {}),
+      ...admissionSimOptions(s, router), // issue 5: flow control, quotas, degradation, retries, SLO classes
+    }),
+  );
   const summary = summarize(result);
   if (router.notes !== undefined && router.notes.length > 0) summary.notes = [...router.notes];
   const out: RunOutput = { policy: router.name, seed, result, summary, source: built };

@@ -17,7 +17,7 @@
  * - `shard.json` in a shard's folder (`--shard i/N`), which holds points only: `gatelab merge` aggregates.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { stringify } from "csv-stringify/sync";
@@ -44,6 +44,7 @@ import {
 import { runPool } from "./pool.ts";
 import { buildPools } from "./pools.ts";
 import { buildRouter, runScenario } from "./run.ts";
+import { checkPointFile, manifestProblem, type PointExpectation, pointProblem } from "./sweep-files.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Base scenario and points
@@ -199,11 +200,17 @@ export function pointSeed(base: number, id: number): number {
   return hashInts(base, id) % 2147483647;
 }
 
+/** Most points a random search samples (as many as the largest grid). */
+const MAX_RANDOM_POINTS = 100_000;
+
 export function planSweep(base: SweepBase, o: SweepPlanOptions): SweepPlan {
   if (o.params.length === 0) throw new InputError("sweep needs at least one --param NAME=VALUES");
   const random = o.random !== undefined;
   if (random && !(Number.isInteger(o.random) && o.random! > 0))
     throw new InputError("--random: expected a positive integer");
+  // The same ceiling as a grid's (gridPoints): beyond it a plan alone would take minutes and gigabytes.
+  if (random && o.random! > MAX_RANDOM_POINTS)
+    throw new InputError(`--random ${o.random}: at most ${MAX_RANDOM_POINTS.toLocaleString("en-US")} points`);
   const params = o.params.map((p) => parseParam(p, random));
   const names = new Set<string>();
   for (const p of params) {
@@ -276,27 +283,53 @@ function json(x: unknown): string {
 export function readManifest(dir: string): SweepManifest | undefined {
   const p = join(dir, MANIFEST);
   if (!existsSync(p)) return undefined;
+  const text = readTextInput(p, "sweep manifest");
+  let m: unknown;
   try {
-    const m = JSON.parse(readFileSync(p, "utf8")) as SweepManifest;
-    if (m.format !== "gatelab-sweep/1") throw new Error("format");
-    return m;
-  } catch {
-    throw new InputError(`${p}: not a gatelab sweep manifest`);
+    m = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${p}: not a gatelab sweep manifest (invalid JSON: ${(e as Error).message})`);
   }
+  const problem = manifestProblem(m);
+  if (problem !== undefined) throw new InputError(`${p}: not a gatelab sweep manifest: ${problem}`);
+  return m as SweepManifest;
 }
 
-/** The finished point `id` in `dir` if its file exists and matches the plan; undefined otherwise. */
-function readPoint(dir: string, job: PointJob): PointResult | undefined {
+/** What point `id`'s file must agree with: the manifest's scenario hash and parameters, the plan's seed and values. */
+function expectation(m: SweepManifest, id: number, job?: PointJob): PointExpectation {
+  const params = m.params.map((p) => p.name);
+  const seedSwept = params.includes("seed");
+  const seed = job?.seed ?? (seedSwept ? undefined : m.vary_seed ? pointSeed(m.seed, id) : m.seed);
+  return {
+    id,
+    scenarioSha256: m.scenario_sha256,
+    params,
+    ...(seed !== undefined ? { seed } : {}),
+    ...(job !== undefined ? { values: job.values } : {}),
+  };
+}
+
+/** A point file's result without the fields only the file carries. */
+function pointOf(text: string): PointResult {
+  const { scenario_sha256: _h, ...r } = JSON.parse(text) as PointResult & { scenario_sha256?: string };
+  return r;
+}
+
+/**
+ * The finished point `id` in `dir` if its file exists and is sound (id, scenario hash, seed, values, metric types);
+ * undefined otherwise, so that a resumed sweep runs it again.
+ */
+function readPoint(dir: string, job: PointJob, m: SweepManifest): PointResult | undefined {
   const p = pointFile(dir, job.id);
   if (!existsSync(p)) return undefined;
+  let text: string;
   try {
-    const r = JSON.parse(readFileSync(p, "utf8")) as PointResult;
-    if (r.id !== job.id || r.seed !== job.seed || JSON.stringify(r.values) !== JSON.stringify(job.values))
-      return undefined;
-    return r;
+    text = readTextInput(p, "sweep point");
   } catch {
     return undefined;
   }
+  if (pointProblem(text, expectation(m, job.id, job)) !== undefined) return undefined;
+  return pointOf(text);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -368,18 +401,22 @@ export async function runSweep(base: SweepBase, o: SweepRunOptions): Promise<Swe
     writeFileAtomic(join(dir, SHARD), json({ index: o.shard.index, count: o.shard.count, points: mine.length }));
   else rmSync(join(dir, SHARD), { force: true });
 
-  const todo = mine.filter((j) => readPoint(dir, j) === undefined);
+  const todo = mine.filter((j) => readPoint(dir, j, plan.manifest) === undefined);
   const skipped = mine.length - todo.length;
   let done = skipped;
   o.onProgress?.(done, mine.length);
   const save = (r: PointResult) => {
-    writeFileAtomic(pointFile(dir, r.id), json(r));
+    writeFileAtomic(pointFile(dir, r.id), json({ ...r, scenario_sha256: plan.manifest.scenario_sha256 }));
     done++;
     o.onProgress?.(done, mine.length);
   };
   const threads = Math.max(1, o.jobs ?? availableParallelism());
   if (threads === 1 || todo.length <= 1) {
-    for (const j of todo) save(runPoint(base, plan.params, j));
+    for (const j of todo) {
+      save(runPoint(base, plan.params, j));
+      // Let signal handlers run between points (Ctrl-C then stops after the point in progress is saved).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   } else {
     try {
       await runPool<PointJob, PointResult>({
@@ -523,7 +560,9 @@ export function readAllPoints(dir: string, manifest: SweepManifest): PointResult
       missing.push(id);
       continue;
     }
-    out.push(JSON.parse(readFileSync(p, "utf8")) as PointResult);
+    const text = readTextInput(p, "sweep point");
+    checkPointFile(p, text, expectation(manifest, id));
+    out.push(pointOf(text));
   }
   if (missing.length > 0) {
     throw new InputError(
@@ -582,7 +621,8 @@ export async function mergeSweeps(
       if (!m) continue;
       const id = Number(m[1]);
       if (id >= manifest!.points) continue;
-      const text = readFileSync(join(pd, f), "utf8");
+      const text = readTextInput(join(pd, f), "sweep point");
+      checkPointFile(join(pd, f), text, expectation(manifest!, id));
       const prev = texts.get(id);
       if (prev && prev.text !== text) throw new InputError(`point ${id} differs between ${prev.from} and ${d}`);
       texts.set(id, { text, from: d });

@@ -228,7 +228,12 @@ export class Replica {
       if (n > 0) {
         s.scheduled = 0;
         if (s.decoding) c.decodeTokens += n;
-        else c.prefillTokens += n;
+        else {
+          c.prefillTokens += n;
+          // Recomputed: the positions of this chunk below what a preemption threw away, so never more than the
+          // prefill computed (cache hits on re-admission skip positions and are not recomputation).
+          if (s.computed < s.lostUntil) c.recomputedTokens += Math.min(n, s.lostUntil - s.computed);
+        }
         s.computed += n;
         if (s.computed === s.req.inputTokens + s.generated) {
           // All known tokens are computed: the model samples the next token.
@@ -501,7 +506,7 @@ export class Replica {
     this.kv.releaseAll(victim.blocks);
     victim.blocks = [];
     victim.registered = 0;
-    this.counters.recomputedTokens += victim.computed;
+    victim.lostUntil = Math.max(victim.lostUntil, victim.computed);
     victim.computed = 0;
     victim.scheduled = 0;
     victim.prefilled = false;

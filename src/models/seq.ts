@@ -66,6 +66,11 @@ export class Seq {
   /** Prompt tokens found in the prefix cache over all admissions (incl. re-admission after preemption). */
   hitTokensAllAdmissions = 0;
   preemptions = 0;
+  /**
+   * Tokens whose KV a preemption threw away (the sequence's `computed` then: prompt and generated tokens). Positions
+   * below it that are computed again count as recomputed; those the prefix cache still holds on re-admission do not.
+   */
+  lostUntil = 0;
   /** LoRA: adapter id at this replica (-1: none or LoRA off); time of its first skip for lack of a slot (-1). */
   adapter = -1;
   loraWaitStart = -1;

@@ -236,6 +236,7 @@ function traceGen(cfg: TraceSource, ctx: GenContext): Gen {
       sample: cfg.sample,
       rebase: cfg.rebase ?? false,
       absolute: absoluteClock.has(format),
+      file: shown,
     },
     s("sample"),
     componentTagger(cfg, ctx),

@@ -61,6 +61,8 @@ export interface TraceOptions {
   rebase: boolean;
   /** The format's clock is absolute (wall-clock timestamps): trace time counts from the first record. */
   absolute: boolean;
+  /** The trace's path as shown in messages (default: from the reader's position). */
+  file?: string;
 }
 
 /** Most tokens a request may carry (the longest context of a released model, Llama 4 Scout's 10M; Meta's card). */
@@ -163,7 +165,7 @@ export class TraceGen implements Gen {
 
   private checkNotEmpty(): void {
     if (this.records > 0) return;
-    const file = this.reader.where().replace(/:\d+$/, "");
+    const file = this.opts.file ?? this.reader.where().replace(/:\d+$/, "");
     throw new InputError(`${file}: the trace holds no request (empty, or a header only)`);
   }
 

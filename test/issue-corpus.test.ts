@@ -1,0 +1,174 @@
+/**
+ * The malformed inputs a new user tried (the reliability campaign), one case each: the exit code of the contract and
+ * a message naming the place. Gate and drill verdicts are in gate.test.ts, outputs and option errors in
+ * exit-codes.test.ts; this file holds the input corpus.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "../src/cli/main.ts";
+import { captureOutput } from "./helpers/capture.ts";
+
+const io = captureOutput();
+const dir = mkdtempSync(join(tmpdir(), "gatelab-corpus-"));
+function file(name: string, text: string): string {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+/** A small valid scenario with `patch` lines replacing the workload or adding fields. */
+function scenario(name: string, o: { workload?: string; extra?: string; pool?: string } = {}): string {
+  return file(
+    name,
+    `name: ${name}
+requests: 20
+pools:
+  - model: llama-3.1-8b-instruct
+    replicas: 2
+${o.pool ?? ""}workload:
+${
+  o.workload ??
+  `  type: poisson
+  rate: 10
+  input: 200
+  output: 10`
+}
+${o.extra ?? ""}`,
+  );
+}
+
+async function expectInputError(argv: string[], ...fragments: string[]): Promise<void> {
+  const code = await main(argv);
+  expect(io.err).not.toContain("internal error");
+  expect(code).toBe(2);
+  expect(io.err.startsWith("gatelab: ")).toBe(true);
+  for (const f of fragments) expect(io.err).toContain(f);
+}
+
+describe("scenario values out of range", () => {
+  it("input: 0 (hung forever)", async () => {
+    const f = scenario("in0.yaml", { workload: "  type: poisson\n  rate: 10\n  input: 0\n  output: 10" });
+    await expectInputError(["run", f], `${f}:9: workload.input: 0 tokens`);
+  });
+  it("replicas: 1e12 (aborted V8)", async () => {
+    const f = scenario("rep.yaml");
+    writeFileSync(f, `${(await import("node:fs")).readFileSync(f, "utf8").replace("replicas: 2", "replicas: 1e12")}`);
+    await expectInputError(["run", f], `${f}:5: pools.0.replicas: 1e+12 is more than the most accepted, 10,000`);
+  });
+  it("input: 1e12 (internal error: Invalid typed array length)", async () => {
+    const f = scenario("in12.yaml", { workload: "  type: poisson\n  rate: 10\n  input: 1e12\n  output: 10" });
+    await expectInputError(["run", f], `${f}:9: workload.input: 1e+12 is more than the most accepted`);
+  });
+  it("requests: 30000000 (nothing printed for five minutes, 9.6 GB)", async () => {
+    const f = scenario("req.yaml");
+    writeFileSync(f, (await import("node:fs")).readFileSync(f, "utf8").replace("requests: 20", "requests: 30000000"));
+    await expectInputError(["run", f], `${f}:2: requests: 3e+7 is more than the most accepted`);
+  });
+  it("sample_interval_s: 1e-6 (970 MB for 3 simulated seconds)", async () => {
+    const f = scenario("si.yaml", { extra: "sample_interval_s: 0.000001\n" });
+    await expectInputError(["run", f], "sample_interval_s: 1e-6 is less than the least accepted, 0.01");
+  });
+  it("the estimated memory of a run is checked before it starts", async () => {
+    const f = scenario("mem.yaml", {
+      pool: "    engine: { total_kv_blocks: 100000000 }\n",
+    });
+    const text = (await import("node:fs")).readFileSync(f, "utf8").replace("replicas: 2", "replicas: 9000");
+    writeFileSync(f, text);
+    await expectInputError(["run", f], "this run would need about", "KV-cache tables of 9,000 replicas");
+  });
+});
+
+describe("contradictions", () => {
+  it("uniform min > max", async () => {
+    const f = scenario("uni.yaml", {
+      workload: "  type: poisson\n  rate: 10\n  input: { dist: uniform, min: 500, max: 100 }\n  output: 10",
+    });
+    await expectInputError(["run", f], `${f}:9: workload.input.min: min 500 is above max 100`);
+  });
+  it("chat turns: 0", async () => {
+    const f = scenario("chat.yaml", { workload: "  type: chat\n  rate: 1\n  turns: 0" });
+    await expectInputError(["run", f], "workload.turns: 0 turns");
+  });
+  it("RAG k > documents", async () => {
+    const f = scenario("rag.yaml", { workload: "  type: rag\n  rate: 1\n  documents: 5\n  k: 8" });
+    await expectInputError(["run", f], "workload.k: 8 documents per request, but the corpus has 5");
+  });
+  it("an slo_class the scenario never defines", async () => {
+    const f = scenario("cls.yaml", {
+      workload: "  type: poisson\n  rate: 10\n  input: 200\n  output: 10\n  slo_class: interactiv",
+      extra: "slos:\n  classes:\n    interactive: { ttft_p95_ms: 500 }\n",
+    });
+    await expectInputError(["run", f], 'workload.slo_class: class "interactiv"', 'did you mean "interactive"?');
+  });
+  it("an inverted trace window, in a scenario and on the command line", async () => {
+    const t = file("w.jsonl", '{"timestamp": 0, "input_length": 10, "output_length": 1, "hash_ids": [1]}\n');
+    const f = scenario("win.yaml", {
+      workload: `  type: trace\n  path: ${t}\n  format: mooncake\n  window: { start_s: 50, end_s: 10 }`,
+    });
+    await expectInputError(["run", f], "workload.window.end_s: the window ends (10 s) before it starts (50 s)");
+    await expectInputError(["trace", "stats", t, "--window", "50:10"], "before it starts");
+  });
+});
+
+describe("traces", () => {
+  it("a Mooncake input_length of 1e15 (internal error: Invalid typed array length)", async () => {
+    const t = file("mc.jsonl", '{"timestamp": 0, "input_length": 1e15, "output_length": 5, "hash_ids": [0]}\n');
+    await expectInputError(["trace", "stats", t, "--format", "mooncake"], `${t}:1: input tokens: 1e+15`);
+  });
+  it("--cache-tokens 1e12 (internal error: Invalid typed array length)", async () => {
+    const t = file("mc2.jsonl", '{"timestamp": 0, "input_length": 10, "output_length": 5, "hash_ids": [0]}\n');
+    await expectInputError(["trace", "stats", t, "--cache-tokens", "1000000000000"], "at most 100,000,000 tokens");
+  });
+  it("empty and header-only traces", async () => {
+    const e = file("e.csv", "");
+    await expectInputError(["trace", "stats", e, "--format", "azure"], `${e}:1: header`);
+    const h = file("h.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n");
+    await expectInputError(["trace", "stats", h, "--format", "azure"], `${h}: the trace holds no request`);
+    const j = file("e.jsonl", "");
+    await expectInputError(["trace", "stats", j, "--format", "mooncake"], j);
+  });
+  it("impossible Azure dates", async () => {
+    const t = file("az.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-02-30 10:00:00.0000000,5,5\n");
+    await expectInputError(["trace", "stats", t, "--format", "azure"], `${t}:2: TIMESTAMP`);
+  });
+});
+
+describe("sweep plans", () => {
+  it("--random 1e9 is refused before any point is sampled", async () => {
+    await expectInputError(
+      [
+        "sweep",
+        scenario("rnd.yaml"),
+        "--param",
+        "gateway.scrape_interval_ms=10..200",
+        "--random",
+        "1000000000",
+        "--out",
+        join(dir, "rnd"),
+      ],
+      "--random 1000000000: at most 100,000 points",
+    );
+  });
+});
+
+describe("files that are not files", () => {
+  it("/dev/zero as a scenario (3.5 GB)", async () => {
+    await expectInputError(["run", "/dev/zero"], "/dev/zero: cannot read the scenario file: not a regular file");
+  });
+  it("a FIFO as a scenario or a trace (hung)", async () => {
+    const fifo = join(dir, "pipe");
+    execFileSync("mkfifo", [fifo]);
+    await expectInputError(["run", fifo], `${fifo}: cannot read the scenario file: not a regular file`);
+    await expectInputError(["trace", "stats", fifo, "--format", "mooncake"], `${fifo}: cannot read the trace`);
+    await expectInputError(["run", scenario("fifo-epp.yaml"), "--epp-config", fifo], fifo);
+  });
+  it("an EndpointPickerConfig given as a scenario", async () => {
+    await expectInputError(
+      ["run", join(import.meta.dirname, "../scenarios/epp/gie-default.yaml")],
+      "an EndpointPickerConfig, not a scenario",
+    );
+  });
+});
