@@ -1,9 +1,12 @@
-// Assembles README.md from docs/: readme-head.md, the reference chapters (headings shifted one level down), and
+// Assembles README.md from docs/: readme-head.md (the front page: what gatelab is, the two commands, the three jobs),
+// a table of contents of the chapters below (title and sections of each, read from the chapter itself), and
 // readme-tail.md. `node scripts/build-readme.mjs` writes README.md; `--check` exits 1 if README.md is out of date.
-// The chapters stay in docs/ (code comments point at them); README.md is the one document to read.
+// The chapters are the documentation; a new one is a file in docs/ plus one line in CHAPTERS.
 import { readFileSync, writeFileSync } from "node:fs";
 
 const CHAPTERS = [
+  "reference",
+  "simulation",
   "models",
   "workloads",
   "gateway",
@@ -15,25 +18,35 @@ const CHAPTERS = [
   "inference-perf",
   "ecosystem",
   "reliability",
+  "performance",
+  "development",
 ];
 const doc = (name) => readFileSync(new URL(`../docs/${name}.md`, import.meta.url), "utf8");
 
-function shift(md) {
+/** The chapter's title (its `# ` heading) and its sections (`## ` headings), outside code fences. */
+export function outline(md) {
   let fence = false;
-  return md
-    .split("\n")
-    .map((line) => {
-      if (line.startsWith("```")) fence = !fence;
-      return !fence && /^#{1,5} /.test(line) ? `#${line}` : line;
-    })
-    .join("\n");
+  let title = "";
+  const sections = [];
+  for (const line of md.split("\n")) {
+    if (line.startsWith("```")) fence = !fence;
+    if (fence) continue;
+    if (line.startsWith("# ") && title === "") title = line.slice(2).trim();
+    else if (line.startsWith("## ")) sections.push(line.slice(3).trim());
+  }
+  return { title, sections };
+}
+
+function toc() {
+  const rows = CHAPTERS.map((c) => {
+    const { title, sections } = outline(doc(c));
+    return `| [${title}](docs/${c}.md) | ${sections.join(" · ").replaceAll("|", "\\|")} |`;
+  });
+  return ["| chapter | sections |", "|---|---|", ...rows].join("\n");
 }
 
 export function buildReadme() {
-  const parts = [doc("readme-head").trimEnd()];
-  for (const c of CHAPTERS) parts.push(shift(doc(c)).trimEnd());
-  parts.push(doc("readme-tail").trimEnd());
-  return `${parts.join("\n\n")}\n`;
+  return `${[doc("readme-head").trimEnd(), toc(), doc("readme-tail").trimEnd()].join("\n\n")}\n`;
 }
 
 const out = buildReadme();

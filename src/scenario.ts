@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { InputError, readTextInput } from "./errors.ts";
-import { getGpu, getModel, listGpus, listModels } from "./models/catalog.ts";
+import { findGpu, findModel, listGpus, listModels } from "./models/catalog.ts";
 import { CostModelSchema } from "./models/cost-factory.ts";
 import { DEFAULT_MAX_LORA_RANK, DEFAULT_TARGET_MODULES, TARGET_MODULES, VLLM_MAX_LORA_RANKS } from "./models/lora.ts";
 import { SCHEDULING_POLICIES } from "./models/seq.ts";
@@ -19,15 +19,6 @@ import { scenarioBoundIssues, zeroLengthIssues } from "./scenario-bounds.ts";
 import { DEFAULT_SCENARIO_YAML } from "./scenarios-embedded.ts";
 import { didYouMean } from "./suggest.ts";
 import { WorkloadSchema } from "./workloads/schema.ts";
-
-function knownName(lookup: () => unknown): boolean {
-  try {
-    lookup();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** vLLM engine knobs, by their real names. Defaults are vLLM V1's unless noted. */
 export const EngineSchema = z
@@ -142,7 +133,7 @@ export const PoolSchema = z
     model: z
       .string()
       .min(1)
-      .refine((m) => m.endsWith(".json") || knownName(() => getModel(m)), {
+      .refine((m) => m.endsWith(".json") || findModel(m) !== undefined, {
         error: (iss) =>
           `unknown model "${String(iss.input)}"; accepted: ${listModels()
             .map((m) => m.name)
@@ -152,7 +143,7 @@ export const PoolSchema = z
     gpu: z
       .string()
       .min(1)
-      .refine((g) => knownName(() => getGpu(g)), {
+      .refine((g) => findGpu(g) !== undefined, {
         error: (iss) =>
           `unknown GPU "${String(iss.input)}"; accepted: ${listGpus()
             .map((g) => g.name)

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { simulate } from "../src/cluster/engine.ts";
 import { runScenario } from "../src/lab/run.ts";
-import { DropReason } from "../src/metrics/records.ts";
 import { summarize } from "../src/metrics/summary.ts";
 import { loadEppConfig } from "../src/policies/epp/config.ts";
 import { admissionSimOptions } from "../src/policies/flow-control/options.ts";
@@ -11,7 +11,7 @@ import { FlowControlSchema } from "../src/policies/flow-control/schema.ts";
 import { flowControlFromEpp, flowControlFromScenario } from "../src/policies/flow-control/settings.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
 import { loadScenario, parseScenario } from "../src/scenario.ts";
-import { simulate } from "../src/sim/engine.ts";
+import { DropReason } from "../src/sim/outcomes.ts";
 import { Outcome, type Request } from "../src/sim/request.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";
 

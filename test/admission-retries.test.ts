@@ -1,8 +1,8 @@
 import { resolve } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { type SimResult, simulate } from "../src/cluster/engine.ts";
 import { runScenario } from "../src/lab/run.ts";
-import { DropReason } from "../src/metrics/records.ts";
 import { summarize } from "../src/metrics/summary.ts";
 import { retryDelay } from "../src/policies/flow-control/clients.ts";
 import { FlowControlSchema, QuotasSchema, RetryPolicySchema } from "../src/policies/flow-control/schema.ts";
@@ -10,7 +10,7 @@ import { flowControlFromScenario } from "../src/policies/flow-control/settings.t
 import { LeastRequestRouter } from "../src/policies/routers/least-request.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
 import { loadScenario } from "../src/scenario.ts";
-import { type SimResult, simulate } from "../src/sim/engine.ts";
+import { DropReason } from "../src/sim/outcomes.ts";
 import { Outcome, type Request, type RequestSource } from "../src/sim/request.ts";
 import { rngStream } from "../src/sim/rng.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { simulate } from "../src/cluster/engine.ts";
 import { runScenario } from "../src/lab/run.ts";
-import { DropReason } from "../src/metrics/records.ts";
 import { classTargets, summarize } from "../src/metrics/summary.ts";
 import { DegradationRuleSchema, FlowControlSchema, QuotasSchema } from "../src/policies/flow-control/schema.ts";
 import { flowControlFromScenario } from "../src/policies/flow-control/settings.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
 import { loadScenario, parseScenario } from "../src/scenario.ts";
-import { simulate } from "../src/sim/engine.ts";
+import { DropReason } from "../src/sim/outcomes.ts";
 import { Outcome, type Request } from "../src/sim/request.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";
 

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { simulate } from "../src/cluster/engine.ts";
 import { summarize } from "../src/metrics/summary.ts";
 import { LeastRequestRouter } from "../src/policies/routers/least-request.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
-import { simulate } from "../src/sim/engine.ts";
 import { Outcome, type Request, type RequestSource } from "../src/sim/request.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { simulate } from "../src/cluster/engine.ts";
 import { summarize } from "../src/metrics/summary.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
-import { simulate } from "../src/sim/engine.ts";
 import { Outcome } from "../src/sim/request.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";
 

@@ -6,9 +6,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { simulate } from "../src/cluster/engine.ts";
 import { summarize } from "../src/metrics/summary.ts";
 import { LeastRequestRouter } from "../src/policies/routers/least-request.ts";
-import { simulate } from "../src/sim/engine.ts";
 import type { Segment } from "../src/sim/hash.ts";
 import type { Request, RequestSource } from "../src/sim/request.ts";
 import { pool, toyCost } from "./helpers/sim.ts";

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { Simulation } from "../src/cluster/engine.ts";
 import { KvCache } from "../src/models/kv-cache.ts";
 import {
   attachCpuOffload,
@@ -7,7 +8,6 @@ import {
   kvBlockBytesPerRank,
 } from "../src/models/kv-offload.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
-import { Simulation } from "../src/sim/engine.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";
 
 describe("CPU offload tier", () => {

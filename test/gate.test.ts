@@ -98,7 +98,7 @@ describe("drill counts shed requests against their class", () => {
 describe("compare tables with infinite values", () => {
   it("keeps a column holding ∞ right-aligned and gives it a non-zero Δ", async () => {
     const { renderTable } = await import("../src/report/table.ts");
-    const { delta } = await import("../src/lab/compare.ts");
+    const { delta } = await import("../src/report/compare.ts");
     const t = renderTable(
       ["metric", "a"],
       [

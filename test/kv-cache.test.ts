@@ -131,4 +131,23 @@ describe("EventHeap", () => {
       { seed: 42, numRuns: 100 },
     );
   });
+
+  it("cancelled events pop flagged, in their place, and no other event moves", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.boolean()), { maxLength: 300 }), (events) => {
+        const h = new EventHeap(2);
+        const handles = events.map(([t], i) => h.push(t / 10, 0, i));
+        events.forEach(([, cancel], i) => {
+          if (cancel) h.cancel(handles[i]!);
+        });
+        const expected = events.map(([t, c], i) => ({ t: t / 10, i, c })).sort((x, y) => x.t - y.t || x.i - y.i);
+        for (const e of expected) {
+          expect(h.pop()).toBe(true);
+          expect([h.lastTime, h.lastArg, h.lastCancelled]).toEqual([e.t, e.i, e.c]);
+        }
+        expect(h.pop()).toBe(false);
+      }),
+      { seed: 7, numRuns: 100 },
+    );
+  });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compare } from "../src/lab/compare.ts";
-import { detectBursts, niceWindow, windowStats } from "../src/lab/windows.ts";
+import { detectBursts, niceWindow, windowStats } from "../src/metrics/windows.ts";
 import { compareCharts, heatmapSpec, normalizeSvgIds, renderSvg, svgToPng } from "../src/report/charts.ts";
 import { interactiveSpec } from "../src/report/html/interactive.ts";
 import { renderHtmlReport } from "../src/report/html.ts";

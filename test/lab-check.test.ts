@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.ts";
 import { diffBaseline, makeBaseline, parseTolerance } from "../src/lab/check.ts";
-import type { LabMetrics } from "../src/lab/metrics.ts";
+import type { LabMetrics } from "../src/metrics/lab-metrics.ts";
 import { captureOutput } from "./helpers/capture.ts";
 
 const FIXTURE = readFileSync(join(import.meta.dirname, "fixtures", "lab-small.yaml"), "utf8");

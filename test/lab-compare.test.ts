@@ -1,9 +1,10 @@
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { main } from "../src/cli/main.ts";
-import { compare, delta, formatComparison } from "../src/lab/compare.ts";
-import { labMetrics } from "../src/lab/metrics.ts";
-import { checkRunSlos, meetsTargets, requestTargets, type Slos } from "../src/lab/slo.ts";
+import { compare } from "../src/lab/compare.ts";
+import { labMetrics } from "../src/metrics/lab-metrics.ts";
+import { checkRunSlos, meetsTargets, requestTargets, type Slos } from "../src/metrics/slo.ts";
+import { delta, formatComparison } from "../src/report/compare.ts";
 import { parseScenario } from "../src/scenario.ts";
 import { Outcome } from "../src/sim/request.ts";
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { simulate } from "../src/cluster/engine.ts";
 import type { BatchShape, CostModel } from "../src/models/cost.ts";
 import {
   LORA_CALIBRATION,
@@ -11,7 +12,6 @@ import {
 } from "../src/models/lora.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
 import type { EndpointView, Router } from "../src/policies/types.ts";
-import { simulate } from "../src/sim/engine.ts";
 import { Outcome, type Request } from "../src/sim/request.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";
 

@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { main } from "../src/cli/main.ts";
+import type { SimResult } from "../src/cluster/engine.ts";
 import { runScenario } from "../src/lab/run.ts";
-import { RequestTable } from "../src/metrics/records.ts";
 import { openMetricsLines, VLLM_TTFT_BUCKETS } from "../src/report/openmetrics.ts";
 import { metricsOptions } from "../src/report/openmetrics-cli.ts";
 import { loadScenario } from "../src/scenario.ts";
-import type { SimResult } from "../src/sim/engine.ts";
+import { RequestTable } from "../src/sim/records.ts";
 import { Outcome } from "../src/sim/request.ts";
 import { type Family, key, last, parseOpenMetrics } from "./helpers/openmetrics-parse.ts";
 

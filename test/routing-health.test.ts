@@ -1,11 +1,11 @@
 // Routing health: starved replicas (< 10 % of fair share) and per-window herding, on hand-built records and on the
 // Mooncake trace where gie-default (GIE release-1.5 semantics) never sends a request to two of eight replicas.
 import { describe, expect, it } from "vitest";
+import type { SimResult } from "../src/cluster/engine.ts";
 import { runScenario } from "../src/lab/run.ts";
 import { routingHealth } from "../src/metrics/routing-health.ts";
 import { formatRun } from "../src/report/text.ts";
 import { loadScenario } from "../src/scenario.ts";
-import type { SimResult } from "../src/sim/engine.ts";
 
 /** A SimResult with just what routing health reads: records (replica, dispatch) and replicas (name, pool). */
 function fake(replica: number[], dispatch: number[], replicas: number): SimResult {

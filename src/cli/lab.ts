@@ -113,6 +113,7 @@ export function registerLabCommands(program: Command): void {
       "--shard <i/N>",
       "run only points with id ≡ i (mod N); `--shard N` takes i from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)",
     )
+    .option("--epp-config <file>", "EndpointPickerConfig YAML to route with (replaces the scenario's gateway policy)")
     .option("-o, --out <dir>", "output folder (resumes what is already there)", "results/sweep")
     .option("--no-charts", "skip charts and the HTML report")
     .option("--no-progress", "no progress bar (it shows only on a terminal, never when CI is set)")
@@ -128,12 +129,13 @@ export function registerLabCommands(program: Command): void {
           pareto?: string[];
           objective?: string;
           shard?: string;
+          eppConfig?: string;
           out: string;
           charts: boolean;
           progress: boolean;
         },
       ) => {
-        const base = loadSweepBase(file);
+        const base = loadSweepBase(file, o.eppConfig);
         const shard = resolveShard(o.shard);
         checkWritableDir(o.out);
         const bar = progressWanted(o.progress) ? await progressBar() : undefined;

@@ -10,9 +10,9 @@
  * The limit is the smaller of 3/4 of the machine's memory and `GATELAB_MAX_MEMORY_GB` when set.
  */
 import { totalmem } from "node:os";
+import type { PoolSpec } from "../cluster/engine.ts";
 import { InputError } from "../errors.ts";
 import type { Scenario } from "../scenario.ts";
-import type { PoolSpec } from "../sim/engine.ts";
 
 const BYTES_PER_REQUEST = 1024;
 const BYTES_PER_KV_BLOCK = 48;

@@ -12,12 +12,13 @@
  */
 import { existsSync } from "node:fs";
 import { InputError, readTextInput } from "../errors.ts";
+import { type LabMetrics, labMetrics, type MetricKey } from "../metrics/lab-metrics.ts";
+import { checkRunSlos, requestTargets, type SloCheck } from "../metrics/slo.ts";
 import { checkWritableFile, writeFileAtomic } from "../report/atomic.ts";
+import { metricInfo } from "../report/metric-catalog.ts";
 import { fmtNum, renderTable } from "../report/table.ts";
 import type { LoadedScenario } from "../scenario.ts";
-import { type LabMetrics, labMetrics, type MetricKey, metricInfo } from "./metrics.ts";
 import { runScenario } from "./run.ts";
-import { checkRunSlos, requestTargets, type SloCheck } from "./slo.ts";
 
 /** The metrics a baseline records and compares. */
 export const BASELINE_METRICS: readonly MetricKey[] = [

@@ -16,13 +16,13 @@
 import type { z } from "zod";
 import { InputError } from "../errors.ts";
 import { gatePercentile, gateSample } from "../metrics/gate.ts";
+import { declaredSpikes, type Span, type WindowStat, windowStats } from "../metrics/windows.ts";
 import { fmtNum, renderTable } from "../report/table.ts";
 import type { LoadedScenario, Scenario } from "../scenario.ts";
 import type { Request, RequestSource } from "../sim/request.ts";
 import { ArrivalSchema } from "../workloads/arrivals.ts";
 import { analyzeRuns, type CompareOutput } from "./compare.ts";
 import { type RunOutput, runScenario } from "./run.ts";
-import { declaredSpikes, type Span, type WindowStat, windowStats } from "./windows.ts";
 
 export interface DrillOptions {
   /** Rate multiplier during the spike (4 = four times the arrivals). */

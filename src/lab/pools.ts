@@ -1,6 +1,7 @@
 /** Pools of replicas from a scenario's `pools:` section: catalog model, KV capacity, cost model, engine knobs. */
 
 import { isAbsolute, resolve } from "node:path";
+import type { PoolSpec } from "../cluster/engine.ts";
 import { InputError } from "../errors.ts";
 import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
 import { createCostModel } from "../models/cost-factory.ts";
@@ -16,14 +17,14 @@ import {
 import type { EngineConfig } from "../models/replica.ts";
 import { vllmBatchLimits } from "../models/vllm-defaults.ts";
 import type { PoolConfig, Scenario } from "../scenario.ts";
-import type { PoolSpec } from "../sim/engine.ts";
 
+/** Runs `f`, naming `field` in the input errors it raises (any other error is a bug and keeps its stack). */
 function wrap<T>(field: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError(`${field}: ${(e as Error).message}`);
+    if (e instanceof InputError) throw new InputError(`${field}: ${e.message}`);
+    throw e;
   }
 }
 

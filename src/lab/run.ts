@@ -3,17 +3,17 @@
  * stream, the router, and the engine options.
  */
 
+import { type DecisionRecord, type PoolSpec, simulate } from "../cluster/engine.ts";
 import { InputError } from "../errors.ts";
-import { type RunSummary, summarize } from "../metrics/summary.ts";
+import { type RunOutput, summarize } from "../metrics/summary.ts";
 import { eppVariant } from "../policies/epp/variants.ts";
 import { admissionSimOptions } from "../policies/flow-control/options.ts";
 import { createRouter } from "../policies/schema.ts";
 import type { Router, RouterInit } from "../policies/types.ts";
 import { inferencePerfLabSummary } from "../report/inference-perf-stages.ts";
 import type { LoadedScenario } from "../scenario.ts";
-import { type DecisionRecord, type PoolSpec, type SimResult, simulate } from "../sim/engine.ts";
 import type { RequestSource } from "../sim/request.ts";
-import { buildWorkload } from "../workloads/schema.ts";
+import { buildWorkload } from "../workloads/index.ts";
 import { checkRunBudget } from "./budget.ts";
 import { buildPools } from "./pools.ts";
 
@@ -71,14 +71,7 @@ export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], 
   return createRouter(gw, init, o.eppConfig !== undefined ? process.cwd() : loaded.baseDir);
 }
 
-export interface RunOutput {
-  readonly policy: string;
-  readonly seed: number;
-  readonly result: SimResult;
-  readonly summary: RunSummary;
-  /** The request stream the engine pulled (reports read an inference-perf client's stage log from it). */
-  readonly source?: RequestSource;
-}
+export type { RunOutput } from "../metrics/summary.ts";
 
 /** Names the scenario file in an input error the workload raised while running (it knows fields, not files). */
 function withFile<T>(file: string, f: () => T): T {

@@ -4,7 +4,7 @@
  * types. `merge` refuses a bad point naming the file and field; a resumed sweep runs it again.
  */
 import { InputError } from "../errors.ts";
-import { metricInfo } from "./metrics.ts";
+import { metricInfo } from "../report/metric-catalog.ts";
 
 /** What a point file must agree with. */
 export interface PointExpectation {

@@ -19,17 +19,19 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { stringify } from "csv-stringify/sync";
 import { parse as parseYaml } from "yaml";
 import { InputError, readTextInput } from "../errors.ts";
+import { type LabMetrics, labMetrics } from "../metrics/lab-metrics.ts";
+import { checkRunSlos, requestTargets, type SloCheck } from "../metrics/slo.ts";
 import { writeFileAtomic } from "../report/atomic.ts";
+import { METRICS, metricInfo } from "../report/metric-catalog.ts";
 import { fmtNum, renderTable } from "../report/table.ts";
 import { checkScenarioBounds, formatZodError, type LoadedScenario, loadScenario, ScenarioSchema } from "../scenario.ts";
 import { DEFAULT_SCENARIO_YAML } from "../scenarios-embedded.ts";
 import { hashInts } from "../sim/hash.ts";
 import { rngStream } from "../sim/rng.ts";
-import { type LabMetrics, labMetrics, METRICS, metricInfo } from "./metrics.ts";
 import {
   applyValues,
   gridPoints,
@@ -42,7 +44,6 @@ import {
 import { runPool } from "./pool.ts";
 import { buildPools } from "./pools.ts";
 import { buildRouter, runScenario } from "./run.ts";
-import { checkRunSlos, requestTargets, type SloCheck } from "./slo.ts";
 import { checkPointFile, manifestProblem, type PointExpectation, pointProblem } from "./sweep-files.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -55,11 +56,25 @@ export interface SweepBase {
   readonly baseDir: string;
 }
 
-/** Loads a scenario for sweeping (validated once, so a bad file fails with its usual message). */
-export function loadSweepBase(path?: string): SweepBase {
+/**
+ * Loads a scenario for sweeping (validated once, so a bad file fails with its usual message). `eppConfig` (a path from
+ * the working directory, as `run --epp-config` takes it) replaces the scenario's router: it is written into the
+ * scenario as `gateway.epp_config`, relative to the scenario's folder, so the sweep's manifest does not depend on
+ * where it runs.
+ */
+export function loadSweepBase(path?: string, eppConfig?: string): SweepBase {
   const loaded = loadScenario(path);
   const text = path === undefined ? DEFAULT_SCENARIO_YAML : readTextInput(path, "scenario file");
-  return { raw: parseYaml(text) as unknown, file: loaded.file, baseDir: loaded.baseDir };
+  let raw = parseYaml(text) as unknown;
+  if (eppConfig !== undefined) {
+    readTextInput(eppConfig, "EndpointPickerConfig file");
+    const doc = (raw !== null && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
+    const gw = (doc.gateway !== null && typeof doc.gateway === "object" ? doc.gateway : {}) as Record<string, unknown>;
+    const { policy: _policy, ...rest } = gw;
+    const rel = relative(loaded.baseDir, resolve(eppConfig)).replaceAll("\\", "/");
+    raw = { ...doc, gateway: { ...rest, epp_config: rel } };
+  }
+  return { raw, file: loaded.file, baseDir: loaded.baseDir };
 }
 
 /** One point of the sweep: its id (index in the plan), parameter values, and the seed it runs with. */

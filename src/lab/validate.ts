@@ -27,6 +27,7 @@
  */
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
+import { type PoolSpec, type SimResult, Simulation } from "../cluster/engine.ts";
 import { InputError, readTextInput } from "../errors.ts";
 import { dist } from "../metrics/summary.ts";
 import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
@@ -35,11 +36,10 @@ import { type CostModelInput, createCostModel } from "../models/cost-factory.ts"
 import { attachCpuOffload, type CpuOffloadCounters } from "../models/kv-offload.ts";
 import type { EngineConfig } from "../models/replica.ts";
 import { RoundRobinRouter } from "../policies/routers/round-robin.ts";
-import { type PoolSpec, type SimResult, Simulation } from "../sim/engine.ts";
 import { Outcome, type Request, type RequestSource } from "../sim/request.ts";
 import { rngStream } from "../sim/rng.ts";
 import { gammaVariate } from "../workloads/arrivals.ts";
-import { buildWorkload } from "../workloads/schema.ts";
+import { buildWorkload } from "../workloads/index.ts";
 import { contentId, contentSalt, NS } from "../workloads/types.ts";
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@
  * latency with the unserved ones last: rank h = (N − 1)·p; when h or the value it interpolates towards falls on an
  * unserved request, the percentile is +∞.
  */
+
+import type { RequestTable } from "../sim/records.ts";
 import { Outcome } from "../sim/request.ts";
-import type { RequestTable } from "./records.ts";
 
 /** Linear-interpolated quantile of `served` (sorted ascending) with `unserved` +∞ values after them; null if empty. */
 export function missQuantile(served: ArrayLike<number>, unserved: number, p: number): number | null {

@@ -10,7 +10,7 @@
  * Thresholds are gatelab's (a report rule, not a system's): 10 % of fair share; 2× fair share in a window; a run is
  * flagged when more than 20 % of its judged windows are herded.
  */
-import type { SimResult } from "../sim/engine.ts";
+import type { SimResult } from "../cluster/engine.ts";
 
 export const STARVED_FRACTION = 0.1;
 export const HERD_FACTOR = 2;

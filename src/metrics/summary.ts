@@ -11,15 +11,16 @@
  *   prefix_cache_queries`), over all admissions; for the cluster Σ over replicas, never a mean of per-replica rates.
  */
 
+import type { SimResult } from "../cluster/engine.ts";
 import type { GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
 import type { IpLabSummary } from "../report/inference-perf-stages.ts";
-import type { SimResult } from "../sim/engine.ts";
+import { DROP_REASONS } from "../sim/outcomes.ts";
 import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
-import { Outcome } from "../sim/request.ts";
+import type { RequestTable, WeightedSamples } from "../sim/records.ts";
+import { Outcome, type RequestSource } from "../sim/request.ts";
 import { gatePercentile, gateSample } from "./gate.ts";
-import { DROP_REASONS, type RequestTable, type WeightedSamples } from "./records.ts";
 import { type RoutingHealth, routingHealth } from "./routing-health.ts";
 
 export interface Dist {
@@ -388,7 +389,7 @@ export function loraSummary(
 /**
  * Per-request targets of SLO class `cls`: from `slos.classes[cls]` (`ttft_ms`, else its `ttft_p95_ms`, `_p99`,
  * `_p50`; `e2e_ms`, else `e2e_p95_ms`, `_p99`; `tpot_ms`, else `tpot_p95_ms`), else from the flat `slos` fields by
- * the same rule (as `src/lab/slo.ts` `requestTargets`).
+ * the same rule (as `src/metrics/slo.ts` `requestTargets`).
  */
 export function classTargets(slo: SloTargets | undefined, cls: string): ClassTargets {
   if (slo === undefined) return {};
@@ -514,4 +515,14 @@ function groupSummaries(
     gateway: res.gateway,
     lora: loraSummary(res.replicas.flatMap((r) => (r.lora !== undefined ? [r.lora.counters] : []))),
   };
+}
+
+/** One run of a scenario under one policy: the simulation's result and its summary. */
+export interface RunOutput {
+  readonly policy: string;
+  readonly seed: number;
+  readonly result: SimResult;
+  readonly summary: RunSummary;
+  /** The request stream the engine pulled (reports read an inference-perf client's stage log from it). */
+  readonly source?: RequestSource;
 }

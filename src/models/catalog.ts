@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { InputError } from "../errors.ts";
 import { parseHfConfig } from "./hf-config.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -198,9 +199,14 @@ function describeNames(items: readonly { readonly name: string; readonly aliases
 }
 
 /** The GPU called `name` (canonical name or alias, case-insensitive). Throws, listing the accepted names, if none. */
+/** A GPU by any accepted name; undefined when unknown. */
+export function findGpu(name: string): GpuSpec | undefined {
+  return GPU_INDEX.get(normalise(name));
+}
+
 export function getGpu(name: string): GpuSpec {
   const g = GPU_INDEX.get(normalise(name));
-  if (g === undefined) throw new Error(`Unknown GPU "${name}". Accepted names: ${describeNames(GPUS)}`);
+  if (g === undefined) throw new InputError(`Unknown GPU "${name}". Accepted names: ${describeNames(GPUS)}`);
   return g;
 }
 
@@ -479,10 +485,15 @@ export function listModels(): readonly ModelSpec[] {
 }
 
 /** The model called `name` (canonical name, HF id or alias; case-insensitive). Throws, listing names, if none. */
+/** A model by any accepted name; undefined when unknown. */
+export function findModel(name: string): ModelSpec | undefined {
+  return MODEL_INDEX.get(normalise(name));
+}
+
 export function getModel(name: string): ModelSpec {
   const m = MODEL_INDEX.get(normalise(name));
   if (m === undefined) {
-    throw new Error(
+    throw new InputError(
       `Unknown model "${name}". Accepted names: ${MODELS.map((x) => `${x.name} (${x.hfId})`).join("; ")}`,
     );
   }
@@ -504,13 +515,13 @@ export function resolveGpu(gpu: string | GpuSpec): GpuSpec {
  * (kv_heads ≥ tp) or are replicated (tp a multiple of kv_heads). Returns the KV heads each rank holds.
  */
 export function kvHeadsPerRank(model: ModelSpec, tp: number): number {
-  if (!Number.isInteger(tp) || tp < 1) throw new Error(`tensor parallelism must be a positive integer, got ${tp}`);
+  if (!Number.isInteger(tp) || tp < 1) throw new InputError(`tensor parallelism must be a positive integer, got ${tp}`);
   if (model.numHeads % tp !== 0) {
-    throw new Error(`${model.name}: ${model.numHeads} attention heads are not divisible by TP ${tp}`);
+    throw new InputError(`${model.name}: ${model.numHeads} attention heads are not divisible by TP ${tp}`);
   }
   const kv = model.numKvHeads;
   if (kv >= tp ? kv % tp !== 0 : tp % kv !== 0) {
-    throw new Error(`${model.name}: ${kv} KV heads cannot be split or replicated evenly across TP ${tp}`);
+    throw new InputError(`${model.name}: ${kv} KV heads cannot be split or replicated evenly across TP ${tp}`);
   }
   return Math.max(1, kv / tp);
 }

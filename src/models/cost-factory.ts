@@ -38,7 +38,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
-import { readTextInput } from "../errors.ts";
+import { InputError, readTextInput } from "../errors.ts";
 import { BLIS_DATA_DIR, type GpuSpec, getGpu, getModel, type ModelSpec, resolveGpu, resolveModel } from "./catalog.ts";
 import type { CostModel, RequestOverheads } from "./cost.ts";
 import {
@@ -120,12 +120,12 @@ export function parseCoefficientFile(text: string, path: string): CoefficientFil
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
+    throw new InputError(`${path}: not valid JSON: ${(e as Error).message}`);
   }
   const r = CoefficientFileSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new Error(`${path}: ${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new InputError(`${path}: ${i.path.join(".") || "(root)"}: ${i.message}`);
   }
   const f = r.data;
   const want =
@@ -137,10 +137,10 @@ export function parseCoefficientFile(text: string, path: string): CoefficientFil
           ? ROOFLINE_TERM_COUNT
           : 0;
   if (want > 0 && f.beta?.length !== want) {
-    throw new Error(`${path}: beta: a ${f.model} coefficient file needs ${want} beta values`);
+    throw new InputError(`${path}: beta: a ${f.model} coefficient file needs ${want} beta values`);
   }
   if (f.model === "linear" && (f.linear === undefined || f.linear.length === 0)) {
-    throw new Error(`${path}: linear: a linear coefficient file needs at least one fit`);
+    throw new InputError(`${path}: linear: a linear coefficient file needs at least one fit`);
   }
   return f;
 }
@@ -174,10 +174,10 @@ export function resolveCoefficientFile(ref: string, kind: CoefficientFile["model
     f = calibratedSets().get(ref);
     if (f === undefined) {
       const names = [...calibratedSets().values()].filter((s) => s.model === kind).map((s) => s.name);
-      throw new Error(`unknown ${kind} coefficient set "${ref}"; shipped: ${names.join(", ") || "none"}`);
+      throw new InputError(`unknown ${kind} coefficient set "${ref}"; shipped: ${names.join(", ") || "none"}`);
     }
   }
-  if (f.model !== kind) throw new Error(`${ref} holds ${f.model} coefficients, not ${kind}`);
+  if (f.model !== kind) throw new InputError(`${ref} holds ${f.model} coefficients, not ${kind}`);
   return f;
 }
 
@@ -484,7 +484,7 @@ export function createUnboundedCostModel(parsed: CostModelConfig, target: CostMo
     });
     if (row === undefined) {
       const have = f.linear!.map((r) => `${r.model} ${r.gpu} TP${r.tp}`).join("; ");
-      throw new Error(
+      throw new InputError(
         `${parsed.coefficients} has no linear fit for ${model.name} on ${gpuName} TP${target.tp}: ${have}`,
       );
     }

@@ -49,6 +49,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { InputError } from "../errors.ts";
 import { BLIS_DATA_DIR, type GpuSpec, type ModelSpec, resolveGpu, resolveModel } from "./catalog.ts";
 import type { BatchShape, CostModel, RequestOverheads } from "./cost.ts";
 
@@ -116,13 +117,14 @@ const ProfileSchema = z.object({
 
 function increasing(xs: readonly number[], what: string): void {
   for (let i = 1; i < xs.length; i++) {
-    if (!(xs[i]! > xs[i - 1]!)) throw new Error(`${what}: axis values must increase, got ${xs[i - 1]} then ${xs[i]}`);
+    if (!(xs[i]! > xs[i - 1]!))
+      throw new InputError(`${what}: axis values must increase, got ${xs[i - 1]} then ${xs[i]}`);
   }
 }
 
 function table1(t: z.infer<typeof Table1Schema>, what: string): Table1 {
   if (t.tokens.length !== t.latency_us.length) {
-    throw new Error(`${what}: ${t.tokens.length} tokens but ${t.latency_us.length} latencies`);
+    throw new InputError(`${what}: ${t.tokens.length} tokens but ${t.latency_us.length} latencies`);
   }
   increasing(t.tokens, `${what}.tokens`);
   return { x: Float64Array.from(t.tokens), y: Float64Array.from(t.latency_us) };
@@ -131,10 +133,11 @@ function table1(t: z.infer<typeof Table1Schema>, what: string): Table1 {
 function table2(rows: number[], cols: number[], z2: number[][], what: string): Table2 {
   increasing(rows, `${what} rows`);
   increasing(cols, `${what} columns`);
-  if (z2.length !== rows.length) throw new Error(`${what}: ${rows.length} rows expected, got ${z2.length}`);
+  if (z2.length !== rows.length) throw new InputError(`${what}: ${rows.length} rows expected, got ${z2.length}`);
   const z = new Float64Array(rows.length * cols.length);
   z2.forEach((r, i) => {
-    if (r.length !== cols.length) throw new Error(`${what}: row ${i} has ${r.length} values, expected ${cols.length}`);
+    if (r.length !== cols.length)
+      throw new InputError(`${what}: row ${i} has ${r.length} values, expected ${cols.length}`);
     z.set(r, i * cols.length);
   });
   return { rows: Float64Array.from(rows), cols: Float64Array.from(cols), z };
@@ -146,12 +149,12 @@ export function parseKernelProfile(text: string, path: string): KernelProfile {
   try {
     raw = parseYaml(text);
   } catch (e) {
-    throw new Error(`${path}: not valid YAML: ${(e as Error).message}`);
+    throw new InputError(`${path}: not valid YAML: ${(e as Error).message}`);
   }
   const r = ProfileSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new Error(`${path}: ${i.path.join(".")}: ${i.message}`);
+    throw new InputError(`${path}: ${i.path.join(".")}: ${i.message}`);
   }
   const p = r.data;
   const ca = p.context_attention;
@@ -197,14 +200,16 @@ export function loadKernelProfile(stemOrPath: string): KernelProfile {
   else {
     path = join(KERNEL_PROFILE_DIR, `${stemOrPath}.yaml`);
     if (!existsSync(path)) {
-      throw new Error(`unknown kernel profile "${stemOrPath}"; shipped profiles: ${listKernelProfiles().join(", ")}`);
+      throw new InputError(
+        `unknown kernel profile "${stemOrPath}"; shipped profiles: ${listKernelProfiles().join(", ")}`,
+      );
     }
   }
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new Error(`cannot read kernel profile ${path}: ${(e as Error).message}`);
+    throw new InputError(`cannot read kernel profile ${path}: ${(e as Error).message}`);
   }
   const p = parseKernelProfile(text, path);
   profileCache.set(stemOrPath, p);
@@ -228,7 +233,7 @@ export function findKernelProfile(modelIn: ModelSpec | string, gpuIn: GpuSpec | 
   );
   if (hit !== undefined) return hit;
   const have = all.map((p) => `${p.name} (${p.model} TP${p.tp} ${PROFILE_GPUS[p.gpu] ?? p.gpu})`).join("; ");
-  throw new Error(`no kernel profile for ${model.name} on ${gpu.name} TP${tp}; shipped profiles: ${have}`);
+  throw new InputError(`no kernel profile for ${model.name} on ${gpu.name} TP${tp}; shipped profiles: ${have}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -518,11 +523,12 @@ export class KernelCostModel implements CostModel {
         : typeof opts.profile === "string"
           ? loadKernelProfile(opts.profile)
           : opts.profile;
-    if (p.tp !== opts.tp) throw new Error(`kernel profile ${p.name} is for TP${p.tp}, the replica has TP${opts.tp}`);
+    if (p.tp !== opts.tp)
+      throw new InputError(`kernel profile ${p.name} is for TP${p.tp}, the replica has TP${opts.tp}`);
     this.profile = p;
     this.spec = kernelSpec(p, model, opts.decodeAttention ?? "fit");
     if (opts.coefficients.beta.length !== KERNEL_TERM_COUNT) {
-      throw new Error(
+      throw new InputError(
         `kernel coefficients need ${KERNEL_TERM_COUNT} beta values, got ${opts.coefficients.beta.length}`,
       );
     }

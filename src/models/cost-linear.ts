@@ -11,7 +11,8 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BLIS_DATA_DIR, getGpu, getModel, type ModelSpec } from "./catalog.ts";
+import { InputError } from "../errors.ts";
+import { BLIS_DATA_DIR, findModel, getGpu, type ModelSpec } from "./catalog.ts";
 import type { BatchShape, CostModel, RequestOverheads } from "./cost.ts";
 
 export type Triple = readonly [number, number, number];
@@ -120,15 +121,8 @@ function sameVersion(a: string, b: string): boolean {
 
 /** Lower-case names under which `model` may appear in the CSV: the catalog's HF id and aliases, or itself. */
 function modelKeys(model: string | ModelSpec): Set<string> {
-  let spec: ModelSpec | null = null;
-  if (typeof model !== "string") spec = model;
-  else {
-    try {
-      spec = getModel(model);
-    } catch {
-      spec = null; // not in the catalog: the CSV has fits for models the catalog lacks; match the id as given
-    }
-  }
+  // A name not in the catalog: the CSV has fits for models the catalog lacks; match the id as given.
+  const spec: ModelSpec | null = typeof model !== "string" ? model : (findModel(model) ?? null);
   const keys = new Set<string>();
   if (typeof model === "string") keys.add(model.trim().toLowerCase());
   if (spec !== null) for (const k of [spec.name, spec.hfId, ...spec.aliases]) keys.add(k.toLowerCase());
@@ -162,10 +156,10 @@ export function linearCoefficients(
     const want = `${label} on ${gpuName} TP${tp}${vllmVersion !== undefined ? ` vLLM ${vllmVersion}` : ""}`;
     if (forModel.length > 0) {
       const combos = forModel.map((r) => `${r.gpu} TP${r.tp} ${r.vllmVersion}`);
-      throw new Error(`No BLIS linear coefficients for ${want}. Available for this model: ${combos.join("; ")}`);
+      throw new InputError(`No BLIS linear coefficients for ${want}. Available for this model: ${combos.join("; ")}`);
     }
     const ids = [...new Set(BLACKBOX_ROWS.map((r) => r.modelId))].sort();
-    throw new Error(`No BLIS linear coefficients for ${want}. Models with fits: ${ids.join(", ")}`);
+    throw new InputError(`No BLIS linear coefficients for ${want}. Models with fits: ${ids.join(", ")}`);
   }
   let best = matches[0]!;
   for (const r of matches) {
@@ -203,7 +197,7 @@ export class LinearCostModel implements CostModel {
       ["alpha", opts.alpha],
     ] as const) {
       if (xs.length !== 3 || xs.some((x) => !Number.isFinite(x))) {
-        throw new Error(`linear cost model: ${name} must be 3 finite numbers (µs), got ${JSON.stringify(xs)}`);
+        throw new InputError(`linear cost model: ${name} must be 3 finite numbers (µs), got ${JSON.stringify(xs)}`);
       }
     }
     this.beta = opts.beta;

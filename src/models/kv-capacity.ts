@@ -20,6 +20,7 @@
  * 72 − 5.5 − 0.15 GiB − weights = 55,182,018,150 B; block = 32 × 2·8·128 × 2 B × 16 = 2,097,152 B → 26,313 blocks
  * (BLIS logs 26,312 for the same case).
  */
+import { InputError } from "../errors.ts";
 import { type GpuSpec, kvHeadsPerRank, type ModelSpec, resolveGpu, resolveModel } from "./catalog.ts";
 
 const GIB = 1024 ** 3;
@@ -94,9 +95,9 @@ export function kvCapacity(input: KvCapacityInput): KvCapacity {
   const util = input.gpuMemoryUtilization ?? DEFAULT_GPU_MEMORY_UTILIZATION;
   const blockSize = input.blockSize ?? DEFAULT_BLOCK_SIZE;
   const bytesPerElement = input.kvBytesPerElement ?? 2;
-  if (!(util > 0 && util <= 1)) throw new Error(`gpu_memory_utilization must be in (0, 1], got ${util}`);
-  if (!Number.isInteger(blockSize) || blockSize < 1) throw new Error(`block_size must be a positive integer`);
-  if (!(bytesPerElement > 0)) throw new Error(`KV bytes per element must be > 0, got ${bytesPerElement}`);
+  if (!(util > 0 && util <= 1)) throw new InputError(`gpu_memory_utilization must be in (0, 1], got ${util}`);
+  if (!Number.isInteger(blockSize) || blockSize < 1) throw new InputError(`block_size must be a positive integer`);
+  if (!(bytesPerElement > 0)) throw new InputError(`KV bytes per element must be > 0, got ${bytesPerElement}`);
   const kvHeads = kvHeadsPerRank(model, tp); // also validates tp
 
   const elementsPerTokenPerLayer = model.kvShardedAcrossTp
@@ -116,7 +117,7 @@ export function kvCapacity(input: KvCapacityInput): KvCapacity {
   const blocks = Math.floor(kvBytesPerRank / bytesPerBlock);
   if (!(blocks >= 1)) {
     const g = (x: number) => (x / GIB).toFixed(2);
-    throw new Error(
+    throw new InputError(
       `${model.name} on ${gpu.name} TP ${tp}: no room for the KV cache (per rank: ${gpu.memoryGiB} GiB × ${util} − ` +
         `weights ${g(weightBytesPerRank)} − activation ${g(activationBytesPerRank)} − non-torch ` +
         `${g(nonTorchBytesPerRank)} GiB = ${g(kvBytesPerRank)} GiB; a block needs ${bytesPerBlock} B)`,

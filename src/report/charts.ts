@@ -10,13 +10,11 @@
  */
 import { join } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
-import type { CompareOutput } from "../lab/compare.ts";
-import { runLabels } from "../lab/compare.ts";
-import { ttftSortedMs } from "../lab/metrics.ts";
-import { burstSpans, niceWindow, type Span, windowStats } from "../lab/windows.ts";
-import type { TimeSeries } from "../sim/engine.ts";
+import type { TimeSeries } from "../cluster/engine.ts";
+import { burstSpans, niceWindow, type Span, ttftSortedMs, windowStats } from "../metrics/windows.ts";
 import { quantileSorted } from "../sim/quantile.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { type CompareOutput, runLabels } from "./compare.ts";
 import { fmtNum } from "./table.ts";
 
 export interface Chart {

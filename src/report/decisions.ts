@@ -5,8 +5,8 @@
  */
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import type { DecisionRecord } from "../cluster/engine.ts";
 import { outputError } from "../errors.ts";
-import type { DecisionRecord } from "../sim/engine.ts";
 import { checkWritableFile, cleanStaleTemps, tmpSibling } from "./atomic.ts";
 
 export interface DecisionTraceWriter {

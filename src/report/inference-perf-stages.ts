@@ -5,7 +5,7 @@
  * vLLM waiting queue per replica, whether the stage meets the scenario's SLOs (and keeps up: achieved ≥ 95 % of the
  * requested rate), and the knee of the rate ladder: the highest stage rate up to which every stage meets them.
  */
-import type { RunOutput } from "../lab/run.ts";
+import type { RunOutput } from "../metrics/summary.ts";
 import type { Scenario } from "../scenario.ts";
 import { quantileSorted } from "../sim/quantile.ts";
 import { gaugesOver, type IpRow, inferencePerfLog, lifecycleReport } from "./inference-perf.ts";

@@ -14,7 +14,7 @@
  */
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
-import type { RunOutput } from "../lab/run.ts";
+import type { RunOutput } from "../metrics/summary.ts";
 import { quantileSorted } from "../sim/quantile.ts";
 import { Outcome } from "../sim/request.ts";
 import { WorkloadStream } from "../workloads/index.ts";

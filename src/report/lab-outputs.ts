@@ -6,10 +6,10 @@
  * - `report.html`: one offline page with the table and every chart.
  */
 import { dirname, join, relative } from "node:path";
-import { type CompareOutput, comparisonJson, formatComparison } from "../lab/compare.ts";
-import type { Span } from "../lab/windows.ts";
+import type { Span } from "../metrics/windows.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { compareCharts, writeCharts } from "./charts.ts";
+import { type CompareOutput, comparisonJson, formatComparison } from "./compare.ts";
 import type { ReportKind, Section } from "./html/model.ts";
 import { compareTables } from "./html/views.ts";
 import { renderHtmlReport } from "./html.ts";

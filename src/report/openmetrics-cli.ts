@@ -1,6 +1,6 @@
 /** `--metrics-out`, `--metrics-epoch`, `--metrics-interval` of `run` and `compare`. */
 import { InputError } from "../errors.ts";
-import type { RunOutput } from "../lab/run.ts";
+import type { RunOutput } from "../metrics/summary.ts";
 import { type OpenMetricsOptions, writeOpenMetrics } from "./openmetrics.ts";
 
 /**

@@ -23,7 +23,7 @@
  * `promtool check metrics` and the OpenMetrics importer accept; timestamps are whole seconds (the text format reads
  * integer timestamps, OpenMetrics reads them as seconds), so the metrics grid is whole seconds.
  */
-import type { SimResult } from "../sim/engine.ts";
+import type { SimResult } from "../cluster/engine.ts";
 import { Outcome } from "../sim/request.ts";
 import { AtomicWriter } from "../workloads/writers.ts";
 

@@ -1,7 +1,7 @@
 /** Files a run leaves behind (`--out DIR`): summary.json and requests.csv, written atomically. */
 import { join } from "node:path";
 import { stringify } from "csv-stringify/sync";
-import type { RunOutput } from "../lab/run.ts";
+import type { RunOutput } from "../metrics/summary.ts";
 import type { LoadedScenario } from "../scenario.ts";
 import { OUTCOME_NAMES } from "../sim/request.ts";
 import { writeFileAtomic } from "./atomic.ts";

@@ -3,8 +3,6 @@
  * parameters (or a line over the only one). Written under the sweep folder: `charts/*.{svg,png}`, `report.html`.
  */
 import { join } from "node:path";
-import { metricInfo } from "../lab/metrics.ts";
-import type { SweepManifest, SweepResults } from "../lab/sweep.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import {
   type Chart,
@@ -17,8 +15,10 @@ import {
 } from "./charts.ts";
 import { sweepTables } from "./html/views.ts";
 import { renderHtmlReport } from "./html.ts";
+import { metricInfo } from "./metric-catalog.ts";
+import type { SweepManifestShape, SweepResultsShape } from "./sweep-shape.ts";
 
-export function sweepChartList(r: SweepResults): Chart[] {
+export function sweepChartList(r: SweepResultsShape): Chart[] {
   const pts: SweepChartPoint[] = r.points.map((p) => ({
     id: p.id,
     values: p.values,
@@ -58,8 +58,8 @@ export function sweepChartList(r: SweepResults): Chart[] {
 /** Renders the sweep's charts and report; returns the paths written. */
 export async function sweepCharts(
   dir: string,
-  manifest: SweepManifest,
-  r: SweepResults,
+  manifest: SweepManifestShape,
+  r: SweepResultsShape,
   text: string,
 ): Promise<string[]> {
   const charts = sweepChartList(r);

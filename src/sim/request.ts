@@ -50,18 +50,7 @@ export interface Request {
   readonly source?: string;
 }
 
-/** How a request ended. */
-export const Outcome = {
-  Pending: 0,
-  Completed: 1,
-  /** Rejected by a replica: the prompt can never fit (longer than the KV cache or `max_model_len`). */
-  Rejected: 2,
-  /** Dropped: no endpoint could serve it (503), shed (429) after its last retry, or timed out. */
-  Dropped: 3,
-} as const;
-export type Outcome = (typeof Outcome)[keyof typeof Outcome];
-
-export const OUTCOME_NAMES = ["pending", "completed", "rejected", "dropped"] as const;
+export { OUTCOME_NAMES, Outcome } from "./outcomes.ts";
 
 /** Minimal stream of requests, pulled lazily in arrival order. */
 export interface RequestSource {

@@ -103,4 +103,3 @@ export function parseWorkload(raw: unknown, file?: string, prefix = "workload"):
 }
 
 // The builder lives in index.ts; re-exported here for callers that import the workload section's module.
-export { type BuildOptions, buildWorkload, type WorkloadSource } from "./index.ts";

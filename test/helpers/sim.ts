@@ -1,6 +1,6 @@
+import type { PoolSpec } from "../../src/cluster/engine.ts";
 import type { BatchShape, CostModel, RequestOverheads } from "../../src/models/cost.ts";
 import type { EngineConfig } from "../../src/models/replica.ts";
-import type { PoolSpec } from "../../src/sim/engine.ts";
 import type { Segment } from "../../src/sim/hash.ts";
 import type { Request, RequestSource } from "../../src/sim/request.ts";
 

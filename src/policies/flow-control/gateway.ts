@@ -3,6 +3,7 @@
  * flow-control queues (one per candidate group: the endpoints serving a model, or a pool a degradation rule routes
  * to, as one Endpoint Picker per InferencePool), client retry policies and the counters reported in the summary.
  */
+import type { DropCounter } from "../../sim/outcomes.ts";
 import { type Rng, rngStream } from "../../sim/rng.ts";
 import { type CompiledRule, compileDegradation, type PoolRef } from "../degradation.ts";
 import { utilizationParams } from "../epp/saturation.ts";
@@ -13,8 +14,11 @@ import type { AdmissionOptions } from "./options.ts";
 import { FlowQueue } from "./queue.ts";
 import { type FlowControlSettings, type GatewayDetector, utilizationDetector } from "./settings.ts";
 
-/** Counters of the admission layer (every attempt counts; `gave_up` counts requests). */
-export interface GatewayStats {
+/**
+ * Counters of the admission layer (every attempt counts; `gave_up` counts requests). Refused attempts are counted by
+ * cause under each drop reason's `counter` (`sim/outcomes.ts`).
+ */
+export interface GatewayStats extends Record<DropCounter, number> {
   /** Attempts that reached the gateway (first arrivals + retries). */
   attempts: number;
   retries: number;

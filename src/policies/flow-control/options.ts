@@ -3,10 +3,9 @@
  * `gateway.flow_control`, else from an EndpointPickerConfig with `featureGates: [flowControl]`; degradation rules;
  * tenant quotas; client retry policies; SLO classes (for goodput in the summary).
  */
-import type { Scenario } from "../../scenario.ts";
 import type { EppConfig } from "../epp/config.ts";
 import type { Router } from "../types.ts";
-import type { ClientsConfig, DegradationRule, QuotasConfig, SloClassesConfig } from "./schema.ts";
+import type { ClientsConfig, DegradationRule, FlowControlConfig, QuotasConfig, SloClassesConfig } from "./schema.ts";
 import { type FlowControlSettings, flowControlFromEpp, flowControlFromScenario } from "./settings.ts";
 
 export interface AdmissionOptions {
@@ -31,6 +30,17 @@ export interface SloTargets extends PercentileSloTargets {
   readonly classes?: SloClassesConfig | undefined;
 }
 
+/** The scenario sections the admission layer reads (`gateway.*`, `clients`, `slos`). */
+export interface AdmissionSections {
+  readonly gateway: {
+    readonly flow_control?: FlowControlConfig | undefined;
+    readonly degradation?: readonly DegradationRule[] | undefined;
+    readonly quotas?: QuotasConfig | undefined;
+  };
+  readonly clients?: ClientsConfig | undefined;
+  readonly slos: SloTargets;
+}
+
 /** The EndpointPickerConfig a router runs, if it is the EPP pipeline. */
 function eppConfigOf(router: Router): EppConfig | undefined {
   const c = (router as { config?: unknown }).config;
@@ -43,7 +53,7 @@ function eppConfigOf(router: Router): EppConfig | undefined {
  * so a scenario without these sections runs exactly as before.
  */
 export function admissionSimOptions(
-  s: Pick<Scenario, "gateway" | "clients" | "slos">,
+  s: AdmissionSections,
   router: Router,
 ): { admission?: AdmissionOptions; slo?: SloTargets } {
   const gw = s.gateway;

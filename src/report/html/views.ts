@@ -4,10 +4,10 @@
  * check (SLOs, the baseline diff). Data in, `Section`s out; rendering is render.ts.
  */
 
-import type { CompareOutput } from "../../lab/compare.ts";
-import { delta, runLabels } from "../../lab/compare.ts";
-import { type LabMetrics, METRICS, type MetricInfo, metricInfo } from "../../lab/metrics.ts";
-import type { SloCheck } from "../../lab/slo.ts";
+import type { LabMetrics } from "../../metrics/lab-metrics.ts";
+import type { SloCheck } from "../../metrics/slo.ts";
+import { type CompareOutput, delta, runLabels } from "../compare.ts";
+import { METRICS, type MetricInfo, metricInfo } from "../metric-catalog.ts";
 import { fmtNum, fmtPct } from "../table.ts";
 import type { Cell, CellMark, Explorer, Section, Table } from "./model.ts";
 

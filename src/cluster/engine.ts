@@ -1,32 +1,27 @@
 /**
- * The discrete-event engine: one event heap for the whole cluster, the gateway's view of the replicas (scraped every
+ * The cluster: one event heap for the whole cluster, the gateway's view of the replicas (scraped every
  * `scrape_interval`, stale in between), router-local counters, and the replicas. Knows events, not policies: the
- * router is a `Router` and the replicas are `Replica`s; the engine wires them.
+ * router is a `Router`, admission is the gateway's `Admission` (which arms its own timers through `Timers`), and the
+ * replicas are `Replica`s; this is the one place that wires them together.
  *
  * Time is a float64 number of seconds. Ties are broken by insertion order (the heap's sequence numbers), so a run is
  * a pure function of (scenario, seed).
  */
 
-import { DropReason, RequestTable, WeightedSamples } from "../metrics/records.ts";
 import type { CostModel } from "../models/cost.ts";
 import { attachCpuOffload } from "../models/kv-offload.ts";
 import { type EngineConfig, Replica, type ReplicaListener, type Seq } from "../models/replica.ts";
-import { degrade } from "../policies/degradation.ts";
-import { retryDelay } from "../policies/flow-control/clients.ts";
-import {
-  emptyGatewayStats,
-  type FlowGroup,
-  GatewayState,
-  type GatewayStats,
-} from "../policies/flow-control/gateway.ts";
+import { Admission, type AdmissionHost, type Attempt, type WindowCounters } from "../policies/admission.ts";
+import { emptyGatewayStats, type GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { AdmissionOptions, SloTargets } from "../policies/flow-control/options.ts";
-import { EnqueueResult } from "../policies/flow-control/queue.ts";
-import { requestBytes } from "../policies/flow-control/settings.ts";
 import type { EndpointView, KvEvent, LocalLoad, RouteResult, Router, RoutingContext } from "../policies/types.ts";
-import { promptBlockHashes } from "./hash.ts";
-import { EventHeap } from "./heap.ts";
-import { Outcome, type Request, type RequestSource } from "./request.ts";
-import { type Rng, rngStream } from "./rng.ts";
+import { promptBlockHashes } from "../sim/hash.ts";
+import { EventHeap } from "../sim/heap.ts";
+import { DropReason } from "../sim/outcomes.ts";
+import { RequestTable, WeightedSamples } from "../sim/records.ts";
+import { Outcome, type Request, type RequestSource } from "../sim/request.ts";
+import { type Rng, rngStream } from "../sim/rng.ts";
+import type { Timer, Timers } from "../sim/timers.ts";
 
 export interface PoolSpec {
   readonly name: string;
@@ -113,10 +108,8 @@ const EV_DELIVER = 2;
 const EV_STEP = 3;
 const EV_SCRAPE = 4;
 const EV_SAMPLE = 5;
-// Gateway admission (issue 5): a client's retry, a flow-control dispatch tick, a TTL sweep.
-const EV_RETRY = 6;
-const EV_FC_TICK = 7;
-const EV_FC_SWEEP = 8;
+/** Kinds from here on are components' timers (`Timers`): kind − EV_TIMER indexes `timerFns`. */
+const EV_TIMER = 6;
 
 /** Mutable endpoint snapshot; routers see it through the read-only `EndpointView`. */
 class View implements EndpointView {
@@ -180,22 +173,15 @@ class RouteCtx implements RoutingContext {
   }
 }
 
-interface Live {
-  /** The request this attempt sends (the client's, or its degraded form). */
-  req: Request;
+interface Live extends Attempt {
   replica: number;
   seq: Seq | undefined;
   /** Prompt block hashes computed for the router (at `hashBs` tokens per block), reused by the replica. */
   hashes: Float64Array | undefined;
   hashBs: number;
-  /** Admission: the client's request; attempt number (1 = first); candidates set by degradation; queue entry time. */
-  orig: Request;
-  attempt: number;
-  cands: readonly EndpointView[] | undefined;
-  queuedAt: number;
 }
 
-export class Simulation implements ReplicaListener {
+export class Simulation implements ReplicaListener, Timers {
   readonly replicas: Replica[] = [];
   readonly pools: readonly PoolSpec[];
   private readonly heap = new EventHeap(4096);
@@ -215,17 +201,15 @@ export class Simulation implements ReplicaListener {
   readonly itl = new WeightedSamples();
   private readonly series: TimeSeries;
   private readonly rejectReasons = new Map<string, number>();
-  /** End time of each replica's pending step event, and ends superseded by a truncated fast-forward stretch. */
-  private readonly stepEnds: number[] = [];
-  private readonly staleEnds: (number[] | undefined)[] = [];
-  /** Gateway admission state (undefined: no admission layer; arrivals are routed directly). */
-  private readonly gw: GatewayState | undefined;
+  /** Handle of each replica's pending step event (cancelled when an arrival truncates a fast-forward stretch). */
+  private readonly stepEvents: number[] = [];
+  /** The gateway's admission component (undefined: no admission layer; arrivals are routed directly). */
+  private readonly gw: Admission | undefined;
   /** Gateway series counters of the current sample window. */
-  private wAttempts = 0;
-  private wRetries = 0;
-  private wShed = 0;
-  private wCompleted = 0;
-  private now = 0;
+  private readonly window: WindowCounters = { attempts: 0, retries: 0, shed: 0, completed: 0 };
+  /** Callbacks of components' timers, by event kind − EV_TIMER. */
+  private readonly timerFns: ((arg: number) => void)[] = [];
+  now = 0;
   private events = 0;
   /** Requests pending arrival or in flight; periodic events stop when it reaches 0 and the source is exhausted. */
   private work = 0;
@@ -280,7 +264,8 @@ export class Simulation implements ReplicaListener {
       completed: [],
       gatewayQueue: [],
     };
-    this.gw = opts.admission !== undefined ? new GatewayState(opts.admission, pools, opts.seed) : undefined;
+    this.gw =
+      opts.admission !== undefined ? new Admission(opts.admission, pools, opts.seed, this.admissionHost()) : undefined;
     for (let i = 0; i < n; i++) {
       this.series.waiting.push([]);
       this.series.running.push([]);
@@ -294,6 +279,34 @@ export class Simulation implements ReplicaListener {
         };
       }
     }
+  }
+
+  timer(fire: (arg: number) => void): Timer {
+    const kind = EV_TIMER + this.timerFns.length;
+    this.timerFns.push(fire);
+    const heap = this.heap;
+    return { at: (t, arg) => heap.push(t, kind, arg) };
+  }
+
+  /** The cluster as the admission component sees it. */
+  private admissionHost(): AdmissionHost {
+    return {
+      timers: this,
+      records: this.records,
+      local: this.local,
+      window: this.window,
+      defaultModel: this.defaultModel,
+      endpointsFor: (model) => this.viewsByModel.get(model) ?? [],
+      poolEndpoints: (name) => this.viewsByPool.get(name) ?? [],
+      refresh: (cands) => {
+        if (this.opts.scrapeIntervalS === 0) {
+          for (const v of cands) (v as View).scrape(this.replicas[v.index]!, this.now, this.heap.lastPushTime);
+        }
+      },
+      attempt: (id) => this.live.get(id)!,
+      route: (a) => this.route(a as Live),
+      refuse: (a, status, reason, retryAfterS, cause) => this.refuse(a as Live, status, reason, retryAfterS, cause),
+    };
   }
 
   /** Runs to completion (every request ends) and returns the results. */
@@ -314,6 +327,7 @@ export class Simulation implements ReplicaListener {
       this.now = t;
       heap.now = t;
       this.events++;
+      if (heap.lastCancelled) continue;
       const arg = heap.lastArg;
       switch (heap.lastKind) {
         case EV_ARRIVAL_OPEN: {
@@ -334,17 +348,10 @@ export class Simulation implements ReplicaListener {
           break;
         case EV_STEP: {
           const r = this.replicas[arg]!;
-          const stale = this.staleEnds[arg];
-          if (stale !== undefined && stale.length > 0 && stale.includes(t)) {
-            // The end of a fast-forward stretch that an arrival truncated: superseded.
-            stale.splice(stale.indexOf(t), 1);
-            break;
-          }
           const next = r.checkpoint(t);
           if (next >= 0) {
             // A fast-forward stretch goes on past a chunk boundary: no per-request work here.
-            this.stepEnds[arg] = next;
-            heap.push(next, EV_STEP, arg);
+            this.stepEvents[arg] = heap.push(next, EV_STEP, arg);
             break;
           }
           r.finishStep(t);
@@ -356,27 +363,15 @@ export class Simulation implements ReplicaListener {
           if (this.work > 0 || !this.sourceDone) {
             this.views[arg]!.scrape(this.replicas[arg]!, t, heap.lastPushTime);
             heap.push(t + this.opts.scrapeIntervalS, EV_SCRAPE, arg);
-            if (this.gw?.queueing) this.fcWake(); // fresh metrics: re-check capacity
+            if (this.gw?.queueing) this.gw.wake(); // fresh metrics: re-check capacity
           }
-          break;
-        case EV_RETRY: {
-          const live = this.live.get(arg)!;
-          this.gatewayArrive(live);
-          break;
-        }
-        case EV_FC_TICK: {
-          const g = this.gw!.groups[arg]!;
-          g.tick = false;
-          this.fcCycle(g);
-          break;
-        }
-        case EV_FC_SWEEP:
-          this.fcSweep();
           break;
         case EV_SAMPLE:
           this.sample(t);
           if (this.work > 0 || !this.sourceDone) heap.push(t + this.opts.sampleIntervalS, EV_SAMPLE, 0);
           break;
+        default:
+          this.timerFns[heap.lastKind - EV_TIMER]!(arg);
       }
     }
     return {
@@ -429,9 +424,9 @@ export class Simulation implements ReplicaListener {
       queuedAt: -1,
     };
     this.live.set(id, live);
-    if (this.gw !== undefined) this.gatewayArrive(live);
+    if (this.gw !== undefined) this.gw.arrive(live);
     else {
-      this.wAttempts++;
+      this.window.attempts++;
       this.route(live);
     }
   }
@@ -489,11 +484,9 @@ export class Simulation implements ReplicaListener {
         // Stepping would admit the request at the end of the step in progress: end the stretch there.
         const end = r.truncate(this.now, this.heap.lastPushTime);
         if (end >= 0) {
-          let stale = this.staleEnds[r.index];
-          if (!stale) this.staleEnds[r.index] = stale = [];
-          stale.push(this.stepEnds[r.index]!);
-          this.stepEnds[r.index] = end;
-          this.heap.push(end, EV_STEP, r.index);
+          // The stretch's old end is superseded.
+          this.heap.cancel(this.stepEvents[r.index]!);
+          this.stepEvents[r.index] = this.heap.push(end, EV_STEP, r.index);
         }
       } else this.kick(r);
     }
@@ -503,10 +496,7 @@ export class Simulation implements ReplicaListener {
   private kick(r: Replica): void {
     if (r.busy) return;
     const end = r.startStep(this.now);
-    if (end >= 0) {
-      this.stepEnds[r.index] = end;
-      this.heap.push(end, EV_STEP, r.index);
-    }
+    if (end >= 0) this.stepEvents[r.index] = this.heap.push(end, EV_STEP, r.index);
   }
 
   private flushKvEvents(t: number): void {
@@ -526,12 +516,13 @@ export class Simulation implements ReplicaListener {
   private sample(t: number): void {
     const s = this.series;
     s.time.push(t);
-    s.attempts.push(this.wAttempts);
-    s.retries.push(this.wRetries);
-    s.shed.push(this.wShed);
-    s.completed.push(this.wCompleted);
+    const w = this.window;
+    s.attempts.push(w.attempts);
+    s.retries.push(w.retries);
+    s.shed.push(w.shed);
+    s.completed.push(w.completed);
     s.gatewayQueue.push(this.gw !== undefined ? this.gw.queued() : 0);
-    this.wAttempts = this.wRetries = this.wShed = this.wCompleted = 0;
+    w.attempts = w.retries = w.shed = w.completed = 0;
     for (const r of this.replicas) {
       r.settle(t, this.heap.lastPushTime);
       s.waiting[r.index]!.push(r.numWaiting);
@@ -575,10 +566,10 @@ export class Simulation implements ReplicaListener {
     rec.preemptions[id] = seq.preemptions;
     rec.outcome[id] = Outcome.Completed;
     rec.status[id] = 200;
-    this.wCompleted++;
+    this.window.completed++;
     this.release(live, r.index);
     this.finish(live.orig, done, true);
-    if (this.gw?.queueing) this.fcWake(); // capacity freed: re-check the queues
+    if (this.gw?.queueing) this.gw.wake(); // capacity freed: re-check the queues
   }
 
   onReject(seq: Seq, t: number, reason: string): void {
@@ -606,182 +597,13 @@ export class Simulation implements ReplicaListener {
     this.finish(live.orig, this.now, false);
   }
 
-  // Gateway admission (issue 5) --------------------------------------------------------------------------------------
-  // An attempt goes through tenant quotas → degradation → flow control (queue, or the legacy admission check) → the
-  // router. A refusal (429/503/403) goes back to the client, who may retry (`clients:`); a retry is a new attempt of
-  // the same request (same id, first arrival kept for TTFT, `attempts` counted). Without `opts.admission` none of this
-  // runs: arrivals are routed and refusals end the request, as before.
-
-  /** One attempt of `live` reaches the gateway now. */
-  private gatewayArrive(live: Live): void {
-    const g = this.gw!;
-    const req = live.orig;
-    const t = this.now;
-    g.stats.attempts++;
-    this.wAttempts++;
-    live.req = req;
-    live.cands = undefined;
-    this.records.degraded[req.id] = 0;
-    if (g.quotas !== undefined) {
-      const v = g.quotas.check(req, req.model ?? this.defaultModel, t);
-      if (v.status !== 0) {
-        this.refuse(
-          live,
-          v.status,
-          v.reason,
-          v.retryAfterS,
-          v.status === 403 ? DropReason.Forbidden : DropReason.QuotaRate,
-        );
-        return;
-      }
-    }
-    let cands: readonly EndpointView[] = this.viewsByModel.get(req.model ?? this.defaultModel) ?? [];
-    if (g.rules.length > 0 && cands.length > 0) cands = this.applyDegradation(live, cands);
-    if (cands.length === 0) {
-      this.refuse(live, 503, `no pool serves model ${req.model ?? this.defaultModel}`, -1, DropReason.NoEndpoints);
-      return;
-    }
-    const fc = g.flowControl;
-    if (fc === undefined) {
-      this.route(live);
-      return;
-    }
-    if (!fc.enabled) {
-      // The EPP's legacy admission (flow control off): sheddable requests are refused while the pool is saturated.
-      if ((req.priority ?? 0) < 0 && this.saturation(cands) >= g.threshold) {
-        this.refuse(
-          live,
-          429,
-          "saturated: sheddable request refused (legacy admission)",
-          fc.retryAfterS,
-          DropReason.Saturated,
-        );
-        return;
-      }
-      this.route(live);
-      return;
-    }
-    const grp = g.group(cands);
-    const r = grp.queue.enqueue(req.id, req.priority ?? 0, requestBytes(req.inputTokens), t);
-    if (r !== EnqueueResult.Ok) {
-      const which = r === EnqueueResult.GlobalFull ? "global" : `priority ${req.priority ?? 0} band`;
-      this.refuse(live, 429, `rejected-saturated: flow-control ${which} queue full`, fc.retryAfterS, DropReason.Shed);
-      return;
-    }
-    g.stats.queued++;
-    live.queuedAt = t;
-    if (fc.ttlS > 0 && !g.sweep) {
-      g.sweep = true;
-      this.heap.push(t + fc.sweepS, EV_FC_SWEEP, 0);
-    }
-    this.fcCycle(grp);
-  }
-
-  /** Applies the degradation rules of the request's class when its pool is saturated; returns the candidates. */
-  private applyDegradation(live: Live, cands: readonly EndpointView[]): readonly EndpointView[] {
-    const g = this.gw!;
-    const cls = live.orig.sloClass ?? "default";
-    let saturated: boolean | undefined;
-    for (const rule of g.rules) {
-      if (rule.cls !== cls) continue;
-      saturated ??= this.saturation(cands) >= g.threshold;
-      if (!saturated) return cands;
-      live.req = degrade(live.req, rule);
-      rule.count++;
-      if (rule.pool !== undefined) {
-        cands = this.viewsByPool.get(rule.pool.name) ?? [];
-        live.cands = cands;
-        this.records.degraded[live.orig.id]! |= 1;
-      } else this.records.degraded[live.orig.id]! |= 2;
-    }
-    return cands;
-  }
-
-  /** The detector's saturation of `cands` now (fresh views when the scrape interval is 0). */
-  private saturation(cands: readonly EndpointView[]): number {
-    if (this.opts.scrapeIntervalS === 0) {
-      for (const v of cands) (v as View).scrape(this.replicas[v.index]!, this.now, this.heap.lastPushTime);
-    }
-    return this.gw!.detector.saturation(cands, this.local, this.now);
-  }
-
   /**
-   * One dispatch cycle of a flow-control queue (EPP: on every enqueue and every 1 ms tick): while the detector's
-   * saturation is below the usage limit, the head of the highest non-empty band goes to the router (one per cycle);
-   * saturated: nothing moves (lower bands never overtake), and the queue is re-checked at the next scrape or
-   * completion.
-   */
-  private fcCycle(grp: FlowGroup): void {
-    if (grp.queue.size === 0) return;
-    const g = this.gw!;
-    if (this.saturation(grp.cands) >= g.threshold) return;
-    const id = grp.queue.pop();
-    const live = this.live.get(id)!;
-    this.records.gatewayWait[id]! += this.now - live.queuedAt;
-    live.queuedAt = -1;
-    g.stats.dispatched++;
-    this.route(live);
-    if (grp.queue.size > 0 && !grp.tick) {
-      grp.tick = true;
-      this.heap.push(this.now + g.flowControl!.tickS, EV_FC_TICK, grp.index);
-    }
-  }
-
-  /** Capacity may have changed (scrape, completion): run a cycle on every waiting queue without a pending tick. */
-  private fcWake(): void {
-    for (const grp of this.gw!.groups) if (grp.queue.size > 0 && !grp.tick) this.fcCycle(grp);
-  }
-
-  /** TTL sweep (EPP: every 1 s): requests queued longer than `defaultRequestTTL` are evicted with 429. */
-  private fcSweep(): void {
-    const g = this.gw!;
-    const fc = g.flowControl!;
-    g.sweep = false;
-    const deadline = this.now - fc.ttlS;
-    for (const grp of g.groups) {
-      grp.queue.expire(deadline, (id) => {
-        const live = this.live.get(id)!;
-        this.records.gatewayWait[id]! += this.now - live.queuedAt;
-        live.queuedAt = -1;
-        this.refuse(live, 429, "flow-control request TTL expired", fc.retryAfterS, DropReason.TimedOut);
-      });
-    }
-    if (g.queued() > 0) {
-      g.sweep = true;
-      this.heap.push(this.now + fc.sweepS, EV_FC_SWEEP, 0);
-    }
-  }
-
-  /**
-   * An attempt was refused with `status` (Retry-After `retryAfterS`, < 0 if none). The client retries after its
-   * backoff if its policy allows; otherwise the request ends, dropped, with that status and `cause`.
+   * An attempt was refused with `status` (Retry-After `retryAfterS`, < 0 if none). With an admission layer the client
+   * may retry (`Admission.refused` schedules it); otherwise the request ends, dropped, with that status and `cause`.
    */
   private refuse(live: Live, status: number, reason: string, retryAfterS: number, cause: DropReason): void {
-    this.wShed++;
-    const g = this.gw;
-    if (g !== undefined) {
-      const st = g.stats;
-      st.refusals[status] = (st.refusals[status] ?? 0) + 1;
-      if (cause === DropReason.Shed) st.shed_capacity++;
-      else if (cause === DropReason.Saturated) st.shed_saturated++;
-      else if (cause === DropReason.TimedOut) st.timed_out++;
-      else if (cause === DropReason.QuotaRate) st.quota_rate++;
-      else if (cause === DropReason.Forbidden) st.quota_forbidden++;
-      else if (cause === DropReason.NoEndpoints) st.no_endpoints++;
-      else st.router_refused++;
-      if (g.retry !== undefined) {
-        const delay = retryDelay(g.retry.policyFor(live.orig), live.attempt, status, retryAfterS, g.rng);
-        if (delay >= 0) {
-          live.attempt++;
-          this.records.attempts[live.orig.id] = live.attempt;
-          st.retries++;
-          this.wRetries++;
-          this.heap.push(this.now + delay, EV_RETRY, live.orig.id);
-          return;
-        }
-      }
-      st.gave_up++;
-    }
+    this.window.shed++;
+    if (this.gw?.refused(live, status, retryAfterS, cause)) return;
     this.records.dropReason[live.orig.id] = cause;
     this.fail(live, Outcome.Dropped, status, reason);
   }

@@ -3,9 +3,10 @@
  * and the spans where traffic bursts — the workload's declared spikes when it has any, else the windows whose
  * arrivals exceed the mean rate by a margin.
  */
-import type { RequestTable } from "../metrics/records.ts";
+
 import type { Scenario } from "../scenario.ts";
 import { quantileSorted } from "../sim/quantile.ts";
+import type { RequestTable } from "../sim/records.ts";
 import { Outcome } from "../sim/request.ts";
 
 export interface WindowStat {
@@ -130,4 +131,12 @@ export function detectBursts(windows: readonly WindowStat[], factor = 1.25): Spa
 export function burstSpans(s: Scenario, windows: readonly WindowStat[]): Span[] {
   const d = declaredSpikes(s);
   return d.length > 0 ? d : detectBursts(windows);
+}
+
+/** TTFT of every completed request, milliseconds, sorted ascending. */
+export function ttftSortedMs(rec: RequestTable): Float64Array {
+  const out: number[] = [];
+  for (let i = 0; i < rec.size; i++)
+    if (rec.outcome[i] === Outcome.Completed) out.push((rec.firstToken[i]! - rec.arrival[i]!) * 1000);
+  return Float64Array.from(out).sort();
 }

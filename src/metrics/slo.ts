@@ -7,14 +7,12 @@
  * each latency, else p99, else p50, applied to the single request) — the run summary's rule.
  */
 
-import { type GateMetric, type GateSample, gatePercentile, gateSample } from "../metrics/gate.ts";
-import type { RequestTable } from "../metrics/records.ts";
-import { classTargets, summarizeRows } from "../metrics/summary.ts";
 import type { PercentileSloTargets, SloTargets } from "../policies/flow-control/options.ts";
-import { fmtNum } from "../report/table.ts";
 import type { Scenario } from "../scenario.ts";
+import type { RequestTable } from "../sim/records.ts";
 import { Outcome } from "../sim/request.ts";
-import type { RunOutput } from "./run.ts";
+import { type GateMetric, type GateSample, gatePercentile, gateSample } from "./gate.ts";
+import { classTargets, type RunOutput, summarizeRows } from "./summary.ts";
 
 export type Slos = Scenario["slos"];
 
@@ -119,7 +117,7 @@ const LATENCY_SLOS: readonly { name: LatencySloName; label: string; metric: Gate
 export function unservedNote(g: GateSample): string | undefined {
   if (g.requests === 0) return "no request";
   if (g.unserved === 0) return undefined;
-  return `${fmtNum(g.unserved)} of ${fmtNum(g.requests)} requests not served, counted as misses`;
+  return `${g.unserved.toLocaleString("en-US")} of ${g.requests.toLocaleString("en-US")} requests not served, counted as misses`;
 }
 
 function latencyChecks(

@@ -2,7 +2,7 @@
  * Per-request records, columnar (one typed array per field, indexed by request id), and the ITL sample store.
  * Times are seconds from the start of the run, client-visible (per-request overheads included).
  */
-import { Outcome } from "../sim/request.ts";
+import { Outcome } from "./outcomes.ts";
 
 class F64Col {
   data: Float64Array;
@@ -26,33 +26,6 @@ export class Interner {
     return i;
   }
 }
-
-/**
- * Why a request was dropped (records `dropReason`): shed by the flow controller (queue caps, 429), shed by the legacy
- * admission check (saturated, 429), timed out in the gateway queue (TTL, 429), over its tenant's rate (429), model not
- * allowed for its tenant (403), no endpoint serves it (503), refused by the router (its status).
- */
-export const DropReason = {
-  None: 0,
-  Shed: 1,
-  Saturated: 2,
-  TimedOut: 3,
-  QuotaRate: 4,
-  Forbidden: 5,
-  NoEndpoints: 6,
-  Router: 7,
-} as const;
-export type DropReason = (typeof DropReason)[keyof typeof DropReason];
-export const DROP_REASONS = [
-  "none",
-  "shed",
-  "saturated",
-  "timed_out",
-  "quota_rate",
-  "forbidden",
-  "no_endpoints",
-  "router",
-] as const;
 
 export class RequestTable {
   /** Rows in use (max request id + 1). */
