@@ -8,12 +8,13 @@
  * block) is an error naming the field: silently ignoring it would price a different model.
  */
 import { readFileSync } from "node:fs";
+import { InputError } from "../errors.ts";
 import type { LayerAttention, MlaSpec, ModelSpec, MoeSpec, Quantization } from "./catalog.ts";
 
 type Json = Record<string, unknown>;
 
 /** A config.json that cannot be interpreted; `field` names the offending key. */
-export class HfConfigError extends Error {
+export class HfConfigError extends InputError {
   readonly file: string;
   readonly field: string;
   constructor(file: string, field: string, detail: string) {
