@@ -7,8 +7,7 @@
  * cannot interpret (an unknown quantization method, a layer type it does not know, a state-space or linear-attention
  * block) is an error naming the field: silently ignoring it would price a different model.
  */
-import { readFileSync } from "node:fs";
-import { InputError } from "../errors.ts";
+import { InputError, readTextInput } from "../errors.ts";
 import type { LayerAttention, MlaSpec, ModelSpec, MoeSpec, Quantization } from "./catalog.ts";
 
 type Json = Record<string, unknown>;
@@ -325,13 +324,8 @@ export function parseHfConfig(root: Json, file: string, names: HfNames): ModelSp
 
 /** Reads and parses a config.json file; errors name the file (as given) and the field. */
 export function readHfConfigFile(path: string, shown: string, names?: Partial<HfNames>): ModelSpec {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new HfConfigError(shown, "(file)", `cannot read (${code === "ENOENT" ? "no such file" : code})`);
-  }
+  // Size-capped; folders, FIFOs and devices are refused with a message naming the file.
+  const text = readTextInput(path, "model config.json", undefined, shown);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
