@@ -108,7 +108,7 @@ describe("fields it cannot interpret", () => {
 
   it("a missing file names the file", () => {
     expect(() => readHfConfigFile("/nonexistent/config.json", "./x/config.json")).toThrow(
-      './x/config.json: cannot read the model config.json (no such file)',
+      "./x/config.json: cannot read the model config.json (no such file)",
     );
   });
 
