@@ -8,7 +8,12 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
 import { type BatchShape, type CostModel, emptyBatch } from "../models/cost.ts";
-import { type RooflineCoefficients, RooflineCostModel, RooflineEvaluator } from "../models/cost-roofline.ts";
+import {
+  type RooflineCoefficients,
+  RooflineCostModel,
+  RooflineEvaluator,
+  unitRooflineCoefficients,
+} from "../models/cost-roofline.ts";
 
 function csv(path: string): Record<string, string>[] {
   const lines = readFileSync(path, "utf8").trim().split("\n");
@@ -339,26 +344,7 @@ export function loss(points: readonly Point[], c: RooflineCoefficients): number 
  * (e.g. Splitwise's H100 TP2 512 × 64 prefill, 359 ms where its neighbours scale to ≈ 4.7 s).
  */
 export function dropBelowRoofline(points: readonly Point[], log: (line: string) => void = () => {}): Point[] {
-  const unit: RooflineCoefficients = {
-    gpu: "H100",
-    gemm_eta_max: 1,
-    gemm_m_half: 0,
-    memory_eta: 1,
-    attention_prefill_eta: 1,
-    attention_prefill_t_half: 0,
-    attention_decode_memory_eta: 1,
-    allreduce_latency_us: 0,
-    allreduce_hop_us: 0,
-    allreduce_eta: 1,
-    allreduce_knee_bytes: 0,
-    allreduce_large_eta: 1,
-    per_layer_us: 0,
-    per_moe_layer_us: 0,
-    per_step_us: 0,
-    per_request_us: 0,
-    alpha_us: [0, 0, 0],
-    source: "unit",
-  };
+  const unit = unitRooflineCoefficients("H100", "unit");
   return points.filter((p) => {
     const ok = p.predict(unit) <= p.measured;
     if (!ok) log(`  dropped (below the roofline): ${p.set} ${p.label}`);

@@ -572,32 +572,37 @@ export class RooflineCostModel implements CostModel {
  * same operator inventory as the roofline model at η = 1 and no overheads (MoE weights: k experts, the fewest a
  * token touches). No cost model may predict less.
  */
+/** Every efficiency 1 and every overhead 0: the hardware's own limit, used for the floor and to vet measurements. */
+export function unitRooflineCoefficients(gpu: string, source: string): RooflineCoefficients {
+  return {
+    gpu,
+    gemm_eta_max: 1,
+    gemm_m_half: 0,
+    memory_eta: 1,
+    attention_prefill_eta: 1,
+    attention_prefill_t_half: 0,
+    attention_decode_memory_eta: 1,
+    allreduce_latency_us: 0,
+    allreduce_hop_us: 0,
+    allreduce_eta: 1,
+    allreduce_knee_bytes: 0,
+    allreduce_large_eta: 1,
+    per_layer_us: 0,
+    per_moe_layer_us: 0,
+    per_step_us: 0,
+    per_request_us: 0,
+    alpha_us: [0, 0, 0],
+    source,
+  };
+}
+
 export class RooflineBound {
   private readonly evaluator: RooflineEvaluator;
   private readonly terms: RooflineTerms = emptyTerms();
 
   constructor(model: ModelSpec | string, gpu: GpuSpec | string, tp: number) {
     const g = resolveGpu(gpu);
-    const unit: RooflineCoefficients = {
-      gpu: g.name,
-      gemm_eta_max: 1,
-      gemm_m_half: 0,
-      memory_eta: 1,
-      attention_prefill_eta: 1,
-      attention_prefill_t_half: 0,
-      attention_decode_memory_eta: 1,
-      allreduce_latency_us: 0,
-      allreduce_hop_us: 0,
-      allreduce_eta: 1,
-      allreduce_knee_bytes: 0,
-      allreduce_large_eta: 1,
-      per_layer_us: 0,
-      per_moe_layer_us: 0,
-      per_step_us: 0,
-      per_request_us: 0,
-      alpha_us: [0, 0, 0],
-      source: "bound",
-    };
+    const unit = unitRooflineCoefficients(g.name, "bound");
     this.evaluator = new RooflineEvaluator(resolveModel(model), g, tp, unit);
   }
 

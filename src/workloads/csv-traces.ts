@@ -67,12 +67,13 @@ export function parseAzureTimestamp(s: string): number {
     number,
     number,
   ];
-  // Date.UTC rolls 2023-02-30 over into March: an impossible date or time of day is refused instead (NaN).
-  const t = Date.UTC(y, mo - 1, d);
-  const back = new Date(t);
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return Number.NaN;
+  // Date.UTC would roll 2023-02-30 over into March: an impossible date or time of day is refused instead (NaN).
+  // Pure calendar arithmetic (Gregorian month lengths); no Date object, no clock.
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+  if (monthDays === undefined || d < 1 || d > monthDays) return Number.NaN;
   if (h > 23 || mi > 59 || sec >= 61) return Number.NaN;
-  return t / 1000 + h * 3600 + mi * 60 + sec;
+  return Date.UTC(y, mo - 1, d) / 1000 + h * 3600 + mi * 60 + sec;
 }
 
 /**
