@@ -647,7 +647,8 @@ const TYPES: PluginTypeInfo[] = [
   refused(
     "header-based-testing-filter",
     "filter",
-    "conformance-test filter keeping the endpoint named in the test-epp-endpoint-selection header; without it (gatelab requests carry no headers) it keeps no endpoint",
+    // GIE release-1.5 pkg/epp/framework/plugins/scheduling/test/filter/request_header_based_filter.go L67–L71.
+    "conformance-test filter keeping the pods whose IP the test-epp-endpoint-selection header names, and none without the header; gatelab requests carry no such header and pods have no IPs, so it would refuse every request",
   ),
   refused(
     "session-affinity-filter",
