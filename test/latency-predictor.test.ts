@@ -18,7 +18,7 @@ import {
 import { createRouterFromEpp, type EppRouter } from "../src/policies/epp/pipeline.ts";
 import { context, endpoints, request, routerInit } from "../src/policies/testing.ts";
 import type { RouterInit, RoutingDecision } from "../src/policies/types.ts";
-import { loadScenario, parseScenario } from "../src/scenario.ts";
+import { parseScenario } from "../src/scenario.ts";
 import { captureOutput } from "./helpers/capture.ts";
 
 const HELM = "../shared/data/epp-configs/gie-release-1.5/helm__epplib_default-plugins__latencyPredictor.yaml";
