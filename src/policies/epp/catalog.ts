@@ -33,8 +33,19 @@ import {
   type TreeNode,
   treeRefs,
 } from "./filters.ts";
-import type { BuildEnv, Decider, Filter, Plugin, PrefixMatchProvider } from "./framework.ts";
+import type { BuildEnv, Decider, Filter, InflightTokens, Plugin, PrefixMatchProvider } from "./framework.ts";
 import { InflightLoadProducer, inflightParams, TokenLoadScorer, tokenLoadParams } from "./inflight.ts";
+import {
+  LatencyScorer,
+  LatencySloAdmitter,
+  latencyProducer,
+  latencyScorerParams,
+  latencySloAdmitterParams,
+  PredictedLatencyProducer,
+  predictedLatencyParams,
+  SloHeadroomTierFilter,
+  sloHeadroomTierParams,
+} from "./latency-predictor.ts";
 import { anything, none, pickerParams } from "./params.ts";
 import { MaxScorePicker, RandomPicker, WeightedRandomPicker } from "./pickers.ts";
 import { PrecisePrefixCacheScorer, PrecisePrefixProducer, preciseParams } from "./precise-prefix.ts";
@@ -240,6 +251,9 @@ const nestedDependencyParams = loose({
 const caveat = (info: PluginTypeInfo, why: string): PluginTypeInfo => ({ ...info, why });
 
 const FILTER_KINDS: readonly PluginKind[] = ["filter", "detector"];
+
+const latencyRefs = (name: string | undefined): PluginRef[] =>
+  name !== undefined ? [{ path: ["latencyPredictionInfoProducerName"], name, kinds: ["producer"] }] : [];
 
 const TYPES: PluginTypeInfo[] = [
   // ---- scorers
@@ -608,12 +622,86 @@ const TYPES: PluginTypeInfo[] = [
     probabilisticAdmitterParams,
     (n, p) => new ProbabilisticAdmitter(n, p),
   ),
-  refused("latency-slo-admitter", "admitter", "needs the online-trained latency predictor"),
-  // ---- latency predictor
-  refused("latency-scorer", "scorer", "needs the online-trained latency predictor"),
-  refused("predicted-latency-scorer", "scorer", "needs the online-trained latency predictor"),
-  refused("predicted-latency-producer", "producer", "needs the online-trained latency predictor"),
-  refused("slo-headroom-tier-filter", "filter", "needs the online-trained latency predictor"),
+  // ---- latency predictor (latency-predictor.ts; the predictor is trained online on the simulated replicas)
+  caveat(
+    def(
+      "predicted-latency-producer",
+      "producer",
+      "TTFT/TPOT per endpoint from a Bayesian-ridge predictor trained online on observed latencies; SLO headroom",
+      predictedLatencyParams,
+      (n, p, env) =>
+        new PredictedLatencyProducer(
+          n,
+          p,
+          env.init,
+          p.prefixMatchInfoProducerName !== undefined
+            ? (env.plugin(p.prefixMatchInfoProducerName) as unknown as PrefixMatchProvider)
+            : env.prefixProducer(),
+          p.inFlightLoadProducerName !== undefined
+            ? (env.plugin(p.inFlightLoadProducerName) as unknown as InflightTokens)
+            : env.inflightProducer(),
+        ),
+      (p) => [
+        ...(p.prefixMatchInfoProducerName !== undefined
+          ? [
+              {
+                path: ["prefixMatchInfoProducerName"],
+                name: p.prefixMatchInfoProducerName,
+                kinds: ["producer"] as PluginKind[],
+              },
+            ]
+          : []),
+        ...(p.inFlightLoadProducerName !== undefined
+          ? [
+              {
+                path: ["inFlightLoadProducerName"],
+                name: p.inFlightLoadProducerName,
+                kinds: ["producer"] as PluginKind[],
+              },
+            ]
+          : []),
+      ],
+    ),
+    "the predictor is Bayesian ridge (the charts deploy XGBoost), trained every 10 s of simulated time with no sidecar latency, flush or model-sync delay; SLO headers come from the scenario's slos.classes ttft_ms / tpot_ms",
+  ),
+  def(
+    "latency-scorer",
+    "scorer",
+    "SLO headroom tiers from the latency predictor; least (or most) headroom within the best tier; composite fallback",
+    latencyScorerParams,
+    (n, p, env) =>
+      new LatencyScorer(
+        n,
+        p,
+        latencyProducer(env, p.latencyPredictionInfoProducerName),
+        p.prefixMatchInfoProducerName !== undefined
+          ? (env.plugin(p.prefixMatchInfoProducerName) as unknown as PrefixMatchProvider)
+          : env.prefixProducer(),
+        env.init.replicas,
+      ),
+    (p) => latencyRefs(p.latencyPredictionInfoProducerName),
+  ),
+  def(
+    "slo-headroom-tier-filter",
+    "filter",
+    "keeps endpoints predicted within the SLO (TTFT and TPOT headroom ≥ 0); the others with probability 0.01",
+    sloHeadroomTierParams,
+    (n, p, env) => new SloHeadroomTierFilter(n, p, latencyProducer(env, p.latencyPredictionInfoProducerName)),
+    (p) => latencyRefs(p.latencyPredictionInfoProducerName),
+  ),
+  def(
+    "latency-slo-admitter",
+    "admitter",
+    "refuses a sheddable request with an SLO no endpoint is predicted to meet (none idle or cold) (429)",
+    latencySloAdmitterParams,
+    (n, p, env) => new LatencySloAdmitter(n, latencyProducer(env, p.latencyPredictionInfoProducerName), env.init),
+    (p) => latencyRefs(p.latencyPredictionInfoProducerName),
+  ),
+  refused(
+    "predicted-latency-scorer",
+    "scorer",
+    "the GIE release-1.5 single-plugin form (in-plugin affinity gates, epsilon exploration and selection); gatelab simulates the split form that replaced it: predicted-latency-producer with latency-scorer, slo-headroom-tier-filter and latency-slo-admitter",
+  ),
   // ---- labels, headers, topology, multimodal, multi-cluster
   def(
     "label-selector-filter",
