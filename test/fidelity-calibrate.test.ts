@@ -164,7 +164,7 @@ describe("gatelab calibrate (CLI)", () => {
   it("bad input is an InputError naming the field", async () => {
     await expect(
       cli(["calibrate", "--data", CAL_FILE, "--model", "nonesuch", "--out", join(dir, "x.json")]),
-    ).rejects.toThrow(/--model: expected one of linear, physics, kernel, roofline, got "nonesuch"/);
+    ).rejects.toThrow(/--model: expected one of roofline, physics, linear, kernel, got "nonesuch"/);
     await expect(cli(["calibrate", "--data", join(dir, "none.json"), "--out", join(dir, "x.json")])).rejects.toThrow(
       /none\.json: cannot read/,
     );
