@@ -721,7 +721,10 @@ export class Simulation implements ReplicaListener, Timers {
     this.window.completed++;
     this.release(live, r.index);
     this.finish(live.orig, done, true);
-    if (this.gw?.queueing) this.gw.wake(); // capacity freed: re-check the queues
+    if (this.gw?.queueing) {
+      this.gw.completed(seq.req, seq.generated); // program-aware fairness: attained service
+      this.gw.wake(); // capacity freed: re-check the queues
+    }
   }
 
   onReject(seq: Seq, t: number, reason: string): void {

@@ -55,11 +55,18 @@ export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], 
       labels.push(s.pools[pi]?.labels ?? {});
     }
   }
+  const requestSlos = new Map<string, { ttftMs: number; tpotMs: number }>();
+  for (const [cls, c] of Object.entries(s.slos.classes ?? {})) {
+    if (c.ttft_ms !== undefined || c.tpot_ms !== undefined) {
+      requestSlos.set(cls, { ttftMs: c.ttft_ms ?? 0, tpotMs: c.tpot_ms ?? 0 });
+    }
+  }
   const init: RouterInit = {
     replicas: numGpuBlocks.length,
     blockSize: pools[0]!.engine.blockSize,
     numGpuBlocks,
     labels,
+    ...(requestSlos.size > 0 ? { requestSlos } : {}),
     ...(o.onDecision ? { traceDecisions: true } : {}),
   };
   let gw = s.gateway;

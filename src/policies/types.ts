@@ -120,6 +120,12 @@ export interface RouterInit {
   /** Pod labels per replica index (the scenario's `pools[].labels`; absent: none). */
   readonly labels?: readonly Readonly<Record<string, string>>[];
   /**
+   * Per-request latency targets by SLO class, as a client states them in the router's SLO headers
+   * (`x-llm-d-slo-ttft-ms`, `x-llm-d-slo-tpot-ms`; 0: header absent): the scenario's `slos.classes[c].ttft_ms` and
+   * `tpot_ms`. Read by the latency-predictor plugins only.
+   */
+  readonly requestSlos?: ReadonlyMap<string, { readonly ttftMs: number; readonly tpotMs: number }>;
+  /**
    * Fill `RoutingDecision.scores` / `breakdown` (for `--trace-decisions`). Off by default so that the hot path
    * allocates no maps.
    */

@@ -37,6 +37,16 @@ export function formatRun(title: string, s: RunSummary): string {
       : `routing: ${h.findings.join("; ")}`,
   );
   for (const n of s.notes ?? []) out.push(`note: ${n}`);
+  const flows = s.gateway.flows;
+  if (flows !== undefined && Object.keys(flows).length > 0) {
+    out.push("");
+    out.push(
+      renderTable(
+        ["flow (tenant:priority)", "queued", "dispatched", "expired", "wait mean (ms)", "wait max (ms)"],
+        Object.entries(flows).map(([k, f]) => [k, f.enqueued, f.dispatched, f.expired, f.wait_mean_ms, f.wait_max_ms]),
+      ),
+    );
+  }
   out.push(...pdLines(s));
   out.push("");
   out.push(

@@ -12,6 +12,7 @@
  * Adding a scorer: its class (with its parameter schema) in one file, and one `def(...)` line below.
  */
 import { z } from "zod";
+import { programAwareParams, softReflectiveParams } from "../flow-control/policies.ts";
 import { ProbabilisticAdmitter, probabilisticAdmitterParams } from "./admitter.ts";
 import { type AffinityFilterParams, affinityFilterParams, PrefixCacheAffinityFilter } from "./affinity-filter.ts";
 import { BurstPrefixProducer, burstParams } from "./burst.ts";
@@ -32,8 +33,19 @@ import {
   type TreeNode,
   treeRefs,
 } from "./filters.ts";
-import type { BuildEnv, Decider, Filter, Plugin, PrefixMatchProvider } from "./framework.ts";
+import type { BuildEnv, Decider, Filter, InflightTokens, Plugin, PrefixMatchProvider } from "./framework.ts";
 import { InflightLoadProducer, inflightParams, TokenLoadScorer, tokenLoadParams } from "./inflight.ts";
+import {
+  LatencyScorer,
+  LatencySloAdmitter,
+  latencyProducer,
+  latencyScorerParams,
+  latencySloAdmitterParams,
+  PredictedLatencyProducer,
+  predictedLatencyParams,
+  SloHeadroomTierFilter,
+  sloHeadroomTierParams,
+} from "./latency-predictor.ts";
 import { anything, none, pickerParams } from "./params.ts";
 import { MaxScorePicker, RandomPicker, WeightedRandomPicker } from "./pickers.ts";
 import { PrecisePrefixCacheScorer, PrecisePrefixProducer, preciseParams } from "./precise-prefix.ts";
@@ -239,6 +251,9 @@ const nestedDependencyParams = loose({
 const caveat = (info: PluginTypeInfo, why: string): PluginTypeInfo => ({ ...info, why });
 
 const FILTER_KINDS: readonly PluginKind[] = ["filter", "detector"];
+
+const latencyRefs = (name: string | undefined): PluginRef[] =>
+  name !== undefined ? [{ path: ["latencyPredictionInfoProducerName"], name, kinds: ["producer"] }] : [];
 
 const TYPES: PluginTypeInfo[] = [
   // ---- scorers
@@ -556,25 +571,46 @@ const TYPES: PluginTypeInfo[] = [
     (n, p) => new ConcurrencyDetector(n, p),
   ),
   // ---- flow control (the admission layer runs them: src/policies/flow-control/)
-  admission("global-strict-fairness-policy", "fairness", "flow control: one global order per band"),
-  admission("fcfs-ordering-policy", "ordering", "flow control: first come first served within a flow"),
-  admission("static-usage-limit-policy", "usage-limit", "flow control: dispatch while saturation < threshold"),
-  refused(
+  // llm-d-router pkg/epp/framework/plugins/flowcontrol/ (src/policies/flow-control/policies.ts has the semantics).
+  admission(
+    "global-strict-fairness-policy",
+    "fairness",
+    "flow control: the best head by the ordering policy across all flows of the band",
+  ),
+  admission(
     "round-robin-fairness-policy",
     "fairness",
-    "the admission layer keeps one global FCFS queue per priority band (global-strict fairness); per-flow round-robin is not implemented",
+    "flow control: flows (fairness id = tenant) in id order, the next non-empty one after the last picked",
   ),
-  refused(
-    "program-aware-fairness",
-    "fairness",
-    "per-program fairness over flows; the admission layer keeps one global FCFS queue per band",
+  caveat(
+    def(
+      "program-aware-fairness",
+      "fairness",
+      "flow control: least attained service per program (tenant): 0.8·(1 − norm service) + 0.2·norm head wait; service = prompt + 2·completion tokens, half-life 60 s",
+      programAwareParams,
+    ),
+    "the x-llm-d-inference-fairness-id header is the request's tenant; ties go to the smallest fairness id (the real one scans a Go map: unspecified order); its Prometheus gauges are not exported",
   ),
-  refused("edf-ordering-policy", "ordering", "earliest-deadline-first ordering; the admission layer orders FCFS"),
-  refused("slo-deadline-ordering-policy", "ordering", "SLO-deadline ordering; the admission layer orders FCFS"),
-  refused(
+  admission("fcfs-ordering-policy", "ordering", "flow control: first come first served within a flow"),
+  admission(
+    "edf-ordering-policy",
+    "ordering",
+    "flow control: earliest enqueue + TTL first; every request has the default TTL, so FCFS order",
+  ),
+  caveat(
+    admission(
+      "slo-deadline-ordering-policy",
+      "ordering",
+      "flow control: earliest received + x-llm-d-slo-ttft-ms first; no header → last (FCFS among those)",
+    ),
+    "a request's x-llm-d-slo-ttft-ms header is its SLO class's slos.classes.<class>.ttft_ms (whole ms); without one it sends none",
+  ),
+  admission("static-usage-limit-policy", "usage-limit", "flow control: dispatch while saturation < threshold"),
+  def(
     "soft-reflective-ceiling-policy",
     "usage-limit",
-    "an adaptive usage ceiling; the admission layer implements the static usage limit only",
+    "flow control: band i of n gated at saturation ≥ 1 − i·s/(n−1), then open one dispatch cycle in round(s/(1−s))",
+    softReflectiveParams,
   ),
   refused("priority-holdback-policy", "usage-limit", "priority hold-back usage limit; not implemented"),
   refused("sheddable-eviction-filter", "plugin", "flow-control eviction is not simulated (enableEviction)"),
@@ -586,12 +622,86 @@ const TYPES: PluginTypeInfo[] = [
     probabilisticAdmitterParams,
     (n, p) => new ProbabilisticAdmitter(n, p),
   ),
-  refused("latency-slo-admitter", "admitter", "needs the online-trained latency predictor"),
-  // ---- latency predictor
-  refused("latency-scorer", "scorer", "needs the online-trained latency predictor"),
-  refused("predicted-latency-scorer", "scorer", "needs the online-trained latency predictor"),
-  refused("predicted-latency-producer", "producer", "needs the online-trained latency predictor"),
-  refused("slo-headroom-tier-filter", "filter", "needs the online-trained latency predictor"),
+  // ---- latency predictor (latency-predictor.ts; the predictor is trained online on the simulated replicas)
+  caveat(
+    def(
+      "predicted-latency-producer",
+      "producer",
+      "TTFT/TPOT per endpoint from a Bayesian-ridge predictor trained online on observed latencies; SLO headroom",
+      predictedLatencyParams,
+      (n, p, env) =>
+        new PredictedLatencyProducer(
+          n,
+          p,
+          env.init,
+          p.prefixMatchInfoProducerName !== undefined
+            ? (env.plugin(p.prefixMatchInfoProducerName) as unknown as PrefixMatchProvider)
+            : env.prefixProducer(),
+          p.inFlightLoadProducerName !== undefined
+            ? (env.plugin(p.inFlightLoadProducerName) as unknown as InflightTokens)
+            : env.inflightProducer(),
+        ),
+      (p) => [
+        ...(p.prefixMatchInfoProducerName !== undefined
+          ? [
+              {
+                path: ["prefixMatchInfoProducerName"],
+                name: p.prefixMatchInfoProducerName,
+                kinds: ["producer"] as PluginKind[],
+              },
+            ]
+          : []),
+        ...(p.inFlightLoadProducerName !== undefined
+          ? [
+              {
+                path: ["inFlightLoadProducerName"],
+                name: p.inFlightLoadProducerName,
+                kinds: ["producer"] as PluginKind[],
+              },
+            ]
+          : []),
+      ],
+    ),
+    "the predictor is Bayesian ridge (the charts deploy XGBoost), trained every 10 s of simulated time with no sidecar latency, flush or model-sync delay; SLO headers come from the scenario's slos.classes ttft_ms / tpot_ms",
+  ),
+  def(
+    "latency-scorer",
+    "scorer",
+    "SLO headroom tiers from the latency predictor; least (or most) headroom within the best tier; composite fallback",
+    latencyScorerParams,
+    (n, p, env) =>
+      new LatencyScorer(
+        n,
+        p,
+        latencyProducer(env, p.latencyPredictionInfoProducerName),
+        p.prefixMatchInfoProducerName !== undefined
+          ? (env.plugin(p.prefixMatchInfoProducerName) as unknown as PrefixMatchProvider)
+          : env.prefixProducer(),
+        env.init.replicas,
+      ),
+    (p) => latencyRefs(p.latencyPredictionInfoProducerName),
+  ),
+  def(
+    "slo-headroom-tier-filter",
+    "filter",
+    "keeps endpoints predicted within the SLO (TTFT and TPOT headroom ≥ 0); the others with probability 0.01",
+    sloHeadroomTierParams,
+    (n, p, env) => new SloHeadroomTierFilter(n, p, latencyProducer(env, p.latencyPredictionInfoProducerName)),
+    (p) => latencyRefs(p.latencyPredictionInfoProducerName),
+  ),
+  def(
+    "latency-slo-admitter",
+    "admitter",
+    "refuses a sheddable request with an SLO no endpoint is predicted to meet (none idle or cold) (429)",
+    latencySloAdmitterParams,
+    (n, p, env) => new LatencySloAdmitter(n, latencyProducer(env, p.latencyPredictionInfoProducerName), env.init),
+    (p) => latencyRefs(p.latencyPredictionInfoProducerName),
+  ),
+  refused(
+    "predicted-latency-scorer",
+    "scorer",
+    "the GIE release-1.5 single-plugin form (in-plugin affinity gates, epsilon exploration and selection); gatelab simulates the split form that replaced it: predicted-latency-producer with latency-scorer, slo-headroom-tier-filter and latency-slo-admitter",
+  ),
   // ---- labels, headers, topology, multimodal, multi-cluster
   def(
     "label-selector-filter",
@@ -625,7 +735,8 @@ const TYPES: PluginTypeInfo[] = [
   refused(
     "header-based-testing-filter",
     "filter",
-    "conformance-test filter keeping the endpoint named in the test-epp-endpoint-selection header; without it (gatelab requests carry no headers) it keeps no endpoint",
+    // GIE release-1.5 pkg/epp/framework/plugins/scheduling/test/filter/request_header_based_filter.go L67–L71.
+    "conformance-test filter keeping the pods whose IP the test-epp-endpoint-selection header names, and none without the header; gatelab requests carry no such header and pods have no IPs, so it would refuse every request",
   ),
   refused(
     "session-affinity-filter",

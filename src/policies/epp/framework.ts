@@ -139,6 +139,11 @@ export interface BuildEnv {
   prefixProducer(): PrefixMatchProvider & Plugin;
   /** The router's in-flight load producer (explicit or auto-created). */
   inflightProducer(): InflightTokens & Plugin;
+  /**
+   * The `predicted-latency-producer` named `name`, else the config's one, else one auto-created with default
+   * parameters (llm-d-router registers it as the default producer of its data: `cmd/epp/runner/runner.go` L667).
+   */
+  latencyProducer(name?: string): Plugin;
 }
 
 export function isFilter(p: Plugin): p is Filter {

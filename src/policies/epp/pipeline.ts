@@ -139,6 +139,19 @@ class Builder implements BuildEnv {
     return this.prefix;
   }
 
+  latencyProducer(name?: string): Plugin {
+    if (name !== undefined) return this.plugin(name);
+    const type = "predicted-latency-producer";
+    const explicit = this.config.plugins.find((p) => p.type === type);
+    if (explicit !== undefined) return this.plugin(explicit.name);
+    const have = this.instances.get(type);
+    if (have !== undefined) return have;
+    const info = PLUGIN_TYPES.get(type)!;
+    const inst = info.build!(type, info.params.parse({}), this);
+    this.instances.set(type, inst);
+    return inst;
+  }
+
   inflightProducer(): InflightLoadProducer {
     if (this.inflight !== undefined) return this.inflight;
     const explicit = this.config.plugins.find((p) => p.type === "inflight-load-producer");
