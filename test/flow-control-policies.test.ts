@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { simulate } from "../src/cluster/engine.ts";
 import { runScenario } from "../src/lab/run.ts";
 import { summarize } from "../src/metrics/summary.ts";
+import { admissionSimOptions } from "../src/policies/flow-control/options.ts";
 import { ProgramAwareFairness, programAwareParams, UsageLimit } from "../src/policies/flow-control/policies.ts";
 import { FlowQueue } from "../src/policies/flow-control/queue.ts";
 import { FlowControlSchema } from "../src/policies/flow-control/schema.ts";
@@ -284,6 +285,46 @@ describe("per-tenant fairness in the engine", () => {
     expect(flows["heavy:0"]).toMatchObject({ enqueued: 6, dispatched: 6, expired: 0 });
     expect(flows["light:0"]).toMatchObject({ enqueued: 2, dispatched: 2, expired: 0 });
     expect(flows["light:0"]!.wait_mean_ms).toBeLessThan(flows["heavy:0"]!.wait_mean_ms);
+  });
+});
+
+describe("SLO-deadline ordering in the engine: the client's x-llm-d-slo-ttft-ms is its class's ttft_ms", () => {
+  it("an interactive request (ttft_ms 100) overtakes earlier batch requests (no header)", () => {
+    const cls = (r: Request, c: string): Request => ({ ...r, sloClass: c });
+    const reqs = [
+      cls(req(0, 0, 100, 20), "batch"), // in flight: everything else waits
+      cls(req(1, 0.001, 100, 5), "batch"),
+      cls(req(2, 0.002, 100, 5), "batch"),
+      cls(req(3, 0.003, 100, 5), "interactive"), // deadline 0.003 + 0.1
+      cls(req(4, 0.004, 100, 5), "interactive"), // deadline 0.104
+    ];
+    const run = (ordering: string) => {
+      const res = simulate([pool(toyCost())], listSource(reqs), new RoundRobinRouter(), {
+        ...opts,
+        admission: {
+          flowControl: fc(band("global-strict-fairness-policy", ordering)),
+          ttftTargetsMs: { interactive: 100 },
+        },
+      });
+      return reqs.map((r) => r.id).sort((a, b) => res.records.dispatch[a]! - res.records.dispatch[b]!);
+    };
+    expect(run("slo-deadline-ordering-policy")).toEqual([0, 3, 4, 1, 2]);
+    expect(run("fcfs-ordering-policy")).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("a scenario's slos.classes give the headers when a band orders by SLO deadline", () => {
+    const text = `
+pools: [{model: llama-3.1-8b-instruct, replicas: 1}]
+gateway:
+  flow_control: {defaultPriorityBand: {orderingPolicyRef: slo-deadline-ordering-policy}}
+workload: {type: poisson, rate: 1, input: 100, output: 10, slo_class: interactive}
+requests: 5
+slos: {classes: {interactive: {ttft_ms: 250.7}, batch: {e2e_ms: 9000}}}
+`;
+    const loaded = parseScenario(text, "s.yaml", ".");
+    const o = admissionSimOptions(loaded.scenario, { name: "x", route: () => ({ replica: 0 }) });
+    expect(o.admission?.ttftTargetsMs).toEqual({ interactive: 250.7 });
+    expect(runScenario(loaded).summary.requests.completed).toBe(5);
   });
 });
 

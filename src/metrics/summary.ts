@@ -15,12 +15,12 @@ import type { SimResult } from "../cluster/engine.ts";
 import type { GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
-import type { IpLabSummary } from "../report/inference-perf-stages.ts";
 import { DROP_REASONS } from "../sim/outcomes.ts";
 import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
 import type { RequestTable, WeightedSamples } from "../sim/records.ts";
 import { Outcome, type RequestSource } from "../sim/request.ts";
 import { gatePercentile, gateSample } from "./gate.ts";
+import type { IpLabSummary } from "./inference-perf-summary.ts";
 import { type KvTransferSummary, pdSummary, type RoleSummary, replicaRoles } from "./pd.ts";
 import { type RoutingHealth, routingHealth } from "./routing-health.ts";
 

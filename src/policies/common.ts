@@ -1,7 +1,7 @@
 /**
  * Small helpers shared by the routers and the Endpoint Picker plugins: refusals, clamping, seeded tie-breaks,
  * durations, partial-block hashes and a consistent-hash ring. No policy logic lives here; the block-hash
- * indexes are in `indexes.ts`.
+ * indexes are in `indexes/`.
  */
 import { hashString, mix, type Segment } from "../sim/hash.ts";
 import type { Rng } from "../sim/rng.ts";

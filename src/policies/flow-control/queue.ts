@@ -100,6 +100,12 @@ class Fifo implements Store {
   }
 }
 
+function sw(arr: number[], a: number, b: number): void {
+  const x = arr[a]!;
+  arr[a] = arr[b]!;
+  arr[b] = x;
+}
+
 /** SLO-deadline binary heap: earliest deadline, then earliest received time, then arrival order. */
 class DeadlineHeap implements Store {
   private ids: number[] = [];
@@ -123,11 +129,12 @@ class DeadlineHeap implements Store {
     return this.seqs[a]! < this.seqs[b]!;
   }
   private swap(a: number, b: number): void {
-    for (const arr of [this.ids, this.deadlines, this.times, this.seqs, this.sizes, this.flows]) {
-      const x = arr[a]!;
-      arr[a] = arr[b]!;
-      arr[b] = x;
-    }
+    sw(this.ids, a, b);
+    sw(this.deadlines, a, b);
+    sw(this.times, a, b);
+    sw(this.seqs, a, b);
+    sw(this.sizes, a, b);
+    sw(this.flows, a, b);
   }
   private up(i: number): void {
     while (i > 0) {
@@ -174,7 +181,12 @@ class DeadlineHeap implements Store {
       this.swap(0, last);
       this.down(0);
     }
-    for (const arr of [this.ids, this.deadlines, this.times, this.seqs, this.sizes, this.flows]) arr.length = last;
+    this.ids.length = last;
+    this.deadlines.length = last;
+    this.times.length = last;
+    this.seqs.length = last;
+    this.sizes.length = last;
+    this.flows.length = last;
     if (this.count === 0) this.bytes = 0;
     return id;
   }
@@ -252,10 +264,10 @@ class Band {
     this.programAware = programAware;
     this.shared = this.fairness.type === "global-strict-fairness-policy" ? newStore(this.ordering) : undefined;
   }
-  flow(id: string, index: () => number): FlowQ {
+  flow(id: string, index: number): FlowQ {
     let f = this.byId.get(id);
     if (f === undefined) {
-      f = { id, index: index(), store: newStore(this.ordering) };
+      f = { id, index, store: newStore(this.ordering) };
       this.byId.set(id, f);
       this.flows.push(f);
       this.flows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -275,7 +287,8 @@ export class FlowQueue {
   private ceilings = new Float64Array(4);
   /** Per-flow counters (kept when some band has per-flow fairness). */
   readonly flowStats: FlowStats[] = [];
-  private readonly flowIndex = new Map<string, number>();
+  /** Priority → fairness id → index into `flowStats`. */
+  private readonly flowIndex = new Map<number, Map<string, number>>();
   private seq = 0;
   size = 0;
   bytes = 0;
@@ -314,12 +327,16 @@ export class FlowQueue {
   }
 
   private statIndex(fairnessId: string, priority: number): number {
-    const key = `${priority}\u0000${fairnessId}`;
-    let i = this.flowIndex.get(key);
+    let byId = this.flowIndex.get(priority);
+    if (byId === undefined) {
+      byId = new Map();
+      this.flowIndex.set(priority, byId);
+    }
+    let i = byId.get(fairnessId);
     if (i === undefined) {
       i = this.flowStats.length;
       this.flowStats.push({ fairnessId, priority, enqueued: 0, dispatched: 0, expired: 0, waitSumS: 0, waitMaxS: 0 });
-      this.flowIndex.set(key, i);
+      byId.set(fairnessId, i);
     }
     return i;
   }
@@ -344,7 +361,7 @@ export class FlowQueue {
     const stat = s.perFlow ? this.statIndex(fid, priority) : -1;
     const seq = this.seq++;
     if (b.shared !== undefined) b.shared.push(id, now, bytes, stat, deadline, seq);
-    else b.flow(fid, () => stat).store.push(id, now, bytes, stat, deadline, seq);
+    else b.flow(fid, stat).store.push(id, now, bytes, stat, deadline, seq);
     if (stat >= 0) this.flowStats[stat]!.enqueued++;
     b.count++;
     b.bytes += bytes;
