@@ -16,7 +16,7 @@
  */
 import { z } from "zod";
 import type { Request } from "../../sim/request.ts";
-import { RequestTable } from "../indexes.ts";
+import { RequestRows } from "../indexes/request-rows.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, InflightTokens, Plugin, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt } from "./params.ts";
@@ -38,7 +38,7 @@ export class InflightLoadProducer implements Plugin, InflightTokens {
   /** Tokens in flight per replica (`tokens(r)` as an array). */
   readonly loads: Float64Array;
   /** Per request in flight: [replica, tokens released at the first chunk, tokens released at the end]. */
-  private readonly held = new RequestTable(3);
+  private readonly held = new RequestRows(3);
   private readonly prefix: PrefixMatchProvider;
   private readonly addOutput: boolean;
   private readonly maxOutput: number;

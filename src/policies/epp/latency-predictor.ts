@@ -13,11 +13,11 @@
  * Line numbers below are of those files at llm-d-router `ebab6879` unless stated otherwise.
  *
  * Per request the work is O(candidates · features) with no allocation: predictions live in arrays indexed by replica,
- * rewritten each scheduling cycle; the per-request context is a row of a `RequestTable`.
+ * rewritten each scheduling cycle; the per-request context is a row of a `RequestRows`.
  */
 import { z } from "zod";
 import type { Request } from "../../sim/request.ts";
-import { RequestTable } from "../indexes.ts";
+import { RequestRows } from "../indexes/request-rows.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Admitter } from "./admitter.ts";
 import { BucketedRidge, bucketKey, LinearModel } from "./bayesian-ridge.ts";
@@ -239,7 +239,7 @@ export function requestSlo(init: RouterInit, req: Request): { ttftMs: number; tp
   return init.requestSlos?.get(req.sloClass);
 }
 
-// Per-request row (RequestTable columns).
+// Per-request row (RequestRows columns).
 const C_REPLICA = 0;
 const C_T0 = 1;
 const C_TTFT = 2;
@@ -279,7 +279,7 @@ export class PredictedLatencyProducer implements Plugin, Admitter {
   private readonly levels: Float64Array;
   private readonly atLevel: Int32Array;
   private readonly pods: Uint8Array;
-  private readonly rows = new RequestTable(COLUMNS);
+  private readonly rows = new RequestRows(COLUMNS);
   private readonly x1: Float64Array = new Float64Array(TTFT_FEATURES.length);
   private readonly x2: Float64Array = new Float64Array(TPOT_FEATURES.length);
   private readonly f: LatencyFeatures = {

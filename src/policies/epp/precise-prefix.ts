@@ -18,7 +18,7 @@
 import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { CountedHolderIndex } from "../indexes.ts";
+import { CountedHolderIndex } from "../indexes/holder-index.ts";
 import type { EndpointView, KvEvent, RouterInit } from "../types.ts";
 import type { Cycle, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { anything, duration, posInt } from "./params.ts";
@@ -103,7 +103,7 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
     for (let i = 0; i < eps.length; i++) reps[i] = eps[i]!.index;
     if (!this.speculative) {
       // One index probe per block for all candidates.
-      this.index.set.prefixRuns(this.hashes, this.hashes.length, reps, eps.length, raw);
+      this.index.prefixRuns(this.hashes, this.hashes.length, reps, eps.length, raw);
       return;
     }
     let alive = eps.length;

@@ -28,7 +28,7 @@ import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { partialTailHashInto } from "../common.ts";
-import { LruHolderIndex } from "../indexes.ts";
+import { LruHolderIndex } from "../indexes/lru-holder-index.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt, unit } from "./params.ts";

@@ -23,7 +23,7 @@ import { promptBlockHashes } from "../../sim/hash.ts";
 import { NumMap } from "../../sim/num-map.ts";
 import type { Request } from "../../sim/request.ts";
 import { meanPlusStd, NO_CANDIDATES, picked, shuffleIndices } from "../common.ts";
-import { StampLru } from "../indexes.ts";
+import { StampLru } from "../indexes/stamp-lru.ts";
 import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const aibrixParams = z.strictObject({

@@ -28,7 +28,7 @@ import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
-import { LruHolderIndex } from "../indexes.ts";
+import { LruHolderIndex } from "../indexes/lru-holder-index.ts";
 import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const prebleParams = z.strictObject({

@@ -29,7 +29,8 @@ import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
-import { DeepestHolders, LruHolderIndex } from "../indexes.ts";
+import { DeepestHolders } from "../indexes/deepest-holders.ts";
+import { LruHolderIndex } from "../indexes/lru-holder-index.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const sglangParams = z.strictObject({

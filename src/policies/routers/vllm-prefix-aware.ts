@@ -15,7 +15,8 @@ import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
-import { DeepestHolders, HolderIndex } from "../indexes.ts";
+import { DeepestHolders } from "../indexes/deepest-holders.ts";
+import { HolderIndex } from "../indexes/holder-index.ts";
 import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const vllmPrefixAwareParams = z.strictObject({ chunkSizeTokens: z.number().int().positive().default(32) });
