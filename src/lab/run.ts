@@ -116,7 +116,7 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
       ...(o.onDecision ? { onDecision: o.onDecision } : {}),
       ...(o.checkInvariants ? { checkInvariants: true } : {}),
       ...(o.fastForward === false ? { fastForward: false } : {}),
-      ...admissionSimOptions(s, router), // issue 5: flow control, quotas, degradation, retries, SLO classes
+      ...admissionSimOptions(s, router), // the gateway in front of the router: flow control, quotas, retries
     }),
   );
   const summary = summarize(result);

@@ -92,7 +92,8 @@ export interface RunSummary extends Summary {
   routing: RoutingHealth;
   /** What the router says about itself (Endpoint Picker plugins that run as no-ops, loader deprecations). */
   notes?: string[];
-  /** `type: inference-perf` workloads: per-stage rates, throughput, latencies, queue and the knee (report/inference-perf-stages.ts). */
+  /** `type: inference-perf` workloads: per-stage rates, throughput, latencies, queue and the knee (computed by
+   * report/inference-perf-stages.ts). */
   inference_perf?: IpLabSummary;
 }
 
@@ -291,7 +292,7 @@ export function summarize(res: SimResult): RunSummary {
   };
 }
 
-// SLO classes, tenants, goodput, outcomes, gateway and LoRA (issue 5) -------------------------------------------------
+// SLO classes, tenants, goodput, outcomes, gateway and LoRA: what admission and multi-tenancy decided ---------------
 
 export interface Goodput {
   /** Requests completed within their class's per-request targets. */
