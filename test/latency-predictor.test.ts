@@ -275,6 +275,37 @@ describe("latency-scorer / slo-headroom-tier-filter / latency-slo-admitter", () 
     expect(r.route(noSlo, context(noSlo, busy))).toEqual({ replica: expect.any(Number) });
   });
 
+  it("endpointRoleLabel: TPOT is neutralised on prefill pods (streaming), the decode pod keeps its headroom", () => {
+    const init: RouterInit = {
+      ...routerInit(2, {
+        traceDecisions: true,
+        labels: [{ "llm-d.ai/role": "prefill" }, { "llm-d.ai/role": "decode" }],
+      }),
+      requestSlos: new Map([["gold", { ttftMs: 30, tpotMs: 5 }]]),
+    };
+    const r = latencyRouter(
+      [
+        {
+          type: "predicted-latency-producer",
+          parameters: { streamingMode: true, endpointRoleLabel: "llm-d.ai/role" },
+        },
+        ...scorerCfg.slice(1),
+      ],
+      scorerProfile,
+      init,
+    );
+    const p = fixModel(r);
+    // TPOT model: 8 ms on decode pods, as if trained: intercept 8.
+    p.predictor.tpot.intercept = 8;
+    const a = request([{ id: 1, tokens: 64 }], { sloClass: "gold" });
+    r.route(a, context(a, endpoints([{ waiting: 0 }, { waiting: 0 }])));
+    // Both predict TTFT 5 ms (< 30: valid). TPOT 8 ms vs SLO 5: the decode pod misses it (headroom −3); the prefill
+    // pod's TPOT is neutralised (headroom 0, valid).
+    expect([p.tpotHeadroom[0], p.tpotValid[0]]).toEqual([0, 1]);
+    expect([p.tpotHeadroom[1], p.tpotValid[1]]).toEqual([-3, 0]);
+    expect(p.ttftHeadroom[1]).toBe(25);
+  });
+
   it("records observed TTFT and TPOT (streaming) with the features seen when it was scheduled", () => {
     const r = latencyRouter(
       [{ type: "predicted-latency-producer", parameters: { streamingMode: true } }, ...scorerCfg.slice(1)],
