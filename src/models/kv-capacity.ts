@@ -130,3 +130,17 @@ export function kvCapacity(input: KvCapacityInput): KvCapacity {
 export function kvBlocksFor(input: KvCapacityInput): number {
   return kvCapacity(input).blocks;
 }
+
+/**
+ * KV bytes of one token on one TP rank, as `kvCapacity` sizes a block (block bytes ÷ block size): the layers a block
+ * stands for × the rank's K/V elements per token per layer × bytes per element. What a P/D transfer moves per token
+ * and per rank (`kv-transfer.ts`).
+ */
+export function kvBytesPerTokenPerRank(modelIn: ModelSpec | string, tp: number, kvBytesPerElement = 2): number {
+  const model = resolveModel(modelIn);
+  const kvHeads = kvHeadsPerRank(model, tp);
+  const elementsPerTokenPerLayer = model.kvShardedAcrossTp
+    ? (model.kvElementsPerTokenPerLayer / model.numKvHeads) * kvHeads
+    : model.kvElementsPerTokenPerLayer;
+  return kvCapacityLayers(model) * elementsPerTokenPerLayer * kvBytesPerElement;
+}

@@ -74,6 +74,11 @@ export interface RoutingRefusal {
 export interface RoutingDecision {
   readonly refused?: false;
   readonly replica: number;
+  /**
+   * P/D disaggregation: the replica that runs the request's prefill (its KV then moves to `replica`, which decodes).
+   * Absent or < 0: the request prefills where it decodes.
+   */
+  readonly prefill?: number;
   /** Per-candidate scores (replica index → total score) when the router scores; for `--trace-decisions`. */
   readonly scores?: ReadonlyMap<number, number>;
   /** Per-scorer breakdown: scorer name → (replica index → clamped score). */

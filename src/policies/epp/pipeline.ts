@@ -17,7 +17,7 @@
  */
 import { InputError } from "../../errors.ts";
 import type { Request } from "../../sim/request.ts";
-import { clamp01, NO_CANDIDATES, picked } from "../common.ts";
+import { clamp01, NO_CANDIDATES, picked, pickedPd } from "../common.ts";
 import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 import { type Admitter, isAdmitter } from "./admitter.ts";
 import { PLUGIN_TYPES } from "./catalog.ts";
@@ -276,8 +276,18 @@ export class EppRouter implements Router {
       return { refused: true, status: SCHEDULING_FAILURE_STATUS, reason: this.failReason || "no endpoints available" };
     }
     cycle.primary = pick.index;
-    if (this.trace) return { replica: pick.index, scores: this.scores!, breakdown: this.breakdown! };
-    return picked(pick.index);
+    // P/D: a prefill pick on another pod disaggregates the request (the sidecar sends the prefill there). A prefill
+    // pick on the decode pod itself runs as one aggregated request here (see docs/gateway.md).
+    const pf = cycle.prefill >= 0 && cycle.prefill !== pick.index ? cycle.prefill : -1;
+    if (this.trace) {
+      return {
+        replica: pick.index,
+        ...(pf >= 0 ? { prefill: pf } : {}),
+        scores: this.scores!,
+        breakdown: this.breakdown!,
+      };
+    }
+    return pf >= 0 ? pickedPd(pick.index, pf) : picked(pick.index);
   }
 
   private readonly runProfile = (name: string): EndpointView | undefined => {
@@ -352,7 +362,7 @@ export function simulationNotes(config: EppConfig): string[] {
     const d = p.type === "disagg-profile-handler" ? (p.parsed as { deciders?: { prefill?: string } }) : undefined;
     if (d?.deciders?.prefill !== undefined) {
       notes.push(
-        `plugin "${p.name}" (disagg-profile-handler): the prefill pick feeds the router's prefix index and the decision trace; disaggregated execution (prefill on the prefill pod, KV transfer, decode on the decode pod) is not simulated yet: the request prefills and decodes on the decode pod`,
+        `plugin "${p.name}" (disagg-profile-handler): P/D disaggregation simulated: a request the decider sends to a prefill pod prefills there (max_tokens 1), its KV moves to the decode pod over the scenario's kv_transfer link, and the decode pod computes the last prompt token and decodes`,
       );
     }
   }
