@@ -155,6 +155,7 @@ class View implements EndpointView {
   numGpuBlocks: number;
   maxNumSeqs: number;
   scrapeTime = 0;
+  gpuBusyTime = 0;
   constructor(r: Replica) {
     this.index = r.index;
     this.name = r.name;
@@ -167,6 +168,7 @@ class View implements EndpointView {
   }
   scrape(r: Replica, now: number, pushedAt: number): void {
     r.settle(now, pushedAt);
+    if (this.running > 0) this.gpuBusyTime += now - this.scrapeTime;
     this.waiting = r.numWaiting;
     this.running = r.numRunning;
     this.kvCacheUsage = r.kv.usage;

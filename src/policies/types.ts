@@ -35,6 +35,11 @@ export interface EndpointView {
   readonly maxNumSeqs: number;
   /** Simulated time of the last scrape (seconds). */
   readonly scrapeTime: number;
+  /**
+   * Seconds the replica had requests running (its GPU executing forward passes) up to the last scrape, integrated
+   * at each scrape from the state seen at the previous one; feeds the DCGM GPU-utilization attribute.
+   */
+  readonly gpuBusyTime?: number;
 }
 
 /** Router-local counters the gateway keeps itself (fresh, updated at dispatch / first token / completion). */

@@ -144,6 +144,16 @@ export interface BuildEnv {
    * parameters (llm-d-router registers it as the default producer of its data: `cmd/epp/runner/runner.go` L667).
    */
   latencyProducer(name?: string): Plugin;
+  /**
+   * The router's DCGM GPU-utilization poller, when `dataLayer.sources` wires a `dcgm-extractor` under a
+   * `dcgm-data-source` (`endpoint-attribute.ts`); undefined otherwise (the attribute is then always missing).
+   */
+  gpuUtilization(): GpuUtilizationSource | undefined;
+}
+
+/** Per-endpoint GPU utilization in [0, 1] as of the last DCGM poll; NaN while the endpoint has none. */
+export interface GpuUtilizationSource {
+  value(ep: EndpointView): number;
 }
 
 export function isFilter(p: Plugin): p is Filter {

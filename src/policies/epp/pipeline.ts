@@ -22,6 +22,7 @@ import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingCon
 import { type Admitter, isAdmitter } from "./admitter.ts";
 import { PLUGIN_TYPES } from "./catalog.ts";
 import type { EppConfig, EppPlugin } from "./config.ts";
+import { DcgmGpuUtilization, dcgmIntervalS } from "./endpoint-attribute.ts";
 import { isLabelFilter, ROLE_LABEL, RoleFilter } from "./filters.ts";
 import {
   type BuildEnv,
@@ -150,6 +151,25 @@ class Builder implements BuildEnv {
     const inst = info.build!(type, info.params.parse({}), this);
     this.instances.set(type, inst);
     return inst;
+  }
+
+  private dcgm: DcgmGpuUtilization | null | undefined;
+
+  gpuUtilization(): DcgmGpuUtilization | undefined {
+    if (this.dcgm !== undefined) return this.dcgm ?? undefined;
+    this.dcgm = null;
+    const sources = (this.config.dataLayer as { sources?: unknown } | undefined)?.sources;
+    for (const s of Array.isArray(sources) ? (sources as { pluginRef?: string; extractors?: unknown }[]) : []) {
+      const src = s.pluginRef !== undefined ? this.specs.get(s.pluginRef) : undefined;
+      if (src?.type !== "dcgm-data-source") continue;
+      const exts = Array.isArray(s.extractors) ? (s.extractors as { pluginRef?: string }[]) : [];
+      if (!exts.some((e) => e.pluginRef !== undefined && this.specs.get(e.pluginRef)?.type === "dcgm-extractor"))
+        continue;
+      const where = `${this.config.source}: plugin "${src.name}" (type dcgm-data-source)`;
+      this.dcgm = new DcgmGpuUtilization(this.init.replicas, dcgmIntervalS(src.parameters, where));
+      break;
+    }
+    return this.dcgm ?? undefined;
   }
 
   inflightProducer(): InflightLoadProducer {
