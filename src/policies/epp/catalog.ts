@@ -52,6 +52,7 @@ import {
   SloHeadroomTierFilter,
   sloHeadroomTierParams,
 } from "./latency-predictor.ts";
+import { GiePredictedLatencyScorer, gieLatencyScorerParams } from "./latency-scorer-gie15.ts";
 import { anything, none, pickerParams } from "./params.ts";
 import { MaxScorePicker, RandomPicker, WeightedRandomPicker } from "./pickers.ts";
 import { PrecisePrefixCacheScorer, PrecisePrefixProducer, preciseParams } from "./precise-prefix.ts";
@@ -717,10 +718,16 @@ const TYPES: PluginTypeInfo[] = [
     (n, p, env) => new LatencySloAdmitter(n, latencyProducer(env, p.latencyPredictionInfoProducerName), env.init),
     (p) => latencyRefs(p.latencyPredictionInfoProducerName),
   ),
-  refused(
-    "predicted-latency-scorer",
-    "scorer",
-    "the GIE release-1.5 single-plugin form (in-plugin affinity gates, epsilon exploration and selection); gatelab simulates the split form that replaced it: predicted-latency-producer with latency-scorer, slo-headroom-tier-filter and latency-slo-admitter",
+  caveat(
+    def(
+      "predicted-latency-scorer",
+      "scorer",
+      "GIE 1.5 single-plugin form: predicts (prepareDataPlugins gate), admits, and scores 1 the endpoint it picks by headroom tiers",
+      gieLatencyScorerParams,
+      (n, p, env) =>
+        new GiePredictedLatencyScorer(n, p, env.init, env.prefixProducer(), env.inflightProducer(), env.featureGates),
+    ),
+    "the predictor is Bayesian ridge (the charts deploy XGBoost), trained every 10 s of simulated time with no sidecar delays; random draws use the routing RNG (upstream: wall-clock seeded); SLO headers come from the scenario's slos.classes ttft_ms / tpot_ms",
   ),
   // ---- labels, headers, topology, multimodal, multi-cluster
   def(

@@ -129,6 +129,8 @@ export interface BuildEnv {
   readonly init: RouterInit;
   /** The router semantics the config runs with (`variants.ts`). */
   readonly variant: EppVariantName;
+  /** The config's feature gates. */
+  readonly featureGates: readonly string[];
   /** Names of the scheduling profiles, in config order. */
   readonly profileNames: readonly string[];
   /** Canonical type of the plugin named `name`, or undefined when there is none. */

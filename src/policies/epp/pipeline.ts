@@ -67,6 +67,7 @@ class Builder implements BuildEnv {
   readonly init: RouterInit;
   readonly variant: EppVariantName;
   readonly profileNames: readonly string[];
+  readonly featureGates: readonly string[];
   readonly instances = new Map<string, Plugin>();
   private readonly specs: Map<string, EppPlugin>;
   private readonly config: EppConfig;
@@ -79,6 +80,7 @@ class Builder implements BuildEnv {
     this.init = init;
     this.variant = config.variant;
     this.profileNames = config.schedulingProfiles.map((p) => p.name);
+    this.featureGates = config.featureGates;
     this.specs = new Map(config.plugins.map((p) => [p.name, p]));
   }
 
