@@ -254,6 +254,32 @@ describe("soft-reflective ceiling", () => {
   });
 });
 
+describe("soft-reflective ceiling in the engine", () => {
+  it("a gated band waits for the open dispatch cycle (1 ms ticks), the static limit dispatches at once", () => {
+    const p = (r: Request, priority: number): Request => ({ ...r, priority });
+    // Three long critical requests fill 3 of maxConcurrency 4 (saturation 0.75); then a standard one arrives.
+    const reqs = [p(req(0, 0, 100, 2000), 1), p(req(1, 0.0001, 100, 2000), 1), p(req(2, 0.0002, 100, 2000), 1)];
+    reqs.push(p(req(3, 0.01, 100, 5), 0));
+    const run = (usageLimitPolicy: unknown) =>
+      simulate([pool(toyCost())], listSource(reqs), new RoundRobinRouter(), {
+        ...opts,
+        admission: {
+          flowControl: fc({
+            saturationDetector: { type: "concurrency-detector", parameters: { maxConcurrency: 4 } },
+            usageLimitPolicy,
+          }),
+        },
+      }).records;
+    // Bands [1, 0]: band 0's ceiling 1 − 0.75 = 0.25 is reached; period round(0.75/0.25) = 3: closed on cycles 1
+    // (the enqueue, t = 10 ms) and 2 (11 ms), open on cycle 3 (12 ms).
+    const soft = run({ type: "soft-reflective-ceiling-policy" });
+    expect(soft.dispatch[3]).toBeCloseTo(0.012, 12);
+    expect(soft.gatewayWait[3]).toBeCloseTo(0.002, 12);
+    const stat = run({ type: "static-usage-limit-policy" });
+    expect(stat.dispatch[3]).toBeCloseTo(0.01, 12);
+  });
+});
+
 describe("per-tenant fairness in the engine", () => {
   const tenant = (r: Request, t: string): Request => ({ ...r, tenant: t });
   // One request in flight at a time. heavy sends 6 requests in the first 5 ms, light 2 right after.
