@@ -118,7 +118,7 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
       ...(o.checkInvariants ? { checkInvariants: true } : {}),
       ...(o.fastForward === false ? { fastForward: false } : {}),
       kvTransfer: kvTransferLink(s.kv_transfer),
-      ...admissionSimOptions(s, router), // issue 5: flow control, quotas, degradation, retries, SLO classes
+      ...admissionSimOptions(s, router), // the gateway in front of the router: flow control, quotas, retries
     }),
   );
   const summary = summarize(result);

@@ -100,7 +100,8 @@ export interface RunSummary extends Summary {
   roles?: Record<string, RoleSummary>;
   /** P/D: KV transfers from prefill to decode pods (same condition as `roles`). */
   kv_transfer?: KvTransferSummary;
-  /** `type: inference-perf` workloads: per-stage rates, throughput, latencies, queue and the knee (report/inference-perf-stages.ts). */
+  /** `type: inference-perf` workloads: per-stage rates, throughput, latencies, queue and the knee (computed by
+   * report/inference-perf-stages.ts). */
   inference_perf?: IpLabSummary;
 }
 
@@ -303,7 +304,7 @@ export function summarize(res: SimResult): RunSummary {
   };
 }
 
-// SLO classes, tenants, goodput, outcomes, gateway and LoRA (issue 5) -------------------------------------------------
+// SLO classes, tenants, goodput, outcomes, gateway and LoRA: what admission and multi-tenancy decided ---------------
 
 export interface Goodput {
   /** Requests completed within their class's per-request targets. */

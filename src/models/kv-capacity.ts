@@ -10,7 +10,7 @@
  * rank is the replica's block count (vLLM's `num_gpu_blocks`).
  *
  * Reserves (source: BLIS `sim/latency/kv_capacity.go`, constants "matching the llm-d-benchmark capacity_planner.py
- * reference"; reference/simulators.md §2.5): activation memory 5.5 GiB for a dense model and 8.0 GiB for an MoE model,
+ * reference"; docs/reference.md#blis-inference-sim-facts): activation memory 5.5 GiB for a dense model and 8.0 GiB for an MoE model,
  * per replica; non-torch memory (CUDA context, NCCL buffers) 0.15 GiB per GPU at TP 1 and 0.6 GiB per GPU at TP > 1.
  * BLIS charges the activation reserve once per replica against the pooled memory of its TP GPUs, so the per-rank share
  * is activation / tp; we keep that accounting. (BLIS then divides the pooled memory by a per-rank block size, which

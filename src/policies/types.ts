@@ -48,7 +48,10 @@ export interface LocalLoad {
   readonly inFlight: Int32Array;
   /** Prompt tokens dispatched to each replica whose prefill has not finished (released at first token). */
   readonly inFlightPrefillTokens: Float64Array;
-  /** Prompt + expected output tokens of requests in flight on each replica. */
+  /**
+   * Prompt tokens of the requests in flight on each replica: added at dispatch, released at completion (the engine
+   * knows no output length in advance, so none is counted; `concurrency-detector` in token mode reads it).
+   */
   readonly inFlightTokens: Float64Array;
 }
 

@@ -3,7 +3,7 @@
  * handlers, deciders, data producers, saturation detectors) and the per-request cycle state they share.
  *
  * Source: GIE v1.0 `pkg/epp/scheduling/framework/{plugins.go,scheduler_profile.go,weighted_scorer.go}`, llm-d-router
- * HEAD `pkg/epp/scheduling/*` (reference/policies.md §2.2–§2.3). Facts carried over: filters run in config order on
+ * HEAD `pkg/epp/scheduling/*` (docs/reference.md#endpoint-picker-pipeline). Facts carried over: filters run in config order on
  * the post-filter list; scorers see the same (post-filter) candidate list; each score is clamped to [0, 1] and
  * multiplied by its weight (weights not normalised); one picker per profile; data producers run before scheduling
  * and PreRequest plugins run after the pick (`onDispatch` here).

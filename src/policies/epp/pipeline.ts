@@ -3,7 +3,7 @@
  * scorers → picker, run by the config's profile handler, with the data producers and PreRequest / ResponseBody hooks.
  *
  * Source: GIE v1.0 `pkg/epp/scheduling/scheduler.go`, `framework/scheduler_profile.go`; llm-d-router HEAD
- * `pkg/epp/requestcontrol/director.go` (reference/policies.md §2.2–§2.3):
+ * `pkg/epp/requestcontrol/director.go` (docs/reference.md#endpoint-picker-pipeline):
  * - no candidate endpoint at all → 503 (the director's "no candidate pods");
  * - a filter that leaves no endpoint fails the profile ("no endpoints available"); when the primary profile fails
  *   the scheduler fails and the director answers 429 (`InferencePoolResourceExhausted`, "failed to find target pod");

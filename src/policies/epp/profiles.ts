@@ -1,5 +1,5 @@
 /**
- * Profile handlers and P/D deciders (reference/policies.md §2.3).
+ * Profile handlers and P/D deciders (docs/reference.md#endpoint-picker-pipeline).
  * - `single-profile-handler`: runs the one profile; it is primary.
  * - `disagg-profile-handler` (llm-d; older name `pd-profile-handler`): runs `decode` first (primary; no endpoint →
  *   the request fails), then `encode` if the encode decider approves, then `prefill` if the prefill decider approves.
