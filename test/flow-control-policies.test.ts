@@ -7,11 +7,12 @@ import { describe, expect, it } from "vitest";
 import { simulate } from "../src/cluster/engine.ts";
 import { runScenario } from "../src/lab/run.ts";
 import { summarize } from "../src/metrics/summary.ts";
+import { loadEppConfig } from "../src/policies/epp/config.ts";
 import { admissionSimOptions } from "../src/policies/flow-control/options.ts";
 import { ProgramAwareFairness, programAwareParams, UsageLimit } from "../src/policies/flow-control/policies.ts";
 import { FlowQueue } from "../src/policies/flow-control/queue.ts";
 import { FlowControlSchema } from "../src/policies/flow-control/schema.ts";
-import { flowControlFromScenario } from "../src/policies/flow-control/settings.ts";
+import { flowControlFromEpp, flowControlFromScenario } from "../src/policies/flow-control/settings.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
 import { parseScenario } from "../src/scenario.ts";
 import { Outcome, type Request } from "../src/sim/request.ts";
@@ -251,6 +252,76 @@ describe("soft-reflective ceiling", () => {
     // s = 0.5: band −1's ceiling 0.5 is reached, but the period is round(0.5/0.5) = 1: open on every call.
     expect(q.pop(0.5, 0)).toBe(3);
     expect(q.blockedAt).toBe(-1);
+  });
+});
+
+describe("from an EndpointPickerConfig", () => {
+  const cfg = (paParams: string) => `apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+featureGates: [flowControl]
+plugins:
+- {type: queue-scorer}
+- {type: round-robin-fairness-policy, name: rr}
+- {type: slo-deadline-ordering-policy, name: slo}
+- {type: program-aware-fairness, name: pa, parameters: ${paParams}}
+- {type: soft-reflective-ceiling-policy, name: ceiling}
+schedulingProfiles:
+- name: default
+  plugins: [{pluginRef: queue-scorer}]
+flowControl:
+  usageLimitPolicyPluginRef: ceiling
+  defaultPriorityBand: {fairnessPolicyRef: rr, orderingPolicyRef: slo}
+  priorityBands:
+  - {priority: 1, fairnessPolicyRef: pa}
+`;
+
+  it("band policy refs name plugins; program-aware keeps its name and parameters", () => {
+    const s = flowControlFromEpp(loadEppConfig(cfg("{lasHalfLifeSeconds: 0}"), "fc.yaml"))!;
+    expect(s.defaultBand.fairness).toEqual({ type: "round-robin-fairness-policy" });
+    expect(s.defaultBand.ordering).toBe("slo-deadline-ordering-policy");
+    const b1 = s.bands.get(1)!;
+    expect(b1.fairness.type).toBe("program-aware-fairness");
+    expect(b1.fairness.programAware?.name).toBe("pa");
+    expect(b1.fairness.programAware?.params).toMatchObject({ lasHalfLifeSeconds: 0, lasWeightService: 0.8 });
+    expect(b1.ordering).toBe("fcfs-ordering-policy"); // a listed band without an ordering ref: the system default
+    expect(s.usageLimit).toEqual({ type: "soft-reflective-ceiling-policy" });
+    expect(s.threshold).toBe(1);
+    expect(s.perFlow).toBe(true);
+  });
+
+  it("program-aware parameters are validated as the real factory does, naming the plugin", () => {
+    expect(() => loadEppConfig(cfg("{strategy: wfq}"), "fc.yaml")).toThrow(
+      /fc\.yaml:\d+: plugins\.3\.parameters.*"pa".*only "las" is supported/,
+    );
+    expect(() => loadEppConfig(cfg("{evictionSweepSeconds: 0}"), "fc.yaml")).toThrow(
+      /evictionSweepSeconds must be > 0/,
+    );
+  });
+});
+
+describe("soft-reflective ceiling in the engine", () => {
+  it("a gated band waits for the open dispatch cycle (1 ms ticks), the static limit dispatches at once", () => {
+    const p = (r: Request, priority: number): Request => ({ ...r, priority });
+    // Three long critical requests fill 3 of maxConcurrency 4 (saturation 0.75); then a standard one arrives.
+    const reqs = [p(req(0, 0, 100, 2000), 1), p(req(1, 0.0001, 100, 2000), 1), p(req(2, 0.0002, 100, 2000), 1)];
+    reqs.push(p(req(3, 0.01, 100, 5), 0));
+    const run = (usageLimitPolicy: unknown) =>
+      simulate([pool(toyCost())], listSource(reqs), new RoundRobinRouter(), {
+        ...opts,
+        admission: {
+          flowControl: fc({
+            saturationDetector: { type: "concurrency-detector", parameters: { maxConcurrency: 4 } },
+            usageLimitPolicy,
+          }),
+        },
+      }).records;
+    // Bands [1, 0]: band 0's ceiling 1 − 0.75 = 0.25 is reached; period round(0.75/0.25) = 3: closed on cycles 1
+    // (the enqueue, t = 10 ms) and 2 (11 ms), open on cycle 3 (12 ms).
+    const soft = run({ type: "soft-reflective-ceiling-policy" });
+    expect(soft.dispatch[3]).toBeCloseTo(0.012, 12);
+    expect(soft.gatewayWait[3]).toBeCloseTo(0.002, 12);
+    const stat = run({ type: "static-usage-limit-policy" });
+    expect(stat.dispatch[3]).toBeCloseTo(0.01, 12);
   });
 });
 

@@ -275,6 +275,37 @@ describe("latency-scorer / slo-headroom-tier-filter / latency-slo-admitter", () 
     expect(r.route(noSlo, context(noSlo, busy))).toEqual({ replica: expect.any(Number) });
   });
 
+  it("endpointRoleLabel: TPOT is neutralised on prefill pods (streaming), the decode pod keeps its headroom", () => {
+    const init: RouterInit = {
+      ...routerInit(2, {
+        traceDecisions: true,
+        labels: [{ "llm-d.ai/role": "prefill" }, { "llm-d.ai/role": "decode" }],
+      }),
+      requestSlos: new Map([["gold", { ttftMs: 30, tpotMs: 5 }]]),
+    };
+    const r = latencyRouter(
+      [
+        {
+          type: "predicted-latency-producer",
+          parameters: { streamingMode: true, endpointRoleLabel: "llm-d.ai/role" },
+        },
+        ...scorerCfg.slice(1),
+      ],
+      scorerProfile,
+      init,
+    );
+    const p = fixModel(r);
+    // TPOT model: 8 ms on decode pods, as if trained: intercept 8.
+    p.predictor.tpot.intercept = 8;
+    const a = request([{ id: 1, tokens: 64 }], { sloClass: "gold" });
+    r.route(a, context(a, endpoints([{ waiting: 0 }, { waiting: 0 }])));
+    // Both predict TTFT 5 ms (< 30: valid). TPOT 8 ms vs SLO 5: the decode pod misses it (headroom −3); the prefill
+    // pod's TPOT is neutralised (headroom 0, valid).
+    expect([p.tpotHeadroom[0], p.tpotValid[0]]).toEqual([0, 1]);
+    expect([p.tpotHeadroom[1], p.tpotValid[1]]).toEqual([-3, 0]);
+    expect(p.ttftHeadroom[1]).toBe(25);
+  });
+
   it("records observed TTFT and TPOT (streaming) with the features seen when it was scheduled", () => {
     const r = latencyRouter(
       [{ type: "predicted-latency-producer", parameters: { streamingMode: true } }, ...scorerCfg.slice(1)],
@@ -302,6 +333,104 @@ describe("latency-scorer / slo-headroom-tier-filter / latency-slo-admitter", () 
     const f = { kv: 0, inputTokens: 64, waiting: 0, running: 0, prefillTokensInFlight: 0, prefixScore: 0, pod: 0 };
     expect(p.predictor.ttft.predict(ttftRow(x, f))).toBeCloseTo(50, 6);
     expect(p.predictor.tpot.intercept).toBeCloseTo(10, 6);
+  });
+});
+
+describe("GIE release-1.5 predicted-latency-scorer (single plugin: predicts, admits, picks)", () => {
+  const gieRouter = (params: Record<string, unknown>, gates: string[], init: RouterInit): EppRouter =>
+    createRouterFromEpp(
+      normalizeEppConfig(
+        {
+          apiVersion: "inference.networking.x-k8s.io/v1alpha1",
+          kind: "EndpointPickerConfig",
+          plugins: [{ type: "predicted-latency-scorer", parameters: params }],
+          schedulingProfiles: [{ name: "default", plugins: [{ pluginRef: "predicted-latency-scorer" }] }],
+          featureGates: gates,
+        },
+        "gie.yaml",
+        undefined,
+        "gie-r1.5",
+      ),
+      init,
+    ) as EppRouter;
+  const fix = (r: EppRouter): PredictedLatencyProducer => {
+    const s = r.plugins.get("predicted-latency-scorer") as unknown as { producer: PredictedLatencyProducer };
+    const p = s.producer;
+    p.predictor.ttft.weights.fill(0);
+    p.predictor.ttft.weights[TTFT_FEATURES.indexOf("num_request_waiting")] = 10;
+    p.predictor.ttft.intercept = 5;
+    return p;
+  };
+  const eps = endpoints([{ waiting: 4 }, { waiting: 1 }]);
+
+  it("no SLO (streaming default): both tiers negative, idle → blended-deficit weights 18 and 82 (hand-computed)", () => {
+    // TTFT 45 / 15 ms, TPOT 10 ms (default model) on both: deficits (45, 10) and (15, 10); TPOT has no spread, so
+    // blended = 0.8·n(TTFT deficit) = 0.8 and 0 → ⌊(1 − b)·80⌋ + 2 = 18 and 82; selectionMode max → endpoint 1.
+    const max = gieRouter({ selectionMode: "max" }, ["prepareDataPlugins"], SLO_INIT(2));
+    fix(max);
+    for (let i = 0; i < 5; i++) {
+      const a = request([{ id: 1, tokens: 64 }]);
+      const d = max.route(a, context(a, eps, { seed: i })) as RoutingDecision;
+      expect(d.replica).toBe(1);
+      expect([...d.breakdown!.get("predicted-latency-scorer")!]).toEqual([
+        [0, 0],
+        [1, 1],
+      ]);
+    }
+    // linear (default): weighted random, P(endpoint 1) = 82/100.
+    const lin = gieRouter({}, ["prepareDataPlugins"], SLO_INIT(2));
+    fix(lin);
+    let ones = 0;
+    for (let i = 0; i < 400; i++) {
+      const a = request([{ id: 1, tokens: 64 }]);
+      if ((lin.route(a, context(a, eps, { seed: i })) as RoutingDecision).replica === 1) ones++;
+    }
+    expect(ones / 400).toBeGreaterThan(0.75);
+    expect(ones / 400).toBeLessThan(0.89);
+  });
+
+  it("with a TTFT SLO only endpoint 1 is in the positive tier: picked unless the 1 % exploration draw hits", () => {
+    const r = gieRouter({ epsilonExploreNeg: 0, streamingMode: false }, ["prepareDataPlugins"], SLO_INIT(2));
+    fix(r);
+    for (let i = 0; i < 20; i++) {
+      const a = request([{ id: 1, tokens: 64 }], { sloClass: "gold" });
+      expect(
+        (r.route(a, context(a, endpoints([{ waiting: 4 }, { waiting: 1 }]), { seed: i })) as RoutingDecision).replica,
+      ).toBe(1);
+    }
+  });
+
+  it("without the prepareDataPlugins gate there are no predictions: composite weights, prefix 0", () => {
+    const r = gieRouter({ selectionMode: "max" }, [], SLO_INIT(2));
+    const kv = endpoints([
+      { waiting: 0, kv: 0.9 },
+      { waiting: 0, kv: 0.1 },
+    ]);
+    const a = request([{ id: 1, tokens: 64 }]);
+    // round(1 + 99·((1 − kv)/3 + 1/3)) = 37 and 64 → max picks endpoint 1.
+    expect((r.route(a, context(a, kv)) as RoutingDecision).replica).toBe(1);
+    const p = (r.plugins.get("predicted-latency-scorer") as unknown as { producer: PredictedLatencyProducer }).producer;
+    expect(p.has[0]).toBe(0);
+  });
+
+  it("AdmitRequest refuses a sheddable request no endpoint can serve within its SLO (all busy, warm)", () => {
+    const r = gieRouter({ streamingMode: false }, ["prepareDataPlugins"], SLO_INIT(2, { traceDecisions: false }));
+    const p = fix(r);
+    // Make both endpoints busy with one dispatched request each (the plugin's own running count).
+    for (const rep of [0, 1]) {
+      const w = request([{ id: 9, tokens: 8 }]);
+      r.route(w, context(w, eps));
+      r.onDispatch!(w, rep, 0);
+    }
+    expect([p.dispatched[0], p.dispatched[1]]).toEqual([1, 1]);
+    const warm = endpoints([
+      { waiting: 4, kv: 0.5 },
+      { waiting: 1, kv: 0.5 },
+    ]);
+    const shed = request([{ id: 1, tokens: 64 }], { sloClass: "tight", priority: -1 });
+    expect(r.route(shed, context(shed, warm))).toMatchObject({ refused: true, status: 429 });
+    const std = request([{ id: 1, tokens: 64 }], { sloClass: "tight" });
+    expect(r.route(std, context(std, warm))).toEqual({ replica: expect.any(Number) });
   });
 });
 
@@ -350,5 +479,15 @@ describe("end to end", () => {
     expect(await main(["run", SMALL, "--epp-config", HELM])).toBe(0);
     expect(io.out).toMatch(/requests 300: 300 completed/);
     expect(io.out).toMatch(/predicted-latency-producer.*Bayesian ridge/);
+  });
+
+  it("GIE 1.5's troubleshooting example (predicted-latency-scorer, prepareDataPlugins) runs with --epp-variant gie-r1.5", async () => {
+    const cfg = "../shared/data/epp-configs/gie-release-1.5/guides_troubleshooting__1.yaml";
+    expect(await main(["run", SMALL, "--epp-config", cfg, "--epp-variant", "gie-r1.5", "--json"])).toBe(0);
+    const first = io.out;
+    const a = JSON.parse(first);
+    expect(a.requests.completed).toBe(300);
+    expect(await main(["run", SMALL, "--epp-config", cfg, "--epp-variant", "gie-r1.5", "--json"])).toBe(0);
+    expect(JSON.parse(io.out.slice(first.length))).toEqual(a);
   });
 });

@@ -132,9 +132,10 @@ describe("config errors name the file, line, plugin and accepted values", () => 
     );
   });
   it("known but not simulated: loads, refused when run", () => {
-    const cfg = loadEppConfig(`${HEAD}plugins:\n- type: latency-scorer\n`, "x.yaml");
+    // (latency-scorer, the example here before, is simulated since the latency predictor landed.)
+    const cfg = loadEppConfig(`${HEAD}plugins:\n- type: multicluster-queue-scorer\n`, "x.yaml");
     expect(() => createRouterFromEpp(cfg, routerInit(2))).toThrow(
-      /x\.yaml: plugin "latency-scorer" \(type latency-scorer\): recognised, not simulated: needs the online-trained latency predictor/,
+      /x\.yaml: plugin "multicluster-queue-scorer" \(type multicluster-queue-scorer\): recognised, not simulated: multi-cluster is not simulated/,
     );
   });
   it("unknown parameter", () => {

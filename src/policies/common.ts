@@ -12,6 +12,20 @@ export const NO_CANDIDATES: RoutingRefusal = { refused: true, status: 503, reaso
 
 const PICKED: RoutingDecision[] = [];
 
+const PICKED_PD = new Map<number, RoutingDecision>();
+
+/**
+ * The decision "prefill on `prefill`, decode on `replica`" (P/D), shared and frozen like `picked`: one object per
+ * (decode, prefill) pair for the whole process, none per request.
+ */
+export function pickedPd(replica: number, prefill: number): RoutingDecision {
+  if (!(replica >= 0 && replica < 1 << 16 && prefill >= 0 && prefill < 1 << 16)) return { replica, prefill };
+  const key = replica * 65536 + prefill;
+  let d = PICKED_PD.get(key);
+  if (d === undefined) PICKED_PD.set(key, (d = Object.freeze({ replica, prefill })));
+  return d;
+}
+
 /**
  * The decision "route to `replica`" as a shared, frozen object: routers return it instead of allocating
  * `{ replica }` for every request (decisions that carry trace maps are still built per request).

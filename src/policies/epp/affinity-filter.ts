@@ -3,7 +3,7 @@
  * hatch.
  *
  * Source: llm-d-router HEAD `filter/prefixcacheaffinity/*`, llm-d guides 2026, llm-d blog "sticky until saturated"
- * 2026-08-17 (reference/policies.md §2.5.3). Defaults are HEAD's: `affinityThreshold` 0.80,
+ * 2026-08-17 (docs/reference.md#endpoint-picker-filters-and-saturation-detectors). Defaults are HEAD's: `affinityThreshold` 0.80,
  * `explorationProbability` 0 (May-26: 0.01), `maxTTFTPenaltyMs` 18000, `ttftSource` prefillThroughput (the
  * latency-predictor source is not simulated), `peakPrefillThroughput` 15928 tokens/s. The intermediate interface's
  * `maxTokensInFlightPenalty` τ (tokens; 0 = off) is also accepted.

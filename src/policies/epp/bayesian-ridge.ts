@@ -8,9 +8,9 @@
  * Training data are kept as the server keeps them: bucketed by (waiting-queue bucket 0 | 1–2 | 3–5 | 6–10 | 11+,
  * KV-usage bucket of 5 %, prefix-score bucket of 25 %) = 5 × 20 × 4 buckets, each a ring of the newest
  * `MAX_TRAINING_DATA_SIZE_PER_BUCKET` samples (training_server.py `_get_bucket_key`, `__init__`: `deque(maxlen=...)`).
- * A fit uses every retained sample. Per bucket the sufficient statistics (n, Σx, Σxxᵀ, Σy, Σxy, Σy²) are cached and
- * recomputed only for the buckets that changed since the last fit, so a fit costs O(changed rows · d² + buckets · d²)
- * and adding a sample O(d), with no allocation once a bucket's ring exists.
+ * A fit uses every retained sample. Per bucket the sufficient statistics (n, Σx, Σxxᵀ, Σy, Σxy, Σy²) are kept up to
+ * date as samples come and go (O(d²) per sample, no allocation once a bucket's ring exists) and re-summed from the
+ * rows after each full turn of the ring; a fit adds up the buckets' statistics (O(buckets · d²)) and solves d×d.
  *
  * The fit, from the statistics (no design matrix is materialised):
  * - scaler: mean_j and population std s_j of every column, s_j < 10·ε → 1 (sklearn `_handle_zeros_in_scale`);
@@ -183,30 +183,59 @@ export class BucketedRidge {
     return n;
   }
 
-  /** Adds sample (x, y) to bucket `key`, dropping the bucket's oldest when full (deque maxlen). */
+  /**
+   * Adds sample (x, y) to bucket `key`, dropping the bucket's oldest when full (deque maxlen). The bucket's statistics
+   * are updated in place (O(d²)): + the new row, − the evicted one; each time the ring wraps they are re-summed from
+   * the rows at the next fit, so rounding from the subtractions cannot accumulate.
+   */
   add(key: number, x: Float64Array, y: number): void {
     const d = this.d;
     const w = d + 1;
     let ring = this.rings[key];
-    if (ring === undefined) this.rings[key] = ring = new Float64Array(this.perBucket * w);
+    if (ring === undefined) {
+      this.rings[key] = ring = new Float64Array(this.perBucket * w);
+      this.stats[key] = new Float64Array(this.statLen);
+    }
+    const st = this.stats[key]!;
     let slot: number;
     if (this.count[key]! < this.perBucket) slot = (this.head[key]! + this.count[key]!++) % this.perBucket;
     else {
       slot = this.head[key]!;
       this.head[key] = (slot + 1) % this.perBucket;
+      if (this.dirty[key] === 0) this.accumulate(st, ring, slot * w, -1);
+      if (this.head[key] === 0) this.dirty[key] = 1;
     }
     const o = slot * w;
     for (let j = 0; j < d; j++) ring[o + j] = x[j]!;
     ring[o + d] = y;
-    this.dirty[key] = 1;
+    if (this.dirty[key] === 0) this.accumulate(st, ring, o, 1);
     this.changed = true;
+  }
+
+  /** Adds (sign 1) or removes (−1) the row at `ring[o…]` to/from the statistics `st`. */
+  private accumulate(st: Float64Array, ring: Float64Array, o: number, sign: number): void {
+    const d = this.d;
+    const oX = 1;
+    const oXX = 1 + d;
+    const oY = 1 + d + d * d;
+    const oXY = oY + 1;
+    const oYY = oXY + d;
+    const y = ring[o + d]!;
+    st[0]! += sign;
+    st[oY]! += sign * y;
+    st[oYY]! += sign * y * y;
+    for (let i = 0; i < d; i++) {
+      const xi = ring[o + i]!;
+      st[oX + i]! += sign * xi;
+      st[oXY + i]! += sign * xi * y;
+      for (let j = i; j < d; j++) st[oXX + i * d + j]! += sign * xi * ring[o + j]!;
+    }
   }
 
   private refresh(key: number): void {
     const d = this.d;
     const w = d + 1;
-    let st = this.stats[key];
-    if (st === undefined) this.stats[key] = st = new Float64Array(this.statLen);
+    const st = this.stats[key]!;
     st.fill(0);
     const ring = this.rings[key]!;
     const n = this.count[key]!;

@@ -17,6 +17,12 @@ import { ProbabilisticAdmitter, probabilisticAdmitterParams } from "./admitter.t
 import { type AffinityFilterParams, affinityFilterParams, PrefixCacheAffinityFilter } from "./affinity-filter.ts";
 import { BurstPrefixProducer, burstParams } from "./burst.ts";
 import {
+  EndpointAttributeFilter,
+  EndpointAttributeScorer,
+  endpointAttributeFilterParams,
+  endpointAttributeScorerParams,
+} from "./endpoint-attribute.ts";
+import {
   ByLabelFilter,
   byLabelParams,
   DecisionTreeFilter,
@@ -46,6 +52,7 @@ import {
   SloHeadroomTierFilter,
   sloHeadroomTierParams,
 } from "./latency-predictor.ts";
+import { GiePredictedLatencyScorer, gieLatencyScorerParams } from "./latency-scorer-gie15.ts";
 import { anything, none, pickerParams } from "./params.ts";
 import { MaxScorePicker, RandomPicker, WeightedRandomPicker } from "./pickers.ts";
 import { PrecisePrefixCacheScorer, PrecisePrefixProducer, preciseParams } from "./precise-prefix.ts";
@@ -171,6 +178,20 @@ const admission = (type: string, kind: PluginKind, summary: string): PluginTypeI
   params: anything,
   paramKeys: undefined,
 });
+
+/** A data-layer plugin whose data simulated plugins read (through `BuildEnv`); no routing-pipeline instance. */
+const dataLayer = (type: string, kind: PluginKind, summary: string): PluginTypeInfo => ({
+  type,
+  kind,
+  status: "simulated",
+  summary,
+  params: anything,
+  paramKeys: undefined,
+});
+
+/** What the DCGM GPU-utilization signal is in gatelab (endpoint-attribute.ts). */
+const GPU_UTIL_WHY =
+  "GPU utilization is the share of each DCGM poll interval the replica had requests running (integrated at each metrics scrape; a vLLM engine runs forward passes back to back while it has work)";
 
 /** Accepted with any parameters; runs, with a note, because it cannot change a routing decision. */
 const noop = (type: string, kind: PluginKind, why: string): PluginTypeInfo => ({
@@ -697,10 +718,16 @@ const TYPES: PluginTypeInfo[] = [
     (n, p, env) => new LatencySloAdmitter(n, latencyProducer(env, p.latencyPredictionInfoProducerName), env.init),
     (p) => latencyRefs(p.latencyPredictionInfoProducerName),
   ),
-  refused(
-    "predicted-latency-scorer",
-    "scorer",
-    "the GIE release-1.5 single-plugin form (in-plugin affinity gates, epsilon exploration and selection); gatelab simulates the split form that replaced it: predicted-latency-producer with latency-scorer, slo-headroom-tier-filter and latency-slo-admitter",
+  caveat(
+    def(
+      "predicted-latency-scorer",
+      "scorer",
+      "GIE 1.5 single-plugin form: predicts (prepareDataPlugins gate), admits, and scores 1 the endpoint it picks by headroom tiers",
+      gieLatencyScorerParams,
+      (n, p, env) =>
+        new GiePredictedLatencyScorer(n, p, env.init, env.prefixProducer(), env.inflightProducer(), env.featureGates),
+    ),
+    "the predictor is Bayesian ridge (the charts deploy XGBoost), trained every 10 s of simulated time with no sidecar delays; random draws use the routing RNG (upstream: wall-clock seeded); SLO headers come from the scenario's slos.classes ttft_ms / tpot_ms",
   ),
   // ---- labels, headers, topology, multimodal, multi-cluster
   def(
@@ -722,8 +749,20 @@ const TYPES: PluginTypeInfo[] = [
     "filter",
     "needs pod labels (llm-d.ai/context-length-range), which gatelab pools do not carry",
   ),
-  refused("endpoint-attribute-filter", "filter", "filters on endpoint attributes, which gatelab pools do not carry"),
-  refused("endpoint-attribute-scorer", "scorer", "scores endpoint attributes, which gatelab pools do not carry"),
+  def(
+    "endpoint-attribute-filter",
+    "filter",
+    "keeps endpoints whose scalar attribute passes a threshold (onMissing Pass/Fail, fallbackOnEmpty); GPUUtilization from dcgm-extractor",
+    endpointAttributeFilterParams,
+    (n, p, env) => new EndpointAttributeFilter(n, p, env.gpuUtilization()),
+  ),
+  def(
+    "endpoint-attribute-scorer",
+    "scorer",
+    "linear lower/higher-is-better on a scalar attribute, fixed or adaptive range, missing → 0; GPUUtilization from dcgm-extractor",
+    endpointAttributeScorerParams,
+    (n, p, env) => new EndpointAttributeScorer(n, p, env.gpuUtilization()),
+  ),
   // Without a peer topology on the request the filter keeps every endpoint and the scorer gives 0 everywhere
   // (llm-d-router pkg/epp/framework/plugins/scheduling/filter/topologyaffinity/filter.go L81–L85,
   // scorer/topologyaffinity/scorer.go L105–L114); gatelab pools carry no node topology.
@@ -797,8 +836,11 @@ const TYPES: PluginTypeInfo[] = [
   noop("notification-source", "data-source", "Kubernetes object notifications; pools are static"),
   noop("models-data-source", "data-source", "lists served models (/v1/models); no simulated plugin reads it"),
   noop("models-data-extractor", "extractor", "extracts served models; no simulated plugin reads it"),
-  noop("dcgm-data-source", "data-source", "scrapes DCGM GPU metrics; no simulated plugin reads them"),
-  noop("dcgm-extractor", "extractor", "extracts DCGM GPU metrics; no simulated plugin reads them"),
+  dataLayer("dcgm-data-source", "data-source", "polls DCGM GPU metrics every `interval` for dcgm-extractor"),
+  caveat(
+    dataLayer("dcgm-extractor", "extractor", "GPUUtilization = DCGM_FI_DEV_GPU_UTIL ÷ 100 per endpoint"),
+    GPU_UTIL_WHY,
+  ),
   noop("file-discovery", "discovery", "endpoints from a file; gatelab endpoints are the scenario's pools"),
   noop("request-attribute-reporter", "request-control", "reports request attributes as response headers/metrics"),
   noop("agent-identity", "request-control", "sets an agent-identity request header"),

@@ -3,7 +3,7 @@
  * llm-d) into gatelab's routing pipeline.
  *
  * Source: GIE `pkg/epp/config/loader/{loader.go,defaults.go}` (v1.0 → GIE last), llm-d-router HEAD
- * `pkg/epp/config/loader/*`; schema and defaulting rules from reference/policies.md §2.9, loader notes §8.5.
+ * `pkg/epp/config/loader/*`; schema and defaulting rules: docs/reference.md#endpointpickerconfig-loading-and-presets.
  * - `apiVersion` `inference.networking.x-k8s.io/v1alpha1` (GIE) or `llm-d.ai/v1alpha1` (llm-d-router); `kind`
  *   `EndpointPickerConfig`. Top-level decoding is strict: unknown keys are errors.
  * - `plugins[]`: `name` (defaults to `type`), `type` (aliases such as `kv-cache-scorer` accepted), `parameters`

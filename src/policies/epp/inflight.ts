@@ -2,7 +2,7 @@
  * llm-d's `inflight-load-producer` (router-local token load per endpoint) and `token-load-scorer`.
  *
  * Source: llm-d-router HEAD `dataproducer/inflightload/*`, `scorer/tokenload/*`, `token_estimator.go`
- * (reference/policies.md §2.4.6). HEAD default (`addEstimatedOutputTokens: false`): at PreRequest the target's
+ * (docs/reference.md#endpoint-picker-scorers). HEAD default (`addEstimatedOutputTokens: false`): at PreRequest the target's
  * `Tokens` grows by the request's uncached input on that endpoint (`input − matchBlocks·blockSize`, from the
  * approximate prefix producer) and that share is released at the first response chunk, so `Tokens` ≈ prefill work
  * still pending. With `addEstimatedOutputTokens: true` it also adds the output estimate `round(input × 1.5)`

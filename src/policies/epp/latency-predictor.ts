@@ -250,7 +250,19 @@ const C_F1 = 5;
 /** Features of the primary (decode) endpoint, for TPOT. */
 const C_F2 = 12;
 const F_WIDTH = 7;
-const COLUMNS = C_F2 + F_WIDTH;
+/** Tokens this request holds in the GIE 1.5 scorer's own prefill-tokens counter. */
+const C_OWN = C_F2 + F_WIDTH;
+const COLUMNS = C_OWN + 1;
+
+/**
+ * `router`: llm-d-router's `predicted-latency-producer` (running requests and prefill tokens in flight from the
+ * in-flight load producer; TPOT neutralised on prefill pods). `gie-1.5-scorer`: the engine inside GIE release-1.5's
+ * `predicted-latency-scorer` (`pkg/epp/framework/plugins/scheduling/scorer/predictedlatency/`): running requests from
+ * the scrape (`buildPredictionRequest`, latencypredictor_helper.go L39–L64), prefill tokens in flight from its own
+ * counter — a request's input added at PreRequest, before the dispatch snapshot, and released at the end of the stream
+ * (requestcontrol_hooks.go L190–L200, L316) — and no prefill-pod neutralisation (prediction.go L45–L113).
+ */
+export type ProducerFlavor = "router" | "gie-1.5-scorer";
 
 export class PredictedLatencyProducer implements Plugin, Admitter {
   readonly type = "predicted-latency-producer";
@@ -280,6 +292,9 @@ export class PredictedLatencyProducer implements Plugin, Admitter {
   private readonly atLevel: Int32Array;
   private readonly pods: Uint8Array;
   private readonly rows = new RequestRows(COLUMNS);
+  private readonly gie: boolean;
+  /** The GIE 1.5 scorer's own prefill-tokens-in-flight counter per replica. */
+  private readonly own: Float64Array;
   private readonly x1: Float64Array = new Float64Array(TTFT_FEATURES.length);
   private readonly x2: Float64Array = new Float64Array(TPOT_FEATURES.length);
   private readonly f: LatencyFeatures = {
@@ -299,8 +314,11 @@ export class PredictedLatencyProducer implements Plugin, Admitter {
     prefix: PrefixMatchProvider,
     inflight: InflightTokens,
     predictor: LatencyPredictor = new LatencyPredictor(),
+    flavor: ProducerFlavor = "router",
   ) {
     this.name = name;
+    this.gie = flavor === "gie-1.5-scorer";
+    this.own = new Float64Array(init.replicas);
     this.p = params;
     this.predictInProduce = params.predictInPrepareData ?? params.predictInProduce;
     this.init = init;
@@ -374,8 +392,8 @@ export class PredictedLatencyProducer implements Plugin, Admitter {
       const o = r * F_WIDTH;
       this.snap[o] = e.kvCacheUsage;
       this.snap[o + 1] = e.waiting;
-      this.snap[o + 2] = local.inFlight[r]!;
-      this.snap[o + 3] = this.inflight.loads[r] ?? 0;
+      this.snap[o + 2] = this.gie ? e.running : local.inFlight[r]!;
+      this.snap[o + 3] = this.gie ? this.own[r]! : (this.inflight.loads[r] ?? 0);
       const score = m.totalBlocks > 0 ? m.matchBlocks[r]! / m.totalBlocks : 0;
       this.snap[o + 4] = Number.isNaN(score) ? 0 : score;
       this.snap[o + 5] = this.pods[r]!;
@@ -408,7 +426,7 @@ export class PredictedLatencyProducer implements Plugin, Admitter {
         head = buffered - tpot;
       }
       // TPOT neutralised when not streaming or on a prefill pod (prediction.go L106–L115).
-      if (!this.p.streamingMode || this.pods[r] === POD_PREFILL) {
+      if (!this.p.streamingMode || (!this.gie && this.pods[r] === POD_PREFILL)) {
         tpotOk = true;
         head = 0;
       }
@@ -433,6 +451,10 @@ export class PredictedLatencyProducer implements Plugin, Admitter {
     d[o + C_LEVEL] = level;
     this.atLevel[replica * this.levels.length + level]!++;
     this.dispatched[replica]!++;
+    if (this.gie) {
+      this.own[replica]! += req.inputTokens;
+      d[o + C_OWN] = req.inputTokens;
+    }
     // Features exist only for a request this router scheduled in the cycle just run (otherwise there is no
     // scheduling context and, as upstream, no training entry).
     const ok = cycle !== undefined && cycle.req.id === req.id && this.produced === cycle.id;
@@ -442,6 +464,11 @@ export class PredictedLatencyProducer implements Plugin, Admitter {
     for (let k = 0; k < F_WIDTH; k++) {
       d[o + C_F1 + k] = this.snap[ttftAt * F_WIDTH + k]!;
       d[o + C_F2 + k] = this.snap[replica * F_WIDTH + k]!;
+    }
+    if (this.gie) {
+      // The training snapshot is the counter after this request's own tokens were added.
+      d[o + C_F1 + 3] = this.own[ttftAt]!;
+      d[o + C_F2 + 3] = this.own[replica]!;
     }
   }
 
@@ -508,6 +535,10 @@ export class PredictedLatencyProducer implements Plugin, Admitter {
     const r = d[o + C_REPLICA]!;
     this.atLevel[r * this.levels.length + d[o + C_LEVEL]!]!--;
     this.dispatched[r]!--;
+    if (this.gie) {
+      this.own[r]! -= d[o + C_OWN]!;
+      if (this.own[r]! < 1e-9) this.own[r] = 0;
+    }
     this.rows.close(id);
   }
 }

@@ -3,7 +3,7 @@
  *
  * Source: GIE v1.0 `pkg/epp/scheduling/framework/plugins/multi/prefix/{plugin.go,indexer.go}`; GIE v1.2–v1.4 and
  * GIE last / llm-d-sched May-26 `approximateprefix/{hashing.go,indexer.go}`; llm-d-router HEAD
- * `dataproducer/prefixhash/hashing.go` (reference/policies.md §2.4.5, §8.5).
+ * `dataproducer/prefixhash/hashing.go` (docs/reference.md#endpoint-picker-scorers).
  *
  * Index: `hashToPods` (hash → pods holding it) plus one LRU of hashes per pod whose eviction removes the pod from
  * `hashToPods`. Match is a greedy walk over the request's chained block hashes that stops at the first hash no pod

@@ -1,5 +1,5 @@
 /**
- * The flow controller's queue (EPP `pkg/epp/flowcontrol/`, reference/policies.md §2.8.3): one band per priority,
+ * The flow controller's queue (EPP `pkg/epp/flowcontrol/`, docs/reference.md#flow-control): one band per priority,
  * strict priority across bands, caps in requests and bytes per band and globally. Inside a band, one queue per flow
  * (fairness id × priority) and the band's fairness policy picks the flow; inside a flow, the band's ordering policy
  * orders (`policies.ts` has the semantics and sources).

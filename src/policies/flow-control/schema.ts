@@ -1,5 +1,6 @@
 /**
- * Scenario sections of the admission layer (issue 5), validated with zod; errors name the field.
+ * Scenario sections of the admission layer (flow control, quotas, degradation, retries, SLO classes), validated with
+ * zod; errors name the field.
  *
  * ```yaml
  * gateway:

@@ -3,7 +3,7 @@
  * `featureGates: [flowControl]` (its `flowControl` section, `saturationDetector` and `usageLimitPolicyPluginRef`
  * pointing into `plugins[]`).
  *
- * Defaults (reference/policies.md §2.8.3, router HEAD): band `maxBytes` 1 GB, band `maxRequests` 5000 (0 = the
+ * Defaults (router HEAD, docs/reference.md#flow-control): band `maxBytes` 1 GB, band `maxRequests` 5000 (0 = the
  * default), global limits unlimited, `defaultRequestTTL` 60 s, `global-strict-fairness-policy`,
  * `fcfs-ordering-policy`, `static-usage-limit-policy` threshold 1.0, detector `utilization-detector` (5 / 0.8 /
  * 200 ms). Dispatch cycle: on every enqueue and every 1 ms tick; TTL sweep every 1 s. 429 on capacity rejection and on

@@ -2,7 +2,7 @@
  * dynamo-kv: NVIDIA Dynamo's KV-aware router, classic cost formula (the one its docs still document).
  *
  * Source: ai-dynamo/dynamo `docs/router/kv_cache_routing.md`, `lib/kv-router/src/scheduling/{config.rs,selector.rs}`
- * (reference/policies.md §3). For each candidate worker w:
+ * (docs/reference.md#other-routers). For each candidate worker w:
  * ```
  * overlap_w        = cached prefix blocks of the request on w   (from KV events, engine block size B)
  * prefill_blocks_w = (tokens still to prefill on w + ISL − overlap_w·B) / B
