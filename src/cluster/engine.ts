@@ -291,7 +291,7 @@ export class Simulation implements ReplicaListener, Timers {
       for (let i = 0; i < p.replicas; i++) {
         const rank = i % dp;
         endpointOf.push(podEndpoint ? index - rank : index);
-        if (podEndpoint && rank === 0) this.balancers[index] = new DpBalancer(index, dp);
+        this.balancers.push(podEndpoint && rank === 0 ? new DpBalancer(index, dp) : undefined);
         const r = new Replica(index++, p.name, i, p.model, p.engine, p.cost, this);
         // Fast-forward needs no per-step observer; KV events must be emitted at their own step times.
         r.fastForward = opts.fastForward !== false && !router.wantsKvEvents;
