@@ -306,6 +306,37 @@ describe("latency-scorer / slo-headroom-tier-filter / latency-slo-admitter", () 
     expect(p.ttftHeadroom[1]).toBe(25);
   });
 
+  it("prefix-cache-affinity-filter with ttftSource latencyPredictor releases when the sticky TTFT is > 5 s worse", () => {
+    const r = latencyRouter(
+      [
+        { type: "predicted-latency-producer" },
+        {
+          type: "prefix-cache-affinity-filter",
+          parameters: { affinityThreshold: 0.99, ttftSource: "latencyPredictor", maxTTFTPenaltyMs: 5000 },
+        },
+        { type: "random-picker" },
+      ],
+      [{ pluginRef: "prefix-cache-affinity-filter" }, { pluginRef: "random-picker" }],
+      SLO_INIT(2, { traceDecisions: false }),
+    );
+    fixModel(r);
+    const warm = request([{ id: 7, tokens: 64 }]);
+    r.route(warm, context(warm, endpoints(2)));
+    r.onDispatch!(warm, 0, 0); // replica 0 now holds the prompt's 4 blocks (router-side index)
+    const picks = (waiting0: number) => {
+      const seen = new Set<number>();
+      for (let i = 0; i < 30; i++) {
+        const a = request([{ id: 7, tokens: 64 }]);
+        const eps2 = endpoints([{ waiting: waiting0 }, { waiting: 0 }]);
+        seen.add((r.route(a, context(a, eps2, { seed: i })) as RoutingDecision).replica);
+      }
+      return [...seen].sort();
+    };
+    // Predicted TTFT 5 + 10·waiting: 4,005 vs 5 ms (gap 4,000 ≤ 5,000) → sticky only; 6,005 vs 5 → released.
+    expect(picks(400)).toEqual([0]);
+    expect(picks(600)).toEqual([0, 1]);
+  });
+
   it("records observed TTFT and TPOT (streaming) with the features seen when it was scheduled", () => {
     const r = latencyRouter(
       [{ type: "predicted-latency-producer", parameters: { streamingMode: true } }, ...scorerCfg.slice(1)],

@@ -436,11 +436,15 @@ const TYPES: PluginTypeInfo[] = [
         p.saturationDetectorRef !== undefined
           ? (env.plugin(p.saturationDetectorRef) as unknown as EndpointSaturation)
           : undefined,
+        p.ttftSource === "latencyPredictor" && p.maxTTFTPenaltyMs > 0
+          ? latencyProducer(env, p.latencyPredictionInfoProducerName)
+          : undefined,
       ),
     (p) =>
-      p.saturationDetectorRef !== undefined
-        ? [{ path: ["saturationDetectorRef"], name: p.saturationDetectorRef, kinds: ["detector"] }]
-        : [],
+      (p.saturationDetectorRef !== undefined
+        ? [{ path: ["saturationDetectorRef"], name: p.saturationDetectorRef, kinds: ["detector"] as PluginKind[] }]
+        : ([] as PluginRef[])
+      ).concat(latencyRefs(p.latencyPredictionInfoProducerName)),
   ),
   def(
     "decision-tree-filter",

@@ -165,7 +165,11 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     this.name = name;
     this.settings = settings;
     this.numGpuBlocks = init.numGpuBlocks;
-    this.index = new LruHolderIndex(init.replicas);
+    // Sized from the LRUs' capacities up front (the KV cache's blocks when auto-tuned), so that a long run does not
+    // rehash the index as it fills; at most 2^20 holdings here (32 MB of entries), beyond that it grows.
+    let holdings = 0;
+    for (let r = 0; r < init.replicas; r++) holdings += this.capacity(r);
+    this.index = new LruHolderIndex(init.replicas, Math.min(holdings, 1 << 20));
     this.matchBlocks = new Int32Array(init.replicas);
     this.result = { matchBlocks: this.matchBlocks, totalBlocks: 0, blockSize: settings.blockSizeTokens };
   }
