@@ -220,7 +220,7 @@ export function fitCoefficients(experiments: readonly Experiment[], kind: ModelK
   const train = experiments.filter((e) => e.actual_vllm_ms !== undefined);
   if (train.length === 0) throw new Error("calibration needs at least one experiment with actual_vllm_ms");
   const family = o.family ?? familyFor(kind, train);
-  const priorWeight = o.priorWeight ?? 1;
+  const priorWeight = (o.priorWeight ?? 1) * (family.priorWeight ?? 1);
   const maxIter = o.maxIterations ?? 8;
   const workloadMode = o.workloadMode ?? "fresh";
   let theta = o.start ? Float64Array.from(o.start.theta) : Float64Array.from(family.prior);
