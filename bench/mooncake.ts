@@ -4,7 +4,7 @@
  */
 import { runScenario } from "../src/lab/run.ts";
 import { packageRoot, parseScenario } from "../src/scenario.ts";
-import { finish, now, result } from "./common.ts";
+import { finish, mark, result } from "./common.ts";
 
 const yaml = `name: mooncake
 seed: 42
@@ -15,12 +15,11 @@ pools:
 gateway: { policy: gie-default }
 workload: { type: trace, format: mooncake, path: ../../shared/data/mooncake/conversation_trace.jsonl }
 `;
+const t = mark();
 const loaded = parseScenario(yaml, "mooncake", `${packageRoot()}/scenarios`);
-const t = now();
 const out = runScenario(loaded);
-const wall = now() - t;
 finish(
   "mooncake (16 replicas, gie-default)",
-  result("mooncake", out.summary.requests.total, out.result.events, wall),
+  result("mooncake", out.summary.requests.total, out.result.events, t),
   `hit rate ${(out.summary.prefix_cache_hit_rate * 100).toFixed(1)} %, TTFT p95 ${out.summary.ttft_ms.p95.toFixed(0)} ms`,
 );

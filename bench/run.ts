@@ -1,13 +1,21 @@
 /**
  * `npm run bench` runs every benchmark, `npm run bench -- NAME [args]` one. Each runs in its own Node process (so
- * that its peak RSS is its own) and prints a readable line then, as its last line, one JSON object.
+ * that its peak RSS is its own) and prints a readable line then, as its last line, one JSON object (bench/common.ts).
+ * To compare two builds, use scripts/bench-paired.mjs (docs/performance.md): ratios only from interleaved pairs.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const BENCHES = ["blis-chat-r40", "chat-1m", "mooncake", "sweep-scaling", "workload-stream"] as const;
+export const BENCHES = [
+  "blis-chat-r40",
+  "chat-1m",
+  "chat-memory",
+  "mooncake",
+  "sweep-scaling",
+  "workload-stream",
+] as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";

@@ -4,12 +4,13 @@
  * requests in flight (each completes 2 s after it arrives, so the stream is consumed in time order, as the engine
  * does). Memory must stay flat: peak RSS is printed and must stay under 500 MB.
  *
- * Usage: `npx tsx bench/workload-stream.ts [requests]`. Last line: one JSON object
- * `{"name","requests","events","wall_s","requests_per_s","events_per_s","peak_rss_mb"}` (events = requests here).
+ * Usage: `npm run bench -- workload-stream [requests]`. Last line: one JSON object (bench/common.ts; events =
+ * requests here).
  */
 import { EventHeap } from "../src/sim/heap.ts";
 import type { Request } from "../src/sim/request.ts";
 import { buildWorkload } from "../src/workloads/index.ts";
+import { finish, mark, result } from "./common.ts";
 
 const N = Number(process.argv[2] ?? 1_000_000);
 
@@ -34,7 +35,7 @@ function sampleRss(): void {
   if (r > peakRss) peakRss = r;
 }
 
-const t0 = process.hrtime.bigint();
+const t0 = mark();
 const src = buildWorkload(workload, { seed: 1, baseDir: ".", maxRequests: N });
 const heap = new EventHeap(4096);
 const inFlight = new Map<number, Request>();
@@ -63,22 +64,9 @@ while (next !== undefined || heap.size > 0) {
   if ((requests & 0xffff) === 0) sampleRss();
 }
 sampleRss();
-const wall = Number(process.hrtime.bigint() - t0) / 1e9;
 const peakMb = peakRss / (1024 * 1024);
-
-process.stdout.write(
-  `workload-stream: ${requests.toLocaleString("en-US")} requests (${(promptTokens / requests).toFixed(0)} prompt tokens on average) ` +
-    `generated and replayed in ${wall.toFixed(2)} s (${Math.round(requests / wall).toLocaleString("en-US")} req/s), ` +
-    `peak RSS ${peakMb.toFixed(1)} MB (limit 500 MB)\n`,
-);
-process.stdout.write(
-  `${JSON.stringify({
-    name: "workload-stream",
-    requests,
-    events: requests,
-    wall_s: Number(wall.toFixed(3)),
-    requests_per_s: Math.round(requests / wall),
-    events_per_s: Math.round(requests / wall),
-    peak_rss_mb: Number(peakMb.toFixed(1)),
-  })}\n`,
+finish(
+  "workload-stream",
+  result("workload-stream", requests, requests, t0),
+  `${(promptTokens / requests).toFixed(0)} prompt tokens on average; peak RSS sampled ${peakMb.toFixed(1)} MB (limit 500 MB)`,
 );

@@ -23,25 +23,6 @@ export const LAYERS = [
   { name: "cli", paths: ["src/cli/"] },
 ];
 
-/**
- * Upward edges allowed for types only (`import type`, erased at build time): the report renders the shapes the lab
- * computes (a drill's phases, a check's verdicts) and never calls a lab workflow.
- */
-export const TYPE_ONLY_UP = [{ from: "report", to: "lab" }];
-
-/**
- * Known violations, each to be removed by the change that fixes it (the check fails on any other, and on an entry
- * here that no longer occurs): landed by parallel work while the layering was being introduced.
- */
-export const KNOWN = [
-  // The summary carries the inference-perf stage summary, typed in the report that computes it: the type and its
-  // computation belong in metrics/.
-  "src/metrics/summary.ts (metrics) imports src/report/inference-perf-stages.ts (report) (types), a layer above it",
-  "import cycle: src/metrics/summary.ts → src/report/inference-perf-stages.ts → src/report/inference-perf.ts → src/report/openmetrics-cli.ts → src/metrics/summary.ts",
-  // hf-config.ts builds catalog types and the catalog calls it: the spec types belong in a file of their own.
-  "import cycle: src/models/catalog.ts → src/models/hf-config.ts → src/models/catalog.ts",
-];
-
 /** Index in LAYERS of a repository-relative path, or -1. */
 export function layerOf(path) {
   return LAYERS.findIndex((l) => l.paths.some((p) => (p.endsWith("/") ? path.startsWith(p) : path === p)));
@@ -95,11 +76,7 @@ function listTs(root, dir) {
  * check, so a test can show that a deliberate back-edge is caught without writing into src/.
  * Returns the violations as sentences (empty: the layering holds).
  */
-export function checkLayers({
-  root = join(dirname(fileURLToPath(import.meta.url)), ".."),
-  extra = {},
-  useKnown = true,
-} = {}) {
+export function checkLayers({ root = join(dirname(fileURLToPath(import.meta.url)), ".."), extra = {} } = {}) {
   const files = new Map();
   for (const f of listTs(root, "src")) files.set(f, readFileSync(join(root, f), "utf8"));
   for (const [f, text] of Object.entries(extra)) files.set(f, text);
@@ -117,8 +94,7 @@ export function checkLayers({
         continue;
       }
       edges.push(target);
-      const allowed = typeOnly && TYPE_ONLY_UP.some((e) => e.from === LAYERS[from]?.name && e.to === LAYERS[to]?.name);
-      if (from >= 0 && to > from && !allowed) {
+      if (from >= 0 && to > from) {
         problems.push(
           `${file} (${LAYERS[from].name}) imports ${target} (${LAYERS[to].name})${typeOnly ? " (types)" : ""}, a layer above it: ` +
             `layers point down (${LAYERS.map((l) => l.name).join(" < ")})`,
@@ -128,12 +104,7 @@ export function checkLayers({
     graph.set(file, edges);
   }
   for (const cycle of cycles(graph)) problems.push(`import cycle: ${[...cycle, cycle[0]].join(" → ")}`);
-  const known = (p) => KNOWN.find((k) => p.startsWith(k));
-  const stale = useKnown ? KNOWN.filter((k) => !problems.some((p) => p.startsWith(k))) : [];
-  return [
-    ...problems.filter((p) => !useKnown || known(p) === undefined),
-    ...stale.map((k) => `fixed, remove from KNOWN in scripts/check-layers.mjs: ${k}`),
-  ];
+  return problems;
 }
 
 /** Strongly connected components with more than one file, or a file importing itself (Tarjan). */
@@ -177,7 +148,5 @@ if (process.argv[1] && relative(process.argv[1], fileURLToPath(import.meta.url))
     console.error(`${problems.length} layering problem(s)`);
     process.exit(1);
   }
-  console.log(
-    `layers ok: ${LAYERS.map((l) => l.name).join(" < ")}; no other import cycle (${KNOWN.length} known, in KNOWN)`,
-  );
+  console.log(`layers ok: ${LAYERS.map((l) => l.name).join(" < ")}; no import cycle; no exceptions`);
 }

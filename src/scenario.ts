@@ -10,6 +10,7 @@ import { z } from "zod";
 import { InputError, readTextInput } from "./errors.ts";
 import { findGpu, findModel, listGpus, listModels } from "./models/catalog.ts";
 import { CostModelSchema } from "./models/cost-factory.ts";
+import { KV_LINKS } from "./models/kv-transfer.ts";
 import { DEFAULT_MAX_LORA_RANK, DEFAULT_TARGET_MODULES, TARGET_MODULES, VLLM_MAX_LORA_RANKS } from "./models/lora.ts";
 import { SCHEDULING_POLICIES } from "./models/seq.ts";
 import { ENGINE_DEFAULTS } from "./models/vllm-defaults.ts";
@@ -191,6 +192,17 @@ export const PoolSchema = z
     }
   });
 
+/**
+ * P/D disaggregation: the link a prompt's KV moves over from a prefill pod to a decode pod (`src/models/kv-transfer.ts`).
+ * `link: rdma` (default; NIXL over a 400 Gb/s ConnectX-7 NIC per GPU: 50 GB/s) or `nvlink` (450 GB/s per direction);
+ * `bandwidth_gb_s` (GB/s per GPU, one direction) and `latency_us` (per transfer, default 50) override the link's.
+ */
+export const KvTransferSchema = z.strictObject({
+  link: z.enum(KV_LINKS, { error: `expected one of ${KV_LINKS.join(", ")}` }).default("rdma"),
+  bandwidth_gb_s: z.number().positive().optional(),
+  latency_us: z.number().nonnegative().optional(),
+});
+
 /** Latency targets; `*_ms` on the named percentile of the cluster summary. */
 export const SloSchema = z
   .object({
@@ -223,6 +235,8 @@ export const ScenarioSchema = z
     slos: SloSchema.default({}),
     /** Client retry behaviour per SLO class or workload component (absent: clients do not retry). */
     clients: ClientsSchema.optional(),
+    /** P/D disaggregation: the KV transfer link (absent: NIXL over RDMA defaults). */
+    kv_transfer: KvTransferSchema.optional(),
     /** Period of the per-replica time series (queue, running, KV usage) used by charts. */
     sample_interval_s: z.number().positive().default(1),
   })

@@ -24,13 +24,15 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The candidate closest to `name` when it is close enough to be a likely typo (distance ≤ 2, and at most a third of
- * the longer name; case-insensitive), else undefined.
+ * the longer name; case-insensitive), else the one candidate that is `name` plus a `_suffix` (a unit left out:
+ * `ttft_p95` → `ttft_p95_ms`), else undefined.
  */
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
   const low = name.toLowerCase();
+  const list = [...candidates];
   let best: string | undefined;
   let bestD = Number.POSITIVE_INFINITY;
-  for (const c of candidates) {
+  for (const c of list) {
     const d = editDistance(low, c.toLowerCase());
     if (d < bestD) {
       bestD = d;
@@ -39,7 +41,9 @@ export function closest(name: string, candidates: Iterable<string>): string | un
   }
   if (best === undefined || bestD === 0) return bestD === 0 ? best : undefined;
   const limit = Math.min(2, Math.max(1, Math.floor(Math.max(low.length, best.length) / 3)));
-  return bestD <= limit ? best : undefined;
+  if (bestD <= limit) return best;
+  const extended = list.filter((c) => c.toLowerCase().startsWith(`${low}_`));
+  return extended.length === 1 ? extended[0] : undefined;
 }
 
 /** `; did you mean "x"?` or "". */

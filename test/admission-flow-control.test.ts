@@ -136,8 +136,10 @@ describe("configuration", () => {
     expect(s.enabled).toBe(true);
     expect(s.maxBytes).toBe(10 * 2 ** 30);
     expect(s.ttlS).toBe(60);
-    expect(s.defaultBand).toEqual({ maxBytes: 10 * 2 ** 30, maxRequests: 5000 });
-    expect(s.bands.get(100)).toEqual({ maxBytes: 5 * 2 ** 30, maxRequests: 500 });
+    const dflt = { fairness: { type: "global-strict-fairness-policy" }, ordering: "fcfs-ordering-policy" };
+    expect(s.defaultBand).toEqual({ maxBytes: 10 * 2 ** 30, maxRequests: 5000, ...dflt });
+    expect(s.bands.get(100)).toEqual({ maxBytes: 5 * 2 ** 30, maxRequests: 500, ...dflt });
+    expect(s.perFlow).toBe(false);
     expect(s.threshold).toBe(1);
     expect(s.detector.type).toBe("utilization-detector");
     // Without the feature gate the section is not honoured (as the EPP).
@@ -179,8 +181,15 @@ requests: 5
       /s\.yaml:4: gateway\.flow_control\.maxBytes: expected a non-negative quantity/,
     );
     expect(err(`{defaultRequestTTL: soon}`)).toMatch(/gateway\.flow_control\.defaultRequestTTL: expected a duration/);
-    expect(err(`{priorityBands: [{priority: 1, orderingPolicyRef: edf-ordering-policy}]}`)).toMatch(
-      /gateway\.flow_control\.priorityBands\.0\.orderingPolicyRef: ordering policy "edf-ordering-policy" is not simulated/,
+    expect(err(`{priorityBands: [{priority: 1, orderingPolicyRef: lifo-ordering-policy}]}`)).toMatch(
+      /gateway\.flow_control\.priorityBands\.0\.orderingPolicyRef: ordering policy "lifo-ordering-policy" is not simulated; accepted: fcfs-ordering-policy, edf-ordering-policy, slo-deadline-ordering-policy/,
+    );
+    expect(err(`{priorityBands: [{priority: 1, orderingPolicyRef: edf-ordering-policy}]}`)).toBe("no error");
+    expect(
+      err(`{defaultPriorityBand: {fairnessPolicyRef: {type: program-aware-fairness, parameters: {strategy: wfq}}}}`),
+    ).toMatch(/defaultPriorityBand\.fairnessPolicyRef.*only "las" is supported/);
+    expect(err(`{usageLimitPolicy: {type: soft-reflective-ceiling-policy, parameters: {k: 1}}}`)).toMatch(
+      /gateway\.flow_control\.usageLimitPolicy\.parameters/,
     );
     expect(err(`{maxQueue: 5}`)).toMatch(/gateway\.flow_control\.maxQueue: unknown field "maxQueue"/);
     expect(err(`{saturationDetector: {type: utilization-detector, parameters: {queueDepthThreshold: -1}}}`)).toMatch(

@@ -40,7 +40,8 @@ describe("physics cost model (BLIS trained-physics, iter29)", () => {
     expect(b.tpPerToken).toBe(0);
   });
 
-  // reference/simulators.md §2.4, worked example (µs, rounded in the table).
+  // BLIS trained-physics worked out for Llama-3.1-8B / H100 / TP 1 (µs, rounded;
+  // docs/reference.md#blis-inference-sim-facts).
   const prefillRows: [number, number][] = [
     [128, 7112],
     [512, 7965],
@@ -160,7 +161,7 @@ describe("linear cost model (BLIS blackbox)", () => {
     // 6472.007648778123 + 19.79721387814611·100 + 304.4021040302657·10 = 11,495.750076895391 µs
     expect(m.stepMicros(b)).toBeCloseTo(11495.750076895391, 9);
     expect(m.stepTime(b)).toBeCloseTo(0.0114957500768954, 15);
-    // the rounded figures of reference/simulators.md §2.4(c): 6472.01 + 1979.7 + 3044.0 = 11,495.71
+    // BLIS blackbox row (data/blis/blackbox_coefficients.csv), rounded: 6472.01 + 1979.7 + 3044.0 = 11,495.71
     const rounded = new LinearCostModel({ beta: [6472.01, 19.797, 304.4], alpha: [0, 0, 0], source: "test" });
     expect(rounded.stepMicros(b)).toBeCloseTo(11495.71, 9);
     // overheads: α0 10,326.27 µs before the queue; no per-token terms in this fit

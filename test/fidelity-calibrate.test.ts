@@ -11,8 +11,9 @@ import {
   physicsBeta,
   record,
 } from "../src/lab/calibrate.ts";
-import { type Family, FIT_NOISE, ROOFLINE_PRIOR, rooflineFamily } from "../src/lab/fit-families.ts";
+import { type Family, FIT_NOISE } from "../src/lab/fit-families.ts";
 import { type Experiment, METRICS, type Metrics, parseValidationSet, simulateExperiment } from "../src/lab/validate.ts";
+import { ROOFLINE_PRIOR, rooflineFamily } from "../src/models/cost-calibration.ts";
 import { parseCoefficientFile } from "../src/models/cost-factory.ts";
 import { BLIS_TRAINED_PHYSICS_ITER29 } from "../src/models/cost-physics.ts";
 import { runFidelityCli } from "./helpers/fidelity-cli.ts";
@@ -164,7 +165,7 @@ describe("gatelab calibrate (CLI)", () => {
   it("bad input is an InputError naming the field", async () => {
     await expect(
       cli(["calibrate", "--data", CAL_FILE, "--model", "nonesuch", "--out", join(dir, "x.json")]),
-    ).rejects.toThrow(/--model: expected one of linear, physics, kernel, roofline, got "nonesuch"/);
+    ).rejects.toThrow(/--model: expected one of roofline, physics, linear, kernel, got "nonesuch"/);
     await expect(cli(["calibrate", "--data", join(dir, "none.json"), "--out", join(dir, "x.json")])).rejects.toThrow(
       /none\.json: cannot read/,
     );

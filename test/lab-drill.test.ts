@@ -66,6 +66,32 @@ describe("drill verdicts", () => {
     expect(formatDrill(d)).toContain("verdict: PASS");
   });
 
+  it("a wrapSource (the CLI's progress line) sees every request the engine pulls and changes no result", () => {
+    const plain = drill(loaded, { factor: 1.5, at: 2, duration: 2 });
+    let pulled = 0;
+    let lastArrival = -1;
+    let ordered = true;
+    const watched = drill(loaded, {
+      factor: 1.5,
+      at: 2,
+      duration: 2,
+      wrapSource: (src) => ({
+        next() {
+          const r = src.next();
+          if (r !== undefined) {
+            pulled++;
+            if (r.arrival < lastArrival) ordered = false;
+            lastArrival = r.arrival;
+          }
+          return r;
+        },
+      }),
+    });
+    expect(pulled).toBe(plain.phases.reduce((a, p) => a + p.requests, 0));
+    expect(ordered).toBe(true);
+    expect(formatDrill(watched)).toBe(formatDrill(plain));
+  });
+
   it("a spike that swamps the replicas fails, and recovery takes time", () => {
     const s = structuredClone(loaded.scenario);
     delete s.requests;

@@ -8,7 +8,7 @@ describe("NumMap", () => {
     const key = fc
       .tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 40 }))
       .map(([hi, lo]) => hi * 4294967296 + lo * 16);
-    const op = fc.tuple(fc.integer({ min: 0, max: 2 }), key, fc.integer({ min: -5, max: 1000 }));
+    const op = fc.tuple(fc.integer({ min: 0, max: 3 }), key, fc.integer({ min: -5, max: 1000 }));
     fc.assert(
       fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
         const m = new NumMap(2);
@@ -19,6 +19,10 @@ describe("NumMap", () => {
             ref.set(k, v);
           } else if (kind === 1) {
             expect(m.delete(k)).toBe(ref.delete(k));
+          } else if (kind === 3) {
+            // exchange: the previous value (or -1 when absent), one probe
+            expect(m.exchange(k, v)).toBe(ref.get(k) ?? -1);
+            ref.set(k, v);
           }
           expect(m.get(k, -99)).toBe(ref.has(k) ? ref.get(k) : -99);
           expect(m.size).toBe(ref.size);

@@ -2,14 +2,11 @@
 // durations, tail hashes.
 import { describe, expect, it } from "vitest";
 import { HashRing, parseDurationSeconds, partialTailHash } from "../src/policies/common.ts";
-import {
-  CountedHolderIndex,
-  ExpiringSet,
-  HolderIndex,
-  LruHolderIndex,
-  RequestTable,
-  StampLru,
-} from "../src/policies/indexes.ts";
+import { ExpiringSet } from "../src/policies/indexes/expiring-set.ts";
+import { CountedHolderIndex, HolderIndex } from "../src/policies/indexes/holder-index.ts";
+import { LruHolderIndex } from "../src/policies/indexes/lru-holder-index.ts";
+import { RequestRows } from "../src/policies/indexes/request-rows.ts";
+import { StampLru } from "../src/policies/indexes/stamp-lru.ts";
 import { endpoints } from "../src/policies/testing.ts";
 import { blockHashes, hashString, mix, type Segment } from "../src/sim/hash.ts";
 
@@ -150,7 +147,7 @@ describe("HolderIndex against a reference (random operations)", () => {
 describe("LruHolderIndex", () => {
   for (const replicas of [4, 33]) {
     it(`is a HolderIndex plus one StampLru per replica (${replicas} replicas, shared and private hashes)`, () => {
-      const u = new LruHolderIndex(replicas, 16, 700); // renumbers its stamps now and then
+      const u = new LruHolderIndex(replicas, 16); // grows its tables on the way
       const holders = new HolderIndex(replicas);
       const lrus = Array.from({ length: replicas }, () => new StampLru());
       const next = keyStream(11 + replicas);
@@ -229,9 +226,9 @@ describe("ExpiringSet", () => {
   });
 });
 
-describe("RequestTable", () => {
+describe("RequestRows", () => {
   it("keeps a row per request, recycles rows, grows", () => {
-    const t = new RequestTable(2);
+    const t = new RequestRows(2);
     for (let id = 0; id < 200; id++) {
       const o = t.open(id * 7919);
       t.data[o] = id;

@@ -1,4 +1,4 @@
-// EndpointPickerConfig import (reference/policies.md §2.9–§2.10), presets, gateway schema.
+// EndpointPickerConfig import (docs/reference.md#endpointpickerconfig-loading-and-presets), presets, gateway schema.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -132,9 +132,10 @@ describe("config errors name the file, line, plugin and accepted values", () => 
     );
   });
   it("known but not simulated: loads, refused when run", () => {
-    const cfg = loadEppConfig(`${HEAD}plugins:\n- type: latency-scorer\n`, "x.yaml");
+    // (latency-scorer, the example here before, is simulated since the latency predictor landed.)
+    const cfg = loadEppConfig(`${HEAD}plugins:\n- type: multicluster-queue-scorer\n`, "x.yaml");
     expect(() => createRouterFromEpp(cfg, routerInit(2))).toThrow(
-      /x\.yaml: plugin "latency-scorer" \(type latency-scorer\): recognised, not simulated: needs the online-trained latency predictor/,
+      /x\.yaml: plugin "multicluster-queue-scorer" \(type multicluster-queue-scorer\): recognised, not simulated: multi-cluster is not simulated/,
     );
   });
   it("unknown parameter", () => {
@@ -150,16 +151,23 @@ describe("config errors name the file, line, plugin and accepted values", () => 
     expect(
       err(() => loadEppConfig(`${HEAD}plugins:\n- type: queue-scorer\n  parameters: {x: 1}\n`, "q.yaml")),
     ).toContain('plugin "queue-scorer" (type queue-scorer): unknown parameter "x"; accepted parameters: none');
+    expect(
+      err(() =>
+        loadEppConfig(`${HEAD}plugins:\n- type: prefix-cache-scorer\n  parameters: {blockSizeTokenz: 16}\n`, "r.yaml"),
+      ),
+    ).toContain('unknown parameter "blockSizeTokenz" (did you mean "blockSizeTokens"?); accepted parameters: ');
   });
   it("bad parameter values", () => {
     expect(
       err(() =>
         loadEppConfig(
-          `${HEAD}plugins:\n- type: prefix-cache-affinity-filter\n  parameters:\n    ttftSource: latencyPredictor\n`,
+          `${HEAD}plugins:\n- type: prefix-cache-affinity-filter\n  parameters:\n    ttftSource: predictor\n`,
           "a.yaml",
         ),
       ),
-    ).toMatch(/a\.yaml:6: plugins\.0\.parameters\.ttftSource: .*expected "prefillThroughput", got "latencyPredictor"/);
+    ).toMatch(
+      /a\.yaml:6: plugins\.0\.parameters\.ttftSource: .*expected "prefillThroughput" \| "latencyPredictor", got "predictor"/,
+    );
     expect(
       err(() =>
         loadEppConfig(

@@ -1,4 +1,5 @@
-// Pickers, filters and saturation detection against reference/policies.md §2.3, §2.5, §2.8.
+// Pickers, filters and saturation detection against the upstream rules (docs/reference.md#endpoint-picker-pipeline,
+// #endpoint-picker-filters-and-saturation-detectors, #flow-control).
 import { describe, expect, it } from "vitest";
 import { affinityFilterParams, PrefixCacheAffinityFilter } from "../src/policies/epp/affinity-filter.ts";
 import {

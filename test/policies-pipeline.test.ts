@@ -1,4 +1,4 @@
-// The Endpoint Picker pipeline end to end on hand-built endpoints (reference/policies.md §2.2–§2.3, §2.10).
+// The Endpoint Picker pipeline end to end on hand-built endpoints (docs/reference.md#endpoint-picker-pipeline).
 import { describe, expect, it } from "vitest";
 import { loadEppConfigFile, normalizeEppConfig } from "../src/policies/epp/config.ts";
 import type { InflightLoadProducer } from "../src/policies/epp/inflight.ts";

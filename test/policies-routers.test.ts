@@ -1,4 +1,4 @@
-// The routers people compare against (reference/policies.md §3–§6), on hand-built state.
+// The routers people compare against (docs/reference.md#other-routers), on hand-built state.
 import { describe, expect, it } from "vitest";
 import { AibrixPrefixCacheRouter } from "../src/policies/routers/aibrix-prefix-cache.ts";
 import { ConsistentHashRouter } from "../src/policies/routers/consistent-hash.ts";

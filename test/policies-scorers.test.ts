@@ -1,4 +1,5 @@
-// Scorers of the Endpoint Picker / llm-d against values computed by hand from reference/policies.md §2.4.
+// Scorers of the Endpoint Picker / llm-d against values computed by hand from their formulas
+// (docs/reference.md#endpoint-picker-scorers, docs/gateway.md "Scorers").
 import { describe, expect, it } from "vitest";
 import { Cycle, type Scorer } from "../src/policies/epp/framework.ts";
 import { InflightLoadProducer, TokenLoadScorer } from "../src/policies/epp/inflight.ts";

@@ -18,7 +18,7 @@ import {
   type WorkloadMode,
 } from "../lab/validate.ts";
 import { type BenchServer, benchExperiment, loadVllmBench } from "../lab/vllm-bench.ts";
-import type { CostModelInput } from "../models/cost-factory.ts";
+import { COST_MODELS, type CostModelInput } from "../models/cost-factory.ts";
 import { writeFileAtomic } from "../report/atomic.ts";
 import { renderTable } from "../report/table.ts";
 
@@ -293,9 +293,8 @@ export function formatStepFit(f: StepFit, outPath: string): string {
   ].join("\n");
 }
 
-/** Default coefficients per model kind: kernel and physics as the factory (shipped kernel set, BLIS iter29); linear
- * the shipped per-model fits (BLIS's CSV has no row for several models of the calibration set). */
+/** What `validate` prices with when no `--coefficients` is given: the registry's `validateWith`, else the model's own default. */
 function defaultCoefficients(kind: ModelKind): { coefficients?: string } {
-  if (kind === "linear") return { coefficients: "gatelab-h100-vllm-0.15.1-linear" };
-  return {};
+  const set = COST_MODELS[kind].calibration?.validateWith;
+  return set !== undefined ? { coefficients: set } : {};
 }

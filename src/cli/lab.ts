@@ -5,6 +5,7 @@
 import { dirname, join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { InputError } from "../errors.ts";
+import { expectedRequests } from "../lab/budget.ts";
 import { check, formatCheck, junitXml, parseTolerance } from "../lab/check.ts";
 import { defaultSpikeWindow, drill, drillJson, formatDrill, parseDuration, parseFactor } from "../lab/drill.ts";
 import { formatSweep, loadSweepBase, mergeSweeps, parseShard, runSweep, type Shard } from "../lab/sweep.ts";
@@ -16,7 +17,7 @@ import {
   writeOutputSet,
 } from "../report/atomic.ts";
 import { loadScenario } from "../scenario.ts";
-import { onInterrupt } from "./progress.ts";
+import { progressWanted as cliProgressWanted, onInterrupt, simulationProgress } from "./progress.ts";
 
 function parseIntArg(v: string): number {
   const n = Number(v);
@@ -241,7 +242,9 @@ export function registerLabCommands(program: Command): void {
         if (o.out) checkOutputSetDir(o.out);
         const def = defaultSpikeWindow(loaded.scenario);
         if (o.ttftP95 !== undefined && !(o.ttftP95 > 0)) throw new InputError("--ttft-p95: expected milliseconds > 0");
+        const progress = simulationProgress(process.stderr, o.json !== true && cliProgressWanted());
         const d = drill(loaded, {
+          wrapSource: progress.wrap("drill", expectedRequests(loaded.scenario)),
           factor: parseFactor(o.spike),
           at: o.at !== undefined ? parseDuration(o.at, "--at") : def.at,
           duration: o.for !== undefined ? parseDuration(o.for, "--for") : def.duration,
@@ -251,6 +254,7 @@ export function registerLabCommands(program: Command): void {
           ...(o.window !== undefined ? { windowS: parseDuration(o.window, "--window") } : {}),
           ...(o.ttftP95 !== undefined ? { ttftSloMs: o.ttftP95 } : {}),
         });
+        progress.done();
         const text = formatDrill(d);
         if (o.json) process.stdout.write(`${JSON.stringify(drillJson(d), null, 2)}\n`);
         else process.stdout.write(`${text}\n`);

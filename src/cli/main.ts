@@ -26,7 +26,7 @@ import { registerInferencePerfCommands } from "./inference-perf.ts";
 import { registerLabCommands } from "./lab.ts";
 import { registerModelsCommand } from "./models.ts";
 import { registerPoliciesCommand } from "./policies.ts";
-import { simulationProgress } from "./progress.ts";
+import { progressWanted, simulationProgress } from "./progress.ts";
 import { registerTraceCommands } from "./trace.ts";
 
 /** Policies `npm start` and `gatelab compare` use when none are given. */
@@ -112,7 +112,7 @@ export function buildProgram(): Command {
         if (o.out) checkOutputSetDir(o.out);
         if (o.metricsOut !== undefined) checkWritableFile(o.metricsOut, "metrics file");
         const tracer = o.traceDecisions ? decisionTraceWriter(o.traceDecisions) : undefined;
-        const progress = simulationProgress();
+        const progress = simulationProgress(process.stderr, o.json !== true && progressWanted());
         const out = runScenario(loaded, {
           wrapSource: progress.wrap("run", expectedRequests(loaded.scenario)),
           ...(o.policy ? { policy: o.policy } : {}),
@@ -208,7 +208,7 @@ export function buildProgram(): Command {
         if (dir !== undefined) checkOutputSetDir(dir);
         if (o.metricsOut !== undefined) checkWritableFile(o.metricsOut, "metrics file");
         const policies = o.policies ?? (o.eppConfig ? [] : DEFAULT_COMPARE_POLICIES);
-        const progress = simulationProgress();
+        const progress = simulationProgress(process.stderr, o.json !== true && progressWanted());
         const expected = expectedRequests(loaded.scenario);
         const c = compare(loaded, {
           wrapSource: (label) => progress.wrap(label, expected),

@@ -2,15 +2,21 @@
  * `gatelab trace stats|convert` and `gatelab workload export`: thin wrappers over `src/workloads/`. Bad input throws
  * `InputError` (the CLI maps it to exit code 2).
  */
-import { extname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.ts";
 import { checkWritableFile } from "../report/atomic.ts";
 import type { Request, RequestSource } from "../sim/request.ts";
 import { buildWorkload, type WorkloadSource } from "../workloads/index.ts";
-import { TRACE_FORMATS, type TraceFormat } from "../workloads/schema.ts";
 import { formatStats, traceStats } from "../workloads/stats.ts";
-import { openWriter, WRITE_FORMATS, type WriteFormat } from "../workloads/writers.ts";
+import {
+  openWriter,
+  outputFormat,
+  TRACE_FORMATS,
+  type TraceFormat,
+  WRITE_FORMATS,
+  type WriteFormat,
+} from "../workloads/trace-formats.ts";
 
 function positive(v: string): number {
   const n = Number(v);
@@ -83,13 +89,6 @@ export function openTrace(file: string, o: TraceOpts): WorkloadSource {
   if (o.window) cfg.window = o.window;
   if (o.sample !== undefined) cfg.sample = o.sample;
   return buildWorkload(cfg, { seed: o.seed ?? 42, baseDir: process.cwd(), maxRequests: o.limit, openLoop: true });
-}
-
-/** Output format from `--to` or the file name (`.csv` → blis, `.otlp.json` → otlp, else jsonl). */
-export function outputFormat(out: string, to?: WriteFormat): WriteFormat {
-  if (to) return to;
-  if (out.toLowerCase().endsWith(".otlp.json")) return "otlp";
-  return extname(out).toLowerCase() === ".csv" ? "blis" : "jsonl";
 }
 
 /** Writes every request of `src` to `out` atomically; returns the count. */

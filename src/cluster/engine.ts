@@ -10,6 +10,7 @@
 
 import type { CostModel } from "../models/cost.ts";
 import { attachCpuOffload } from "../models/kv-offload.ts";
+import { type KvTransferLink, kvTransferLink, kvTransferTime } from "../models/kv-transfer.ts";
 import { type EngineConfig, Replica, type ReplicaListener, type Seq } from "../models/replica.ts";
 import { Admission, type AdmissionHost, type Attempt, type WindowCounters } from "../policies/admission.ts";
 import { emptyGatewayStats, type GatewayStats } from "../policies/flow-control/gateway.ts";
@@ -35,6 +36,10 @@ export interface PoolSpec {
   readonly gpuHourUsd: number;
   /** CPU KV offload tier per replica, in blocks (vLLM's CPU offloading; 0 or absent = off). */
   readonly cpuKvBlocks?: number;
+  /** KV bytes per token on one TP rank (`kvBytesPerTokenPerRank`): what a P/D transfer moves. */
+  readonly kvBytesPerToken?: number;
+  /** Pod labels of the pool's replicas (`llm-d.ai/role` for P/D; absent: none). */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export interface DecisionRecord {
@@ -62,6 +67,24 @@ export interface SimOptions {
   readonly admission?: AdmissionOptions | undefined;
   /** SLO targets (flat and per class), passed through to the result for goodput in the summary. */
   readonly slo?: SloTargets | undefined;
+  /** P/D: the link KV moves over from prefill to decode pods (absent: NIXL over RDMA defaults, `kv-transfer.ts`). */
+  readonly kvTransfer?: KvTransferLink | undefined;
+}
+
+/** P/D disaggregation counters of a run (all zero when no request was disaggregated). */
+export interface PdStats {
+  /** The link KV moves over. */
+  readonly link: KvTransferLink;
+  /** KV transfers from a prefill pod to a decode pod. */
+  transfers: number;
+  /** Bytes moved, per TP rank (ranks move their shards in parallel). */
+  bytes: number;
+  /** Duration of each transfer, seconds (for mean / p95). */
+  readonly times: number[];
+  /** Per replica: prefill legs it ran for requests that decoded elsewhere. */
+  readonly prefillLegs: Int32Array;
+  /** Per replica: requests it decoded from a remote prefill. */
+  readonly remoteDecodes: Int32Array;
 }
 
 /** Per-replica time series (sampled every `sampleIntervalS`). */
@@ -100,6 +123,8 @@ export interface SimResult {
   readonly gateway: GatewayStats;
   /** SLO targets of the run (for goodput), when given. */
   readonly slo?: SloTargets | undefined;
+  /** P/D disaggregation counters. */
+  readonly pd: PdStats;
 }
 
 const EV_ARRIVAL_OPEN = 0;
@@ -108,8 +133,10 @@ const EV_DELIVER = 2;
 const EV_STEP = 3;
 const EV_SCRAPE = 4;
 const EV_SAMPLE = 5;
+/** P/D: the KV of a disaggregated request has reached its decode pod (arg: request id). */
+const EV_KV_DONE = 6;
 /** Kinds from here on are components' timers (`Timers`): kind − EV_TIMER indexes `timerFns`. */
-const EV_TIMER = 6;
+const EV_TIMER = 7;
 
 /** Mutable endpoint snapshot; routers see it through the read-only `EndpointView`. */
 class View implements EndpointView {
@@ -128,6 +155,7 @@ class View implements EndpointView {
   numGpuBlocks: number;
   maxNumSeqs: number;
   scrapeTime = 0;
+  gpuBusyTime = 0;
   constructor(r: Replica) {
     this.index = r.index;
     this.name = r.name;
@@ -140,6 +168,7 @@ class View implements EndpointView {
   }
   scrape(r: Replica, now: number, pushedAt: number): void {
     r.settle(now, pushedAt);
+    if (this.running > 0) this.gpuBusyTime += now - this.scrapeTime;
     this.waiting = r.numWaiting;
     this.running = r.numRunning;
     this.kvCacheUsage = r.kv.usage;
@@ -174,8 +203,13 @@ class RouteCtx implements RoutingContext {
 }
 
 interface Live extends Attempt {
+  /** The replica that decodes (and, unless disaggregated, prefills). */
   replica: number;
   seq: Seq | undefined;
+  /** P/D: the replica that runs the prefill leg (-1: not disaggregated). */
+  prefill: number;
+  /** P/D: the prefill leg's sequence on `prefill`. */
+  pseq: Seq | undefined;
   /** Prompt block hashes computed for the router (at `hashBs` tokens per block), reused by the replica. */
   hashes: Float64Array | undefined;
   hashBs: number;
@@ -218,6 +252,8 @@ export class Simulation implements ReplicaListener, Timers {
   private readonly source: RequestSource;
   private readonly router: Router;
   private readonly opts: SimOptions;
+  private readonly link: KvTransferLink;
+  private readonly pd: PdStats;
 
   constructor(pools: readonly PoolSpec[], source: RequestSource, router: Router, opts: SimOptions) {
     if (pools.length === 0) throw new Error("a cluster needs at least one pool");
@@ -245,6 +281,15 @@ export class Simulation implements ReplicaListener, Timers {
     }
     this.defaultModel = pools[0]!.model;
     const n = this.replicas.length;
+    this.link = opts.kvTransfer ?? kvTransferLink();
+    this.pd = {
+      link: this.link,
+      transfers: 0,
+      bytes: 0,
+      times: [],
+      prefillLegs: new Int32Array(n),
+      remoteDecodes: new Int32Array(n),
+    };
     this.local = {
       inFlight: new Int32Array(n),
       inFlightPrefillTokens: new Float64Array(n),
@@ -370,6 +415,9 @@ export class Simulation implements ReplicaListener, Timers {
           this.sample(t);
           if (this.work > 0 || !this.sourceDone) heap.push(t + this.opts.sampleIntervalS, EV_SAMPLE, 0);
           break;
+        case EV_KV_DONE:
+          this.kvDone(arg);
+          break;
         default:
           this.timerFns[heap.lastKind - EV_TIMER]!(arg);
       }
@@ -385,6 +433,7 @@ export class Simulation implements ReplicaListener, Timers {
       rejectReasons: this.rejectReasons,
       gateway: this.gw !== undefined ? this.gw.finalize() : emptyGatewayStats(),
       slo: this.opts.slo,
+      pd: this.pd,
     };
   }
 
@@ -416,6 +465,8 @@ export class Simulation implements ReplicaListener, Timers {
       req,
       replica: -1,
       seq: undefined,
+      prefill: -1,
+      pseq: undefined,
       hashes: undefined,
       hashBs: 0,
       orig: req,
@@ -464,32 +515,110 @@ export class Simulation implements ReplicaListener, Timers {
     const rec = this.records;
     rec.dispatch[req.id] = t;
     rec.replica[req.id] = r.index;
+    const pf = result.prefill ?? -1;
+    const p = pf >= 0 && pf !== r.index ? this.replicas[pf] : undefined;
+    if (pf >= 0 && pf !== r.index && p === undefined) {
+      throw new Error(`router ${this.router.name} picked prefill replica ${pf}, which does not exist`);
+    }
     this.local.inFlight[r.index]!++;
-    this.local.inFlightPrefillTokens[r.index]! += req.inputTokens;
     this.local.inFlightTokens[r.index]! += req.inputTokens;
+    if (p === undefined) {
+      live.prefill = -1;
+      this.local.inFlightPrefillTokens[r.index]! += req.inputTokens;
+    } else {
+      // P/D: the decode pod's sidecar sends the prefill leg to `p`; its prefill load is counted there.
+      live.prefill = p.index;
+      this.local.inFlight[p.index]!++;
+      this.local.inFlightPrefillTokens[p.index]! += req.inputTokens;
+      this.local.inFlightTokens[p.index]! += req.inputTokens;
+    }
+    live.pseq = undefined;
     this.router.onDispatch?.(req, r.index, t);
-    const oh = r.cost.overheads;
+    const oh = (p ?? r).cost.overheads;
     this.heap.push(t + oh.preQueue + oh.preQueuePerInputToken * req.inputTokens, EV_DELIVER, req.id);
   }
 
   private deliver(id: number): void {
     const live = this.live.get(id)!;
+    if (live.prefill >= 0) {
+      this.deliverPd(live);
+      return;
+    }
     const r = this.replicas[live.replica]!;
     const seq = r.makeSeq(live.req, live.hashBs === r.cfg.blockSize ? live.hashes : undefined);
     live.hashes = undefined;
     live.seq = seq;
     this.records.enqueue[id] = this.now;
-    if (r.enqueue(seq, this.now)) {
-      if (r.inStretch) {
-        // Stepping would admit the request at the end of the step in progress: end the stretch there.
-        const end = r.truncate(this.now, this.heap.lastPushTime);
-        if (end >= 0) {
-          // The stretch's old end is superseded.
-          this.heap.cancel(this.stepEvents[r.index]!);
-          this.stepEvents[r.index] = this.heap.push(end, EV_STEP, r.index);
-        }
-      } else this.kick(r);
+    if (r.enqueue(seq, this.now)) this.wake(r);
+  }
+
+  /**
+   * P/D delivery, as llm-d's sidecar on the decode pod runs a disaggregated request (llm-d-router
+   * pkg/sidecar/proxy/connector_nixlv2.go): first the prefill leg to the prefill pod with `max_tokens` 1 and
+   * `do_remote_decode`; when it answers, the original request to the decode pod's vLLM with `do_remote_prefill`.
+   */
+  private deliverPd(live: Live): void {
+    const id = live.req.id;
+    if (live.pseq === undefined) {
+      const p = this.replicas[live.prefill]!;
+      const pseq = p.makeSeq(live.req, live.hashBs === p.cfg.blockSize ? live.hashes : undefined, 1);
+      pseq.remoteDecode = true;
+      live.pseq = pseq;
+      this.records.enqueue[id] = this.now;
+      if (p.enqueue(pseq, this.now)) this.wake(p);
+      return;
     }
+    const r = this.replicas[live.replica]!;
+    const p = this.replicas[live.prefill]!;
+    const reuse = live.req.outputContentId === undefined && p.cfg.blockSize === r.cfg.blockSize;
+    live.hashes = undefined;
+    const seq = r.makeSeq(live.req, reuse ? live.pseq.hashes : undefined);
+    seq.remotePrefill = true;
+    live.seq = seq;
+    if (r.enqueue(seq, this.now)) this.wake(r);
+  }
+
+  /** `r` got new work at `now`: start a step if idle, or end a fast-forward stretch where stepping would admit it. */
+  private wake(r: Replica): void {
+    if (r.inStretch) {
+      // Stepping would admit the request at the end of the step in progress: end the stretch there.
+      const end = r.truncate(this.now, this.heap.lastPushTime);
+      if (end >= 0) {
+        // The stretch's old end is superseded.
+        this.heap.cancel(this.stepEvents[r.index]!);
+        this.stepEvents[r.index] = this.heap.push(end, EV_STEP, r.index);
+      }
+    } else this.kick(r);
+  }
+
+  // P/D -------------------------------------------------------------------------------------------------------------
+
+  onKvLoad(r: Replica, seq: Seq, blocks: number, t: number): void {
+    const live = this.live.get(seq.req.id)!;
+    const p = this.replicas[live.prefill]!;
+    const perToken = Math.max(kvBytesPerToken(this.pools, r), kvBytesPerToken(this.pools, p));
+    const bytes = blocks * r.cfg.blockSize * perToken;
+    const dt = kvTransferTime(this.link, bytes);
+    const pd = this.pd;
+    pd.transfers++;
+    pd.bytes += bytes;
+    pd.times.push(dt);
+    this.heap.push(t + dt, EV_KV_DONE, seq.req.id);
+  }
+
+  /** The KV of request `id` is on its decode pod: the prefill pod frees its blocks, the decode pod may run it. */
+  private kvDone(id: number): void {
+    const live = this.live.get(id)!;
+    const t = this.now;
+    const p = this.replicas[live.prefill]!;
+    const r = this.replicas[live.replica]!;
+    // Bring fast-forwarded replicas up to date before their KV caches change (same order of block operations as
+    // stepping).
+    p.settle(t, this.heap.lastPushTime);
+    p.releaseHeld(live.pseq!);
+    r.settle(t, this.heap.lastPushTime);
+    if (r.kvLoaded(live.seq!)) this.wake(r);
+    if (!p.busy) this.kick(p);
   }
 
   /** Starts a step on an idle replica if it has work. */
@@ -535,9 +664,20 @@ export class Simulation implements ReplicaListener, Timers {
 
   onFirstToken(seq: Seq, t: number): void {
     const id = seq.req.id;
-    const r = this.replicas[this.live.get(id)!.replica]!;
+    const live = this.live.get(id)!;
+    if (seq === live.pseq) {
+      // P/D prefill leg: its one token goes back to the sidecar, not to the client. Queueing is the prefill pod's.
+      this.records.admit[id] = seq.admitTime;
+      this.local.inFlightPrefillTokens[live.prefill]! -= seq.req.inputTokens;
+      return;
+    }
+    const r = this.replicas[live.replica]!;
     const oh = r.cost.overheads;
     this.records.firstToken[id] = t + oh.perOutputToken;
+    if (live.prefill >= 0) {
+      this.router.onFirstToken?.(seq.req, r.index, t);
+      return;
+    }
     this.records.admit[id] = seq.admitTime;
     this.local.inFlightPrefillTokens[r.index]! -= seq.req.inputTokens;
     this.router.onFirstToken?.(seq.req, r.index, t);
@@ -556,24 +696,49 @@ export class Simulation implements ReplicaListener, Timers {
   onComplete(seq: Seq, t: number): void {
     const id = seq.req.id;
     const live = this.live.get(id)!;
+    if (seq === live.pseq) {
+      // P/D: the prefill leg answered the sidecar (one token, then the response ends); the sidecar sends the request
+      // on to the decode pod's vLLM. The prefill pod keeps the blocks until the decode pod has read them.
+      const p = this.replicas[live.prefill]!;
+      this.releasePrefillLeg(live);
+      this.pd.prefillLegs[p.index]!++;
+      const po = p.cost.overheads;
+      const ro = this.replicas[live.replica]!.cost.overheads;
+      const back = t + po.perOutputToken + po.postDecode;
+      this.heap.push(back + ro.preQueue + ro.preQueuePerInputToken * seq.req.inputTokens, EV_DELIVER, id);
+      return;
+    }
     const r = this.replicas[live.replica]!;
     const oh = r.cost.overheads;
     const rec = this.records;
     const done = t + seq.generated * oh.perOutputToken + oh.postDecode;
     rec.completion[id] = done;
     rec.output[id] = seq.generated;
-    rec.cached[id] = seq.cachedTokens;
+    // P/D: the sidecar reports the prefill pod's cached tokens to the client (cached_tokens_usage_rewriter.go).
+    rec.cached[id] = live.pseq !== undefined ? live.pseq.cachedTokens : seq.cachedTokens;
+    if (live.prefill >= 0) this.pd.remoteDecodes[r.index]!++;
     rec.preemptions[id] = seq.preemptions;
     rec.outcome[id] = Outcome.Completed;
     rec.status[id] = 200;
     this.window.completed++;
     this.release(live, r.index);
     this.finish(live.orig, done, true);
-    if (this.gw?.queueing) this.gw.wake(); // capacity freed: re-check the queues
+    if (this.gw?.queueing) {
+      this.gw.completed(seq.req, seq.generated); // program-aware fairness: attained service
+      this.gw.wake(); // capacity freed: re-check the queues
+    }
   }
 
   onReject(seq: Seq, t: number, reason: string): void {
     const live = this.live.get(seq.req.id)!;
+    if (seq === live.pseq) this.releasePrefillLeg(live);
+    else if (live.pseq !== undefined) {
+      // P/D: the decode pod refused the request after its prefill: the prefill pod frees the KV it held for it.
+      const p = this.replicas[live.prefill]!;
+      p.settle(t, this.heap.lastPushTime);
+      p.releaseHeld(live.pseq);
+      if (!p.busy) this.kick(p);
+    }
     this.release(live, live.replica);
     this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + 1);
     this.records.outcome[seq.req.id] = Outcome.Rejected;
@@ -585,8 +750,19 @@ export class Simulation implements ReplicaListener, Timers {
     const req = live.req;
     this.local.inFlight[replica]!--;
     this.local.inFlightTokens[replica]! -= req.inputTokens;
-    if (live.seq && live.seq.firstTokenTime < 0) this.local.inFlightPrefillTokens[replica]! -= req.inputTokens;
+    if (live.prefill < 0 && live.seq && live.seq.firstTokenTime < 0) {
+      this.local.inFlightPrefillTokens[replica]! -= req.inputTokens;
+    }
     this.router.onComplete?.(req, replica, this.now);
+  }
+
+  /** P/D: the prefill leg ended (answered or rejected): the router-local counters of the prefill pod. */
+  private releasePrefillLeg(live: Live): void {
+    const p = live.prefill;
+    const input = live.req.inputTokens;
+    this.local.inFlight[p]!--;
+    this.local.inFlightTokens[p]! -= input;
+    if (live.pseq !== undefined && live.pseq.firstTokenTime < 0) this.local.inFlightPrefillTokens[p]! -= input;
   }
 
   private fail(live: Live, outcome: Outcome, status: number, reason: string): void {
@@ -631,6 +807,15 @@ function checkReplica(r: Replica): void {
     throw new Error(`${r.name}: block references ${kv.totalRefs()} != held ${r.heldBlocks()}`);
   if (r.numRunning > r.cfg.maxNumSeqs) throw new Error(`${r.name}: ${r.numRunning} running > max_num_seqs`);
   r.lora?.checkInvariants();
+}
+
+/** KV bytes per token per rank of `r`'s pool (P/D transfers need it). */
+function kvBytesPerToken(pools: readonly PoolSpec[], r: Replica): number {
+  const p = pools.find((x) => x.name === r.pool)!;
+  if (p.kvBytesPerToken === undefined) {
+    throw new Error(`internal: pool ${p.name} has no kvBytesPerToken, needed for a P/D KV transfer`);
+  }
+  return p.kvBytesPerToken;
 }
 
 /** Convenience: build and run. */

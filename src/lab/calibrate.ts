@@ -34,7 +34,6 @@ import {
   familyFor,
   groupKey,
   type ModelKind,
-  physicsBeta,
 } from "./fit-families.ts";
 import { nnls } from "./nnls.ts";
 import { type Recording, record } from "./recording.ts";
@@ -52,7 +51,8 @@ import {
   type WorkloadMode,
 } from "./validate.ts";
 
-export { kernelFamily, MODEL_KINDS, type ModelKind, physicsBeta } from "./fit-families.ts";
+export { kernelFamily } from "../models/cost-calibration.ts";
+export { MODEL_KINDS, type ModelKind, physicsBeta } from "./fit-families.ts";
 export { nnls } from "./nnls.ts";
 export { record } from "./recording.ts";
 
@@ -388,33 +388,18 @@ export function coefficientFile(f: FitResult, o: CoefficientFileOptions): Coeffi
     source,
     alpha_us: [round(f.alpha[0]!), round(f.alpha[1]!), round(f.alpha[2]!)] as [number, number, number],
   };
-  let out: CoefficientFile;
-  if (f.kind === "linear") {
-    const rows = f.experiments
-      .map((id) => f.runs.find((r) => r.experiment.id === id)!.experiment)
-      .map((e) => groupKey(e));
-    const groups = [...new Set(rows)].sort();
-    const all = f.family.terms;
-    out = {
-      ...base,
-      alpha_us: [base.alpha_us[0], 0, base.alpha_us[2]],
-      linear: groups.map((g) => {
-        const k = all.indexOf(`${g}:beta0_us`);
-        const [model, gpu, tp] = g.split("|") as [string, string, string];
-        return {
-          model,
-          gpu,
-          tp: Number(tp),
-          beta_us: [round(f.theta[k]!), round(f.theta[k + 1]!), round(f.theta[k + 2]!)] as [number, number, number],
-        };
-      }),
-      fit: fitInfo,
-    };
-  } else {
-    fitInfo.theta = [...f.theta].map(round);
-    const beta = f.kind === "physics" ? physicsBeta(f.theta) : [...f.theta];
-    out = { ...base, beta: beta.map(round), fit: fitInfo };
-  }
+  // The fitted (model, GPU, TP) as the catalog names them (a linear file has one row each).
+  const groups = [
+    ...new Set(f.experiments.map((id) => groupKey(f.runs.find((r) => r.experiment.id === id)!.experiment))),
+  ]
+    .sort()
+    .map((g) => {
+      const [model, gpu, tp] = g.split("|") as [string, string, string];
+      return { model, gpu, tp: Number(tp) };
+    });
+  const fields = f.family.fileFields(f.theta, base.alpha_us, groups, round);
+  if ("beta" in fields) fitInfo.theta = [...f.theta].map(round);
+  const out: CoefficientFile = { ...base, ...fields, fit: fitInfo };
   return CoefficientFileSchema.parse(out);
 }
 

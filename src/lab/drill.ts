@@ -38,6 +38,8 @@ export interface DrillOptions {
   readonly windowS?: number;
   /** TTFT p95 target in ms for all requests (default: the scenario's `slos.ttft_p95_ms` and per-class targets). */
   readonly ttftSloMs?: number;
+  /** Wraps the request stream the engine pulls (after the drill's own time warp), e.g. the CLI's progress line. */
+  readonly wrapSource?: (source: RequestSource) => RequestSource;
 }
 
 /** A p95 target the drill checks: for every request (`sloClass` null) or for one SLO class. */
@@ -265,11 +267,13 @@ export function drill(loaded: LoadedScenario, o: DrillOptions): DrillResult {
     );
   } else wrap = (src) => new WarpedSource(src, (t) => warpTime(t, o.at, o.duration, o.factor));
   const drilled: LoadedScenario = { ...loaded, scenario };
+  const outer = o.wrapSource;
+  const source = outer === undefined ? wrap : wrap === undefined ? outer : (src: RequestSource) => outer(wrap(src));
   const run = runScenario(drilled, {
     ...(o.policy !== undefined ? { policy: o.policy } : {}),
     ...(o.eppConfig !== undefined ? { eppConfig: o.eppConfig } : {}),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
-    ...(wrap ? { wrapSource: wrap } : {}),
+    ...(source ? { wrapSource: source } : {}),
   });
   const rec = run.result.records;
   let last = 0;

@@ -6,7 +6,7 @@ import { InputError } from "../errors.ts";
 import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
 import { createCostModel } from "../models/cost-factory.ts";
 import { readHfConfigFile } from "../models/hf-config.ts";
-import { kvCapacity } from "../models/kv-capacity.ts";
+import { kvBytesPerTokenPerRank, kvCapacity } from "../models/kv-capacity.ts";
 import {
   adapterBytesPerRank,
   DEFAULT_MAX_LORA_RANK,
@@ -112,7 +112,20 @@ export function buildPool(p: PoolConfig, index: number, baseDir?: string): PoolS
     cost,
     gpuHourUsd: p.gpu_hour_usd * p.tp,
     ...(e.cpu_kv_blocks !== undefined && e.cpu_kv_blocks > 0 ? { cpuKvBlocks: e.cpu_kv_blocks } : {}),
+    ...kvBytesOf(model, p.tp),
+    ...(Object.keys(p.labels).length > 0 ? { labels: p.labels } : {}),
   };
+}
+
+/** KV bytes per token per rank for P/D transfers; none when the model cannot be split at this TP (the cost model or
+ * the KV capacity says so where it matters). */
+function kvBytesOf(model: ModelSpec, tp: number): { kvBytesPerToken?: number } {
+  try {
+    return { kvBytesPerToken: kvBytesPerTokenPerRank(model, tp) };
+  } catch (e) {
+    if (e instanceof InputError) return {};
+    throw e;
+  }
 }
 
 /** LoRA settings of a pool (`engine.max_loras` on), from its engine knobs and `lora:` section. */

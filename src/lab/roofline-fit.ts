@@ -320,7 +320,7 @@ const BOUNDS: Record<Key, [number, number]> = {
   allreduce_large_eta: [0.02, 1],
   per_layer_us: [0, 1000],
   // One model (Llama-2-70B) cannot separate per-step from per-layer cost; the bound keeps the per-step share near
-  // what vLLM-class engines spend scheduling a step (BLIS iter29: 126 µs; reference/simulators.md §2.4).
+  // what vLLM-class engines spend scheduling a step (BLIS iter29 β7: 126 µs; docs/reference.md#blis-inference-sim-facts).
   per_step_us: [0, 500],
   // vLLM-class engines spend tens of µs of CPU at most per scheduled sequence (BLIS iter29 β6: 4.4 µs); Splitwise's decode slows
   // by ≈ 350 µs per extra sequence at batch 32–64, which the bound leaves unexplained rather than impose on every

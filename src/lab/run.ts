@@ -6,6 +6,7 @@
 import { type DecisionRecord, type PoolSpec, simulate } from "../cluster/engine.ts";
 import { InputError } from "../errors.ts";
 import { type RunOutput, summarize } from "../metrics/summary.ts";
+import { kvTransferLink } from "../models/kv-transfer.ts";
 import { eppVariant } from "../policies/epp/variants.ts";
 import { admissionSimOptions } from "../policies/flow-control/options.ts";
 import { createRouter } from "../policies/schema.ts";
@@ -54,11 +55,18 @@ export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], 
       labels.push(s.pools[pi]?.labels ?? {});
     }
   }
+  const requestSlos = new Map<string, { ttftMs: number; tpotMs: number }>();
+  for (const [cls, c] of Object.entries(s.slos.classes ?? {})) {
+    if (c.ttft_ms !== undefined || c.tpot_ms !== undefined) {
+      requestSlos.set(cls, { ttftMs: c.ttft_ms ?? 0, tpotMs: c.tpot_ms ?? 0 });
+    }
+  }
   const init: RouterInit = {
     replicas: numGpuBlocks.length,
     blockSize: pools[0]!.engine.blockSize,
     numGpuBlocks,
     labels,
+    ...(requestSlos.size > 0 ? { requestSlos } : {}),
     ...(o.onDecision ? { traceDecisions: true } : {}),
   };
   let gw = s.gateway;
@@ -109,7 +117,8 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
       ...(o.onDecision ? { onDecision: o.onDecision } : {}),
       ...(o.checkInvariants ? { checkInvariants: true } : {}),
       ...(o.fastForward === false ? { fastForward: false } : {}),
-      ...admissionSimOptions(s, router), // issue 5: flow control, quotas, degradation, retries, SLO classes
+      kvTransfer: kvTransferLink(s.kv_transfer),
+      ...admissionSimOptions(s, router), // the gateway in front of the router: flow control, quotas, retries
     }),
   );
   const summary = summarize(result);

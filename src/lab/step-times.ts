@@ -24,7 +24,7 @@ import { type BatchShape, emptyBatch } from "../models/cost.ts";
 import type { CoefficientFile } from "../models/cost-factory.ts";
 import { CoefficientFileSchema } from "../models/cost-factory.ts";
 import { splitCsv } from "../workloads/lines.ts";
-import { type Family, familyFor, groupKey, type ModelKind, physicsBeta } from "./fit-families.ts";
+import { type Family, familyFor, groupKey, type ModelKind } from "./fit-families.ts";
 import { nnls } from "./nnls.ts";
 import type { Experiment } from "./validate.ts";
 
@@ -360,26 +360,12 @@ export function stepCoefficientFile(
   const source =
     o.source ?? `gatelab calibrate --model ${fit.kind} on ${fit.rows} measured step times (${fit.files.join(", ")})`;
   const base = { format: "gatelab-coefficients/1" as const, name: o.name, model: fit.kind, source, alpha_us: alpha };
-  if (fit.kind === "linear") {
-    const all = fit.family.terms;
-    return CoefficientFileSchema.parse({
-      ...base,
-      alpha_us: [alpha[0], 0, alpha[2]],
-      linear: fit.groups.map((g) => {
-        const key = groupKey(g);
-        const k = all.indexOf(`${key}:beta0_us`);
-        return {
-          model: g.model,
-          gpu: g.hardware,
-          tp: g.tp,
-          beta_us: [round(fit.theta[k]!), round(fit.theta[k + 1]!), round(fit.theta[k + 2]!)],
-        };
-      }),
-      fit: fitInfo,
-    });
-  }
-  const beta = fit.kind === "physics" ? physicsBeta(fit.theta) : [...fit.theta];
-  return CoefficientFileSchema.parse({ ...base, beta: beta.map(round), fit: fitInfo });
+  const groups = fit.groups.map((g) => ({ model: g.model, gpu: g.hardware, tp: g.tp }));
+  return CoefficientFileSchema.parse({
+    ...base,
+    ...fit.family.fileFields(fit.theta, alpha, groups, round),
+    fit: fitInfo,
+  });
 }
 
 /**

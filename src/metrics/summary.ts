@@ -15,12 +15,13 @@ import type { SimResult } from "../cluster/engine.ts";
 import type { GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
-import type { IpLabSummary } from "../report/inference-perf-stages.ts";
 import { DROP_REASONS } from "../sim/outcomes.ts";
 import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
 import type { RequestTable, WeightedSamples } from "../sim/records.ts";
 import { Outcome, type RequestSource } from "../sim/request.ts";
 import { gatePercentile, gateSample } from "./gate.ts";
+import type { IpLabSummary } from "./inference-perf-summary.ts";
+import { type KvTransferSummary, pdSummary, type RoleSummary, replicaRoles } from "./pd.ts";
 import { type RoutingHealth, routingHealth } from "./routing-health.ts";
 
 export interface Dist {
@@ -57,6 +58,9 @@ export interface ReplicaSummary extends Summary {
   decode_tokens: number;
   /** LoRA counters of this replica (LoRA on only). */
   lora?: LoraSummary;
+  /** P/D (pools with `llm-d.ai/role` labels): the replica's role, and the prefill legs it ran for other pods. */
+  role?: string;
+  prefill_requests?: number;
 }
 
 export interface RunSummary extends Summary {
@@ -92,7 +96,12 @@ export interface RunSummary extends Summary {
   routing: RoutingHealth;
   /** What the router says about itself (Endpoint Picker plugins that run as no-ops, loader deprecations). */
   notes?: string[];
-  /** `type: inference-perf` workloads: per-stage rates, throughput, latencies, queue and the knee (report/inference-perf-stages.ts). */
+  /** P/D: per role (`llm-d.ai/role` of the pools), when the pools carry roles or a request was disaggregated. */
+  roles?: Record<string, RoleSummary>;
+  /** P/D: KV transfers from prefill to decode pods (same condition as `roles`). */
+  kv_transfer?: KvTransferSummary;
+  /** `type: inference-perf` workloads: per-stage rates, throughput, latencies, queue and the knee (computed by
+   * report/inference-perf-stages.ts). */
   inference_perf?: IpLabSummary;
 }
 
@@ -234,6 +243,7 @@ export function summarize(res: SimResult): RunSummary {
     const r = rec.replica[i]!;
     if (r >= 0) routed[r]!++;
   }
+  const roles = replicaRoles(res);
   const replicas: ReplicaSummary[] = res.replicas.map((r) => {
     const c = r.counters;
     queries += c.prefixQueries;
@@ -258,6 +268,7 @@ export function summarize(res: SimResult): RunSummary {
       prefill_tokens: c.prefillTokens,
       decode_tokens: c.outputTokens,
       ...(r.lora !== undefined ? { lora: loraSummary([r.lora.counters]) } : {}),
+      ...(roles !== undefined ? { role: roles[r.index]!, prefill_requests: res.pd.prefillLegs[r.index]! } : {}),
     };
   });
   let first = Number.POSITIVE_INFINITY;
@@ -286,12 +297,14 @@ export function summarize(res: SimResult): RunSummary {
     usd_per_million_output_tokens: output > 0 ? (usd / output) * 1e6 : 0,
     rejections: Object.fromEntries([...res.rejectReasons].sort((a, b) => (a[0] < b[0] ? -1 : 1))),
     replicas,
-    routing: routingHealth(res, routed),
+    // P/D: a prefill pod's share of the work is the prefill legs it ran (requests are routed to decode pods).
+    routing: routingHealth(res, res.pd.transfers > 0 ? routed.map((n, i) => n + res.pd.prefillLegs[i]!) : routed),
     ...groupSummaries(res, duration),
+    ...pdSummary(res, routed),
   };
 }
 
-// SLO classes, tenants, goodput, outcomes, gateway and LoRA (issue 5) -------------------------------------------------
+// SLO classes, tenants, goodput, outcomes, gateway and LoRA: what admission and multi-tenancy decided ---------------
 
 export interface Goodput {
   /** Requests completed within their class's per-request targets. */

@@ -12,6 +12,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../errors.ts";
 import { parseHfConfig } from "./hf-config.ts";
+import type { ModelSpec } from "./model-spec.ts";
+
+export type { LayerAttention, MlaSpec, ModelSpec, MoeSpec, Quantization } from "./model-spec.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Package data directory
@@ -213,98 +216,6 @@ export function getGpu(name: string): GpuSpec {
 // ---------------------------------------------------------------------------------------------------------------
 // Models
 // ---------------------------------------------------------------------------------------------------------------
-
-/** Mixture-of-experts fields. Layer counts follow the Hugging Face modelling code's semantics. */
-export interface MoeSpec {
-  /** Routed experts per MoE layer (`num_local_experts`, `n_routed_experts` or `num_experts`). */
-  readonly numExperts: number;
-  /** Routed experts per token (`num_experts_per_tok`). */
-  readonly expertsPerToken: number;
-  /** FFN width of one routed expert (`moe_intermediate_size`, else `intermediate_size`). */
-  readonly expertIntermediateSize: number;
-  /** Total FFN width of the shared expert(s) of an MoE layer; 0 if none. */
-  readonly sharedExpertIntermediateSize: number;
-  /** FFN width of the dense (non-MoE) layers (`intermediate_size_mlp`, else `intermediate_size`). */
-  readonly denseIntermediateSize: number;
-  /** `interleave_moe_layer_step` (Llama 4) when present. */
-  readonly interleaveMoeLayerStep: number | null;
-  /** `first_k_dense_replace` (DeepSeek, GLM) when present. */
-  readonly firstKDenseReplace: number | null;
-  readonly numMoeLayers: number;
-  readonly numDenseLayers: number;
-}
-
-/** Multi-head latent attention fields (DeepSeek-V2 style). */
-export interface MlaSpec {
-  readonly kvLoraRank: number;
-  readonly qLoraRank: number | null;
-  readonly qkNopeHeadDim: number;
-  readonly qkRopeHeadDim: number;
-  readonly vHeadDim: number;
-}
-
-export type Quantization = "fp8" | "int8" | "int4" | "mxfp4";
-
-/** Attention kind of one decoder layer: full (global), sliding-window, or chunked local attention (Llama 4). */
-export type LayerAttention = "full" | "sliding" | "chunked";
-
-export interface ModelSpec {
-  /** Canonical short name (the BLIS `model_configs` folder name, e.g. `llama-3.1-8b-instruct`). */
-  readonly name: string;
-  /** Hugging Face repository id. */
-  readonly hfId: string;
-  /** Other accepted names, the HF id among them (matched case-insensitively). */
-  readonly aliases: readonly string[];
-  readonly architecture: string;
-  readonly modelType: string;
-  readonly numLayers: number;
-  readonly hiddenSize: number;
-  readonly numHeads: number;
-  readonly numKvHeads: number;
-  /** `head_dim` when the config gives it, else hidden / heads. */
-  readonly headDim: number;
-  /** `intermediate_size` as written in the config (for MoE models see `moe` for what it means). */
-  readonly intermediateSize: number;
-  readonly vocabSize: number;
-  /** `max_position_embeddings` (the model's native context length); null when the config lacks it. */
-  readonly maxPositionEmbeddings: number | null;
-  readonly tieWordEmbeddings: boolean;
-  /** `torch_dtype` / `dtype` of the checkpoint (`bfloat16`, `float16`). */
-  readonly dtype: string;
-  /** Weight quantization read from `quantization_config`; null when unquantized. */
-  readonly quantization: Quantization | null;
-  /**
-   * Bytes per weight: 2 for bf16/fp16, 1 for fp8/int8, 0.5 for int4. Applied to every parameter (as BLIS does), except
-   * for MXFP4 checkpoints (gpt-oss), which quantize only the MoE experts (see `expertWeightBytesPerParam`).
-   */
-  readonly weightBytesPerParam: number;
-  /** Bytes per routed-expert weight (MXFP4: 4.25 bits; otherwise = weightBytesPerParam). */
-  readonly expertWeightBytesPerParam: number;
-  readonly moe: MoeSpec | null;
-  readonly mla: MlaSpec | null;
-  /** Weights of one layer's attention block (projections only; no norms, biases or sparse-attention indexers). */
-  readonly attentionParamsPerLayer: number;
-  /** KV-cache elements stored per token per layer: 2·kv_heads·head_dim (K and V), or kv_lora_rank + rope dim (MLA). */
-  readonly kvElementsPerTokenPerLayer: number;
-  /** Whether tensor parallelism splits the KV cache across ranks (true for K/V heads; false for MLA's latent). */
-  readonly kvShardedAcrossTp: boolean;
-  /** Total parameters of the language model (all experts; vision towers and MTP heads excluded). */
-  readonly paramCount: number;
-  /** Parameters used per token (shared weights plus `expertsPerToken` routed experts per MoE layer). */
-  readonly activeParamCount: number;
-  /** Bytes of all weights (paramCount × weightBytesPerParam; routed experts at expertWeightBytesPerParam). */
-  readonly weightBytes: number;
-  /** Sliding-window size (tokens) of the sliding layers; null when no layer slides. */
-  readonly slidingWindow: number | null;
-  /** Chunk size (tokens) of chunked local attention layers (Llama 4 `attention_chunk_size`); null when none. */
-  readonly attentionChunkSize: number | null;
-  /** Layers with sliding-window attention. */
-  readonly slidingLayers: number;
-  /** Layers with chunked local attention. */
-  readonly chunkedLayers: number;
-  /** Where the architecture numbers come from. */
-  readonly source: string;
-}
 
 interface ModelEntry {
   /** Folder under `data/blis/model_configs/` or `data/model-configs/` (for BLIS folders also the canonical name). */

@@ -1,7 +1,7 @@
 /**
  * Physics cost model: BLIS's "trained-physics" step time — a roofline basis (FLOPs and bytes from the model config
  * and the GPU's peak numbers) multiplied by fitted corrections, plus fitted per-layer / per-request / per-step
- * overheads. Formula: reference/simulators.md §2.4 (BLIS `sim/latency/trained_physics_model.go`), all in µs:
+ * overheads. Formula: BLIS `sim/latency/trained_physics_model.go` (docs/reference.md#blis-inference-sim-facts), all in µs:
  *
  *   step = β1a·T_pf_compute + β1b·T_pf_kv + β2a·T_dc_compute + β2b·T_dc_kv + β3·T_weight
  *        + β4·(T_tp_attn + T_tp_denseFFN + T_moe_reduce) + β5·L + β6·B + β7 + β8·nMoE_interleaved
@@ -48,7 +48,7 @@ export interface PhysicsCoefficients {
 
 /**
  * BLIS trained-physics coefficients, "iter29, loss 34.57 %": BLIS `defaults.yaml` lines 163–186 at HEAD
- * f90a1e3a (copy: /work/shared/data/blis-inference-sim/defaults.head.yaml), listed in reference/simulators.md §2.4.
+ * f90a1e3a (copy: /work/shared/data/blis-inference-sim/defaults.head.yaml) (docs/reference.md#blis-inference-sim-facts).
  */
 export const BLIS_TRAINED_PHYSICS_ITER29: PhysicsCoefficients = {
   name: "blis-trained-physics-iter29",
@@ -66,7 +66,7 @@ export const BLIS_TRAINED_PHYSICS_ITER29: PhysicsCoefficients = {
     1.94710771, // β2b decode KV-read correction
     0.752037, // βEP MoE dispatch/combine correction (= β4)
   ],
-  source: "BLIS defaults.yaml L163-186 (trained_physics_coefficients, iter29), reference/simulators.md §2.4",
+  source: "BLIS defaults.yaml L163-186 @ f90a1e3a (trained_physics_coefficients, iter29)",
 };
 
 /** Named coefficient sets accepted by the factory. */

@@ -8,7 +8,7 @@
  * block) is an error naming the field: silently ignoring it would price a different model.
  */
 import { InputError, readTextInput } from "../errors.ts";
-import type { LayerAttention, MlaSpec, ModelSpec, MoeSpec, Quantization } from "./catalog.ts";
+import type { LayerAttention, MlaSpec, ModelSpec, MoeSpec, Quantization } from "./model-spec.ts";
 
 type Json = Record<string, unknown>;
 

@@ -32,13 +32,21 @@ export interface KvSecondTier {
 export class KvCache {
   readonly numBlocks: number;
   readonly blockSize: number;
-  private readonly hash: Float64Array;
-  private readonly ref: Int32Array;
+  // Per-block arrays, indexed by block; only blocks below `fresh` are ever read, so they start short and grow (by
+  // doubling, up to numBlocks) as blocks are first used.
+  private hash: Float64Array;
+  private ref: Int32Array;
   // Doubly linked free list; head = least recently freed (next to evict). -1 = none.
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
+  private prev: Int32Array;
+  private next: Int32Array;
   private head = -1;
   private tail = -1;
+  /**
+   * Blocks [fresh, numBlocks) have never been allocated: they are the front of the free list, in index order, ahead
+   * of the linked blocks (a block joins the list's tail only once it was used). Nothing is written for them until
+   * they are first allocated, so an idle replica costs no memory for its blocks.
+   */
+  private fresh = 0;
   private free: number;
   private readonly hashToBlock: NumMap;
   /** Hashes findable (blocks carrying a hash) and map entries left by lazy eviction. */
@@ -55,18 +63,15 @@ export class KvCache {
     if (!(numBlocks >= 1) || !Number.isInteger(numBlocks)) throw new Error(`numBlocks must be a positive integer`);
     this.numBlocks = numBlocks;
     this.blockSize = blockSize;
-    this.hash = new Float64Array(numBlocks).fill(NO_HASH);
-    this.ref = new Int32Array(numBlocks);
-    // Room for every live hash plus up to numBlocks/2 stale entries (evicted lazily, see `allocate`).
-    this.hashToBlock = new NumMap(Math.ceil(numBlocks * 1.5) + 1);
-    this.prev = new Int32Array(numBlocks);
-    this.next = new Int32Array(numBlocks);
-    for (let i = 0; i < numBlocks; i++) {
-      this.prev[i] = i - 1;
-      this.next[i] = i + 1 < numBlocks ? i + 1 : -1;
-    }
-    this.head = 0;
-    this.tail = numBlocks - 1;
+    const len = Math.min(numBlocks, 1024);
+    this.hash = new Float64Array(len); // NO_HASH written on first allocation (see `fresh`)
+    this.ref = new Int32Array(len);
+    // Holds every live hash plus up to numBlocks/2 stale entries (evicted lazily, see `allocate`). It starts small and
+    // grows with the hashes cached: sized for the whole cache up front it took ~1.5 MB per replica (an 8B model on an
+    // H100 has ~28k blocks) before a single request, 1.6 GB for 1,024 replicas.
+    this.hashToBlock = new NumMap(Math.min(Math.ceil(numBlocks * 1.5) + 1, 1024));
+    this.prev = new Int32Array(len);
+    this.next = new Int32Array(len);
     this.free = numBlocks;
   }
 
@@ -96,11 +101,11 @@ export class KvCache {
   }
 
   refCount(block: number): number {
-    return this.ref[block]!;
+    return block >= this.fresh ? 0 : this.ref[block]!;
   }
 
   blockHash(block: number): number {
-    return this.hash[block]!;
+    return block >= this.fresh ? NO_HASH : this.hash[block]!;
   }
 
   /**
@@ -151,7 +156,7 @@ export class KvCache {
   /** Σ reference counts over all blocks (conservation checks). */
   totalRefs(): number {
     let n = 0;
-    for (let b = 0; b < this.numBlocks; b++) n += this.ref[b]!;
+    for (let b = 0; b < this.fresh; b++) n += this.ref[b]!;
     return n;
   }
 
@@ -166,6 +171,16 @@ export class KvCache {
 
   /** Allocates a fresh block (evicting the least recently freed cached block if needed); -1 if none is free. */
   allocate(): number {
+    if (this.fresh < this.numBlocks) {
+      if (this.fresh === this.hash.length) this.lengthen();
+      const b = this.fresh++;
+      this.hash[b] = NO_HASH;
+      this.prev[b] = -1;
+      this.next[b] = -1;
+      this.free--;
+      this.ref[b] = 1;
+      return b;
+    }
     const b = this.head;
     if (b < 0) return -1;
     this.unlinkFree(b);
@@ -212,6 +227,23 @@ export class KvCache {
     for (let i = blocks.length - 1; i >= 0; i--) this.release(blocks[i]!);
   }
 
+  /** Doubles the per-block arrays (up to numBlocks): the next fresh block needs a place. */
+  private lengthen(): void {
+    const len = Math.min(this.numBlocks, this.hash.length * 2);
+    const hash = new Float64Array(len);
+    hash.set(this.hash);
+    this.hash = hash;
+    const ref = new Int32Array(len);
+    ref.set(this.ref);
+    this.ref = ref;
+    const prev = new Int32Array(len);
+    prev.set(this.prev);
+    this.prev = prev;
+    const next = new Int32Array(len);
+    next.set(this.next);
+    this.next = next;
+  }
+
   private unlinkFree(b: number): void {
     const p = this.prev[b]!;
     const n = this.next[b]!;
@@ -236,13 +268,14 @@ export class KvCache {
   /** Free-list order from next-to-evict to last (for tests and debugging). */
   freeOrder(): number[] {
     const out: number[] = [];
+    for (let b = this.fresh; b < this.numBlocks; b++) out.push(b);
     for (let b = this.head; b >= 0; b = this.next[b]!) out.push(b);
     return out;
   }
 
   /** Checks internal invariants (tests): counts, list integrity, map consistency. Throws on violation. */
   checkInvariants(): void {
-    let n = 0;
+    let n = this.numBlocks - this.fresh;
     for (let b = this.head; b >= 0; b = this.next[b]!) {
       if (this.ref[b] !== 0) throw new Error(`free block ${b} has ref ${this.ref[b]}`);
       n++;
@@ -250,7 +283,7 @@ export class KvCache {
     }
     if (n !== this.free) throw new Error(`free count ${this.free} != list length ${n}`);
     let zero = 0;
-    for (let b = 0; b < this.numBlocks; b++) if (this.ref[b] === 0) zero++;
+    for (let b = 0; b < this.numBlocks; b++) if (this.refCount(b) === 0) zero++;
     if (zero !== this.free) throw new Error(`blocks with ref 0 (${zero}) != free (${this.free})`);
     let live = 0;
     let stale = 0;
@@ -260,7 +293,7 @@ export class KvCache {
     });
     let hashed = 0;
     for (let b = 0; b < this.numBlocks; b++) {
-      const h = this.hash[b]!;
+      const h = this.blockHash(b);
       if (h === NO_HASH) continue;
       hashed++;
       if (this.hashToBlock.get(h) !== b) throw new Error(`block ${b}'s hash is not mapped to it`);

@@ -10,7 +10,7 @@
  * rank is the replica's block count (vLLM's `num_gpu_blocks`).
  *
  * Reserves (source: BLIS `sim/latency/kv_capacity.go`, constants "matching the llm-d-benchmark capacity_planner.py
- * reference"; reference/simulators.md §2.5): activation memory 5.5 GiB for a dense model and 8.0 GiB for an MoE model,
+ * reference"; docs/reference.md#blis-inference-sim-facts): activation memory 5.5 GiB for a dense model and 8.0 GiB for an MoE model,
  * per replica; non-torch memory (CUDA context, NCCL buffers) 0.15 GiB per GPU at TP 1 and 0.6 GiB per GPU at TP > 1.
  * BLIS charges the activation reserve once per replica against the pooled memory of its TP GPUs, so the per-rank share
  * is activation / tp; we keep that accounting. (BLIS then divides the pooled memory by a per-rank block size, which
@@ -129,4 +129,18 @@ export function kvCapacity(input: KvCapacityInput): KvCapacity {
 /** KV blocks of one replica (see `kvCapacity`). */
 export function kvBlocksFor(input: KvCapacityInput): number {
   return kvCapacity(input).blocks;
+}
+
+/**
+ * KV bytes of one token on one TP rank, as `kvCapacity` sizes a block (block bytes ÷ block size): the layers a block
+ * stands for × the rank's K/V elements per token per layer × bytes per element. What a P/D transfer moves per token
+ * and per rank (`kv-transfer.ts`).
+ */
+export function kvBytesPerTokenPerRank(modelIn: ModelSpec | string, tp: number, kvBytesPerElement = 2): number {
+  const model = resolveModel(modelIn);
+  const kvHeads = kvHeadsPerRank(model, tp);
+  const elementsPerTokenPerLayer = model.kvShardedAcrossTp
+    ? (model.kvElementsPerTokenPerLayer / model.numKvHeads) * kvHeads
+    : model.kvElementsPerTokenPerLayer;
+  return kvCapacityLayers(model) * elementsPerTokenPerLayer * kvBytesPerElement;
 }

@@ -1,6 +1,6 @@
 /**
  * CPU KV offload: a second KV tier in host memory behind the GPU's prefix cache (vLLM's CPU offloading,
- * `--kv-offloading-size` / OffloadingConnector; BLIS `--kv-cpu-blocks`, reference/simulators.md §2.5).
+ * `--kv-offloading-size` / OffloadingConnector; BLIS `--kv-cpu-blocks`, docs/reference.md#blis-inference-sim-facts).
  *
  * - **Offload on eviction**: when the GPU cache evicts a cached block (its hash is about to be overwritten), the block's
  *   content is copied to the CPU tier, which keeps `cpuBlocks` blocks in LRU order (the least recently offloaded or

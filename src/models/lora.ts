@@ -28,7 +28,7 @@
  *   size: bytes = rank × Σ over target modules (in + out features) × layers × 2 B, over PCIe (host → GPU) or disk
  *   bandwidth, on top of the fitted fixed latency (the fitted rank-8 total is kept: fixed = fit − size(8)/bandwidth).
  * - rank scaling of the compute terms (no rank sweep in the data): BLIS's LoRA tiers k6 = 0.02 / 0.035 / 0.06 for
- *   max rank 8 / 16 / 32 (`inference-sim sim/lora/`, reference/simulators.md §2.6), relative to rank 8, interpolated
+ *   max rank 8 / 16 / 32 (`inference-sim sim/lora/`, docs/reference.md#blis-inference-sim-facts), relative to rank 8, interpolated
  *   in log2(rank) and extrapolated linearly.
  *
  * The replica calls `intern` when it creates a request's state, `onEnqueue`/`canRun`/`admit`/`release`/`onPreempt`

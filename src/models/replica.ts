@@ -37,6 +37,12 @@ export interface ReplicaListener {
   onTokenRun(r: Replica, count: number, gap: number): void;
   onComplete(seq: Seq, t: number): void;
   onReject(seq: Seq, t: number, reason: string): void;
+  /**
+   * P/D, decode side: `seq` (a `remotePrefill` request) was admitted at `t` with its prompt's blocks allocated; the
+   * `blocks` of them not found in this replica's prefix cache are to be read from the prefill pod. The listener calls
+   * `kvLoaded` when they have arrived. Only called for requests the listener marked `remotePrefill`.
+   */
+  onKvLoad?(r: Replica, seq: Seq, blocks: number, t: number): void;
 }
 
 export class Replica {
@@ -54,6 +60,10 @@ export class Replica {
    * seen freed (vLLM processes step N's output only after it has scheduled step N+1).
    */
   private readonly finishing: Seq[] = [];
+  /** P/D, decode side: requests admitted with their prompt blocks allocated, waiting for the remote KV. */
+  private readonly loading: Seq[] = [];
+  /** P/D, prefill side: finished prefill legs whose blocks stay held until the decode pod has read them. */
+  private readonly held: Seq[] = [];
   /** `scheduling_policy: priority`. */
   private readonly priority: boolean;
   /** `async_scheduling` (default on). */
@@ -136,8 +146,9 @@ export class Replica {
     this.listener = l;
   }
 
+  /** `vllm:num_requests_waiting`: the waiting queue, including requests waiting for remote KV (P/D). */
   get numWaiting(): number {
-    return this.waiting.length;
+    return this.waiting.length + this.loading.length;
   }
 
   get numRunning(): number {
@@ -145,8 +156,8 @@ export class Replica {
   }
 
   /** Creates the replica-side state for a request (hashes at this replica's block size). */
-  makeSeq(req: Request, promptHashes?: Float64Array): Seq {
-    const seq = new Seq(req, this.cfg.blockSize, this.cfg.maxModelLen, promptHashes);
+  makeSeq(req: Request, promptHashes?: Float64Array, maxTokens?: number): Seq {
+    const seq = new Seq(req, this.cfg.blockSize, this.cfg.maxModelLen, promptHashes, maxTokens);
     if (this.lora !== undefined && req.adapter !== undefined) seq.adapter = this.lora.intern(req.adapter); // LoRA
     return seq;
   }
@@ -261,7 +272,8 @@ export class Replica {
           // All known tokens are computed: the model samples the next token.
           s.generated++;
           s.prefilled = true;
-          c.outputTokens++;
+          // P/D: the prefill leg's one token is discarded by the sidecar; the client's tokens all come from decode.
+          if (!s.remoteDecode) c.outputTokens++;
           if (s.firstTokenTime < 0) {
             s.firstTokenTime = now;
             this.listener.onFirstToken(s, now);
@@ -274,7 +286,9 @@ export class Replica {
       }
       if (done) {
         if (s.adapter >= 0) this.lora!.release(s.adapter); // LoRA
-        if (this.asyncScheduling) this.finishing.push(s);
+        if (s.remoteDecode)
+          this.held.push(s); // P/D: blocks held until the decode pod has read them
+        else if (this.asyncScheduling) this.finishing.push(s);
         else {
           this.kv.releaseAll(s.blocks);
           s.blocks = [];
@@ -297,6 +311,37 @@ export class Replica {
       s.blocks = [];
     }
     f.length = 0;
+  }
+
+  /** P/D, prefill side: the decode pod has read the KV of finished prefill leg `s`: its blocks are freed. */
+  releaseHeld(s: Seq): void {
+    const i = this.held.indexOf(s);
+    if (i < 0) throw new Error(`internal: ${this.name} holds no blocks for request ${s.req.id}`);
+    this.held.splice(i, 1);
+    this.kv.releaseAll(s.blocks);
+    s.blocks = [];
+  }
+
+  /**
+   * P/D, decode side: the remote KV of `s` has arrived. As vLLM's `_update_waiting_for_remote_kv`
+   * (vllm/v1/core/sched/scheduler.py): the prompt counts as computed but for its last token (recomputed to get the
+   * logits of the first output token), the full blocks below that are cached (prefix cache, KV events), and the
+   * request goes back to the waiting queue, at its head. Returns true: the replica has new work.
+   */
+  kvLoaded(s: Seq): boolean {
+    const i = this.loading.indexOf(s);
+    if (i < 0) throw new Error(`internal: ${this.name} is not loading KV for request ${s.req.id}`);
+    this.loading.splice(i, 1);
+    s.remotePrefill = false;
+    s.kvReady = true;
+    s.computed = s.known - 1;
+    if (this.cfg.enablePrefixCaching) {
+      const full = Math.min(Math.floor(s.computed / this.cfg.blockSize), s.hashes.length);
+      for (let j = s.registered; j < full; j++) this.kv.register(s.blocks[j]!, s.hashes[j]!);
+      if (full > s.registered) s.registered = full;
+    }
+    this.waiting.pushFront(s);
+    return true;
   }
 
   /** Whether a fast-forwarded stretch is in progress. */
@@ -410,6 +455,24 @@ export class Replica {
         continue;
       }
       const known = s.known;
+      if (s.kvReady) {
+        // P/D: the remote KV is in; compute the last prompt token (its blocks are already held).
+        this.waiting.shift();
+        s.kvReady = false;
+        const n = known - s.computed;
+        if (!this.allocateUpTo(s, s.computed + n)) throw new Error("internal: remote-KV request lacks blocks");
+        if (s.adapter >= 0) {
+          this.lora!.admit(s.adapter, this.stepStart, s.loraWaitStart); // LoRA
+          s.loraWaitStart = -1;
+        }
+        run.push(s);
+        s.scheduled = n;
+        s.decoding = false;
+        budget -= n;
+        this.scheduledAny = true;
+        this.account(s, n, false);
+        continue;
+      }
       let hitBlocks = 0;
       let tierBlocks = 0;
       if (cfg.enablePrefixCaching) {
@@ -420,6 +483,31 @@ export class Replica {
         if (kv.secondTier !== undefined && hitBlocks < limit) {
           tierBlocks = kv.secondTier.lookup(s.hashes, hitBlocks, limit);
         }
+      }
+      if (s.remotePrefill) {
+        // P/D (vLLM NIXL `get_num_new_matched_tokens`): the prompt blocks after the local hit are read from the
+        // prefill pod. All the prompt's blocks are allocated now; the request takes no slot and no token budget while
+        // the transfer runs (vLLM `WAITING_FOR_REMOTE_KVS`), and the fresh blocks are cached once the KV is in.
+        const fresh = Math.ceil(known / bs) - hitBlocks;
+        const hitFree = hitBlocks > 0 ? kv.freeHits : 0;
+        if (fresh > kv.freeBlocks - hitFree) break;
+        this.waiting.shift();
+        for (let j = 0; j < hitBlocks; j++) s.blocks.push(kv.acquireBlock(this.hitBuf[j]!));
+        s.registered = hitBlocks;
+        s.computed = hitBlocks * bs;
+        for (let j = 0; j < fresh; j++) s.blocks.push(kv.allocate());
+        const c = this.counters;
+        c.prefixQueries += known;
+        c.prefixHits += hitBlocks * bs;
+        c.prefixQueryBlocks += Math.floor(known / bs);
+        c.prefixHitBlocks += hitBlocks;
+        c.admitted++;
+        s.hitTokensAllAdmissions += s.computed;
+        if (s.cachedTokens < 0) s.cachedTokens = s.computed;
+        if (s.admitTime < 0) s.admitTime = this.stepStart;
+        this.loading.push(s);
+        this.listener.onKvLoad?.(this, s, fresh, this.stepStart);
+        continue;
       }
       const computed0 = (hitBlocks + tierBlocks) * bs;
       let n = known - computed0;
@@ -556,6 +644,8 @@ export class Replica {
     let n = 0;
     for (const s of this.running) n += s.blocks.length;
     for (const s of this.finishing) n += s.blocks.length;
+    for (const s of this.loading) n += s.blocks.length;
+    for (const s of this.held) n += s.blocks.length;
     return n;
   }
 }

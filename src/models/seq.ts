@@ -78,11 +78,29 @@ export class Seq {
   admitTime = -1;
   firstTokenTime = -1;
   lastTokenTime = -1;
+  /**
+   * P/D, prefill side: the prefill leg of a disaggregated request (`max_tokens` 1, vLLM `do_remote_decode`). Its one
+   * sampled token is discarded (the sidecar keeps only `kv_transfer_params`) and its KV blocks stay held when it
+   * finishes, until the decode pod has read them (vLLM NIXL `request_finished` delays the free).
+   */
+  remoteDecode = false;
+  /**
+   * P/D, decode side: the prompt's KV comes from a prefill pod (vLLM `do_remote_prefill`). On admission the replica
+   * allocates the prompt's blocks and the request waits for the transfer (`WAITING_FOR_REMOTE_KVS`) instead of
+   * computing the prompt; cleared once the KV has arrived (a later preemption recomputes locally).
+   */
+  remotePrefill = false;
+  /** P/D, decode side: the remote KV has arrived; the next admission computes only the last prompt token. */
+  kvReady = false;
 
-  /** `promptHashes`: the prompt's block hashes at `blockSize` if already computed (by the router), to reuse. */
-  constructor(req: Request, blockSize: number, maxModelLen: number, promptHashes?: Float64Array) {
+  /**
+   * `promptHashes`: the prompt's block hashes at `blockSize` if already computed (by the router), to reuse.
+   * `maxTokens`: a cap on the output below the request's own (the prefill leg of a disaggregated request: 1).
+   */
+  constructor(req: Request, blockSize: number, maxModelLen: number, promptHashes?: Float64Array, maxTokens?: number) {
     this.req = req;
-    this.outputTarget = Math.max(1, Math.min(req.outputTokens, maxModelLen - req.inputTokens));
+    const out = maxTokens !== undefined && maxTokens < req.outputTokens ? maxTokens : req.outputTokens;
+    this.outputTarget = Math.max(1, Math.min(out, maxModelLen - req.inputTokens));
     const total = req.inputTokens + this.outputTarget;
     if (req.outputContentId !== undefined) {
       const segs: Segment[] = [...req.prompt, { id: req.outputContentId, tokens: this.outputTarget }];

@@ -15,6 +15,7 @@ import { degrade } from "./degradation.ts";
 import { retryDelay } from "./flow-control/clients.ts";
 import { type FlowGroup, GatewayState, type GatewayStats } from "./flow-control/gateway.ts";
 import type { AdmissionOptions } from "./flow-control/options.ts";
+import { DEFAULT_FAIRNESS_ID, type ProgramAwareFairness } from "./flow-control/policies.ts";
 import { EnqueueResult } from "./flow-control/queue.ts";
 import { requestBytes } from "./flow-control/settings.ts";
 import type { EndpointView, LocalLoad } from "./types.ts";
@@ -154,7 +155,14 @@ export class Admission {
       return;
     }
     const grp = g.group(cands);
-    const r = grp.queue.enqueue(req.id, req.priority ?? 0, requestBytes(req.inputTokens), t);
+    const r = grp.queue.enqueue(
+      req.id,
+      req.priority ?? 0,
+      requestBytes(req.inputTokens),
+      t,
+      req.tenant,
+      g.sloDeadline(req.sloClass, t),
+    );
     if (r !== EnqueueResult.Ok) {
       const which = r === EnqueueResult.GlobalFull ? "global" : `priority ${req.priority ?? 0} band`;
       host.refuse(a, 429, `rejected-saturated: flow-control ${which} queue full`, fc.retryAfterS, DropReason.Shed);
@@ -227,27 +235,72 @@ export class Admission {
   }
 
   /**
-   * One dispatch cycle of a flow-control queue (EPP: on every enqueue and every 1 ms tick): while the detector's
-   * saturation is below the usage limit, the head of the highest non-empty band goes to the router (one per cycle);
-   * saturated: nothing moves (lower bands never overtake), and the queue is re-checked at the next scrape or
-   * completion.
+   * One dispatch cycle of a flow-control queue (EPP: on every enqueue and every 1 ms tick; `FlowQueue.pop`): the
+   * usage-limit policy's ceilings gate the bands from the highest priority down; the first non-empty band below its
+   * ceiling dispatches one request, picked by its fairness and ordering policies. Nothing dispatched because a
+   * ceiling was reached: with the static limit nothing can change before the next scrape or completion (the queue
+   * is re-checked then); with the soft-reflective ceiling below saturation 1 the next 1 ms cycle may open the gated
+   * bands, so the tick goes on.
    */
   private cycle(grp: FlowGroup): void {
-    if (grp.queue.size === 0) return;
+    const q = grp.queue;
+    if (q.size === 0) return;
     const g = this.g;
     const host = this.host;
-    if (this.saturation(grp.cands) >= g.threshold) return;
-    const id = grp.queue.pop();
-    const a = host.attempt(id);
+    const sat = this.saturation(grp.cands);
     const now = host.timers.now;
-    host.records.gatewayWait[id]! += now - a.queuedAt;
+    const id = q.pop(sat, now);
+    if (id < 0) {
+      if (g.flowControl!.usageLimit.type === "soft-reflective-ceiling-policy" && sat < 1 && !grp.tick) {
+        grp.tick = true;
+        this.tickTimer.at(now + g.flowControl!.tickS, grp.index);
+      }
+      return;
+    }
+    const a = host.attempt(id);
+    const wait = now - a.queuedAt;
+    host.records.gatewayWait[id]! += wait;
     a.queuedAt = -1;
     g.stats.dispatched++;
+    if (q.programAware.size > 0) this.programDispatched(grp, a.orig, q.lastProgramAware, wait, now);
     host.route(a);
-    if (grp.queue.size > 0 && !grp.tick) {
+    if (q.size > 0 && !grp.tick) {
       grp.tick = true;
       this.tickTimer.at(now + g.flowControl!.tickS, grp.index);
     }
+  }
+
+  /** Groups whose program-aware plugins saw a request dispatched, by request id (until it completes). */
+  private readonly programGroup = new Map<number, FlowGroup>();
+
+  /**
+   * Every program-aware plugin of the group records the dispatch (their `PreRequest` runs for every request the EPP
+   * schedules); the one whose band picked the request records its queue wait.
+   */
+  private programDispatched(
+    grp: FlowGroup,
+    req: Request,
+    picker: ProgramAwareFairness | undefined,
+    waitS: number,
+    now: number,
+  ): void {
+    const fid = req.tenant ?? DEFAULT_FAIRNESS_ID;
+    for (const pa of grp.queue.programAware.values()) pa.dispatched(fid, pa === picker ? waitS : -1, now);
+    this.programGroup.set(req.id, grp);
+  }
+
+  /**
+   * Request `req` completed with `completionTokens` generated (`ResponseBody` at end of stream): the program-aware
+   * plugins of the group that dispatched it add prompt + 2 × completion tokens to its program's attained service.
+   */
+  completed(req: Request, completionTokens: number): void {
+    if (this.programGroup.size === 0) return;
+    const grp = this.programGroup.get(req.id);
+    if (grp === undefined) return;
+    this.programGroup.delete(req.id);
+    const fid = req.tenant ?? DEFAULT_FAIRNESS_ID;
+    const now = this.host.timers.now;
+    for (const pa of grp.queue.programAware.values()) pa.completed(fid, req.inputTokens, completionTokens, now);
   }
 
   /** TTL sweep (EPP: every 1 s): requests queued longer than `defaultRequestTTL` are evicted with 429. */

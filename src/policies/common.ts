@@ -1,7 +1,7 @@
 /**
  * Small helpers shared by the routers and the Endpoint Picker plugins: refusals, clamping, seeded tie-breaks,
  * durations, partial-block hashes and a consistent-hash ring. No policy logic lives here; the block-hash
- * indexes are in `indexes.ts`.
+ * indexes are in `indexes/`.
  */
 import { hashString, mix, type Segment } from "../sim/hash.ts";
 import type { Rng } from "../sim/rng.ts";
@@ -11,6 +11,20 @@ import type { EndpointView, RoutingDecision, RoutingRefusal } from "./types.ts";
 export const NO_CANDIDATES: RoutingRefusal = { refused: true, status: 503, reason: "no endpoint serves the model" };
 
 const PICKED: RoutingDecision[] = [];
+
+const PICKED_PD = new Map<number, RoutingDecision>();
+
+/**
+ * The decision "prefill on `prefill`, decode on `replica`" (P/D), shared and frozen like `picked`: one object per
+ * (decode, prefill) pair for the whole process, none per request.
+ */
+export function pickedPd(replica: number, prefill: number): RoutingDecision {
+  if (!(replica >= 0 && replica < 1 << 16 && prefill >= 0 && prefill < 1 << 16)) return { replica, prefill };
+  const key = replica * 65536 + prefill;
+  let d = PICKED_PD.get(key);
+  if (d === undefined) PICKED_PD.set(key, (d = Object.freeze({ replica, prefill })));
+  return d;
+}
 
 /**
  * The decision "route to `replica`" as a shared, frozen object: routers return it instead of allocating

@@ -6,7 +6,7 @@
  * - a request-rate limit and a prompt-token-rate limit, each a token bucket (capacity `burst_*`, refilled at the
  *   rate): a request takes 1 request token and `inputTokens` prompt tokens; when either bucket lacks them it gets
  *   429 with Retry-After = the time until both would suffice (capped at `max_retry_after_s`). A refused request
- *   takes nothing. The token cost is the prompt, as BLIS's `token-bucket` admission (reference/simulators.md §2.7),
+ *   takes nothing. The token cost is the prompt, as BLIS's `token-bucket` admission (docs/reference.md#blis-inference-sim-facts),
  *   since the output length is unknown at the gateway.
  * Every attempt (retries included) is checked and counted per tenant.
  */

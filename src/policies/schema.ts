@@ -12,8 +12,8 @@
  *     prefix-cache-affinity-filter.affinityThreshold: 0.6
  * ```
  * Defaults: `scrape_interval_ms` 50 — GIE v1.0 `--refresh-metrics-interval` and AIBrix
- * `AIBRIX_POD_METRIC_REFRESH_INTERVAL_MS` (reference/policies.md §1.1); `kv_event_delay_ms` 50 — BLIS's
- * `--cache-signal-delay` default (§6.5), the lab's stand-in for ZMQ/NATS propagation of vLLM KV events. 0 for either
+ * `AIBRIX_POD_METRIC_REFRESH_INTERVAL_MS` (docs/reference.md#signals-and-freshness); `kv_event_delay_ms` 50 — BLIS's
+ * `--cache-signal-delay` default, the lab's stand-in for ZMQ/NATS propagation of vLLM KV events. 0 for either
  * means "immediate" (an oracle gateway). `params` keys: see `registry.ts` and `epp/config.ts` `applyEppOverrides`.
  */
 import { basename, resolve } from "node:path";

@@ -35,6 +35,11 @@ export interface EndpointView {
   readonly maxNumSeqs: number;
   /** Simulated time of the last scrape (seconds). */
   readonly scrapeTime: number;
+  /**
+   * Seconds the replica had requests running (its GPU executing forward passes) up to the last scrape, integrated
+   * at each scrape from the state seen at the previous one; feeds the DCGM GPU-utilization attribute.
+   */
+  readonly gpuBusyTime?: number;
 }
 
 /** Router-local counters the gateway keeps itself (fresh, updated at dispatch / first token / completion). */
@@ -43,7 +48,10 @@ export interface LocalLoad {
   readonly inFlight: Int32Array;
   /** Prompt tokens dispatched to each replica whose prefill has not finished (released at first token). */
   readonly inFlightPrefillTokens: Float64Array;
-  /** Prompt + expected output tokens of requests in flight on each replica. */
+  /**
+   * Prompt tokens of the requests in flight on each replica: added at dispatch, released at completion (the engine
+   * knows no output length in advance, so none is counted; `concurrency-detector` in token mode reads it).
+   */
   readonly inFlightTokens: Float64Array;
 }
 
@@ -71,6 +79,11 @@ export interface RoutingRefusal {
 export interface RoutingDecision {
   readonly refused?: false;
   readonly replica: number;
+  /**
+   * P/D disaggregation: the replica that runs the request's prefill (its KV then moves to `replica`, which decodes).
+   * Absent or < 0: the request prefills where it decodes.
+   */
+  readonly prefill?: number;
   /** Per-candidate scores (replica index → total score) when the router scores; for `--trace-decisions`. */
   readonly scores?: ReadonlyMap<number, number>;
   /** Per-scorer breakdown: scorer name → (replica index → clamped score). */
@@ -114,6 +127,12 @@ export interface RouterInit {
   readonly numGpuBlocks: readonly number[];
   /** Pod labels per replica index (the scenario's `pools[].labels`; absent: none). */
   readonly labels?: readonly Readonly<Record<string, string>>[];
+  /**
+   * Per-request latency targets by SLO class, as a client states them in the router's SLO headers
+   * (`x-llm-d-slo-ttft-ms`, `x-llm-d-slo-tpot-ms`; 0: header absent): the scenario's `slos.classes[c].ttft_ms` and
+   * `tpot_ms`. Read by the latency-predictor plugins only.
+   */
+  readonly requestSlos?: ReadonlyMap<string, { readonly ttftMs: number; readonly tpotMs: number }>;
   /**
    * Fill `RoutingDecision.scores` / `breakdown` (for `--trace-decisions`). Off by default so that the hot path
    * allocates no maps.

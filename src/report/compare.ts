@@ -138,7 +138,29 @@ export function formatComparison(c: CompareOutput): string {
     "",
     ...sloLine(labels, c.slos),
     ...routingLines(labels, c.runs),
+    ...roleLines(labels, c.runs),
   ].join("\n");
+}
+
+/** P/D: per run whose pools carry `llm-d.ai/role`, the work of each role and the KV transfers (inside TTFT). */
+function roleLines(labels: readonly string[], runs: readonly { summary: RunSummary }[]): string[] {
+  const out: string[] = [];
+  runs.forEach((r, i) => {
+    const roles = r.summary.roles;
+    if (roles === undefined) return;
+    const parts = Object.entries(roles).map(
+      ([role, x]) =>
+        `${role} ×${x.replicas}: ${fmtNum(x.requests)} decoded, ${fmtNum(x.prefill_requests)} prefill legs, ` +
+        `${fmtNum(x.prefill_tokens)} prefill tok, busy ${fmtPct(x.busy_fraction)}`,
+    );
+    const k = r.summary.kv_transfer;
+    const kv =
+      k !== undefined && k.transfers > 0
+        ? `; KV transfers ${fmtNum(k.transfers)}, mean ${fmtNum(k.mean_ms)} ms, p95 ${fmtNum(k.p95_ms)} ms (${k.link})`
+        : "; no KV transfer (aggregated)";
+    out.push(`roles: ${labels[i]}: ${parts.join(" · ")}${kv}`);
+  });
+  return out.length > 0 ? ["", ...out] : [];
 }
 
 /** Routing health per policy: starved replicas and herding, and the router's notes (no-op plugins). */

@@ -1,7 +1,7 @@
 /**
  * `--trace-decisions FILE`: one JSON object per routing decision, so a user can see why a request went where it went:
  * `{"id","t","pick"|"refused","status","reason","candidates":[{"replica","name","waiting","running","kv","age_ms",
- * "score","scores":{"<scorer>":x}}]}`. Written to a temporary file and renamed when the run ends (atomic).
+ * "score","scores":{"<scorer>":x}}]}`, and `"prefill"` (the prefill pod) for a P/D-disaggregated request. Written to a temporary file and renamed when the run ends (atomic).
  */
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
@@ -41,7 +41,13 @@ export function decisionToJson(d: DecisionRecord): unknown {
   });
   return r.refused
     ? { id: d.id, t: round(d.t), refused: true, status: r.status, reason: r.reason, candidates }
-    : { id: d.id, t: round(d.t), pick: r.replica, candidates };
+    : {
+        id: d.id,
+        t: round(d.t),
+        pick: r.replica,
+        ...(r.prefill !== undefined && r.prefill >= 0 ? { prefill: r.prefill } : {}),
+        candidates,
+      };
 }
 
 function round(x: number): number {

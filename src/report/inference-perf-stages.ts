@@ -5,45 +5,14 @@
  * vLLM waiting queue per replica, whether the stage meets the scenario's SLOs (and keeps up: achieved ≥ 95 % of the
  * requested rate), and the knee of the rate ladder: the highest stage rate up to which every stage meets them.
  */
+import type { IpLabSummary, IpStageSummary } from "../metrics/inference-perf-summary.ts";
 import type { RunOutput } from "../metrics/summary.ts";
 import type { Scenario } from "../scenario.ts";
 import { quantileSorted } from "../sim/quantile.ts";
 import { gaugesOver, type IpRow, inferencePerfLog, lifecycleReport } from "./inference-perf.ts";
 import { fmtNum, renderTable } from "./table.ts";
 
-export interface IpStageSummary {
-  readonly stage: number;
-  readonly requested_rate: number;
-  readonly achieved_rate: number;
-  readonly requests: number;
-  readonly completed: number;
-  readonly input_tokens_per_s: number;
-  readonly output_tokens_per_s: number;
-  readonly total_tokens_per_s: number;
-  readonly requests_per_s: number;
-  readonly ttft_p50_ms: number;
-  readonly ttft_p95_ms: number;
-  readonly tpot_p50_ms: number;
-  readonly ntpot_p50_ms: number;
-  readonly e2e_p95_ms: number;
-  readonly schedule_delay_p50_ms: number;
-  readonly schedule_delay_p95_ms: number;
-  /** vllm:num_requests_waiting averaged over the stage (begin → end) and over replicas. */
-  readonly waiting_per_replica: number;
-  readonly running_per_replica: number;
-  /** undefined when the scenario sets no SLO that a stage can be held to. */
-  readonly meets_slos: boolean | undefined;
-  /** Concurrent stages: the concurrency level. */
-  readonly concurrency?: number;
-}
-
-export interface IpLabSummary {
-  readonly stages: readonly IpStageSummary[];
-  /** Highest requested rate up to which every stage (in rate order) meets the SLOs; null if the first fails. */
-  readonly knee_rate: number | null | undefined;
-  /** The sweep probe's saturation estimate (requests/s), when the config has a sweep. */
-  readonly sweep_saturation_rate?: number;
-}
+export type { IpLabSummary, IpStageSummary } from "../metrics/inference-perf-summary.ts";
 
 const ms = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? Number.NaN : x * 1000);
 

@@ -37,6 +37,17 @@ export function formatRun(title: string, s: RunSummary): string {
       : `routing: ${h.findings.join("; ")}`,
   );
   for (const n of s.notes ?? []) out.push(`note: ${n}`);
+  const flows = s.gateway.flows;
+  if (flows !== undefined && Object.keys(flows).length > 0) {
+    out.push("");
+    out.push(
+      renderTable(
+        ["flow (tenant:priority)", "queued", "dispatched", "expired", "wait mean (ms)", "wait max (ms)"],
+        Object.entries(flows).map(([k, f]) => [k, f.enqueued, f.dispatched, f.expired, f.wait_mean_ms, f.wait_max_ms]),
+      ),
+    );
+  }
+  out.push(...pdLines(s));
   out.push("");
   out.push(
     renderTable(
@@ -55,4 +66,34 @@ export function formatRun(title: string, s: RunSummary): string {
     ),
   );
   return out.join("\n");
+}
+
+/** P/D: the per-role table and the KV transfer line (nothing when the run has no roles). */
+export function pdLines(s: RunSummary): string[] {
+  if (s.roles === undefined) return [];
+  const out = [""];
+  out.push(
+    renderTable(
+      ["role (llm-d.ai/role)", "replicas", "decoded", "prefill legs", "prefill tok", "decode tok", "busy"],
+      Object.entries(s.roles).map(([role, x]) => [
+        role,
+        x.replicas,
+        x.requests,
+        x.prefill_requests,
+        x.prefill_tokens,
+        x.decode_tokens,
+        fmtPct(x.busy_fraction),
+      ]),
+    ),
+  );
+  const k = s.kv_transfer;
+  if (k !== undefined) {
+    out.push(
+      k.transfers === 0
+        ? `KV transfers: none (no request was disaggregated)`
+        : `KV transfers: ${fmtNum(k.transfers)}, ${fmtNum(k.bytes / 1e9)} GB per TP rank, mean ${fmtNum(k.mean_ms)} ms, p95 ${fmtNum(k.p95_ms)} ms` +
+            ` (${k.link}: ${fmtNum(k.bandwidth_gb_s)} GB/s, ${fmtNum(k.latency_us)} µs; inside TTFT)`,
+    );
+  }
+  return out;
 }

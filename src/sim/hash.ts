@@ -128,7 +128,7 @@ export function blockHashes(
  * the first block (`start_token_idx == 0`); since each block's hash chains its parent's, either makes the whole chain
  * differ — requests with different adapters or salts never share cached blocks. The llm-d router's approximate prefix
  * index seeds its chain the same way, with the request's target model (the adapter, when one is named) and its
- * `cache_salt` (`dataproducer/prefixhash/hashing.go`; ../shared/reference/policies.md §2.4.5). One seed for both
+ * `cache_salt` (`dataproducer/prefixhash/hashing.go`; docs/reference.md#endpoint-picker-scorers). One seed for both
  * sides keeps router and engine consistent.
  */
 export function requestHashSeed(adapter: string | undefined, cacheSalt: string | undefined): number {

@@ -46,6 +46,15 @@ export class NumMap {
     return true;
   }
 
+  /** Maps `key` to `value` and returns the value it had, or -1 when it was absent. One probe sequence. */
+  exchange(key: number, value: number): number {
+    const before = this.size;
+    const i = this.claim(key);
+    const old = this.size === before ? this.vals[i]! : -1;
+    this.vals[i] = value;
+    return old;
+  }
+
   /** Slot of `key`, inserting the key (value unset) when absent. */
   private claim(key: number): number {
     if ((this.size + 1) * 2 > this.keys.length) this.grow();

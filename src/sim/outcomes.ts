@@ -1,8 +1,8 @@
 /**
  * How a request ends and why a dropped one was dropped: the one registry of both. The numeric codes are what the
  * per-request records store (typed arrays); the names are what summaries, CSVs and docs show; the docs tables are
- * generated from these entries (`test/registries.test.ts` keeps them in sync). Adding a kind is one line here; the
- * `satisfies` clauses make the compiler ask for its entry.
+ * generated from these entries (scripts/build-docs-tables.ts; `test/docs-tables.test.ts` keeps them in sync).
+ * Adding a kind is one line here; the `satisfies` clauses make the compiler ask for its entry.
  */
 
 /** How a request ended (records `outcome`). */

@@ -49,7 +49,7 @@ export class RequestTable {
   sloClass: Int32Array;
   tenant: Int32Array;
   source: Int32Array;
-  /** Admission (issue 5): why a dropped request ended (`DROP_REASONS`), 0 otherwise. */
+  /** Why the gateway dropped the request (`DROP_REASONS`), 0 otherwise: summaries split drops by cause. */
   dropReason: Uint8Array;
   /** Seconds spent in the gateway's flow-control queue, over all attempts. */
   gatewayWait: Float64Array;

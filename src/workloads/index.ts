@@ -1,20 +1,16 @@
 import { isAbsolute, relative, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import type { Request, RequestSource } from "../sim/request.ts";
-import { BlisTraceReader } from "./blis-trace.ts";
-import { AzureTraceReader, BurstGptTraceReader } from "./csv-traces.ts";
-import { ExgenticReader, HashTraceReader, MOONCAKE } from "./hash-trace.ts";
 import { inferencePerfGen } from "./inference-perf.ts";
-import { GatelabJsonlReader } from "./jsonl.ts";
 import { LineReader } from "./lines.ts";
-import { looksLikeOtlp, OtlpTraceReader } from "./otlp.ts";
 import { ragGen } from "./rag.ts";
-import { parseWorkload, type SourceConfig, type TraceFormat, type TraceSource, type WorkloadConfig } from "./schema.ts";
-import { ServeGenOptionsSchema, ServeGenReader, serveGenWeights } from "./servegen.ts";
+import { parseWorkload, type SourceConfig, type TraceSource, type WorkloadConfig } from "./schema.ts";
+import { ServeGenOptionsSchema, serveGenWeights } from "./servegen.ts";
 import { agentGen, chatGen, meanTurns } from "./sessions.ts";
 import { sharedPrefixGen } from "./shared-prefix.ts";
 import { componentTagger, type GenContext, poissonGen, streams } from "./synthetic.ts";
-import { TraceGen, type TraceReader } from "./trace-common.ts";
+import { TraceGen } from "./trace-common.ts";
+import { detectFormat, TRACE_FORMAT_REGISTRY } from "./trace-formats.ts";
 import { contentSalt, type Draft, type Gen } from "./types.ts";
 
 export type { SourceConfig, WorkloadConfig, WorkloadInput } from "./schema.ts";
@@ -171,61 +167,23 @@ export class MixGen implements Gen {
   }
 }
 
-/** Format of a trace file from its name, or by sniffing the first line of a `.jsonl`. */
-export function detectFormat(path: string, firstLine?: () => string | undefined): TraceFormat {
-  const p = path.toLowerCase();
-  if (p.endsWith(".csv")) {
-    if (/azure/.test(p)) return "azure";
-    if (/burst/.test(p)) return "burstgpt";
-    if (/chunk-\d+-trace/.test(p)) return "servegen";
-    return "blis";
-  }
-  if (p.endsWith(".jsonl") || p.endsWith(".json")) {
-    const line = firstLine?.() ?? "";
-    if (/"timestamp_ms"\s*:/.test(line) && /"hash_ids"/.test(line)) return "exgentic";
-    if (/"hash_ids"/.test(line)) return "mooncake";
-    if (/"resourceSpans"/.test(line) || looksLikeOtlp(path)) return "otlp";
-    return "jsonl";
-  }
-  return "servegen";
-}
-
 function displayPath(abs: string): string {
   const rel = relative(process.cwd(), abs);
   return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : abs;
-}
-
-/** Opens a trace reader of the given format (formats added by the trace modules). */
-export type ReaderFactory = (absPath: string, shown: string, salt: number, ctx: GenContext) => TraceReader;
-const readers = new Map<TraceFormat, ReaderFactory>([
-  ["blis", (abs, shown, salt) => new BlisTraceReader(abs, shown, salt)],
-  ["mooncake", (abs, shown, salt) => new HashTraceReader(abs, shown, salt, MOONCAKE)],
-  ["exgentic", (abs, shown, salt) => new ExgenticReader(abs, shown, salt)],
-  ["azure", (abs, shown, salt) => new AzureTraceReader(abs, shown, salt)],
-  ["burstgpt", (abs, shown, salt) => new BurstGptTraceReader(abs, shown, salt)],
-  ["jsonl", (abs, shown, salt) => new GatelabJsonlReader(abs, shown, salt)],
-  ["otlp", (abs, shown, salt) => new OtlpTraceReader(abs, shown, salt)],
-]);
-/** Formats whose clocks are absolute wall-clock times (trace time counts from their first record). */
-const absoluteClock = new Set<TraceFormat>(["azure", "burstgpt"]);
-
-/** Registers a reader for a trace format. */
-export function registerReader(format: TraceFormat, f: ReaderFactory, absolute = false): void {
-  readers.set(format, f);
-  if (absolute) absoluteClock.add(format);
 }
 
 function traceGen(cfg: TraceSource, ctx: GenContext): Gen {
   const abs = resolve(ctx.baseDir, cfg.path);
   const shown = displayPath(abs);
   const format = cfg.format ?? detectFormat(abs, () => firstLineOf(abs));
-  const factory: ReaderFactory | undefined =
-    format === "servegen"
-      ? (a, sh, salt, c) =>
-          new ServeGenReader(a, sh, salt, c.seed, c.name, cfg.servegen ?? ServeGenOptionsSchema.parse({}))
-      : readers.get(format);
-  if (factory === undefined) throw new InputError(`${ctx.where}.format: trace format "${format}" is not supported yet`);
-  const reader = factory(abs, shown, contentSalt(ctx.name), ctx);
+  const entry = TRACE_FORMAT_REGISTRY[format];
+  const reader = entry.read({
+    abs,
+    shown,
+    salt: contentSalt(ctx.name),
+    ctx,
+    servegen: cfg.servegen ?? ServeGenOptionsSchema.parse({}),
+  });
   const s = streams(ctx);
   return new TraceGen(
     ctx.name,
@@ -235,7 +193,7 @@ function traceGen(cfg: TraceSource, ctx: GenContext): Gen {
       window: cfg.window,
       sample: cfg.sample,
       rebase: cfg.rebase ?? false,
-      absolute: absoluteClock.has(format),
+      absolute: entry.absoluteClock === true,
       file: shown,
     },
     s("sample"),

@@ -6,19 +6,9 @@ import { ServeGenOptionsSchema } from "./servegen.ts";
 import { AgentSourceSchema, ChatSourceSchema } from "./sessions.ts";
 import { SharedPrefixSchema } from "./shared-prefix.ts";
 import { ArrivalFields, BatchSourceSchema, CommonFields, PoissonSourceSchema } from "./synthetic.ts";
+import { TRACE_FORMATS } from "./trace-formats.ts";
 
-/** Trace formats gatelab reads (see docs/workloads.md). */
-export const TRACE_FORMATS = [
-  "blis",
-  "mooncake",
-  "azure",
-  "burstgpt",
-  "servegen",
-  "exgentic",
-  "jsonl",
-  "otlp",
-] as const;
-export type TraceFormat = (typeof TRACE_FORMATS)[number];
+export { TRACE_FORMATS, type TraceFormat } from "./trace-formats.ts";
 
 /** Time scaling, windows and sampling shared by every trace. */
 export const TraceOptionFields = {

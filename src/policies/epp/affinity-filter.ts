@@ -3,10 +3,10 @@
  * hatch.
  *
  * Source: llm-d-router HEAD `filter/prefixcacheaffinity/*`, llm-d guides 2026, llm-d blog "sticky until saturated"
- * 2026-08-17 (reference/policies.md §2.5.3). Defaults are HEAD's: `affinityThreshold` 0.80,
- * `explorationProbability` 0 (May-26: 0.01), `maxTTFTPenaltyMs` 18000, `ttftSource` prefillThroughput (the
- * latency-predictor source is not simulated), `peakPrefillThroughput` 15928 tokens/s. The intermediate interface's
- * `maxTokensInFlightPenalty` τ (tokens; 0 = off) is also accepted.
+ * 2026-08-17 (docs/reference.md#endpoint-picker-filters-and-saturation-detectors). Defaults are HEAD's: `affinityThreshold` 0.80,
+ * `explorationProbability` 0 (May-26: 0.01), `maxTTFTPenaltyMs` 18000, `ttftSource` prefillThroughput,
+ * `peakPrefillThroughput` 15928 tokens/s (llm-d-router `ebab6879` `filter/prefixcacheaffinity/plugin.go` L93–L101).
+ * The intermediate interface's `maxTokensInFlightPenalty` τ (tokens; 0 = off) is also accepted.
  *
  * ```
  * if |E| ≤ 1 or affinityThreshold ≤ 0: return E
@@ -15,7 +15,9 @@
  * [gatelab] saturationDetectorRef set: sticky −= endpoints the detector calls saturated (they join nonSticky)
  * if sticky empty: return E
  * if maxTTFTPenaltyMs > 0 and nonSticky ≠ ∅:
- *   ttft(e) = inFlightTokens_e / peakPrefillThroughput · 1000 ms
+ *   ttft(e) = inFlightTokens_e / peakPrefillThroughput · 1000 ms         (ttftSource prefillThroughput)
+ *   ttft(e) = predicted TTFT of the predicted-latency-producer, +∞ without a prediction   (latencyPredictor;
+ *             plugin.go L241–L266, the router chart's latencyPredictor default)
  *   if min_sticky ttft − min_nonSticky ttft > maxTTFTPenaltyMs: return E      ("saturation release")
  * if maxTokensInFlightPenalty > 0 and nonSticky ≠ ∅ and
  *   min_sticky inFlightTokens − min_nonSticky inFlightTokens > τ: return E
@@ -37,11 +39,19 @@ export const affinityFilterParams = z.strictObject({
   affinityThreshold: unit.default(0.8),
   explorationProbability: unit.default(0),
   maxTTFTPenaltyMs: nonNeg.default(18_000),
-  ttftSource: z.enum(["prefillThroughput"]).default("prefillThroughput"),
+  ttftSource: z.enum(["prefillThroughput", "latencyPredictor"]).default("prefillThroughput"),
   peakPrefillThroughput: pos.default(15_928),
   maxTokensInFlightPenalty: nonNeg.default(0),
   saturationDetectorRef: z.string().min(1).optional(),
+  latencyPredictionInfoProducerName: z.string().optional(),
 });
+
+/** What the latency-predictor TTFT source reads (the `predicted-latency-producer`'s per-replica predictions). */
+export interface PredictedTtft {
+  produce(cycle: Cycle): void;
+  readonly has: Uint8Array;
+  readonly ttftMs: Float64Array;
+}
 export type AffinityFilterParams = z.output<typeof affinityFilterParams>;
 
 export class PrefixCacheAffinityFilter implements Filter {
@@ -51,6 +61,7 @@ export class PrefixCacheAffinityFilter implements Filter {
   private readonly prefix: PrefixMatchProvider;
   private readonly load: InflightTokens;
   private readonly detector: EndpointSaturation | undefined;
+  private readonly predicted: PredictedTtft | undefined;
   /** Scratch: sticky flag per candidate position. */
   private flags = new Uint8Array(16);
 
@@ -60,12 +71,14 @@ export class PrefixCacheAffinityFilter implements Filter {
     prefix: PrefixMatchProvider,
     load: InflightTokens,
     detector: EndpointSaturation | undefined,
+    predicted?: PredictedTtft,
   ) {
     this.name = name;
     this.p = params;
     this.prefix = prefix;
     this.load = load;
     this.detector = detector;
+    this.predicted = params.ttftSource === "latencyPredictor" ? predicted : undefined;
   }
 
   filter(cycle: Cycle, eps: readonly EndpointView[]): readonly EndpointView[] {
@@ -79,12 +92,20 @@ export class PrefixCacheAffinityFilter implements Filter {
     if (this.flags.length < eps.length) this.flags = new Uint8Array(eps.length);
     const flags = this.flags;
     const loads = this.load.loads;
+    const pred = this.predicted;
+    if (pred !== undefined) pred.produce(cycle);
     let nSticky = 0;
     let minStickyTokens = Number.POSITIVE_INFINITY;
     let minOtherTokens = Number.POSITIVE_INFINITY;
     for (let i = 0; i < eps.length; i++) {
       const ep = eps[i]!;
-      const t = loads[ep.index] ?? 0;
+      // Token load (prefillThroughput) or predicted TTFT in ms (latencyPredictor; none → +∞).
+      const t =
+        pred === undefined
+          ? (loads[ep.index] ?? 0)
+          : pred.has[ep.index] === 1
+            ? pred.ttftMs[ep.index]!
+            : Number.MAX_VALUE;
       const isSticky =
         m.matchBlocks[ep.index]! / total >= p.affinityThreshold &&
         (this.detector === undefined || !this.detector.saturated(cycle, ep));
@@ -99,10 +120,18 @@ export class PrefixCacheAffinityFilter implements Filter {
     if (nSticky === 0) return eps;
     if (nSticky < eps.length) {
       if (p.maxTTFTPenaltyMs > 0) {
-        const gapMs = ((minStickyTokens - minOtherTokens) / p.peakPrefillThroughput) * 1000;
+        const gapMs =
+          pred === undefined
+            ? ((minStickyTokens - minOtherTokens) / p.peakPrefillThroughput) * 1000
+            : minStickyTokens - minOtherTokens;
         if (gapMs > p.maxTTFTPenaltyMs) return eps;
       }
-      if (p.maxTokensInFlightPenalty > 0 && minStickyTokens - minOtherTokens > p.maxTokensInFlightPenalty) return eps;
+      if (
+        pred === undefined &&
+        p.maxTokensInFlightPenalty > 0 &&
+        minStickyTokens - minOtherTokens > p.maxTokensInFlightPenalty
+      )
+        return eps;
     }
     const sticky = cycle.buffer(nSticky);
     let k = 0;

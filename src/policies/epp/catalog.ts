@@ -12,9 +12,16 @@
  * Adding a scorer: its class (with its parameter schema) in one file, and one `def(...)` line below.
  */
 import { z } from "zod";
+import { programAwareParams, softReflectiveParams } from "../flow-control/policies.ts";
 import { ProbabilisticAdmitter, probabilisticAdmitterParams } from "./admitter.ts";
 import { type AffinityFilterParams, affinityFilterParams, PrefixCacheAffinityFilter } from "./affinity-filter.ts";
 import { BurstPrefixProducer, burstParams } from "./burst.ts";
+import {
+  EndpointAttributeFilter,
+  EndpointAttributeScorer,
+  endpointAttributeFilterParams,
+  endpointAttributeScorerParams,
+} from "./endpoint-attribute.ts";
 import {
   ByLabelFilter,
   byLabelParams,
@@ -32,8 +39,20 @@ import {
   type TreeNode,
   treeRefs,
 } from "./filters.ts";
-import type { BuildEnv, Decider, Filter, Plugin, PrefixMatchProvider } from "./framework.ts";
+import type { BuildEnv, Decider, Filter, InflightTokens, Plugin, PrefixMatchProvider } from "./framework.ts";
 import { InflightLoadProducer, inflightParams, TokenLoadScorer, tokenLoadParams } from "./inflight.ts";
+import {
+  LatencyScorer,
+  LatencySloAdmitter,
+  latencyProducer,
+  latencyScorerParams,
+  latencySloAdmitterParams,
+  PredictedLatencyProducer,
+  predictedLatencyParams,
+  SloHeadroomTierFilter,
+  sloHeadroomTierParams,
+} from "./latency-predictor.ts";
+import { GiePredictedLatencyScorer, gieLatencyScorerParams } from "./latency-scorer-gie15.ts";
 import { anything, none, pickerParams } from "./params.ts";
 import { MaxScorePicker, RandomPicker, WeightedRandomPicker } from "./pickers.ts";
 import { PrecisePrefixCacheScorer, PrecisePrefixProducer, preciseParams } from "./precise-prefix.ts";
@@ -160,6 +179,20 @@ const admission = (type: string, kind: PluginKind, summary: string): PluginTypeI
   paramKeys: undefined,
 });
 
+/** A data-layer plugin whose data simulated plugins read (through `BuildEnv`); no routing-pipeline instance. */
+const dataLayer = (type: string, kind: PluginKind, summary: string): PluginTypeInfo => ({
+  type,
+  kind,
+  status: "simulated",
+  summary,
+  params: anything,
+  paramKeys: undefined,
+});
+
+/** What the DCGM GPU-utilization signal is in gatelab (endpoint-attribute.ts). */
+const GPU_UTIL_WHY =
+  "GPU utilization is the share of each DCGM poll interval the replica had requests running (integrated at each metrics scrape; a vLLM engine runs forward passes back to back while it has work)";
+
 /** Accepted with any parameters; runs, with a note, because it cannot change a routing decision. */
 const noop = (type: string, kind: PluginKind, why: string): PluginTypeInfo => ({
   type,
@@ -239,6 +272,9 @@ const nestedDependencyParams = loose({
 const caveat = (info: PluginTypeInfo, why: string): PluginTypeInfo => ({ ...info, why });
 
 const FILTER_KINDS: readonly PluginKind[] = ["filter", "detector"];
+
+const latencyRefs = (name: string | undefined): PluginRef[] =>
+  name !== undefined ? [{ path: ["latencyPredictionInfoProducerName"], name, kinds: ["producer"] }] : [];
 
 const TYPES: PluginTypeInfo[] = [
   // ---- scorers
@@ -400,11 +436,15 @@ const TYPES: PluginTypeInfo[] = [
         p.saturationDetectorRef !== undefined
           ? (env.plugin(p.saturationDetectorRef) as unknown as EndpointSaturation)
           : undefined,
+        p.ttftSource === "latencyPredictor" && p.maxTTFTPenaltyMs > 0
+          ? latencyProducer(env, p.latencyPredictionInfoProducerName)
+          : undefined,
       ),
     (p) =>
-      p.saturationDetectorRef !== undefined
-        ? [{ path: ["saturationDetectorRef"], name: p.saturationDetectorRef, kinds: ["detector"] }]
-        : [],
+      (p.saturationDetectorRef !== undefined
+        ? [{ path: ["saturationDetectorRef"], name: p.saturationDetectorRef, kinds: ["detector"] as PluginKind[] }]
+        : ([] as PluginRef[])
+      ).concat(latencyRefs(p.latencyPredictionInfoProducerName)),
   ),
   def(
     "decision-tree-filter",
@@ -556,25 +596,46 @@ const TYPES: PluginTypeInfo[] = [
     (n, p) => new ConcurrencyDetector(n, p),
   ),
   // ---- flow control (the admission layer runs them: src/policies/flow-control/)
-  admission("global-strict-fairness-policy", "fairness", "flow control: one global order per band"),
-  admission("fcfs-ordering-policy", "ordering", "flow control: first come first served within a flow"),
-  admission("static-usage-limit-policy", "usage-limit", "flow control: dispatch while saturation < threshold"),
-  refused(
+  // llm-d-router pkg/epp/framework/plugins/flowcontrol/ (src/policies/flow-control/policies.ts has the semantics).
+  admission(
+    "global-strict-fairness-policy",
+    "fairness",
+    "flow control: the best head by the ordering policy across all flows of the band",
+  ),
+  admission(
     "round-robin-fairness-policy",
     "fairness",
-    "the admission layer keeps one global FCFS queue per priority band (global-strict fairness); per-flow round-robin is not implemented",
+    "flow control: flows (fairness id = tenant) in id order, the next non-empty one after the last picked",
   ),
-  refused(
-    "program-aware-fairness",
-    "fairness",
-    "per-program fairness over flows; the admission layer keeps one global FCFS queue per band",
+  caveat(
+    def(
+      "program-aware-fairness",
+      "fairness",
+      "flow control: least attained service per program (tenant): 0.8·(1 − norm service) + 0.2·norm head wait; service = prompt + 2·completion tokens, half-life 60 s",
+      programAwareParams,
+    ),
+    "the x-llm-d-inference-fairness-id header is the request's tenant; ties go to the smallest fairness id (the real one scans a Go map: unspecified order); its Prometheus gauges are not exported",
   ),
-  refused("edf-ordering-policy", "ordering", "earliest-deadline-first ordering; the admission layer orders FCFS"),
-  refused("slo-deadline-ordering-policy", "ordering", "SLO-deadline ordering; the admission layer orders FCFS"),
-  refused(
+  admission("fcfs-ordering-policy", "ordering", "flow control: first come first served within a flow"),
+  admission(
+    "edf-ordering-policy",
+    "ordering",
+    "flow control: earliest enqueue + TTL first; every request has the default TTL, so FCFS order",
+  ),
+  caveat(
+    admission(
+      "slo-deadline-ordering-policy",
+      "ordering",
+      "flow control: earliest received + x-llm-d-slo-ttft-ms first; no header → last (FCFS among those)",
+    ),
+    "a request's x-llm-d-slo-ttft-ms header is its SLO class's slos.classes.<class>.ttft_ms (whole ms); without one it sends none",
+  ),
+  admission("static-usage-limit-policy", "usage-limit", "flow control: dispatch while saturation < threshold"),
+  def(
     "soft-reflective-ceiling-policy",
     "usage-limit",
-    "an adaptive usage ceiling; the admission layer implements the static usage limit only",
+    "flow control: band i of n gated at saturation ≥ 1 − i·s/(n−1), then open one dispatch cycle in round(s/(1−s))",
+    softReflectiveParams,
   ),
   refused("priority-holdback-policy", "usage-limit", "priority hold-back usage limit; not implemented"),
   refused("sheddable-eviction-filter", "plugin", "flow-control eviction is not simulated (enableEviction)"),
@@ -586,12 +647,92 @@ const TYPES: PluginTypeInfo[] = [
     probabilisticAdmitterParams,
     (n, p) => new ProbabilisticAdmitter(n, p),
   ),
-  refused("latency-slo-admitter", "admitter", "needs the online-trained latency predictor"),
-  // ---- latency predictor
-  refused("latency-scorer", "scorer", "needs the online-trained latency predictor"),
-  refused("predicted-latency-scorer", "scorer", "needs the online-trained latency predictor"),
-  refused("predicted-latency-producer", "producer", "needs the online-trained latency predictor"),
-  refused("slo-headroom-tier-filter", "filter", "needs the online-trained latency predictor"),
+  // ---- latency predictor (latency-predictor.ts; the predictor is trained online on the simulated replicas)
+  caveat(
+    def(
+      "predicted-latency-producer",
+      "producer",
+      "TTFT/TPOT per endpoint from a Bayesian-ridge predictor trained online on observed latencies; SLO headroom",
+      predictedLatencyParams,
+      (n, p, env) =>
+        new PredictedLatencyProducer(
+          n,
+          p,
+          env.init,
+          p.prefixMatchInfoProducerName !== undefined
+            ? (env.plugin(p.prefixMatchInfoProducerName) as unknown as PrefixMatchProvider)
+            : env.prefixProducer(),
+          p.inFlightLoadProducerName !== undefined
+            ? (env.plugin(p.inFlightLoadProducerName) as unknown as InflightTokens)
+            : env.inflightProducer(),
+        ),
+      (p) => [
+        ...(p.prefixMatchInfoProducerName !== undefined
+          ? [
+              {
+                path: ["prefixMatchInfoProducerName"],
+                name: p.prefixMatchInfoProducerName,
+                kinds: ["producer"] as PluginKind[],
+              },
+            ]
+          : []),
+        ...(p.inFlightLoadProducerName !== undefined
+          ? [
+              {
+                path: ["inFlightLoadProducerName"],
+                name: p.inFlightLoadProducerName,
+                kinds: ["producer"] as PluginKind[],
+              },
+            ]
+          : []),
+      ],
+    ),
+    "the predictor is Bayesian ridge (the charts deploy XGBoost), trained every 10 s of simulated time with no sidecar latency, flush or model-sync delay; SLO headers come from the scenario's slos.classes ttft_ms / tpot_ms",
+  ),
+  def(
+    "latency-scorer",
+    "scorer",
+    "SLO headroom tiers from the latency predictor; least (or most) headroom within the best tier; composite fallback",
+    latencyScorerParams,
+    (n, p, env) =>
+      new LatencyScorer(
+        n,
+        p,
+        latencyProducer(env, p.latencyPredictionInfoProducerName),
+        p.prefixMatchInfoProducerName !== undefined
+          ? (env.plugin(p.prefixMatchInfoProducerName) as unknown as PrefixMatchProvider)
+          : env.prefixProducer(),
+        env.init.replicas,
+      ),
+    (p) => latencyRefs(p.latencyPredictionInfoProducerName),
+  ),
+  def(
+    "slo-headroom-tier-filter",
+    "filter",
+    "keeps endpoints predicted within the SLO (TTFT and TPOT headroom ≥ 0); the others with probability 0.01",
+    sloHeadroomTierParams,
+    (n, p, env) => new SloHeadroomTierFilter(n, p, latencyProducer(env, p.latencyPredictionInfoProducerName)),
+    (p) => latencyRefs(p.latencyPredictionInfoProducerName),
+  ),
+  def(
+    "latency-slo-admitter",
+    "admitter",
+    "refuses a sheddable request with an SLO no endpoint is predicted to meet (none idle or cold) (429)",
+    latencySloAdmitterParams,
+    (n, p, env) => new LatencySloAdmitter(n, latencyProducer(env, p.latencyPredictionInfoProducerName), env.init),
+    (p) => latencyRefs(p.latencyPredictionInfoProducerName),
+  ),
+  caveat(
+    def(
+      "predicted-latency-scorer",
+      "scorer",
+      "GIE 1.5 single-plugin form: predicts (prepareDataPlugins gate), admits, and scores 1 the endpoint it picks by headroom tiers",
+      gieLatencyScorerParams,
+      (n, p, env) =>
+        new GiePredictedLatencyScorer(n, p, env.init, env.prefixProducer(), env.inflightProducer(), env.featureGates),
+    ),
+    "the predictor is Bayesian ridge (the charts deploy XGBoost), trained every 10 s of simulated time with no sidecar delays; random draws use the routing RNG (upstream: wall-clock seeded); SLO headers come from the scenario's slos.classes ttft_ms / tpot_ms",
+  ),
   // ---- labels, headers, topology, multimodal, multi-cluster
   def(
     "label-selector-filter",
@@ -612,8 +753,20 @@ const TYPES: PluginTypeInfo[] = [
     "filter",
     "needs pod labels (llm-d.ai/context-length-range), which gatelab pools do not carry",
   ),
-  refused("endpoint-attribute-filter", "filter", "filters on endpoint attributes, which gatelab pools do not carry"),
-  refused("endpoint-attribute-scorer", "scorer", "scores endpoint attributes, which gatelab pools do not carry"),
+  def(
+    "endpoint-attribute-filter",
+    "filter",
+    "keeps endpoints whose scalar attribute passes a threshold (onMissing Pass/Fail, fallbackOnEmpty); GPUUtilization from dcgm-extractor",
+    endpointAttributeFilterParams,
+    (n, p, env) => new EndpointAttributeFilter(n, p, env.gpuUtilization()),
+  ),
+  def(
+    "endpoint-attribute-scorer",
+    "scorer",
+    "linear lower/higher-is-better on a scalar attribute, fixed or adaptive range, missing → 0; GPUUtilization from dcgm-extractor",
+    endpointAttributeScorerParams,
+    (n, p, env) => new EndpointAttributeScorer(n, p, env.gpuUtilization()),
+  ),
   // Without a peer topology on the request the filter keeps every endpoint and the scorer gives 0 everywhere
   // (llm-d-router pkg/epp/framework/plugins/scheduling/filter/topologyaffinity/filter.go L81–L85,
   // scorer/topologyaffinity/scorer.go L105–L114); gatelab pools carry no node topology.
@@ -625,7 +778,8 @@ const TYPES: PluginTypeInfo[] = [
   refused(
     "header-based-testing-filter",
     "filter",
-    "conformance-test filter keeping the endpoint named in the test-epp-endpoint-selection header; without it (gatelab requests carry no headers) it keeps no endpoint",
+    // GIE release-1.5 pkg/epp/framework/plugins/scheduling/test/filter/request_header_based_filter.go L67–L71.
+    "conformance-test filter keeping the pods whose IP the test-epp-endpoint-selection header names, and none without the header; gatelab requests carry no such header and pods have no IPs, so it would refuse every request",
   ),
   refused(
     "session-affinity-filter",
@@ -686,8 +840,11 @@ const TYPES: PluginTypeInfo[] = [
   noop("notification-source", "data-source", "Kubernetes object notifications; pools are static"),
   noop("models-data-source", "data-source", "lists served models (/v1/models); no simulated plugin reads it"),
   noop("models-data-extractor", "extractor", "extracts served models; no simulated plugin reads it"),
-  noop("dcgm-data-source", "data-source", "scrapes DCGM GPU metrics; no simulated plugin reads them"),
-  noop("dcgm-extractor", "extractor", "extracts DCGM GPU metrics; no simulated plugin reads them"),
+  dataLayer("dcgm-data-source", "data-source", "polls DCGM GPU metrics every `interval` for dcgm-extractor"),
+  caveat(
+    dataLayer("dcgm-extractor", "extractor", "GPUUtilization = DCGM_FI_DEV_GPU_UTIL ÷ 100 per endpoint"),
+    GPU_UTIL_WHY,
+  ),
   noop("file-discovery", "discovery", "endpoints from a file; gatelab endpoints are the scenario's pools"),
   noop("request-attribute-reporter", "request-control", "reports request attributes as response headers/metrics"),
   noop("agent-identity", "request-control", "sets an agent-identity request header"),

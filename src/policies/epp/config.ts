@@ -3,7 +3,7 @@
  * llm-d) into gatelab's routing pipeline.
  *
  * Source: GIE `pkg/epp/config/loader/{loader.go,defaults.go}` (v1.0 → GIE last), llm-d-router HEAD
- * `pkg/epp/config/loader/*`; schema and defaulting rules from reference/policies.md §2.9, loader notes §8.5.
+ * `pkg/epp/config/loader/*`; schema and defaulting rules: docs/reference.md#endpointpickerconfig-loading-and-presets.
  * - `apiVersion` `inference.networking.x-k8s.io/v1alpha1` (GIE) or `llm-d.ai/v1alpha1` (llm-d-router); `kind`
  *   `EndpointPickerConfig`. Top-level decoding is strict: unknown keys are errors.
  * - `plugins[]`: `name` (defaults to `type`), `type` (aliases such as `kv-cache-scorer` accepted), `parameters`
@@ -20,6 +20,7 @@
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { z } from "zod";
 import { InputError, inputError, readTextInput } from "../../errors.ts";
+import { closest } from "../../suggest.ts";
 import {
   canonicalType,
   didYouMean,
@@ -173,6 +174,12 @@ function fieldOf(path: Path): string {
   return path.map(String).join(".");
 }
 
+/** ` (did you mean "x"?)` when an accepted key is a likely typo of `key`, else "". */
+function nearKey(key: string, accepted: readonly string[]): string {
+  const c = closest(key, accepted);
+  return c !== undefined && c !== key ? ` (did you mean "${c}"?)` : "";
+}
+
 /** One zod issue as `field: what`, with accepted values where the issue knows them. */
 function describeIssue(
   issue: z.core.$ZodIssue,
@@ -186,7 +193,7 @@ function describeIssue(
       const accepted = acceptedKeys ?? [];
       return {
         path: [...path, issue.keys[0]!],
-        what: `unknown ${issue.keys.length > 1 ? "fields" : "field"} ${keys}; accepted: ${accepted.length > 0 ? accepted.join(", ") : "none"}`,
+        what: `unknown ${issue.keys.length > 1 ? "fields" : "field"} ${keys}${nearKey(issue.keys[0]!, accepted)}; accepted: ${accepted.length > 0 ? accepted.join(", ") : "none"}`,
       };
     }
     case "invalid_value":
@@ -333,7 +340,7 @@ class Normalizer {
           const accepted = info.paramKeys ?? [];
           this.fail(
             [...base, issue.keys[0]!],
-            `plugin "${name}" (type ${type}): unknown parameter ${keys}; accepted parameters: ${accepted.length > 0 ? accepted.join(", ") : "none"}`,
+            `plugin "${name}" (type ${type}): unknown parameter ${keys}${nearKey(issue.keys[0]!, accepted)}; accepted parameters: ${accepted.length > 0 ? accepted.join(", ") : "none"}`,
           );
         }
         const d = describeIssue(issue, params, shapeKeysAt(info.params, issue.path as Path));

@@ -2,7 +2,7 @@
  * The legacy decision-tree filters of the Endpoint Picker and the P/D role filters.
  *
  * Source: GIE v0.3 `pkg/epp/scheduling/{filter.go,scheduler.go}` (hard-coded tree), GIE v0.4/v0.5
- * `.../plugins/filter/*` (the same as plugins), llm-d role filters (reference/policies.md §2.5.1, §2.5.2, §2.5.4).
+ * `.../plugins/filter/*` (the same as plugins), llm-d role filters (docs/reference.md#endpoint-picker-filters-and-saturation-detectors).
  * - `low-queue-filter` (`threshold` 128): keep `waiting ≤ threshold`.
  * - `lora-affinity-filter` (`threshold` 0.999): v0.5 groups "affinity" = target adapter running or waiting,
  *   "available" = `|running| + |waiting| < max_lora`; both non-empty → affinity with probability `threshold` (one

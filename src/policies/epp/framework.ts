@@ -3,7 +3,7 @@
  * handlers, deciders, data producers, saturation detectors) and the per-request cycle state they share.
  *
  * Source: GIE v1.0 `pkg/epp/scheduling/framework/{plugins.go,scheduler_profile.go,weighted_scorer.go}`, llm-d-router
- * HEAD `pkg/epp/scheduling/*` (reference/policies.md §2.2–§2.3). Facts carried over: filters run in config order on
+ * HEAD `pkg/epp/scheduling/*` (docs/reference.md#endpoint-picker-pipeline). Facts carried over: filters run in config order on
  * the post-filter list; scorers see the same (post-filter) candidate list; each score is clamped to [0, 1] and
  * multiplied by its weight (weights not normalised); one picker per profile; data producers run before scheduling
  * and PreRequest plugins run after the pick (`onDispatch` here).
@@ -129,6 +129,8 @@ export interface BuildEnv {
   readonly init: RouterInit;
   /** The router semantics the config runs with (`variants.ts`). */
   readonly variant: EppVariantName;
+  /** The config's feature gates. */
+  readonly featureGates: readonly string[];
   /** Names of the scheduling profiles, in config order. */
   readonly profileNames: readonly string[];
   /** Canonical type of the plugin named `name`, or undefined when there is none. */
@@ -139,6 +141,21 @@ export interface BuildEnv {
   prefixProducer(): PrefixMatchProvider & Plugin;
   /** The router's in-flight load producer (explicit or auto-created). */
   inflightProducer(): InflightTokens & Plugin;
+  /**
+   * The `predicted-latency-producer` named `name`, else the config's one, else one auto-created with default
+   * parameters (llm-d-router registers it as the default producer of its data: `cmd/epp/runner/runner.go` L667).
+   */
+  latencyProducer(name?: string): Plugin;
+  /**
+   * The router's DCGM GPU-utilization poller, when `dataLayer.sources` wires a `dcgm-extractor` under a
+   * `dcgm-data-source` (`endpoint-attribute.ts`); undefined otherwise (the attribute is then always missing).
+   */
+  gpuUtilization(): GpuUtilizationSource | undefined;
+}
+
+/** Per-endpoint GPU utilization in [0, 1] as of the last DCGM poll; NaN while the endpoint has none. */
+export interface GpuUtilizationSource {
+  value(ep: EndpointView): number;
 }
 
 export function isFilter(p: Plugin): p is Filter {

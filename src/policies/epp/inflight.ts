@@ -2,7 +2,7 @@
  * llm-d's `inflight-load-producer` (router-local token load per endpoint) and `token-load-scorer`.
  *
  * Source: llm-d-router HEAD `dataproducer/inflightload/*`, `scorer/tokenload/*`, `token_estimator.go`
- * (reference/policies.md §2.4.6). HEAD default (`addEstimatedOutputTokens: false`): at PreRequest the target's
+ * (docs/reference.md#endpoint-picker-scorers). HEAD default (`addEstimatedOutputTokens: false`): at PreRequest the target's
  * `Tokens` grows by the request's uncached input on that endpoint (`input − matchBlocks·blockSize`, from the
  * approximate prefix producer) and that share is released at the first response chunk, so `Tokens` ≈ prefill work
  * still pending. With `addEstimatedOutputTokens: true` it also adds the output estimate `round(input × 1.5)`
@@ -16,7 +16,7 @@
  */
 import { z } from "zod";
 import type { Request } from "../../sim/request.ts";
-import { RequestTable } from "../indexes.ts";
+import { RequestRows } from "../indexes/request-rows.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, InflightTokens, Plugin, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt } from "./params.ts";
@@ -38,7 +38,7 @@ export class InflightLoadProducer implements Plugin, InflightTokens {
   /** Tokens in flight per replica (`tokens(r)` as an array). */
   readonly loads: Float64Array;
   /** Per request in flight: [replica, tokens released at the first chunk, tokens released at the end]. */
-  private readonly held = new RequestTable(3);
+  private readonly held = new RequestRows(3);
   private readonly prefix: PrefixMatchProvider;
   private readonly addOutput: boolean;
   private readonly maxOutput: number;

@@ -1,6 +1,6 @@
 /**
  * The Endpoint Picker's pickers (GIE `pkg/epp/scheduling/framework/plugins/picker/{maxscore,random,weightedrandom}`,
- * reference/policies.md §2.3). Parameter `maxNumOfEndpoints` (default 1) is accepted; gatelab dispatches to the first
+ * docs/reference.md#endpoint-picker-pipeline). Parameter `maxNumOfEndpoints` (default 1) is accepted; gatelab dispatches to the first
  * endpoint of the list (Envoy's fallback list is not simulated).
  * - `max-score-picker`: shuffle the candidates uniformly with the routing stream, then stable-sort by score
  *   descending and take the first → ties broken uniformly at random, deterministically for a seed. Implemented as

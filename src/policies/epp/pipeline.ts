@@ -3,7 +3,7 @@
  * scorers → picker, run by the config's profile handler, with the data producers and PreRequest / ResponseBody hooks.
  *
  * Source: GIE v1.0 `pkg/epp/scheduling/scheduler.go`, `framework/scheduler_profile.go`; llm-d-router HEAD
- * `pkg/epp/requestcontrol/director.go` (reference/policies.md §2.2–§2.3):
+ * `pkg/epp/requestcontrol/director.go` (docs/reference.md#endpoint-picker-pipeline):
  * - no candidate endpoint at all → 503 (the director's "no candidate pods");
  * - a filter that leaves no endpoint fails the profile ("no endpoints available"); when the primary profile fails
  *   the scheduler fails and the director answers 429 (`InferencePoolResourceExhausted`, "failed to find target pod");
@@ -17,11 +17,12 @@
  */
 import { InputError } from "../../errors.ts";
 import type { Request } from "../../sim/request.ts";
-import { clamp01, NO_CANDIDATES, picked } from "../common.ts";
+import { clamp01, NO_CANDIDATES, picked, pickedPd } from "../common.ts";
 import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 import { type Admitter, isAdmitter } from "./admitter.ts";
 import { PLUGIN_TYPES } from "./catalog.ts";
 import type { EppConfig, EppPlugin } from "./config.ts";
+import { DcgmGpuUtilization, dcgmIntervalS } from "./endpoint-attribute.ts";
 import { isLabelFilter, ROLE_LABEL, RoleFilter } from "./filters.ts";
 import {
   type BuildEnv,
@@ -66,6 +67,7 @@ class Builder implements BuildEnv {
   readonly init: RouterInit;
   readonly variant: EppVariantName;
   readonly profileNames: readonly string[];
+  readonly featureGates: readonly string[];
   readonly instances = new Map<string, Plugin>();
   private readonly specs: Map<string, EppPlugin>;
   private readonly config: EppConfig;
@@ -78,6 +80,7 @@ class Builder implements BuildEnv {
     this.init = init;
     this.variant = config.variant;
     this.profileNames = config.schedulingProfiles.map((p) => p.name);
+    this.featureGates = config.featureGates;
     this.specs = new Map(config.plugins.map((p) => [p.name, p]));
   }
 
@@ -137,6 +140,38 @@ class Builder implements BuildEnv {
     );
     this.instances.set(name, this.prefix);
     return this.prefix;
+  }
+
+  latencyProducer(name?: string): Plugin {
+    if (name !== undefined) return this.plugin(name);
+    const type = "predicted-latency-producer";
+    const explicit = this.config.plugins.find((p) => p.type === type);
+    if (explicit !== undefined) return this.plugin(explicit.name);
+    const have = this.instances.get(type);
+    if (have !== undefined) return have;
+    const info = PLUGIN_TYPES.get(type)!;
+    const inst = info.build!(type, info.params.parse({}), this);
+    this.instances.set(type, inst);
+    return inst;
+  }
+
+  private dcgm: DcgmGpuUtilization | null | undefined;
+
+  gpuUtilization(): DcgmGpuUtilization | undefined {
+    if (this.dcgm !== undefined) return this.dcgm ?? undefined;
+    this.dcgm = null;
+    const sources = (this.config.dataLayer as { sources?: unknown } | undefined)?.sources;
+    for (const s of Array.isArray(sources) ? (sources as { pluginRef?: string; extractors?: unknown }[]) : []) {
+      const src = s.pluginRef !== undefined ? this.specs.get(s.pluginRef) : undefined;
+      if (src?.type !== "dcgm-data-source") continue;
+      const exts = Array.isArray(s.extractors) ? (s.extractors as { pluginRef?: string }[]) : [];
+      if (!exts.some((e) => e.pluginRef !== undefined && this.specs.get(e.pluginRef)?.type === "dcgm-extractor"))
+        continue;
+      const where = `${this.config.source}: plugin "${src.name}" (type dcgm-data-source)`;
+      this.dcgm = new DcgmGpuUtilization(this.init.replicas, dcgmIntervalS(src.parameters, where));
+      break;
+    }
+    return this.dcgm ?? undefined;
   }
 
   inflightProducer(): InflightLoadProducer {
@@ -263,8 +298,18 @@ export class EppRouter implements Router {
       return { refused: true, status: SCHEDULING_FAILURE_STATUS, reason: this.failReason || "no endpoints available" };
     }
     cycle.primary = pick.index;
-    if (this.trace) return { replica: pick.index, scores: this.scores!, breakdown: this.breakdown! };
-    return picked(pick.index);
+    // P/D: a prefill pick on another pod disaggregates the request (the sidecar sends the prefill there). A prefill
+    // pick on the decode pod itself runs as one aggregated request here (see docs/gateway.md).
+    const pf = cycle.prefill >= 0 && cycle.prefill !== pick.index ? cycle.prefill : -1;
+    if (this.trace) {
+      return {
+        replica: pick.index,
+        ...(pf >= 0 ? { prefill: pf } : {}),
+        scores: this.scores!,
+        breakdown: this.breakdown!,
+      };
+    }
+    return pf >= 0 ? pickedPd(pick.index, pf) : picked(pick.index);
   }
 
   private readonly runProfile = (name: string): EndpointView | undefined => {
@@ -339,7 +384,7 @@ export function simulationNotes(config: EppConfig): string[] {
     const d = p.type === "disagg-profile-handler" ? (p.parsed as { deciders?: { prefill?: string } }) : undefined;
     if (d?.deciders?.prefill !== undefined) {
       notes.push(
-        `plugin "${p.name}" (disagg-profile-handler): the prefill pick feeds the router's prefix index and the decision trace; disaggregated execution (prefill on the prefill pod, KV transfer, decode on the decode pod) is not simulated yet: the request prefills and decodes on the decode pod`,
+        `plugin "${p.name}" (disagg-profile-handler): P/D disaggregation simulated: a request the decider sends to a prefill pod prefills there (max_tokens 1), its KV moves to the decode pod over the scenario's kv_transfer link, and the decode pod computes the last prompt token and decodes`,
       );
     }
   }

@@ -2,11 +2,11 @@
  * llm-d `precise-prefix-cache-scorer`: a block index fed by the replicas' KV events (BlockStored / BlockRemoved),
  * as llm-d-kv-cache's `kvcache.Indexer` is fed over ZMQ. The engine delivers `KvEvent`s to `onKvEvent` after the
  * scenario's `gateway.kv_event_delay_ms`; between a dispatch and the events it causes the index is blind (the "blind
- * spot" of reference/policies.md §1.1), unless `speculativeIndexing` writes predicted entries at routing time that
+ * spot", docs/reference.md#signals-and-freshness), unless `speculativeIndexing` writes predicted entries at routing time that
  * live `speculativeTTL` (default "2s") unless confirmed.
  *
  * Source: llm-d-inference-scheduler `pkg/plugins/scorer/precise_prefix_cache.go` (v0.3 → May-26), llm-d-router HEAD
- * (reference/policies.md §2.4.11). Raw score per pod = the longest prefix of the request's blocks that the pod holds
+ * (docs/reference.md#endpoint-picker-scorers). Raw score per pod = the longest prefix of the request's blocks that the pod holds
  * (consecutive from block 0). Normalisation (`normalization`, a gatelab parameter naming the two behaviours):
  * `absolute` (HEAD, default) = `min(1, raw/totalBlocks)`; `minmax` (llm-d v0.3–v0.7) = `(raw − min)/(max − min)` over
  * the pods with raw > 0, all equal → 1, pods without a hit → 0.
@@ -18,7 +18,7 @@
 import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { CountedHolderIndex } from "../indexes.ts";
+import { CountedHolderIndex } from "../indexes/holder-index.ts";
 import type { EndpointView, KvEvent, RouterInit } from "../types.ts";
 import type { Cycle, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { anything, duration, posInt } from "./params.ts";
@@ -103,7 +103,7 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
     for (let i = 0; i < eps.length; i++) reps[i] = eps[i]!.index;
     if (!this.speculative) {
       // One index probe per block for all candidates.
-      this.index.set.prefixRuns(this.hashes, this.hashes.length, reps, eps.length, raw);
+      this.index.prefixRuns(this.hashes, this.hashes.length, reps, eps.length, raw);
       return;
     }
     let alive = eps.length;

@@ -3,7 +3,7 @@
  *
  * Source: GIE v1.0 `pkg/epp/scheduling/framework/plugins/multi/prefix/{plugin.go,indexer.go}`; GIE v1.2–v1.4 and
  * GIE last / llm-d-sched May-26 `approximateprefix/{hashing.go,indexer.go}`; llm-d-router HEAD
- * `dataproducer/prefixhash/hashing.go` (reference/policies.md §2.4.5, §8.5).
+ * `dataproducer/prefixhash/hashing.go` (docs/reference.md#endpoint-picker-scorers).
  *
  * Index: `hashToPods` (hash → pods holding it) plus one LRU of hashes per pod whose eviction removes the pod from
  * `hashToPods`. Match is a greedy walk over the request's chained block hashes that stops at the first hash no pod
@@ -28,7 +28,7 @@ import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { partialTailHashInto } from "../common.ts";
-import { LruHolderIndex } from "../indexes.ts";
+import { LruHolderIndex } from "../indexes/lru-holder-index.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt, unit } from "./params.ts";
@@ -165,7 +165,11 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     this.name = name;
     this.settings = settings;
     this.numGpuBlocks = init.numGpuBlocks;
-    this.index = new LruHolderIndex(init.replicas);
+    // Sized from the LRUs' capacities up front (the KV cache's blocks when auto-tuned), so that a long run does not
+    // rehash the index as it fills; at most 2^20 holdings here (32 MB of entries), beyond that it grows.
+    let holdings = 0;
+    for (let r = 0; r < init.replicas; r++) holdings += this.capacity(r);
+    this.index = new LruHolderIndex(init.replicas, Math.min(holdings, 1 << 20));
     this.matchBlocks = new Int32Array(init.replicas);
     this.result = { matchBlocks: this.matchBlocks, totalBlocks: 0, blockSize: settings.blockSizeTokens };
   }

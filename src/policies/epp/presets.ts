@@ -1,6 +1,6 @@
 /**
- * EndpointPickerConfig presets: the real configurations of reference/policies.md §2.10 (and the llm-d sample
- * weights listed there), plus gatelab's hot-node escape hatch. Each is the plain object a YAML file would parse to;
+ * EndpointPickerConfig presets: the real configurations listed in
+ * docs/reference.md#endpointpickerconfig-loading-and-presets (with the llm-d sample weights), plus gatelab's hot-node escape hatch. Each is the plain object a YAML file would parse to;
  * the same configs live as files in `scenarios/epp/` (a test checks they agree).
  */
 

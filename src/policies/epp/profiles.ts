@@ -1,12 +1,14 @@
 /**
- * Profile handlers and P/D deciders (reference/policies.md §2.3).
+ * Profile handlers and P/D deciders (docs/reference.md#endpoint-picker-pipeline).
  * - `single-profile-handler`: runs the one profile; it is primary.
  * - `disagg-profile-handler` (llm-d; older name `pd-profile-handler`): runs `decode` first (primary; no endpoint →
  *   the request fails), then `encode` if the encode decider approves, then `prefill` if the prefill decider approves.
  *   Parameters `profiles.{decode,prefill,encode}` (defaults "decode"/"prefill"/"encode") and
- *   `deciders.{prefill,encode}` (plugin names). gatelab does not simulate disaggregated serving: the request runs on
- *   the decode target; a prefill pick only feeds the prefix index and no-hit LRU (as llm-d's PreRequest does) and the
- *   decision trace. A role filter that keeps no replica of the cluster is refused when the router is built (pipeline.ts).
+ *   `deciders.{prefill,encode}` (plugin names). A prefill pick on another pod disaggregates the request: the router's
+ *   decision carries it (`RoutingDecision.prefill`) and the engine runs the prefill there, moves the KV and decodes on
+ *   the decode target (src/cluster/engine.ts, docs/gateway.md); the pick also feeds the prefix index and no-hit LRU (as
+ *   llm-d's PreRequest does). The encode stage is never run (text-only requests). A role filter that keeps no replica
+ *   of the cluster is refused when the router is built (pipeline.ts).
  * - `data-parallel-profile-handler` (deprecated; `primaryPort` 8000): one profile, as single.
  * - `prefix-based-pd-decider` (`nonCachedTokens` N, default 0 = never): disaggregate iff `input ≥ N` and
  *   `input − matchBlocks·blockSize (on the decode target) ≥ N`; input = the prompt's tokens (the real one estimates

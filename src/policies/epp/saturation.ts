@@ -5,7 +5,7 @@
  *
  * Source: GIE v1.0 `pkg/epp/saturationdetector/` (env `SD_QUEUE_DEPTH_THRESHOLD` 5, `SD_KV_CACHE_UTIL_THRESHOLD` 0.8,
  * `SD_METRICS_STALENESS_THRESHOLD` 200 ms); GIE last / llm-d `utilization-detector`, `concurrency-detector`
- * (reference/policies.md §2.5.5, §2.8.1, §2.8.2).
+ * (docs/reference.md#endpoint-picker-filters-and-saturation-detectors).
  * - Staleness: metrics older than `metricsStalenessThreshold` ("200ms") — `now − scrapeTime` — count as no capacity
  *   (saturation 1.0).
  * - Roofline (current): `saturation(E) = mean_e (stale ? 1 : max(waiting/5, kvUsage/0.8))`, empty list → 1.0; the

@@ -1,5 +1,5 @@
 /**
- * The load and LoRA scorers of the Endpoint Picker and llm-d (reference/policies.md §2.4).
+ * The load and LoRA scorers of the Endpoint Picker and llm-d (docs/reference.md#endpoint-picker-scorers).
  *
  * - `queue-scorer` (GIE v1.0 `.../scorer/queue.go`): min-max on `vllm:num_requests_waiting` over the candidates,
  *   `(max − q)/(max − min)`, all equal → 1.

@@ -1,8 +1,8 @@
 /**
  * llm-d `session-affinity-scorer` and `no-hit-lru-scorer`.
  *
- * `session-affinity-scorer` (llm-d `pkg/plugins/scorer/session_affinity.go`; router HEAD; reference/policies.md
- * §2.4.9). The session is the request's `session` (header `x-session-token` / `x-session-id` in the real system).
+ * `session-affinity-scorer` (llm-d `pkg/plugins/scorer/session_affinity.go`; router HEAD;
+ * docs/reference.md#endpoint-picker-scorers). The session is the request's `session` (header `x-session-token` / `x-session-id` in the real system).
  * - `strategy: encoded_endpoint_header` (default): the client echoes the pod that served its previous response; the
  *   binding is written at the end of the stream (`onComplete`). The bound pod scores 1, the others 0.
  * - `strategy: session_id` (HEAD): server-side binding made at PreRequest to whichever pod was picked, expiring

@@ -9,7 +9,7 @@
  *   `../shared/data/epp-configs/llm-d-router/`.
  * - `gie-r1.5`: kubernetes-sigs/gateway-api-inference-extension `release-1.5` at `1e46715c` (2026-05-14), also the
  *   loader of llm-d/llm-d-inference-scheduler `520af478` (identical in these parts).
- * - `gie-v1.0`: GIE v1.0 (reference/policies.md §2.9–§2.10): the prefix scorer's 64-token blocks, no parsers
+ * - `gie-v1.0`: GIE v1.0 (docs/reference.md#endpointpickerconfig-loading-and-presets): the prefix scorer's 64-token blocks, no parsers
  *   section.
  */
 import { InputError } from "../../errors.ts";

@@ -11,7 +11,7 @@ import { type TenantQuotaStats, TenantQuotas } from "../quotas.ts";
 import type { EndpointView } from "../types.ts";
 import { RetryPolicies } from "./clients.ts";
 import type { AdmissionOptions } from "./options.ts";
-import { FlowQueue } from "./queue.ts";
+import { FlowQueue, type FlowStats } from "./queue.ts";
 import { type FlowControlSettings, type GatewayDetector, utilizationDetector } from "./settings.ts";
 
 /**
@@ -42,6 +42,22 @@ export interface GatewayStats extends Record<DropCounter, number> {
   degraded: Record<string, number>;
   /** Tenant → quota counters. */
   tenants: Record<string, TenantQuotaStats>;
+  /**
+   * Flow (`fairness id:priority`, llm-d-router `FlowKey.String`) → queue counters; only when some band keeps per-flow
+   * queues (round-robin or program-aware fairness).
+   */
+  flows?: Record<string, FlowSummary>;
+}
+
+/** One flow's queue counters over the run (every flow-control queue of the run added up). */
+export interface FlowSummary {
+  enqueued: number;
+  dispatched: number;
+  /** Evicted by the request TTL. */
+  expired: number;
+  /** Mean and maximum queue wait of the dispatched requests (ms). */
+  wait_mean_ms: number;
+  wait_max_ms: number;
 }
 
 export function emptyGatewayStats(): GatewayStats {
@@ -84,6 +100,8 @@ export class GatewayState {
   readonly rules: readonly CompiledRule[];
   readonly retry: RetryPolicies | undefined;
   readonly rng: Rng;
+  /** SLO class → per-request TTFT target (whole ms), sent as `x-llm-d-slo-ttft-ms` (slo-deadline ordering). */
+  private readonly ttftTargetsMs: ReadonlyMap<string, number>;
   readonly groups: FlowGroup[] = [];
   private readonly byCands = new Map<readonly EndpointView[], FlowGroup>();
   /** A TTL sweep is pending. */
@@ -97,6 +115,18 @@ export class GatewayState {
     this.rules = opts.degradation !== undefined ? compileDegradation(opts.degradation, pools) : [];
     this.retry = opts.clients !== undefined ? new RetryPolicies(opts.clients) : undefined;
     this.rng = rngStream(seed, "retry-jitter");
+    this.ttftTargetsMs = new Map(
+      Object.entries(opts.ttftTargetsMs ?? {}).map(([c, ms]) => [c, Math.trunc(ms)] as [string, number]),
+    );
+  }
+
+  /**
+   * The SLO deadline of a request of class `cls` received at `t` (`slo_deadline.go` L80–L103: received timestamp +
+   * the `x-llm-d-slo-ttft-ms` header; none → far future). Its client sends its class's `ttft_ms`.
+   */
+  sloDeadline(cls: string | undefined, t: number): number {
+    const ms = cls !== undefined ? this.ttftTargetsMs.get(cls) : undefined;
+    return ms !== undefined ? t + ms / 1000 : Number.POSITIVE_INFINITY;
   }
 
   /** Whether the flow controller queues requests (flow control on, not legacy admission). */
@@ -127,6 +157,35 @@ export class GatewayState {
     for (const r of this.rules) s.degraded[r.label] = r.count;
     if (this.quotas !== undefined) for (const [t, q] of this.quotas.stats) s.tenants[t] = { ...q };
     for (const g of this.groups) if (g.queue.peak > s.queue_peak) s.queue_peak = g.queue.peak;
+    if (this.flowControl?.perFlow === true) {
+      const acc = new Map<string, FlowStats & { n: number }>();
+      for (const g of this.groups) {
+        for (const f of g.queue.flowStats) {
+          const key = `${f.fairnessId}:${f.priority}`;
+          const a = acc.get(key);
+          if (a === undefined) acc.set(key, { ...f, n: 1 });
+          else {
+            a.enqueued += f.enqueued;
+            a.dispatched += f.dispatched;
+            a.expired += f.expired;
+            a.waitSumS += f.waitSumS;
+            a.waitMaxS = Math.max(a.waitMaxS, f.waitMaxS);
+          }
+        }
+      }
+      const keys = [...acc.keys()].sort();
+      s.flows = {};
+      for (const k of keys) {
+        const f = acc.get(k)!;
+        s.flows[k] = {
+          enqueued: f.enqueued,
+          dispatched: f.dispatched,
+          expired: f.expired,
+          wait_mean_ms: f.dispatched > 0 ? (1000 * f.waitSumS) / f.dispatched : 0,
+          wait_max_ms: 1000 * f.waitMaxS,
+        };
+      }
+    }
     return s;
   }
 }

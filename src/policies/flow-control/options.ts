@@ -13,6 +13,8 @@ export interface AdmissionOptions {
   readonly degradation?: readonly DegradationRule[] | undefined;
   readonly quotas?: QuotasConfig | undefined;
   readonly clients?: ClientsConfig | undefined;
+  /** SLO class → per-request TTFT target in ms (`slos.classes.<class>.ttft_ms`), for slo-deadline ordering. */
+  readonly ttftTargetsMs?: Readonly<Record<string, number>> | undefined;
 }
 
 /** The percentile SLO targets (ms), as the scenario's `slos` and each of its `slos.classes` declare them. */
@@ -63,8 +65,16 @@ export function admissionSimOptions(
     const epp = eppConfigOf(router);
     if (epp !== undefined) flowControl = flowControlFromEpp(epp);
   }
+  const usesSloDeadline =
+    flowControl !== undefined &&
+    [flowControl.defaultBand, flowControl.negativeBand, ...flowControl.bands.values()].some(
+      (b) => b.ordering === "slo-deadline-ordering-policy",
+    );
+  const ttft: Record<string, number> = {};
+  for (const [cls, c] of Object.entries(s.slos.classes ?? {})) if (c.ttft_ms !== undefined) ttft[cls] = c.ttft_ms;
   const admission: AdmissionOptions = {
     ...(flowControl !== undefined ? { flowControl } : {}),
+    ...(usesSloDeadline ? { ttftTargetsMs: ttft } : {}),
     ...(gw.degradation !== undefined && gw.degradation.length > 0 ? { degradation: gw.degradation } : {}),
     ...(gw.quotas !== undefined ? { quotas: gw.quotas } : {}),
     ...(s.clients !== undefined && Object.keys(s.clients).length > 0 ? { clients: s.clients } : {}),

@@ -1,5 +1,6 @@
 /**
- * Scenario sections of the admission layer (issue 5), validated with zod; errors name the field.
+ * Scenario sections of the admission layer (flow control, quotas, degradation, retries, SLO classes), validated with
+ * zod; errors name the field.
  *
  * ```yaml
  * gateway:
@@ -8,10 +9,11 @@
  *     maxBytes: 10Gi              # global caps (Kubernetes quantities; default unlimited)
  *     maxRequests: 0
  *     defaultRequestTTL: 60s      # router HEAD default; "0s" = no TTL (GIE last)
- *     defaultPriorityBand: {maxBytes: 1G, maxRequests: 5000}
+ *     defaultPriorityBand: {maxBytes: 1G, maxRequests: 5000,      # per flow (tenant) queues, see policies.ts
+ *       fairnessPolicyRef: round-robin-fairness-policy, orderingPolicyRef: slo-deadline-ordering-policy}
  *     defaultNegativePriorityBand: {maxRequests: 200}     # priority < 0 (router HEAD)
  *     priorityBands: [{priority: 1, maxRequests: 500}]
- *     usageLimitPolicy: {type: static-usage-limit-policy, parameters: {threshold: 1.0}}
+ *     usageLimitPolicy: {type: static-usage-limit-policy, parameters: {threshold: 1.0}}   # or soft-reflective-ceiling-policy
  *     retryAfter: 1s              # gatelab: Retry-After sent with 429s
  *   degradation:
  *     - {class: batch, when: saturated, action: {max_output_tokens: 128}}
@@ -30,6 +32,7 @@
 import { z } from "zod";
 import { parseDurationSeconds } from "../common.ts";
 import { concurrencyParams, utilizationParams } from "../epp/saturation.ts";
+import { FAIRNESS_TYPES, ORDERING_TYPES, programAwareParams, softReflectiveParams } from "./policies.ts";
 
 /** A Kubernetes quantity (`10Gi`, `500M`, `5000`, `1.5k`) or a number, as a number of units. */
 export function parseQuantity(v: number | string): number | undefined {
@@ -80,14 +83,25 @@ export const durationS = z.union([z.number(), z.string()]).transform((v, ctx) =>
   return s;
 });
 
-/** Fairness and ordering policies gatelab simulates (others are named in the error). */
-export const FAIRNESS_POLICIES = ["global-strict-fairness-policy"] as const;
-export const ORDERING_POLICIES = ["fcfs-ordering-policy"] as const;
+/** Fairness and ordering policies gatelab simulates (policies.ts); others are named in the error. */
+export const FAIRNESS_POLICIES = FAIRNESS_TYPES;
+export const ORDERING_POLICIES = ORDERING_TYPES;
 
-const fairnessRef = z.string().refine((s) => (FAIRNESS_POLICIES as readonly string[]).includes(s), {
-  error: (iss) =>
-    `fairness policy "${String(iss.input)}" is not simulated; accepted: ${FAIRNESS_POLICIES.join(", ")} (one global FCFS order per band)`,
+const fairnessType = z.string().refine((s) => (FAIRNESS_POLICIES as readonly string[]).includes(s), {
+  error: (iss) => `fairness policy "${String(iss.input)}" is not simulated; accepted: ${FAIRNESS_POLICIES.join(", ")}`,
 });
+/**
+ * A band's fairness policy: a type name, or (program-aware) an inline plugin with its parameters and an optional
+ * name (bands naming the same plugin share its per-program state; default: the type).
+ */
+const fairnessRef = z.union([
+  fairnessType,
+  z.strictObject({
+    type: z.literal("program-aware-fairness"),
+    name: z.string().min(1).optional(),
+    parameters: programAwareParams.prefault({}),
+  }),
+]);
 const orderingRef = z.string().refine((s) => (ORDERING_POLICIES as readonly string[]).includes(s), {
   error: (iss) => `ordering policy "${String(iss.input)}" is not simulated; accepted: ${ORDERING_POLICIES.join(", ")}`,
 });
@@ -110,10 +124,13 @@ export const DetectorSchema = z.discriminatedUnion("type", [
 ]);
 export type DetectorConfig = z.output<typeof DetectorSchema>;
 
-export const UsageLimitSchema = z.strictObject({
-  type: z.literal("static-usage-limit-policy"),
-  parameters: z.strictObject({ threshold: z.number().positive().default(1) }).default({ threshold: 1 }),
-});
+export const UsageLimitSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("static-usage-limit-policy"),
+    parameters: z.strictObject({ threshold: z.number().positive().default(1) }).default({ threshold: 1 }),
+  }),
+  z.strictObject({ type: z.literal("soft-reflective-ceiling-policy"), parameters: softReflectiveParams.optional() }),
+]);
 
 /**
  * The `flowControl` section (EPP field names). `saturationDetector` and `usageLimitPolicy` are inline plugin specs

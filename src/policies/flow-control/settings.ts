@@ -3,7 +3,7 @@
  * `featureGates: [flowControl]` (its `flowControl` section, `saturationDetector` and `usageLimitPolicyPluginRef`
  * pointing into `plugins[]`).
  *
- * Defaults (reference/policies.md §2.8.3, router HEAD): band `maxBytes` 1 GB, band `maxRequests` 5000 (0 = the
+ * Defaults (router HEAD, docs/reference.md#flow-control): band `maxBytes` 1 GB, band `maxRequests` 5000 (0 = the
  * default), global limits unlimited, `defaultRequestTTL` 60 s, `global-strict-fairness-policy`,
  * `fcfs-ordering-policy`, `static-usage-limit-policy` threshold 1.0, detector `utilization-detector` (5 / 0.8 /
  * 200 ms). Dispatch cycle: on every enqueue and every 1 ms tick; TTL sweep every 1 s. 429 on capacity rejection and on
@@ -22,6 +22,15 @@ import {
   utilizationSaturation,
 } from "../epp/saturation.ts";
 import type { EndpointView, LocalLoad } from "../types.ts";
+import {
+  type FairnessSpec,
+  type FairnessType,
+  GLOBAL_STRICT,
+  type OrderingType,
+  type ProgramAwareParams,
+  programAwareParams,
+  type UsageLimitSpec,
+} from "./policies.ts";
 import {
   BandSchema,
   type DetectorConfig,
@@ -59,9 +68,12 @@ export function detectorFrom(cfg: DetectorConfig | undefined): GatewayDetector {
   return concurrencyDetector(cfg.parameters);
 }
 
+/** A band's caps and policies. */
 export interface BandLimits {
   readonly maxBytes: number;
   readonly maxRequests: number;
+  readonly fairness: FairnessSpec;
+  readonly ordering: OrderingType;
 }
 
 export interface FlowControlSettings {
@@ -75,46 +87,95 @@ export interface FlowControlSettings {
   readonly negativeBand: BandLimits;
   readonly bands: ReadonlyMap<number, BandLimits>;
   readonly detector: GatewayDetector;
-  /** Static usage limit: dispatch only while saturation < threshold. */
+  /**
+   * The static usage limit's threshold (dispatch while saturation < threshold); 1 with the soft-reflective ceiling.
+   * Legacy admission and degradation rules read it as "saturated".
+   */
   readonly threshold: number;
+  /** The usage-limit policy of the dispatch cycle. */
+  readonly usageLimit: UsageLimitSpec;
+  /** Some band keeps per-flow queues (round-robin or program-aware fairness): per-flow counters are reported. */
+  readonly perFlow: boolean;
+  /** The program-aware-fairness plugins the bands name. */
+  readonly programAware: readonly { readonly name: string; readonly params: ProgramAwareParams }[];
   readonly retryAfterS: number;
   readonly tickS: number;
   readonly sweepS: number;
 }
 
-function band(b: { maxBytes?: number | undefined; maxRequests?: number | undefined } | undefined, dflt: BandLimits) {
+/** A band as the config gives it: caps, and fairness / ordering as type names or an inline program-aware plugin. */
+interface BandIn {
+  maxBytes?: number | undefined;
+  maxRequests?: number | undefined;
+  fairnessPolicyRef?:
+    | string
+    | { type: "program-aware-fairness"; name?: string | undefined; parameters: ProgramAwareParams }
+    | undefined;
+  orderingPolicyRef?: string | undefined;
+}
+
+/**
+ * A band's settings. Caps: "0 means default" (EPP code comment). Policies: the band's own refs, else the system
+ * defaults (global-strict, FCFS: llm-d-router `pkg/epp/config/loader/flowcontrol.go` L143–L180 builds every band from
+ * the defaults plus its own refs); a band the config leaves out takes its template's policies.
+ */
+function band(b: BandIn | undefined, dflt: BandLimits, inheritPolicies: boolean): BandLimits {
+  const f = b?.fairnessPolicyRef;
+  let fairness: FairnessSpec = inheritPolicies ? dflt.fairness : GLOBAL_STRICT;
+  if (typeof f === "string") fairness = { type: f as FairnessType };
+  else if (f !== undefined) fairness = { type: f.type, programAware: { name: f.name ?? f.type, params: f.parameters } };
+  if (fairness.type === "program-aware-fairness" && fairness.programAware === undefined)
+    fairness = {
+      type: fairness.type,
+      programAware: { name: "program-aware-fairness", params: programAwareParams.parse({}) },
+    };
   return {
-    // "0 means default" (EPP code comment).
     maxBytes: b?.maxBytes ? b.maxBytes : dflt.maxBytes,
     maxRequests: b?.maxRequests ? b.maxRequests : dflt.maxRequests,
+    fairness,
+    ordering:
+      (b?.orderingPolicyRef as OrderingType | undefined) ?? (inheritPolicies ? dflt.ordering : "fcfs-ordering-policy"),
   };
 }
 
-const EPP_DEFAULT_BAND: BandLimits = { maxBytes: DEFAULT_BAND_MAX_BYTES, maxRequests: DEFAULT_BAND_MAX_REQUESTS };
+const EPP_DEFAULT_BAND: BandLimits = {
+  maxBytes: DEFAULT_BAND_MAX_BYTES,
+  maxRequests: DEFAULT_BAND_MAX_REQUESTS,
+  fairness: GLOBAL_STRICT,
+  ordering: "fcfs-ordering-policy",
+};
 
 interface Common {
   enabled: boolean;
   maxBytes?: number | undefined;
   maxRequests?: number | undefined;
   defaultRequestTTL?: number | undefined;
-  defaultPriorityBand?: { maxBytes?: number | undefined; maxRequests?: number | undefined } | undefined;
-  defaultNegativePriorityBand?: { maxBytes?: number | undefined; maxRequests?: number | undefined } | undefined;
-  priorityBands: readonly { priority: number; maxBytes?: number | undefined; maxRequests?: number | undefined }[];
+  defaultPriorityBand?: BandIn | undefined;
+  defaultNegativePriorityBand?: BandIn | undefined;
+  priorityBands: readonly (BandIn & { priority: number })[];
   retryAfter?: number | undefined;
   dispatchTick?: number | undefined;
   expirySweep?: number | undefined;
 }
 
-function resolve(c: Common, detector: GatewayDetector, threshold: number, where: string): FlowControlSettings {
-  const defaultBand = band(c.defaultPriorityBand, EPP_DEFAULT_BAND);
-  const negativeBand = band(c.defaultNegativePriorityBand, defaultBand);
+function resolve(c: Common, detector: GatewayDetector, usageLimit: UsageLimitSpec, where: string): FlowControlSettings {
+  const defaultBand = band(c.defaultPriorityBand, EPP_DEFAULT_BAND, false);
+  // No negative default band: the default band is the template of negative priorities too (registry.go L368–L379).
+  const negativeBand =
+    c.defaultNegativePriorityBand !== undefined ? band(c.defaultNegativePriorityBand, defaultBand, false) : defaultBand;
   const bands = new Map<number, BandLimits>();
   c.priorityBands.forEach((b, i) => {
     if (bands.has(b.priority)) {
       throw new InputError(`${where}.priorityBands.${i}.priority: duplicate band for priority ${b.priority}`);
     }
-    bands.set(b.priority, band(b, b.priority < 0 ? negativeBand : defaultBand));
+    bands.set(b.priority, band(b, b.priority < 0 ? negativeBand : defaultBand, false));
   });
+  const all = [defaultBand, negativeBand, ...bands.values()];
+  const programAware = new Map<string, ProgramAwareParams>();
+  for (const b of all) {
+    const pa = b.fairness.programAware;
+    if (pa !== undefined && !programAware.has(pa.name)) programAware.set(pa.name, pa.params);
+  }
   const tick = c.dispatchTick ?? DEFAULT_DISPATCH_TICK_S;
   if (!(tick > 0)) throw new InputError(`${where}.dispatchTick: expected a positive duration`);
   const sweep = c.expirySweep ?? DEFAULT_EXPIRY_SWEEP_S;
@@ -128,7 +189,10 @@ function resolve(c: Common, detector: GatewayDetector, threshold: number, where:
     negativeBand,
     bands,
     detector,
-    threshold,
+    threshold: usageLimit.type === "static-usage-limit-policy" ? usageLimit.threshold : 1,
+    usageLimit,
+    perFlow: all.some((b) => b.fairness.type !== "global-strict-fairness-policy"),
+    programAware: [...programAware].map(([name, params]) => ({ name, params })),
     retryAfterS: c.retryAfter ?? DEFAULT_RETRY_AFTER_S,
     tickS: tick,
     sweepS: sweep,
@@ -137,7 +201,12 @@ function resolve(c: Common, detector: GatewayDetector, threshold: number, where:
 
 /** Settings from a scenario's `gateway.flow_control`. */
 export function flowControlFromScenario(fc: FlowControlConfig, where = "gateway.flow_control"): FlowControlSettings {
-  return resolve(fc, detectorFrom(fc.saturationDetector), fc.usageLimitPolicy?.parameters.threshold ?? 1, where);
+  const u = fc.usageLimitPolicy;
+  const usage: UsageLimitSpec =
+    u?.type === "soft-reflective-ceiling-policy"
+      ? { type: u.type }
+      : { type: "static-usage-limit-policy", threshold: u?.parameters.threshold ?? 1 };
+  return resolve(fc, detectorFrom(fc.saturationDetector), usage, where);
 }
 
 /** The EPP's `flowControl` section (pluginRefs instead of inline plugins). */
@@ -167,6 +236,12 @@ export function flowControlFromEpp(cfg: EppConfig): FlowControlSettings | undefi
   // judges the plugins' types.
   const typeOf = (ref: unknown): unknown =>
     typeof ref === "string" ? (cfg.plugins.find((p) => p.name === ref)?.type ?? ref) : ref;
+  // A program-aware plugin goes inline with its name and parameters (bands naming it share its state).
+  const fairnessOf = (ref: unknown): unknown => {
+    const p = typeof ref === "string" ? cfg.plugins.find((x) => x.name === ref) : undefined;
+    if (p?.type !== "program-aware-fairness") return typeOf(ref);
+    return { type: p.type, name: p.name, parameters: p.parameters ?? {} };
+  };
   const raw = structuredClone((cfg.flowControl ?? {}) as Record<string, unknown>);
   const bandsIn = [
     ...(Array.isArray(raw.priorityBands) ? (raw.priorityBands as Record<string, unknown>[]) : []),
@@ -175,7 +250,7 @@ export function flowControlFromEpp(cfg: EppConfig): FlowControlSettings | undefi
   ];
   for (const b of bandsIn) {
     if (b === null || typeof b !== "object") continue;
-    if (b.fairnessPolicyRef !== undefined) b.fairnessPolicyRef = typeOf(b.fairnessPolicyRef);
+    if (b.fairnessPolicyRef !== undefined) b.fairnessPolicyRef = fairnessOf(b.fairnessPolicyRef);
     if (b.orderingPolicyRef !== undefined) b.orderingPolicyRef = typeOf(b.orderingPolicyRef);
   }
   const r = EppFlowControlSchema.safeParse(raw);
@@ -205,7 +280,7 @@ export function flowControlFromEpp(cfg: EppConfig): FlowControlSettings | undefi
     if (p?.type === "utilization-detector") detector = utilizationDetector(p.parsed as UtilizationSettings);
     else if (p?.type === "concurrency-detector") detector = concurrencyDetector(concurrencyParams.parse(p.parsed));
   }
-  let threshold = 1;
+  let usage: UsageLimitSpec = { type: "static-usage-limit-policy", threshold: 1 };
   const uref = fc.usageLimitPolicyPluginRef;
   const up =
     uref !== undefined
@@ -213,19 +288,20 @@ export function flowControlFromEpp(cfg: EppConfig): FlowControlSettings | undefi
       : cfg.plugins.find((x) => x.type === "static-usage-limit-policy");
   if (uref !== undefined && up === undefined)
     throw new InputError(`${where}.usageLimitPolicyPluginRef: no plugin named "${uref}"`);
-  if (up !== undefined) {
+  if (up?.type === "soft-reflective-ceiling-policy") usage = { type: up.type };
+  else if (up !== undefined) {
     if (up.type !== "static-usage-limit-policy")
       throw new InputError(
-        `${where}.usageLimitPolicyPluginRef: "${up.name}" is a ${up.type}; expected static-usage-limit-policy`,
+        `${where}.usageLimitPolicyPluginRef: "${up.name}" is a ${up.type}; expected static-usage-limit-policy or soft-reflective-ceiling-policy`,
       );
-    const t = (up.parameters as { threshold?: unknown }).threshold;
+    const t = (up.parameters as { threshold?: unknown } | undefined)?.threshold;
     if (t !== undefined) {
       if (typeof t !== "number" || !(t > 0))
         throw new InputError(`${cfg.source}: plugins "${up.name}".parameters.threshold: expected a positive number`);
-      threshold = t;
+      usage = { type: "static-usage-limit-policy", threshold: t };
     }
   }
-  return resolve({ ...fc, enabled: true }, detector, threshold, where);
+  return resolve({ ...fc, enabled: true }, detector, usage, where);
 }
 
 /** Band limits of a priority (explicit band, else the default or negative default band). */

@@ -2,7 +2,7 @@
  * aibrix-prefix-cache: AIBrix gateway's `prefix-cache` routing strategy.
  *
  * Source: vllm-project/aibrix @ e3e10f9e `pkg/plugins/gateway/algorithms/prefix_cache.go`,
- * `pkg/utils/prefixcacheindexer/hash.go` (reference/policies.md §5.1).
+ * `pkg/utils/prefixcacheindexer/hash.go` (docs/reference.md#other-routers).
  * ```
  * running_p = the gateway's own in-flight count for p
  * if max(running) − min(running) > 8: candidates = pods with the minimum count          (imbalance gate)
@@ -23,7 +23,7 @@ import { promptBlockHashes } from "../../sim/hash.ts";
 import { NumMap } from "../../sim/num-map.ts";
 import type { Request } from "../../sim/request.ts";
 import { meanPlusStd, NO_CANDIDATES, picked, shuffleIndices } from "../common.ts";
-import { StampLru } from "../indexes.ts";
+import { StampLru } from "../indexes/stamp-lru.ts";
 import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const aibrixParams = z.strictObject({

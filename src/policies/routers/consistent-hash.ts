@@ -1,7 +1,7 @@
 /**
  * consistent-hash: session affinity by consistent hashing of the session id onto a ring of the endpoints.
  *
- * Source: SGLang router `consistent_hash` policy (160 virtual nodes) (reference/policies.md §4); the same idea as
+ * Source: SGLang router `consistent_hash` policy (160 virtual nodes) (docs/reference.md#other-routers); the same idea as
  * Envoy's ring-hash / Maglev session affinity. The session is the request's `session`; a ring keeps most sessions on
  * their endpoint when endpoints come and go. Parameters: `vnodes` 160. Requests without a session go to a uniformly
  * random endpoint (gatelab's choice: SGLang hashes a routing header that every client sends).

@@ -2,7 +2,7 @@
  * dynamo-kv: NVIDIA Dynamo's KV-aware router, classic cost formula (the one its docs still document).
  *
  * Source: ai-dynamo/dynamo `docs/router/kv_cache_routing.md`, `lib/kv-router/src/scheduling/{config.rs,selector.rs}`
- * (reference/policies.md §3). For each candidate worker w:
+ * (docs/reference.md#other-routers). For each candidate worker w:
  * ```
  * overlap_w        = cached prefix blocks of the request on w   (from KV events, engine block size B)
  * prefill_blocks_w = (tokens still to prefill on w + ISL − overlap_w·B) / B
@@ -25,7 +25,9 @@ import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
-import { CountedHolderIndex, ExpiringSet, RequestTable } from "../indexes.ts";
+import { ExpiringSet } from "../indexes/expiring-set.ts";
+import { CountedHolderIndex } from "../indexes/holder-index.ts";
+import { RequestRows } from "../indexes/request-rows.ts";
 import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const dynamoKvParams = z.strictObject({
@@ -52,7 +54,7 @@ export class DynamoKvRouter implements Router {
   private readonly pendingPrefill: Float64Array;
   private readonly activeBlocks: Float64Array;
   /** Per request in flight: [replica, prefill tokens, blocks]. */
-  private readonly active = new RequestTable(3);
+  private readonly active = new RequestRows(3);
   private readonly overlap: Int32Array;
   private reps: Int32Array;
   private lastReq = -1;
@@ -123,7 +125,7 @@ export class DynamoKvRouter implements Router {
         this.reps[i] = r;
         this.overlap[r] = 0;
       }
-      this.index.set.prefixRuns(hashes, hashes.length, this.reps, n, this.overlap);
+      this.index.prefixRuns(hashes, hashes.length, this.reps, n, this.overlap);
     }
     for (let i = 0; i < n; i++) {
       const r = eps[i]!.index;

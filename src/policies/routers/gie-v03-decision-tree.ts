@@ -2,7 +2,7 @@
  * gie-v0.3-decision-tree: the Gateway API Inference Extension's original hard-coded scheduler (before plugins).
  *
  * Source: kubernetes-sigs/gateway-api-inference-extension @ v0.3.0 `pkg/epp/scheduling/{filter.go,scheduler.go}`
- * (reference/policies.md §2.5.1). Thresholds (env-configurable there): `KV_CACHE_THRESHOLD` 0.8,
+ * (docs/reference.md#endpoint-picker-filters-and-saturation-detectors). Thresholds (env-configurable there): `KV_CACHE_THRESHOLD` 0.8,
  * `QUEUE_THRESHOLD_CRITICAL` 5, `QUEUING_THRESHOLD_LORA` 128, `LORA_AFFINITY_THRESHOLD` 0.999.
  * ```
  * if request is Critical (gatelab: priority > 0):

@@ -2,7 +2,7 @@
  * power-of-two: draw two distinct candidates uniformly at random and send the request to the less loaded one (ties →
  * the first drawn). Source: Mitzenmacher, "The Power of Two Choices in Randomized Load Balancing" (2001); SGLang
  * router `power_of_two.rs`, Ray Serve's default request router, Llumnix `--power-of-k-choice`
- * (reference/policies.md §4, §6.2).
+ * (docs/reference.md#other-routers).
  * Parameter `load` (gatelab): `in-flight` (default; the router's own fresh count of requests dispatched and not
  * finished, as SGLang's router-side load) or `queue` (scraped `waiting + running`, stale between scrapes, as a
  * router that reads engine metrics would).

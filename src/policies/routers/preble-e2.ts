@@ -2,7 +2,7 @@
  * preble-e2: Preble's E2 global scheduler (exploit cached prefixes, explore when the miss dominates).
  *
  * Source: Srivatsa et al., "Preble: Efficient Distributed Prompt Scheduling for LLM Serving" (ICLR 2025); reference
- * code WukLab/preble @ 8e7906a3 `preble/global_scheduler_with_time.py` (reference/policies.md §6.1).
+ * code WukLab/preble @ 8e7906a3 `preble/global_scheduler_with_time.py` (docs/reference.md#other-routers).
  * ```
  * match the request against the global prefix tree: cached = longest prefix some GPU holds, missed = the rest
  * if missed < cached:                          EXPLOIT
@@ -28,7 +28,7 @@ import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
-import { LruHolderIndex } from "../indexes.ts";
+import { LruHolderIndex } from "../indexes/lru-holder-index.ts";
 import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const prebleParams = z.strictObject({

@@ -2,7 +2,7 @@
  * sglang-cache-aware: SGLang router's `cache_aware` policy (its default).
  *
  * Source: sgl-project/sglang `sgl-router/src/policies/cache_aware.rs`, `tree.rs`; CLI defaults in `CliArgs::default`
- * (reference/policies.md §4). Defaults: `cacheThreshold` 0.3, `balanceAbsThreshold` 64, `balanceRelThreshold` 1.5,
+ * (docs/reference.md#other-routers). Defaults: `cacheThreshold` 0.3, `balanceAbsThreshold` 64, `balanceRelThreshold` 1.5,
  * `evictionIntervalSecs` 120, `maxTreeSize` 67,108,864 (2^26 characters per worker).
  * ```
  * load_w = router-side in-flight requests on w (++ at dispatch, −− at completion)
@@ -20,7 +20,7 @@
  * path from the root, so a map hash → tenants is the tree's node set. A match is therefore counted in whole blocks
  * (up to one block short of the character-level match) and sizes are blocks × blockSize × 4 characters.
  * `prefixMatch` returns the first tenant stored on the deepest node reached, which is arbitrary among several holders;
- * it is modelled as a uniformly random holder (reference/policies.md §8.1). Ties for least load / smallest tree → the
+ * it is modelled as a uniformly random holder (docs/reference.md#other-routers). Ties for least load / smallest tree → the
  * first candidate (Rust `min_by_key`). Eviction runs lazily at the first route after each interval; per-tenant
  * recency is refreshed leaf-first so that leaves are evicted before their ancestors.
  * Trace: `scores` = matched blocks per candidate; `breakdown` = load, tree blocks.
@@ -29,7 +29,8 @@ import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
-import { DeepestHolders, LruHolderIndex } from "../indexes.ts";
+import { DeepestHolders } from "../indexes/deepest-holders.ts";
+import { LruHolderIndex } from "../indexes/lru-holder-index.ts";
 import type { EndpointView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const sglangParams = z.strictObject({

@@ -2,7 +2,7 @@
  * vllm-prefix-aware: vLLM production-stack router, `--routing-logic prefixaware`.
  *
  * Source: vllm-project/production-stack `src/vllm_router/routers/routing_logic.py` (PrefixAwareRouter),
- * `src/vllm_router/prefix/hashtrie.py` (reference/policies.md §5.2): a trie over 128-character chunks of the prompt
+ * `src/vllm_router/prefix/hashtrie.py` (docs/reference.md#other-routers): a trie over 128-character chunks of the prompt
  * (xxh64 per chunk); the longest match restricted to the available endpoints; pick uniformly at random among the
  * endpoints holding that longest match (among all endpoints when nothing matches); insert the prompt for the chosen
  * endpoint. No load awareness, no eviction.
@@ -15,7 +15,8 @@ import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
-import { DeepestHolders, HolderIndex } from "../indexes.ts";
+import { DeepestHolders } from "../indexes/deepest-holders.ts";
+import { HolderIndex } from "../indexes/holder-index.ts";
 import type { RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
 export const vllmPrefixAwareParams = z.strictObject({ chunkSizeTokens: z.number().int().positive().default(32) });

@@ -1,8 +1,8 @@
 /**
  * vllm-session: vLLM production-stack router, `--routing-logic session`.
  *
- * Source: vllm-project/production-stack `src/vllm_router/routers/routing_logic.py` (SessionRouter) (reference/
- * policies.md §5.2): a consistent-hash ring (the uhashring library) over the endpoints, keyed by the request's
+ * Source: vllm-project/production-stack `src/vllm_router/routers/routing_logic.py` (SessionRouter)
+ * (docs/reference.md#other-routers): a consistent-hash ring (the uhashring library) over the endpoints, keyed by the request's
  * session key (header or body field; gatelab: the request's `session`); a request without a key goes to the endpoint
  * with the lowest QPS (sliding-window request rate from the router's request stats).
  * Parameters (gatelab names): `vnodes` 160 virtual nodes per endpoint (uhashring's ring density is not reproduced
