@@ -154,6 +154,18 @@ export const PoolSchema = z
     /** Tensor parallelism (GPUs per replica). */
     tp: z.number().int().positive().default(1),
     replicas: z.number().int().positive(),
+    /**
+     * Data-parallel engine ranks per replica (vLLM `--data-parallel-size`; default 1): each replica is a pod running
+     * this many engine cores, each with its own KV cache, queue and batch (each rank is a gatelab replica of `tp`
+     * GPUs). See docs/gateway.md "Data-parallel ranks".
+     */
+    data_parallel_size: z.number().int().min(1).max(64).optional(),
+    /**
+     * What the router sees of a DP pod: `pod` (default; one endpoint, the pod's one API port, vLLM's internal DP load
+     * balancer picks the rank) or `ranks` (one endpoint per rank, as an InferencePool whose `targetPorts` lists one
+     * port per rank). An EndpointPickerConfig with `data-parallel-profile-handler` also addresses ranks.
+     */
+    data_parallel_endpoints: z.enum(["pod", "ranks"]).optional(),
     engine: EngineSchema.default(EngineSchema.parse({})),
     cost_model: CostModelSchema.optional(),
     /** Price of one GPU-hour in dollars (a replica costs tp × this). 0 = cost not reported. */
@@ -168,6 +180,20 @@ export const PoolSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
+    if (p.data_parallel_endpoints !== undefined && (p.data_parallel_size ?? 1) === 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["data_parallel_endpoints"],
+        message: "needs data_parallel_size > 1 (a pod with one engine rank has one endpoint)",
+      });
+    }
+    if ((p.data_parallel_size ?? 1) > 1 && p.lora !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["data_parallel_size"],
+        message: "recognised, not simulated: LoRA adapters on data-parallel pools",
+      });
+    }
     if (p.lora === undefined) return;
     if (p.engine.max_loras === undefined) {
       ctx.addIssue({ code: "custom", path: ["lora"], message: "needs engine.max_loras (LoRA is off)" });

@@ -8,7 +8,9 @@
  * a pure function of (scenario, seed).
  */
 
+import { InputError } from "../errors.ts";
 import type { CostModel } from "../models/cost.ts";
+import { DpBalancer } from "../models/dp-balancer.ts";
 import { attachCpuOffload } from "../models/kv-offload.ts";
 import { type KvTransferLink, kvTransferLink, kvTransferTime } from "../models/kv-transfer.ts";
 import { type EngineConfig, Replica, type ReplicaListener, type Seq } from "../models/replica.ts";
@@ -40,6 +42,13 @@ export interface PoolSpec {
   readonly kvBytesPerToken?: number;
   /** Pod labels of the pool's replicas (`llm-d.ai/role` for P/D; absent: none). */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Data-parallel engine ranks per pod (vLLM `--data-parallel-size`; absent: 1). `replicas` counts ranks: pod k is
+   * replicas k·N … k·N+N−1 of the pool.
+   */
+  readonly dataParallelSize?: number;
+  /** DP pods expose one endpoint per rank (InferencePool `targetPorts`, one per rank); else one per pod. */
+  readonly rankEndpoints?: boolean;
 }
 
 export interface DecisionRecord {
@@ -205,6 +214,11 @@ class RouteCtx implements RoutingContext {
 interface Live extends Attempt {
   /** The replica that decodes (and, unless disaggregated, prefills). */
   replica: number;
+  /**
+   * The endpoint the router picked (the router-local counters and the router's hooks are keyed by it): `replica`,
+   * except behind a data-parallel pod endpoint, where vLLM's DP balancer picked the rank (its rank 0's index).
+   */
+  endpoint: number;
   seq: Seq | undefined;
   /** P/D: the replica that runs the prefill leg (-1: not disaggregated). */
   prefill: number;
@@ -254,6 +268,10 @@ export class Simulation implements ReplicaListener, Timers {
   private readonly opts: SimOptions;
   private readonly link: KvTransferLink;
   private readonly pd: PdStats;
+  /** By endpoint index: vLLM's DP balancer of a data-parallel pod seen as one endpoint (undefined: none). */
+  private readonly balancers: (DpBalancer | undefined)[] = [];
+  /** By replica index: the endpoint the router sees it as (itself, or its pod's rank 0). */
+  private readonly endpointOf: Int32Array;
 
   constructor(pools: readonly PoolSpec[], source: RequestSource, router: Router, opts: SimOptions) {
     if (pools.length === 0) throw new Error("a cluster needs at least one pool");
@@ -262,8 +280,18 @@ export class Simulation implements ReplicaListener, Timers {
     this.router = router;
     this.opts = opts;
     let index = 0;
+    const endpointOf: number[] = [];
     for (const p of pools) {
+      const dp = p.dataParallelSize ?? 1;
+      // A DP pod behind one endpoint (the pod's API port): the router sees rank 0's metrics, as the Endpoint
+      // Picker's extractor reads the first series of `vllm:num_requests_waiting{engine="0"|"1"|…}` (llm-d-router
+      // pkg/epp/framework/plugins/datalayer/extractor/metrics/spec.go L103–L127: the latest timestamp; vLLM exports
+      // none, so the first), and vLLM's DP balancer picks the rank (src/models/dp-balancer.ts).
+      const podEndpoint = dp > 1 && !p.rankEndpoints && router.dataParallelRanks !== true;
       for (let i = 0; i < p.replicas; i++) {
+        const rank = i % dp;
+        endpointOf.push(podEndpoint ? index - rank : index);
+        this.balancers.push(podEndpoint && rank === 0 ? new DpBalancer(index, dp) : undefined);
         const r = new Replica(index++, p.name, i, p.model, p.engine, p.cost, this);
         // Fast-forward needs no per-step observer; KV events must be emitted at their own step times.
         r.fastForward = opts.fastForward !== false && !router.wantsKvEvents;
@@ -271,6 +299,7 @@ export class Simulation implements ReplicaListener, Timers {
         this.replicas.push(r);
         const v = new View(r);
         this.views.push(v);
+        if (podEndpoint && rank > 0) continue; // not an endpoint of its own
         let list = this.viewsByModel.get(p.model);
         if (!list) this.viewsByModel.set(p.model, (list = []));
         list.push(v);
@@ -279,6 +308,7 @@ export class Simulation implements ReplicaListener, Timers {
         byPool.push(v);
       }
     }
+    this.endpointOf = Int32Array.from(endpointOf);
     this.defaultModel = pools[0]!.model;
     const n = this.replicas.length;
     this.link = opts.kvTransfer ?? kvTransferLink();
@@ -318,7 +348,7 @@ export class Simulation implements ReplicaListener, Timers {
     }
     if (router.wantsKvEvents && router.onKvEvent) {
       for (const r of this.replicas) {
-        const idx = r.index;
+        const idx = this.endpointOf[r.index]!; // a rank behind a pod endpoint publishes as the pod
         r.kv.listener = (kind, hash) => {
           this.kvQueue.push({ t: this.now + opts.kvEventDelayS, ev: { replica: idx, kind, hash } });
         };
@@ -464,6 +494,7 @@ export class Simulation implements ReplicaListener, Timers {
     const live: Live = {
       req,
       replica: -1,
+      endpoint: -1,
       seq: undefined,
       prefill: -1,
       pseq: undefined,
@@ -509,9 +540,12 @@ export class Simulation implements ReplicaListener, Timers {
       );
       return;
     }
-    const r = this.replicas[result.replica];
-    if (!r) throw new Error(`router ${this.router.name} picked replica ${result.replica}, which does not exist`);
+    const ep = result.replica;
+    if (!this.replicas[ep]) throw new Error(`router ${this.router.name} picked replica ${ep}, which does not exist`);
+    const bal = this.balancers[ep];
+    const r = this.replicas[bal === undefined ? ep : bal.pick(this.replicas, t, this.heap.lastPushTime)]!;
     live.replica = r.index;
+    live.endpoint = ep;
     const rec = this.records;
     rec.dispatch[req.id] = t;
     rec.replica[req.id] = r.index;
@@ -520,11 +554,16 @@ export class Simulation implements ReplicaListener, Timers {
     if (pf >= 0 && pf !== r.index && p === undefined) {
       throw new Error(`router ${this.router.name} picked prefill replica ${pf}, which does not exist`);
     }
-    this.local.inFlight[r.index]!++;
-    this.local.inFlightTokens[r.index]! += req.inputTokens;
+    if (p !== undefined && (bal !== undefined || this.balancers[pf] !== undefined)) {
+      throw new InputError(
+        `${this.router.name}: recognised, not simulated: P/D disaggregation with a data-parallel pod behind one endpoint (${this.replicas[pf]!.pool}); set data_parallel_endpoints: ranks`,
+      );
+    }
+    this.local.inFlight[ep]!++;
+    this.local.inFlightTokens[ep]! += req.inputTokens;
     if (p === undefined) {
       live.prefill = -1;
-      this.local.inFlightPrefillTokens[r.index]! += req.inputTokens;
+      this.local.inFlightPrefillTokens[ep]! += req.inputTokens;
     } else {
       // P/D: the decode pod's sidecar sends the prefill leg to `p`; its prefill load is counted there.
       live.prefill = p.index;
@@ -533,7 +572,7 @@ export class Simulation implements ReplicaListener, Timers {
       this.local.inFlightTokens[p.index]! += req.inputTokens;
     }
     live.pseq = undefined;
-    this.router.onDispatch?.(req, r.index, t);
+    this.router.onDispatch?.(req, ep, t);
     const oh = (p ?? r).cost.overheads;
     this.heap.push(t + oh.preQueue + oh.preQueuePerInputToken * req.inputTokens, EV_DELIVER, req.id);
   }
@@ -675,12 +714,12 @@ export class Simulation implements ReplicaListener, Timers {
     const oh = r.cost.overheads;
     this.records.firstToken[id] = t + oh.perOutputToken;
     if (live.prefill >= 0) {
-      this.router.onFirstToken?.(seq.req, r.index, t);
+      this.router.onFirstToken?.(seq.req, live.endpoint, t);
       return;
     }
     this.records.admit[id] = seq.admitTime;
-    this.local.inFlightPrefillTokens[r.index]! -= seq.req.inputTokens;
-    this.router.onFirstToken?.(seq.req, r.index, t);
+    this.local.inFlightPrefillTokens[live.endpoint]! -= seq.req.inputTokens;
+    this.router.onFirstToken?.(seq.req, live.endpoint, t);
   }
 
   onTokenRun(r: Replica, count: number, gap: number): void {
@@ -721,7 +760,7 @@ export class Simulation implements ReplicaListener, Timers {
     rec.outcome[id] = Outcome.Completed;
     rec.status[id] = 200;
     this.window.completed++;
-    this.release(live, r.index);
+    this.release(live);
     this.finish(live.orig, done, true);
     if (this.gw?.queueing) {
       this.gw.completed(seq.req, seq.generated); // program-aware fairness: attained service
@@ -739,21 +778,24 @@ export class Simulation implements ReplicaListener, Timers {
       p.releaseHeld(live.pseq);
       if (!p.busy) this.kick(p);
     }
-    this.release(live, live.replica);
+    this.release(live);
     this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + 1);
     this.records.outcome[seq.req.id] = Outcome.Rejected;
     this.records.status[seq.req.id] = 413;
     this.finish(live.orig, t, false);
   }
 
-  private release(live: Live, replica: number): void {
+  /** The request ended on `live.replica`: the router-local counters and hooks of its endpoint, its DP balancer. */
+  private release(live: Live): void {
     const req = live.req;
-    this.local.inFlight[replica]!--;
-    this.local.inFlightTokens[replica]! -= req.inputTokens;
+    const ep = live.endpoint;
+    this.local.inFlight[ep]!--;
+    this.local.inFlightTokens[ep]! -= req.inputTokens;
     if (live.prefill < 0 && live.seq && live.seq.firstTokenTime < 0) {
-      this.local.inFlightPrefillTokens[replica]! -= req.inputTokens;
+      this.local.inFlightPrefillTokens[ep]! -= req.inputTokens;
     }
-    this.router.onComplete?.(req, replica, this.now);
+    this.balancers[ep]?.done(live.replica);
+    this.router.onComplete?.(req, ep, this.now);
   }
 
   /** P/D: the prefill leg ended (answered or rejected): the router-local counters of the prefill pod. */

@@ -107,7 +107,12 @@ export function buildPool(p: PoolConfig, index: number, baseDir?: string): PoolS
     model: model.name,
     gpu: p.gpu,
     tp: p.tp,
-    replicas: p.replicas,
+    // Data parallelism: every pod runs `data_parallel_size` engine ranks, each a replica here (own KV cache of the
+    // capacity computed above for `tp` GPUs, own queue and batch); pod k holds replicas k·N … k·N+N−1.
+    replicas: p.replicas * (p.data_parallel_size ?? 1),
+    ...((p.data_parallel_size ?? 1) > 1
+      ? { dataParallelSize: p.data_parallel_size ?? 1, rankEndpoints: p.data_parallel_endpoints === "ranks" }
+      : {}),
     engine,
     cost,
     gpuHourUsd: p.gpu_hour_usd * p.tp,

@@ -109,8 +109,13 @@ const EMPTY_DIST: Dist = { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0 };
 
 /** Distribution of a sample (any order); empty → zeros. Values in seconds are reported in ms by the caller. */
 export function dist(values: Float64Array, scale = 1): Dist {
+  return distSorting(Float64Array.from(values), scale);
+}
+
+/** `dist` of a sample the caller hands over: it is sorted in place (no copy). */
+function distSorting(values: Float64Array, scale: number): Dist {
   if (values.length === 0) return { ...EMPTY_DIST };
-  const sorted = Float64Array.from(values).sort();
+  const sorted = values.sort();
   let sum = 0;
   for (let i = 0; i < sorted.length; i++) sum += sorted[i]!;
   return {
@@ -164,10 +169,15 @@ export function weightedDist(w: WeightedSamples, scale = 1): Dist {
 /** Latency distributions and counts over the rows where `keep(i)` is true. */
 export function summarizeRows(rec: RequestTable, keep: (i: number) => boolean, itlMs: Dist | undefined): Summary {
   const n = rec.size;
-  const ttft: number[] = [];
-  const e2e: number[] = [];
-  const tpot: number[] = [];
-  const queue: number[] = [];
+  // Samples go straight into typed arrays of the exact size (a first pass counts the completed rows) and are sorted
+  // in place: no growing JS arrays, no copies, at 1M requests tens of MB less at the end of a run.
+  let nCompleted = 0;
+  for (let i = 0; i < n; i++) if (rec.outcome[i] === Outcome.Completed && keep(i)) nCompleted++;
+  const ttft = new Float64Array(nCompleted);
+  const e2e = new Float64Array(nCompleted);
+  const tpot = new Float64Array(nCompleted);
+  const queue = new Float64Array(nCompleted);
+  let nTpot = 0;
   let total = 0;
   let completed = 0;
   let rejected = 0;
@@ -193,13 +203,13 @@ export function summarizeRows(rec: RequestTable, keep: (i: number) => boolean, i
     const ft = rec.firstToken[i]! - arr;
     const done = rec.completion[i]! - arr;
     if (rec.completion[i]! > last) last = rec.completion[i]!;
-    ttft.push(ft);
-    e2e.push(done);
-    queue.push(rec.admit[i]! - arr);
+    ttft[completed - 1] = ft;
+    e2e[completed - 1] = done;
+    queue[completed - 1] = rec.admit[i]! - arr;
     const out = rec.output[i]!;
     outTokens += out;
     if (out > 1) {
-      tpot.push((done - ft) / (out - 1));
+      tpot[nTpot++] = (done - ft) / (out - 1);
       itlSum += done - ft;
       itlCount += out - 1;
     }
@@ -208,14 +218,15 @@ export function summarizeRows(rec: RequestTable, keep: (i: number) => boolean, i
     prompt += rec.input[i]!;
   }
   const span = last > first ? last - first : 0;
+  const tpotMs = distSorting(tpot.subarray(0, nTpot), 1000);
   return {
-    ttft_ms: dist(Float64Array.from(ttft), 1000),
-    e2e_ms: dist(Float64Array.from(e2e), 1000),
+    ttft_ms: distSorting(ttft, 1000),
+    e2e_ms: distSorting(e2e, 1000),
     // Per-subset ITL: the mean is exact (Σ gaps / Σ gaps count); percentiles need the token-level store, which is
     // kept for the whole cluster only, so subsets report the per-request TPOT distribution's percentiles instead.
-    itl_ms: itlMs ?? { ...dist(Float64Array.from(tpot), 1000), mean: itlCount > 0 ? (itlSum / itlCount) * 1000 : 0 },
-    tpot_ms: dist(Float64Array.from(tpot), 1000),
-    queue_ms: dist(Float64Array.from(queue), 1000),
+    itl_ms: itlMs ?? { ...tpotMs, mean: itlCount > 0 ? (itlSum / itlCount) * 1000 : 0 },
+    tpot_ms: tpotMs,
+    queue_ms: distSorting(queue, 1000),
     prefix_cache_hit_rate: prompt > 0 ? cached / prompt : 0,
     requests: { total, completed, rejected, dropped },
     throughput: {

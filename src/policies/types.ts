@@ -117,6 +117,12 @@ export interface Router {
   onKvEvent?(ev: KvEvent, now: number): void;
   /** What the run should tell the user about this router (plugins that run as no-ops, loader deprecations). */
   readonly notes?: readonly string[];
+  /**
+   * The router addresses data-parallel ranks as endpoints (llm-d's `data-parallel-profile-handler`: the pick's
+   * host:port goes in X-Data-Parallel-Endpoint and the pod's sidecar forwards to that rank). Absent: pools with
+   * `data_parallel_size` > 1 show one endpoint per pod unless they declare `data_parallel_endpoints: ranks`.
+   */
+  readonly dataParallelRanks?: boolean;
 }
 
 /** Static facts about the cluster a router may need at construction. */

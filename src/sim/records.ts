@@ -151,22 +151,43 @@ export class RequestTable {
 }
 
 /**
- * Inter-token latency samples as (value, count) runs: in a step every decoding request gets a token after the same
- * gap, so consecutive equal gaps are merged. Percentiles over the runs are exact (numpy linear interpolation over the
- * expanded sample list) while memory grows with steps, not tokens.
+ * Inter-token latency samples as (value, count) pairs, one per distinct value: in a step every decoding request gets
+ * a token after the same gap, and steps of equal shape repeat the same gap, so equal values are merged wherever they
+ * occur (an open-addressing index over the values' bits finds a value's pair). Percentiles over the pairs are exact
+ * (numpy linear interpolation over the expanded sample list) and depend only on the multiset of samples, while memory
+ * grows with distinct gaps, not with tokens or steps (at 1M chat requests the per-step runs were ~190 bytes a
+ * request). `values[0..runs)` / `counts[0..runs)` are in first-seen order.
  */
 export class WeightedSamples {
   values: Float64Array = new Float64Array(1024);
   counts: Float64Array = new Float64Array(1024);
+  /** Pairs in use. */
   runs = 0;
   total = 0;
+  /** Slot → pair index (-1: empty), keyed by a hash of the value's bits; twice as many slots as pairs at most. */
+  private slots: Int32Array = new Int32Array(2048).fill(-1);
+  private readonly bits = new Float64Array(1);
+  private readonly words = new Int32Array(this.bits.buffer);
 
   add(v: number, count = 1): void {
     this.total += count;
     const r = this.runs;
+    // The common case: the same gap as the previous sample (a step's decoding requests).
     if (r > 0 && this.values[r - 1] === v) {
       this.counts[r - 1]! += count;
       return;
+    }
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let i = this.slotOf(v) & mask;
+    for (;;) {
+      const p = slots[i]!;
+      if (p < 0) break;
+      if (this.values[p] === v) {
+        this.counts[p]! += count;
+        return;
+      }
+      i = (i + 1) & mask;
     }
     if (r === this.values.length) {
       const nv = new Float64Array(r * 2);
@@ -179,5 +200,24 @@ export class WeightedSamples {
     this.values[r] = v;
     this.counts[r] = count;
     this.runs = r + 1;
+    if ((r + 1) * 2 > slots.length) this.reindex(slots.length * 2);
+    else slots[i] = r;
+  }
+
+  /** A hash of `v`'s bits (both halves mixed). */
+  private slotOf(v: number): number {
+    this.bits[0] = v;
+    return Math.imul(this.words[0]! ^ Math.imul(this.words[1]!, 0x9e3779b1), 0x85ebca6b) >>> 7;
+  }
+
+  private reindex(size: number): void {
+    const slots = new Int32Array(size).fill(-1);
+    const mask = size - 1;
+    for (let p = 0; p < this.runs; p++) {
+      let i = this.slotOf(this.values[p]!) & mask;
+      while (slots[i] !== -1) i = (i + 1) & mask;
+      slots[i] = p;
+    }
+    this.slots = slots;
   }
 }

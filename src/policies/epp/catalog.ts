@@ -539,7 +539,7 @@ const TYPES: PluginTypeInfo[] = [
   def(
     "data-parallel-profile-handler",
     "profile-handler",
-    "deprecated; one profile, as single",
+    "deprecated; one profile, as single; its endpoints are the pools' data-parallel ranks (X-Data-Parallel-Endpoint)",
     dataParallelParams,
     (n, _p, env) => new SingleProfileHandler(n, "data-parallel-profile-handler", env.profileNames[0]!),
   ),

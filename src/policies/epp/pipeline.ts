@@ -213,12 +213,15 @@ export class EppRouter implements Router {
 
   /** No-op plugins and loader notes, for the run output. */
   readonly notes: readonly string[];
+  /** `data-parallel-profile-handler`: endpoints are DP ranks (X-Data-Parallel-Endpoint), src/cluster/engine.ts. */
+  readonly dataParallelRanks: boolean;
 
   constructor(config: EppConfig, init: RouterInit, opts: EppRouterOptions = {}) {
     this.config = config;
     this.name = opts.name ?? config.source;
     this.trace = init.traceDecisions === true;
     this.notes = simulationNotes(config);
+    this.dataParallelRanks = config.plugins.some((p) => p.type === "data-parallel-profile-handler");
     const b = new Builder(config, init);
     for (const p of config.plugins) {
       if (PLUGIN_TYPES.get(p.type)?.build !== undefined) b.plugin(p.name);

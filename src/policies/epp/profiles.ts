@@ -9,7 +9,8 @@
  *   the decode target (src/cluster/engine.ts, docs/gateway.md); the pick also feeds the prefix index and no-hit LRU (as
  *   llm-d's PreRequest does). The encode stage is never run (text-only requests). A role filter that keeps no replica
  *   of the cluster is refused when the router is built (pipeline.ts).
- * - `data-parallel-profile-handler` (deprecated; `primaryPort` 8000): one profile, as single.
+ * - `data-parallel-profile-handler` (deprecated; `primaryPort` 8000): one profile, as single; with it the router
+ *   addresses data-parallel ranks as endpoints (`EppRouter.dataParallelRanks`, src/cluster/engine.ts).
  * - `prefix-based-pd-decider` (`nonCachedTokens` N, default 0 = never): disaggregate iff `input ≥ N` and
  *   `input − matchBlocks·blockSize (on the decode target) ≥ N`; input = the prompt's tokens (the real one estimates
  *   characters ÷ 4). `always-disagg-pd-decider`: always. `always-disagg-multimodal-decider`: requests with

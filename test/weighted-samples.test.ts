@@ -1,0 +1,52 @@
+// The ITL store: (value, count) pairs merged by value wherever the value recurs; percentiles equal those of the
+// expanded sample (numpy linear interpolation), whatever order the samples came in.
+import { describe, expect, it } from "vitest";
+import { dist, weightedDist } from "../src/metrics/summary.ts";
+import { WeightedSamples } from "../src/sim/records.ts";
+
+function lcg(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x;
+  };
+}
+
+describe("WeightedSamples", () => {
+  it("keeps one pair per distinct value, in first-seen order, with summed counts", () => {
+    const w = new WeightedSamples();
+    for (const [v, c] of [
+      [0.5, 2],
+      [0.25, 1],
+      [0.5, 3],
+      [0.25, 4],
+      [0.75, 1],
+      [0.5, 1],
+    ] as const)
+      w.add(v, c);
+    expect(w.runs).toBe(3);
+    expect([...w.values.subarray(0, 3)]).toEqual([0.5, 0.25, 0.75]);
+    expect([...w.counts.subarray(0, 3)]).toEqual([6, 5, 1]);
+    expect(w.total).toBe(12);
+  });
+
+  it("gives the expanded sample's percentiles through growth and reindexing (5,000 distinct values)", () => {
+    const next = lcg(5);
+    const w = new WeightedSamples();
+    const expanded: number[] = [];
+    const seen = new Set<number>();
+    for (let i = 0; i < 40000; i++) {
+      const v = (next() % 5000) / 977 + 0.001; // non-integers: the hash must use the bits, not the integer part
+      const c = 1 + (next() % 3);
+      w.add(v, c);
+      seen.add(v);
+      for (let k = 0; k < c; k++) expanded.push(v);
+    }
+    expect(w.runs).toBe(seen.size);
+    expect(w.total).toBe(expanded.length);
+    const a = weightedDist(w);
+    const b = dist(Float64Array.from(expanded));
+    expect([a.p50, a.p90, a.p95, a.p99]).toEqual([b.p50, b.p90, b.p95, b.p99]);
+    expect(a.mean).toBeCloseTo(b.mean, 9);
+  });
+});
