@@ -31,7 +31,7 @@ requests: 10000
 pools:
   - model: llama-3.1-8b-instruct
     replicas: 4
-    engine: { total_kv_blocks: 26312 }
+    engine: { total_kv_blocks: 26312, async_scheduling: false, sync_cpu_overhead: { per_request_ms: 0 } }
     cost_model: { type: physics }
 workload: { type: trace, format: blis, path: trace-rag-r80.csv }
 `;

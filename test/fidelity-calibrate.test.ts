@@ -11,7 +11,9 @@ import {
   physicsBeta,
   record,
 } from "../src/lab/calibrate.ts";
+import { type Family, FIT_NOISE } from "../src/lab/fit-families.ts";
 import { type Experiment, METRICS, type Metrics, parseValidationSet, simulateExperiment } from "../src/lab/validate.ts";
+import { ROOFLINE_PRIOR, rooflineFamily } from "../src/models/cost-calibration.ts";
 import { parseCoefficientFile } from "../src/models/cost-factory.ts";
 import { BLIS_TRAINED_PHYSICS_ITER29 } from "../src/models/cost-physics.ts";
 import { runFidelityCli } from "./helpers/fidelity-cli.ts";
@@ -34,7 +36,7 @@ describe("NNLS (Lawson–Hanson)", () => {
 });
 
 /** Three dense runs of the calibration set, shortened to 60-second stages, with measurements made by simulation. */
-function syntheticSet(theta: number[], alpha: number[]): Experiment[] {
+function syntheticSet(theta: number[], alpha: number[], fam: Family = kernelFamily()): Experiment[] {
   const base = parseValidationSet(
     JSON.stringify({
       experiments: ["20260217-155451", "60", "62"].map((id) => ({
@@ -76,7 +78,6 @@ function syntheticSet(theta: number[], alpha: number[]): Experiment[] {
     }),
     "synthetic.json",
   ).experiments;
-  const fam = kernelFamily();
   return base.map((e) => {
     const run = simulateExperiment(e, fam.build(e, Float64Array.from(theta), alpha));
     return { ...e, actual_vllm_ms: run.predicted as Record<string, Metrics> };
@@ -177,5 +178,37 @@ describe("gatelab calibrate (CLI)", () => {
     );
     expect(f.fit?.experiments).toHaveLength(7);
     expect(f.fit?.leave_one_out_folds).toBe(7);
+  });
+});
+
+describe("roofline family: physics priors, α0 only", () => {
+  // Runs made with the roofline family at known coefficients inside its prior's reach (compute × 0.6, memory × 0.95,
+  // all-reduce × 0.5, 40 µs per layer, 3 µs per request, 130 µs per step) and α0 = 5 ms.
+  const trueTheta = [0.6, 0.95, 0.5, 0.5, 40, 3, 130, 0];
+  const exps = syntheticSet(trueTheta, [5000, 0, 0], rooflineFamily());
+
+  it("declares a plain Gaussian prior (weight 1/FIT_NOISE²) and fits α0 alone", () => {
+    const fam = rooflineFamily();
+    expect(fam.priorWeight).toBeCloseTo(1 / FIT_NOISE ** 2, 9);
+    expect(fam.fitAlpha).toEqual([true, false, false]);
+    expect([...fam.prior]).toEqual([...ROOFLINE_PRIOR.mean]);
+  });
+
+  it("recovers the measurements; what no run sees stays at its prior; α1 = α2 = 0", () => {
+    const f = fitCoefficients(exps, "roofline", { maxIterations: 4 });
+    for (const m of ["ttft_mean", "e2e_mean", "itl_mean"] as const) expect(f.mape[m]!).toBeLessThan(0.02);
+    expect(f.alpha[1]).toBe(0);
+    expect(f.alpha[2]).toBe(0);
+    // No MoE layer in these runs: the per-MoE-layer term keeps its prior mean.
+    expect(f.theta[7]).toBeCloseTo(ROOFLINE_PRIOR.mean[7], 6);
+    // The prior holds the scales near physics: the memory scale (± 0.1) lands within 0.1 of the truth.
+    expect(Math.abs(f.theta[1]! - 0.95)).toBeLessThan(0.1);
+    expect(Math.abs(f.alpha[0]! - 5000) / 5000).toBeLessThan(0.25);
+  });
+
+  it("on a TP 1 run alone the all-reduce scales are the prior's (no all-reduce to fit them on)", () => {
+    const f = fitCoefficients([exps[0]!], "roofline", { maxIterations: 2 });
+    expect(f.theta[2]).toBeCloseTo(ROOFLINE_PRIOR.mean[2], 6);
+    expect(f.theta[3]).toBeCloseTo(ROOFLINE_PRIOR.mean[3], 6);
   });
 });

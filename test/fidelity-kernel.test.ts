@@ -194,7 +194,7 @@ describe("factory: kernel branch and coefficient files", () => {
     const m = createCostModel({ type: "kernel" }, target);
     expect(m.kind).toBe("kernel");
     expect(m.source).toContain("gatelab-h100-vllm-0.15.1-kernel");
-    expect(m.overheads.preQueue).toBeGreaterThan(0.001);
+    expect(m.overheads.preQueue).toBeGreaterThan(0.0005); // the file's α0, 0.905 ms (the raw tables have none)
     const named = createCostModel({ type: "kernel", coefficients: "gatelab-h100-vllm-0.15.1-kernel" }, target);
     expect(named.stepTime(decode(4, 500))).toBe(m.stepTime(decode(4, 500)));
   });

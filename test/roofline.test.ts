@@ -2,6 +2,7 @@
  * The roofline cost model (the default): no cost model beats the hardware, the shipped per-GPU coefficients reproduce
  * Splitwise's measured Llama-2-70B prefill and decode times, and a model brought as a config.json runs end to end.
  */
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { splitwiseDecodeBatch, splitwisePoints, splitwisePrefillBatch } from "../src/lab/roofline-fit.ts";
@@ -198,6 +199,35 @@ describe("default H100 set prices decode like vLLM 0.15.1 (../shared/data/sim-to
     ).stepTime(b);
     expect(Math.abs(now / 0.0183 - 1)).toBeLessThanOrEqual(0.25);
     expect(old).toBeGreaterThan(now * 1.3);
+  });
+});
+
+describe("the shipped vLLM 0.15.1 calibration and the default set agree (../shared/data/sim-to-real-validation)", () => {
+  const cal = JSON.parse(
+    readFileSync(new URL("../data/calibrated/gatelab-h100-vllm-0.15.1-roofline.json", import.meta.url), "utf8"),
+  ) as { beta: number[]; alpha_us: number[]; fit: { leave_one_out_mape: Record<string, number> } };
+
+  it("its recorded leave-one-out errors meet the acceptance criteria (TTFT ≤ 10 %, E2E ≤ 6 %, ITL ≤ 6 %)", () => {
+    // Recomputing them takes minutes (docs/fidelity.md gives the command); the file records what the fit measured.
+    const loo = cal.fit.leave_one_out_mape;
+    expect(loo.ttft_mean).toBeLessThanOrEqual(0.1);
+    expect(loo.e2e_mean).toBeLessThanOrEqual(0.06);
+    expect(loo.itl_mean).toBeLessThanOrEqual(0.06);
+  });
+
+  it("the default H100 set carries the calibration's overheads and α0, and none of its scales", () => {
+    const h = shippedRooflineFile().sets.find((s) => s.gpu === "H100")!;
+    const r = (x: number) => Number(x.toPrecision(4));
+    expect([h.per_layer_us, h.per_request_us, h.per_step_us, h.per_moe_layer_us]).toEqual(cal.beta.slice(4, 8).map(r));
+    expect(h.alpha_us).toEqual([r(cal.alpha_us[0]!), 0, 0]);
+    // Prefill stays Splitwise's: the GEMM and attention efficiencies are the splitwise-2023 set's.
+    const s2023 = rooflineEfficiencySet("splitwise-2023").sets.find((s) => s.gpu === "H100")!;
+    expect([h.gemm_eta_max, h.gemm_m_half, h.attention_prefill_eta, h.allreduce_eta]).toEqual([
+      s2023.gemm_eta_max,
+      s2023.gemm_m_half,
+      s2023.attention_prefill_eta,
+      s2023.allreduce_eta,
+    ]);
   });
 });
 

@@ -59,11 +59,11 @@ describe("routing health", () => {
   it("mooncake: gie-default under GIE release-1.5 semantics starves two replicas, and the report says so", () => {
     const loaded = loadScenario("test/fixtures/mooncake-400.yaml");
     const gie = runScenario(loaded, { policy: "gie-default", eppVariant: "gie-r1.5" }).summary;
-    expect(gie.routing.starved.map((s) => s.replica)).toEqual(["main/3", "main/7"]);
+    expect(gie.routing.starved.map((s) => s.replica)).toEqual(["main/2", "main/7"]);
     expect(gie.replicas[7]!.routed).toBe(0);
     expect(gie.routing.herded_share).toBeGreaterThan(0.2);
     const text = formatRun("t", gie);
-    expect(text).toContain("routing: replica main/3 got 0 requests, under 10 % of its fair share (50)");
+    expect(text).toContain("routing: replica main/2 got 0 requests, under 10 % of its fair share (50)");
     const rr = runScenario(loaded, { policy: "round-robin" }).summary;
     expect(rr.routing.findings).toEqual([]);
     expect(formatRun("t", rr)).toMatch(/routing: healthy/);

@@ -86,6 +86,23 @@ describe("async_scheduling", () => {
     expect(firstTokenOfB(true)).toBeCloseTo(0.073, 9);
   });
 
+  it("a request arriving while step N runs joins step N+2 (N+1 was formed when N started); an idle engine starts at once", () => {
+    const firstToken = (async: boolean, reqs: Request[]) => {
+      const eng = { asyncScheduling: async, syncCpuOverhead: { perStep: 0, perRequest: 0 } };
+      return simulate([pool(toyCost(), {}, eng)], listSource(reqs), new RoundRobinRouter(), OPTS).records.firstToken;
+    };
+    // A: prefill 0 → 0.020, then decode steps of 0.011 (0.020 → 0.031 → 0.042 → …). B arrives at 0.025, in step 2.
+    const busy = () => [reqOf(0, 0, 100, 10), reqOf(1, 0.025, 100, 3)];
+    // Off: step 3 (from 0.031) = decode A + prefill B (0.021) → 0.052.
+    expect(firstToken(false, busy())[1]).toBeCloseTo(0.052, 9);
+    // On: step 3 was formed at 0.020, before B came: A alone → 0.042; step 4 = A + B → 0.063.
+    expect(firstToken(true, busy())[1]).toBeCloseTo(0.063, 9);
+    // A done at 0.020 (one output token); B at 0.05 finds the engine idle: its prefill runs at once → 0.070.
+    const idle = () => [reqOf(0, 0, 100, 1), reqOf(1, 0.05, 100, 3)];
+    expect(firstToken(true, idle())[1]).toBeCloseTo(0.07, 9);
+    expect(firstToken(false, idle())[1]).toBeCloseTo(0.07, 9);
+  });
+
   it("off: every step also pays the CPU work async scheduling hides (default ≈ 5.4 ms at batch 256)", () => {
     const b = emptyBatch();
     b.decodeRequests = 256;

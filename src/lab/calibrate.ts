@@ -220,7 +220,7 @@ export function fitCoefficients(experiments: readonly Experiment[], kind: ModelK
   const train = experiments.filter((e) => e.actual_vllm_ms !== undefined);
   if (train.length === 0) throw new Error("calibration needs at least one experiment with actual_vllm_ms");
   const family = o.family ?? familyFor(kind, train);
-  const priorWeight = o.priorWeight ?? 1;
+  const priorWeight = (o.priorWeight ?? 1) * (family.priorWeight ?? 1);
   const maxIter = o.maxIterations ?? 8;
   const workloadMode = o.workloadMode ?? "fresh";
   let theta = o.start ? Float64Array.from(o.start.theta) : Float64Array.from(family.prior);
@@ -233,7 +233,9 @@ export function fitCoefficients(experiments: readonly Experiment[], kind: ModelK
     const s = solve(recs, family, priorWeight);
     // Under-relax after the first solve: the batches move with the coefficients (more time per step, more requests
     // in flight), which the linearisation ignores, so plain iteration oscillates.
-    const w = it === 0 && o.start === undefined ? 1 : 0.6;
+    // The first solve is taken whole even from a given start (a step-time fit's θ with α = 0): relaxing it left α
+    // at 60 % of its solution when the next solve already moved the means < 0.5 %, and the fit stopped there.
+    const w = it === 0 ? 1 : 0.6;
     const next = Float64Array.from(s.theta, (x, j) => theta[j]! + w * (x - theta[j]!));
     const nextAlpha = s.alpha.map((x, j) => alpha[j]! + w * (x - alpha[j]!));
     const change = prev === undefined ? Number.POSITIVE_INFINITY : maxRelChange(prev, s.predicted);

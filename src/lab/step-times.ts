@@ -311,10 +311,10 @@ export function fitStepTimes(tables: readonly StepTable[], kind: ModelKind, o: {
     y[i] = Math.sqrt(r.count);
   });
   for (let j = 0; j < K; j++) {
-    const wj = Math.sqrt((STEP_NOISE / family.priorStd[j]!) ** 2 * priorWeight + 1e-12);
+    const wj = Math.sqrt((STEP_NOISE / (family.stepPrior?.std ?? family.priorStd)[j]!) ** 2 * priorWeight + 1e-12);
     const i = rows.length + j;
     A[i * K + j] = wj;
-    y[i] = wj * family.prior[j]!;
+    y[i] = wj * (family.stepPrior?.mean ?? family.prior)[j]!;
   }
   const theta = nnls(A, y, m, K);
   const predictedMs = new Float64Array(rows.length);

@@ -7,14 +7,16 @@
  * processes step N's output (`update_from_output`) only then. So
  *   1. the CPU work of a step (scheduling, input preparation, output processing) overlaps the GPU's previous step
  *      instead of adding to it;
- *   2. the scheduler of step N+1 has not yet seen step N's output: a request that finished in step N still holds its
+ *   2. step N+1 is formed when step N starts, so a request that reaches the engine while step N runs joins step N+2
+ *      at the earliest (`Replica.startStep`); an idle engine forms a step on arrival;
+ *   3. the scheduler of step N+1 has not yet seen step N's output: a request that finished in step N still holds its
  *      `max_num_seqs` slot and its KV blocks while N+1 is formed (they are free from N+2 on). Its next token is
  *      reserved as a placeholder (`num_output_placeholders`), so decoding continues without a gap, and a request known
  *      to have reached its `max_tokens` is not scheduled again. Clients get step N's tokens when it ends, as before.
  *
  * gatelab's cost models are calibrated on vLLM 0.15.1 (async on), so their step time is the step period with the CPU
- * work hidden: `async_scheduling: true` uses it as is, plus effect 2 (`Replica`). `async_scheduling: false` adds the
- * CPU work back to every step, with effect 2 gone. Its size: vllm-project/vllm issue #10634 measured a 5–6 ms gap
+ * work hidden: `async_scheduling: true` uses it as is, plus effects 2 and 3 (`Replica`). `async_scheduling: false` adds
+ * the CPU work back to every step, with effects 2 and 3 gone. Its size: vllm-project/vllm issue #10634 measured a 5–6 ms gap
  * between decode steps at batch 256 (Llama-2-7B, ShareGPT) with the synchronous loop, and PR #11133's asynchronous
  * loop brought it to 0.15–0.17 ms: about 5.4 ms hidden at 256 requests, ≈ 0.021 ms per request in the batch. One
  * data point: set `sync_cpu_overhead` from your own profile where it matters.

@@ -41,6 +41,9 @@ export const ROOFLINE_TERMS = [
   "us_per_moe_layer",
 ] as const;
 
+/** 1 / FIT_NOISE² (src/lab/fit-families.ts: 5 % noise per fitted mean): a prior row weighted as a plain Gaussian. */
+export const GAUSSIAN_PRIOR_WEIGHT = 1 / 0.05 ** 2;
+
 /** What a family needs of a measured setup (the lab's `Experiment` is one): an id and its (model, GPU, TP). */
 export interface FitTarget {
   readonly id: string;
@@ -74,6 +77,17 @@ export interface Family {
   readonly alphaPrior: readonly [number, number, number];
   /** α indices that are fitted (others fixed at 0). */
   readonly fitAlpha: readonly [boolean, boolean, boolean];
+  /**
+   * Multiplies the prior rows' weight in the run calibration (src/lab/calibrate.ts; default 1, where a coefficient
+   * one σ off its prior weighs like FIT_NOISE² of one 5 % miss). `GAUSSIAN_PRIOR_WEIGHT` = 1/FIT_NOISE² makes σ a
+   * plain Gaussian standard deviation against the data rows' 5 % noise.
+   */
+  readonly priorWeight?: number;
+  /**
+   * The prior of a fit on measured step times (src/lab/step-times.ts), where the data see every term directly and the
+   * run calibration's physics priors would only bias it; default `prior` / `priorStd`.
+   */
+  readonly stepPrior?: { readonly mean: Float64Array; readonly std: Float64Array };
   /** Basis terms of one experiment's steps, into `out` (length = terms). */
   basisFor(e: FitTarget): (b: BatchShape, out: Float64Array) => void;
   /** The cost model of experiment `e` with these coefficients. */
@@ -116,11 +130,19 @@ export function kernelFamily(): Family {
   return {
     kind: "kernel",
     terms: KERNEL_TERMS,
-    prior: Float64Array.from(KERNEL_RAW_TABLES.beta),
-    // The tables are measurements: their correction is expected at 1 ± 0.3. The overheads are loose.
-    priorStd: Float64Array.from([0.3, 1000, 1000, 100_000, 10_000, 10_000]),
+    // The tables are measurements: their correction is expected at 1 ± 0.3 (a plain Gaussian: `priorWeight`). They
+    // hold every kernel of a layer, so no per-layer overhead is expected (0 ± 10 µs); per request and per step the
+    // scheduler's CPU work as BLIS iter29's β6 / β7 (4.4 ± 3, 126 ± 100 µs, as the roofline family); MoE terms free.
+    // α1 = α2 = 0 as in the roofline family (async output processing; α2 is the per-step column of every ITL row).
+    prior: Float64Array.from([KERNEL_RAW_TABLES.beta[0], 0, 4.41684444, 126.024825, 0, 0]),
+    priorStd: Float64Array.from([0.3, 10, 3, 100, 10_000, 10_000]),
     alphaPrior: [0, 0, 0],
-    fitAlpha: [true, true, true],
+    fitAlpha: [true, false, false],
+    priorWeight: GAUSSIAN_PRIOR_WEIGHT,
+    stepPrior: {
+      mean: Float64Array.from(KERNEL_RAW_TABLES.beta),
+      std: Float64Array.from([0.3, 1000, 1000, 100_000, 10_000, 10_000]),
+    },
     basisFor(e) {
       const p = specOf(e);
       return (b, out) => kernelBasis(p, b, out);
@@ -313,11 +335,28 @@ export function linearFamily(experiments: readonly FitTarget[]): Family {
 
 /**
  * Roofline: θ = [compute scale, memory scale, all-reduce traffic and latency scales, µs per layer, µs per request,
- * µs per step, µs per MoE layer] on the
- * shipped per-GPU roofline (the split of each operator into its compute- or memory-bound side is the shipped set's).
- * Prior: the scales at 1 ± 0.3 (communication ± 0.6: all-reduce implementations differ most between engines), the
- * overheads at the shipped values, loose. Three scales and three overheads are one set for every model of the fit.
+ * µs per step, µs per MoE layer] on the shipped default per-GPU set (`ROOFLINE_CALIBRATION_BASE`; the split of each
+ * operator into its compute- or memory-bound side is the set's). α0 (before the queue) is fitted; α1 and α2 are 0:
+ * vLLM's API server detokenises and streams while the engine runs the next step, so neither adds to a gap the client
+ * sees that the step period does not already hold, and a per-token α2 is the same column as the per-step overhead
+ * in every ITL row (fitted together they trade freely, 1.3 ms α2 against 0 µs per step in a leave-one-out fold).
+ *
+ * The prior is a plain Gaussian against the data rows' 5 % noise (`priorWeight`), so that 7 runs of 5 models cannot
+ * pull a term far from its physics on their own:
+ *   - compute 1 ± 0.3, memory 1 ± 0.1 (HBM streaming efficiency is known to ± 10 %);
+ *   - all-reduce traffic 0.6 ± 0.2: the set's traffic η is Splitwise's 2023 stack (0.29 of NVLink); vidur's NCCL
+ *     profile (vidur/profiling/network/h100_dgx/all_reduce.csv) takes 61 µs for 8 MB at TP 4 and 70 µs at TP 8,
+ *     0.6× what the set charges (TP 2, 4 MB: 1.3×; the large TP 4/8 messages of 70B-class prefills dominate);
+ *   - all-reduce latency 1 ± 0.3: the set's 5 µs per custom all-reduce call (data/roofline/coefficients.json);
+ *   - µs per layer 32.1 ± 10, per request 4.42 ± 3, per step 126 ± 100: BLIS trained-physics iter29 β5 / β6 / β7,
+ *     fitted on other real vLLM H100 runs (docs/reference.md); per MoE layer 0 ± 1000 (free: only the Llama-4-Scout
+ *     runs see it, BLIS's β8 is for interleaved MoE).
  */
+export const ROOFLINE_PRIOR = {
+  mean: [1, 1, 0.6, 1, 32.09546717, 4.41684444, 126.024825, 0],
+  std: [0.3, 0.1, 0.2, 0.3, 10, 3, 100, 1000],
+} as const;
+
 export function rooflineFamily(): Family {
   const evaluators = new Map<string, RooflineEvaluator>();
   const evalOf = (e: FitTarget): RooflineEvaluator => {
@@ -336,23 +375,18 @@ export function rooflineFamily(): Family {
     }
     return ev;
   };
-  const h100 = rooflineCoefficientsFor(getGpu("H100"), rooflineEfficiencySet(ROOFLINE_CALIBRATION_BASE));
   return {
     kind: "roofline",
     terms: ROOFLINE_TERMS,
-    prior: Float64Array.from([
-      1,
-      1,
-      1,
-      1,
-      h100.per_layer_us,
-      h100.per_request_us,
-      h100.per_step_us,
-      h100.per_moe_layer_us,
-    ]),
-    priorStd: Float64Array.from([0.3, 0.3, 0.6, 0.6, 1000, 1000, 100_000, 10_000]),
+    prior: Float64Array.from(ROOFLINE_PRIOR.mean),
+    priorStd: Float64Array.from(ROOFLINE_PRIOR.std),
     alphaPrior: [0, 0, 0],
-    fitAlpha: [true, true, true],
+    fitAlpha: [true, false, false],
+    priorWeight: GAUSSIAN_PRIOR_WEIGHT,
+    stepPrior: {
+      mean: Float64Array.from([1, 1, 1, 1, ...ROOFLINE_PRIOR.mean.slice(4, 7), 0]),
+      std: Float64Array.from([0.3, 0.3, 0.6, 0.6, 1000, 1000, 100_000, 10_000]),
+    },
     basisFor(e) {
       const ev = evalOf(e);
       const t = emptyTerms();

@@ -141,7 +141,10 @@ const roofline = defineCostModel({
       .string()
       .refine(knownRef("roofline"), "expected a shipped roofline set or a coefficient file (.json)")
       .optional(),
-    /** Which per-GPU efficiency file prices the step (data/roofline/); calibrated files scale `splitwise-2023`. */
+    /**
+     * Which per-GPU efficiency file prices the step (data/roofline/); calibrated files scale `default`
+     * (ROOFLINE_CALIBRATION_BASE).
+     */
     efficiency_set: z.enum(ROOFLINE_EFFICIENCY_SETS).optional(),
     overheads: OverheadsSchema.optional(),
   }),
@@ -158,7 +161,8 @@ const roofline = defineCostModel({
           : {}),
       });
     }
-    // Calibration files (θ) scale the set they were fitted on: splitwise-2023 unless efficiency_set says otherwise.
+    // Calibration files (θ) scale the set they were fitted on: the default set (ROOFLINE_CALIBRATION_BASE) unless
+    // efficiency_set says otherwise.
     const base = rooflineCoefficientsFor(
       gpu,
       rooflineEfficiencySet(parsed.efficiency_set ?? ROOFLINE_CALIBRATION_BASE),

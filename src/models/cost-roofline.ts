@@ -141,7 +141,7 @@ export function shippedRooflineFile(): RooflineFile {
 export const ROOFLINE_EFFICIENCY_SETS = ["default", "splitwise-2023"] as const;
 export type RooflineEfficiencySet = (typeof ROOFLINE_EFFICIENCY_SETS)[number];
 /** The set `gatelab calibrate --model roofline` scales (and the shipped calibrated files were fitted on). */
-export const ROOFLINE_CALIBRATION_BASE: RooflineEfficiencySet = "splitwise-2023";
+export const ROOFLINE_CALIBRATION_BASE: RooflineEfficiencySet = "default";
 const namedFiles = new Map<string, RooflineFile>();
 
 /** The coefficient file of a named efficiency set. */

@@ -62,6 +62,11 @@ export class DecodeStretch {
     return this.ends[this.computed - 1]!;
   }
 
+  /** Start time of the stretch's last step (the step `finishStep` ends). */
+  get lastStepStart(): number {
+    return this.steps >= 2 ? this.ends[this.steps - 2]! : this.startTime;
+  }
+
   /** Plans a stretch from the step just formed (`now` to `end1`); false when the step does not start one. */
   plan(now: number, end1: number): boolean {
     const h = this.host;

@@ -68,6 +68,14 @@ export class Replica {
   private readonly priority: boolean;
   /** `async_scheduling` (default on). */
   private readonly asyncScheduling: boolean;
+  /** Start and end of the last step run (−∞ before the first). */
+  private lastStart = Number.NEGATIVE_INFINITY;
+  private lastEnd = Number.NEGATIVE_INFINITY;
+  /**
+   * Async scheduling: waiting requests enqueued after this time are not yet visible to the scheduler forming the
+   * step (vLLM formed it when the previous step started); +∞ when the engine was idle.
+   */
+  private admitCutoff = Number.POSITIVE_INFINITY;
   private listener: ReplicaListener;
   private readonly batch: BatchShape = emptyBatch();
   /** Block indices of the prefix hit being admitted (reused). */
@@ -183,9 +191,21 @@ export class Replica {
    */
   startStep(now: number): number {
     this.stepStart = now;
+    // Async scheduling: a step that follows another back to back was formed when that one started (vLLM's engine
+    // core schedules step N+1 and queues it while step N runs: `step_with_batch_queue`), so only requests that had
+    // reached the engine by then can join it; a request arriving during step N waits for N+2. After an idle engine
+    // the step is formed on arrival.
+    this.admitCutoff = this.asyncScheduling && this.lastEnd === now ? this.lastStart : Number.POSITIVE_INFINITY;
 
     let scheduled = this.schedule();
     for (;;) {
+      // Nothing visible to run: the GPU goes idle, and vLLM's loop forms a step from whatever has arrived.
+      if (!scheduled && this.admitCutoff !== Number.POSITIVE_INFINITY && this.waiting.length > 0) {
+        this.admitCutoff = Number.POSITIVE_INFINITY;
+        if (this.finishing.length > 0) this.releaseFinishing();
+        scheduled = this.schedule();
+        continue;
+      }
       if (this.finishing.length > 0) {
         // Async scheduling: the previous step's output is processed now, after this step was scheduled.
         this.releaseFinishing();
@@ -227,6 +247,8 @@ export class Replica {
 
   /** The step that started at `stepStart` ends at `now`: advance computed tokens, emit tokens, complete requests. */
   finishStep(now: number): void {
+    this.lastStart = this.stretch.steps > 0 ? this.stretch.lastStepStart : this.stepStart;
+    this.lastEnd = now;
     if (this.stretch.steps > 0) this.stretch.finish(this.tokenRun);
     this.busy = false;
     const run = this.running;
@@ -417,6 +439,14 @@ export class Replica {
     const taken = this.finishing.length;
     while (this.waiting.length > 0 && run.length + taken < cfg.maxNumSeqs && budget > 0) {
       const s = this.waiting.peek()!;
+      if (s.enqueueTime > this.admitCutoff) {
+        // Async scheduling: not yet seen by the scheduler forming this step (see startStep). FCFS: neither is
+        // anything behind it; priority: an older request of lower priority may still be.
+        if (!this.priority) break;
+        this.waiting.shift();
+        this.loraSkipped.push(s);
+        continue;
+      }
       if (s.adapter >= 0 && !this.lora!.canRun(s.adapter)) {
         // LoRA: max_loras adapters already run and this one is not among them: skip it, others may pass.
         s.loraWaitStart = this.lora!.onSkip(s.loraWaitStart, this.stepStart);
