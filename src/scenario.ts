@@ -362,6 +362,12 @@ export function formatZodError(
     } else if (issue.code === "invalid_type" && / received undefined$/.test(msg)) {
       // zod says "expected number, received undefined" for a field that is simply not there.
       msg = `missing field (expected ${typeName((issue as { expected?: string }).expected)})`;
+    } else if (issue.code === "invalid_type" && doc !== undefined && doc.hasIn(path)) {
+      // A value of the wrong type: say what was expected and show what is written there.
+      const found = doc.getIn(path);
+      const shown =
+        typeof found === "string" ? `"${found}"` : typeof found === "object" ? "a mapping or list" : String(found);
+      msg = `expected ${typeName((issue as { expected?: string }).expected)}, got ${shown}`;
     } else if (
       doc !== undefined &&
       path.length > 0 &&
