@@ -7,26 +7,16 @@ import { summarize } from "../src/metrics/summary.ts";
 import { loadEppConfig } from "../src/policies/epp/config.ts";
 import { admissionSimOptions } from "../src/policies/flow-control/options.ts";
 import { EnqueueResult, FlowQueue } from "../src/policies/flow-control/queue.ts";
-import { FlowControlSchema } from "../src/policies/flow-control/schema.ts";
-import { flowControlFromEpp, flowControlFromScenario } from "../src/policies/flow-control/settings.ts";
+import { flowControlFromEpp } from "../src/policies/flow-control/settings.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
 import { loadScenario, parseScenario } from "../src/scenario.ts";
 import { DropReason } from "../src/sim/outcomes.ts";
 import { Outcome, type Request } from "../src/sim/request.ts";
+import { fc, flowOpts } from "./helpers/flow-control.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";
 
 const SCEN = (f: string) => resolve(import.meta.dirname, "../scenarios", f);
-const opts = { seed: 3, scrapeIntervalS: 0.05, kvEventDelayS: 0, sampleIntervalS: 1, checkInvariants: true };
-
-/** Flow control saturated as soon as one request is in flight per replica (router-local counts: exact). */
-function fc(extra: Record<string, unknown> = {}) {
-  return flowControlFromScenario(
-    FlowControlSchema.parse({
-      saturationDetector: { type: "concurrency-detector", parameters: { maxConcurrency: 1 } },
-      ...extra,
-    }),
-  );
-}
+const opts = flowOpts;
 
 const prio = (r: Request, priority: number, extra: Partial<Request> = {}): Request => ({ ...r, priority, ...extra });
 

@@ -11,23 +11,14 @@ import { loadEppConfig } from "../src/policies/epp/config.ts";
 import { admissionSimOptions } from "../src/policies/flow-control/options.ts";
 import { ProgramAwareFairness, programAwareParams, UsageLimit } from "../src/policies/flow-control/policies.ts";
 import { FlowQueue } from "../src/policies/flow-control/queue.ts";
-import { FlowControlSchema } from "../src/policies/flow-control/schema.ts";
-import { flowControlFromEpp, flowControlFromScenario } from "../src/policies/flow-control/settings.ts";
+import { flowControlFromEpp } from "../src/policies/flow-control/settings.ts";
 import { RoundRobinRouter } from "../src/policies/routers/round-robin.ts";
 import { parseScenario } from "../src/scenario.ts";
 import { Outcome, type Request } from "../src/sim/request.ts";
+import { fc, flowOpts } from "./helpers/flow-control.ts";
 import { listSource, pool, req, toyCost } from "./helpers/sim.ts";
 
-const opts = { seed: 3, scrapeIntervalS: 0.05, kvEventDelayS: 0, sampleIntervalS: 1, checkInvariants: true };
-
-function fc(extra: Record<string, unknown> = {}) {
-  return flowControlFromScenario(
-    FlowControlSchema.parse({
-      saturationDetector: { type: "concurrency-detector", parameters: { maxConcurrency: 1 } },
-      ...extra,
-    }),
-  );
-}
+const opts = flowOpts;
 const band = (fairness: unknown, ordering = "fcfs-ordering-policy") => ({
   defaultPriorityBand: { fairnessPolicyRef: fairness, orderingPolicyRef: ordering },
 });

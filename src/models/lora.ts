@@ -35,6 +35,7 @@
  * from its scheduler, and `stepExtra` when a step starts. Nothing here allocates per step.
  */
 import type { BatchShape } from "./cost.ts";
+import type { ModelSpec } from "./model-spec.ts";
 
 /** Ranks vLLM accepts for `max_lora_rank` (`vllm/config` LoRAConfig `possible_max_ranks`). */
 export const VLLM_MAX_LORA_RANKS = [1, 8, 16, 32, 64, 128, 256, 320, 512] as const;
@@ -89,14 +90,10 @@ export function rankScale(r: number): number {
 }
 
 /** Model geometry needed for adapter sizes. */
-export interface LoraModelGeometry {
-  readonly numLayers: number;
-  readonly hiddenSize: number;
-  readonly numHeads: number;
-  readonly numKvHeads: number;
-  readonly headDim: number;
-  readonly intermediateSize: number;
-}
+export type LoraModelGeometry = Pick<
+  ModelSpec,
+  "numLayers" | "hiddenSize" | "numHeads" | "numKvHeads" | "headDim" | "intermediateSize"
+>;
 
 /** Bytes of an adapter per unit of rank: Σ over target modules of (in + out) features × layers × 2 B (bf16). */
 export function adapterBytesPerRank(m: LoraModelGeometry, modules: readonly TargetModule[]): number {

@@ -461,16 +461,8 @@ export class Replica {
         s.kvReady = false;
         const n = known - s.computed;
         if (!this.allocateUpTo(s, s.computed + n)) throw new Error("internal: remote-KV request lacks blocks");
-        if (s.adapter >= 0) {
-          this.lora!.admit(s.adapter, this.stepStart, s.loraWaitStart); // LoRA
-          s.loraWaitStart = -1;
-        }
-        run.push(s);
-        s.scheduled = n;
-        s.decoding = false;
+        this.startPrefill(s, n, run);
         budget -= n;
-        this.scheduledAny = true;
-        this.account(s, n, false);
         continue;
       }
       let hitBlocks = 0;
@@ -535,18 +527,23 @@ export class Replica {
       s.hitTokensAllAdmissions += computed0;
       if (s.cachedTokens < 0) s.cachedTokens = computed0;
       if (s.admitTime < 0) s.admitTime = this.stepStart;
-      if (s.adapter >= 0) {
-        this.lora!.admit(s.adapter, this.stepStart, s.loraWaitStart); // LoRA: may load the adapter
-        s.loraWaitStart = -1;
-      }
-      run.push(s);
-      s.scheduled = n;
-      s.decoding = false;
+      this.startPrefill(s, n, run);
       budget -= n;
-      this.scheduledAny = true;
-      this.account(s, n, false);
     }
     this.budget = budget;
+  }
+
+  /** Puts a newly admitted `s` into the step with `n` prefill tokens (its adapter loaded first when it has one). */
+  private startPrefill(s: Seq, n: number, run: Seq[]): void {
+    if (s.adapter >= 0) {
+      this.lora!.admit(s.adapter, this.stepStart, s.loraWaitStart); // LoRA: may load the adapter
+      s.loraWaitStart = -1;
+    }
+    run.push(s);
+    s.scheduled = n;
+    s.decoding = false;
+    this.scheduledAny = true;
+    this.account(s, n, false);
   }
 
   private account(s: Seq, n: number, decode: boolean): void {

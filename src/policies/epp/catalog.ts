@@ -169,8 +169,11 @@ function def<S extends z.ZodType>(
   };
 }
 
-/** Simulated by the admission layer (it reads the loaded config); no routing-pipeline instance. */
-const admission = (type: string, kind: PluginKind, summary: string): PluginTypeInfo => ({
+/**
+ * Simulated outside the routing pipeline, so no pipeline instance: by the admission layer (it reads the loaded
+ * config), or as a data-layer plugin whose data simulated plugins read through `BuildEnv`.
+ */
+const simulatedOutsidePipeline = (type: string, kind: PluginKind, summary: string): PluginTypeInfo => ({
   type,
   kind,
   status: "simulated",
@@ -178,16 +181,8 @@ const admission = (type: string, kind: PluginKind, summary: string): PluginTypeI
   params: anything,
   paramKeys: undefined,
 });
-
-/** A data-layer plugin whose data simulated plugins read (through `BuildEnv`); no routing-pipeline instance. */
-const dataLayer = (type: string, kind: PluginKind, summary: string): PluginTypeInfo => ({
-  type,
-  kind,
-  status: "simulated",
-  summary,
-  params: anything,
-  paramKeys: undefined,
-});
+const admission = simulatedOutsidePipeline;
+const dataLayer = simulatedOutsidePipeline;
 
 /** What the DCGM GPU-utilization signal is in gatelab (endpoint-attribute.ts). */
 const GPU_UTIL_WHY =
