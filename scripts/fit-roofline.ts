@@ -39,15 +39,26 @@ import type { ModelSpec } from "../src/models/catalog.ts";
 /** Per-data-set error of every cost model (markdown), with the shipped coefficients. */
 function markdownTables(dataDir: string): string {
   const pct = (x: number) => (Number.isNaN(x) ? "—" : `${(x * 100).toFixed(1)} %`);
-  const tryBuild = (cfg: Parameters<typeof createCostModel>[0]) => (m: ModelSpec, gpu: string, tp: number) => {
-    try {
-      return createCostModel(cfg, { model: m, gpu, tp });
-    } catch {
-      return undefined;
-    }
-  };
+  const tryBuild =
+    (cfg: Parameters<typeof createCostModel>[0], splitwiseStack = false) =>
+    (m: ModelSpec, gpu: string, tp: number) => {
+      try {
+        return createCostModel(cfg, {
+          model: m,
+          gpu,
+          tp,
+          enforceEager: splitwiseStack,
+          disableCustomAllReduce: splitwiseStack,
+        });
+      } catch {
+        return undefined;
+      }
+    };
   const models: [string, ReturnType<typeof tryBuild>][] = [
-    ["roofline (default)", tryBuild(undefined)],
+    // Splitwise measured a 2023 stack without CUDA graphs or vLLM's custom all-reduce: the default model with those
+    // two engine knobs.
+    ["roofline (default) with Splitwise's stack: enforce_eager + disable_custom_all_reduce", tryBuild(undefined, true)],
+    ["roofline (default), as `vllm serve` today", tryBuild(undefined)],
     ["physics (BLIS iter29, bounded)", tryBuild({ type: "physics" })],
     ["kernel (shipped set)", tryBuild({ type: "kernel" })],
     ["linear (BLIS CSV)", tryBuild({ type: "linear" })],
@@ -206,6 +217,19 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
   // same kernel form without the launch and input copy 3.7–5.9 µs (sgl-project/sglang PR #2904); inside vLLM's CUDA
   // graphs the buffers are registered, so no copy and no launch: 5 µs.
   const VLLM_CUSTOM_AR_US = 5;
+  // Outside CUDA graphs (engine.enforce_eager) the same kernel pays its launch and input copy: the middle of the PR's
+  // 8.5–10.1 µs.
+  const VLLM_CUSTOM_AR_EAGER_US = 9.3;
+  // With engine.disable_custom_all_reduce and CUDA graphs on, a small all-reduce is one NCCL call replayed from the
+  // graph: vidur's NCCL profile latency of the GPU (GPU time of the call, fitted in step 1; H200 uses the H100's).
+  const ncclLatency = (gpu: string) =>
+    (fit[gpu === "H200" ? "H100" : gpu] as { allreduce_profile_latency_us: number }).allreduce_profile_latency_us;
+  const stackFields = (s: RooflineCoefficients) => ({
+    custom_allreduce_max_bytes: 8 * 1024 * 1024,
+    custom_allreduce_latency_us: VLLM_CUSTOM_AR_US,
+    custom_allreduce_eager_latency_us: VLLM_CUSTOM_AR_EAGER_US,
+    nccl_latency_us: ncclLatency(s.gpu),
+  });
   const MODERN_MEMORY_SCALE = 0.917;
   const CALIBRATED = "data/calibrated/gatelab-h100-vllm-0.15.1-roofline.json";
   const cal = JSON.parse(readFileSync(CALIBRATED, "utf8")) as { beta: number[]; alpha_us: number[] };
@@ -218,14 +242,16 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
     per_step_us: round(cal.beta[6]!),
     per_moe_layer_us: round(cal.beta[7]!),
     alpha_us: [round(cal.alpha_us[0]!), 0, 0],
-    custom_allreduce_max_bytes: 8 * 1024 * 1024,
-    custom_allreduce_latency_us: VLLM_CUSTOM_AR_US,
+    ...stackFields(s),
     source:
       `${s.gpu === "H200" ? "the H100 set (same GH100 compute die; no H200 data): " : ""}decode priced like vLLM 0.15.1, ` +
       "prefill as splitwise-2023 (scripts/fit-roofline.ts): GEMM, attention and all-reduce traffic η and the " +
       "all-reduce latency of ≥ 8 MiB messages are the splitwise-2023 H100 values (Splitwise + vidur + BLIS kernel " +
       `tables); smaller all-reduces take vLLM's custom all-reduce (max_size 8 MiB) at ${VLLM_CUSTOM_AR_US} µs ` +
-      "(sgl-project/sglang PR #2904's H100 measurement); weight and KV-read memory η = splitwise-2023 ÷ 0.917; " +
+      `(sgl-project/sglang PR #2904's H100 measurement; ${VLLM_CUSTOM_AR_EAGER_US} µs without CUDA graphs, ` +
+      `engine.enforce_eager; with engine.disable_custom_all_reduce they pay vidur's NCCL latency ` +
+      `${ncclLatency(s.gpu)} µs inside graphs, or the eager NCCL latency with enforce_eager too); ` +
+      "weight and KV-read memory η = splitwise-2023 ÷ 0.917; " +
       "per-layer / per-request / per-step / per-MoE-layer overheads and α0 fitted on the 7 vLLM 0.15.1 runs " +
       `(${CALIBRATED}, gatelab calibrate --model roofline)`,
   });
@@ -234,13 +260,31 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
     sets: sets.map((s) =>
       s.gpu === "H100" || s.gpu === "H200"
         ? modern(s)
-        : {
-            ...s,
-            alpha_us: [round(cal.alpha_us[0]!), 0, 0],
-            source:
-              `${s.source}; no modern-stack (vLLM ≥ 0.10) data for this GPU: the splitwise-2023 set, with α0 of the ` +
-              `vLLM 0.15.1 calibration (${CALIBRATED}; request overheads outside the GPU step)`,
-          },
+        : s.gpu === "A100-80GB"
+          ? {
+              // No modern-stack data for the A100: the splitwise-2023 set with today's all-reduce. vLLM enables its
+              // custom all-reduce on NVLink-connected GPUs whatever their generation (custom_all_reduce.py disables it
+              // only for > 2 GPUs without full NVLink, or without P2P); a DGX-A100's NVSwitch qualifies. Splitwise's
+              // stack had none: with engine.disable_custom_all_reduce the set prices exactly as splitwise-2023.
+              ...s,
+              alpha_us: [round(cal.alpha_us[0]!), 0, 0],
+              ...stackFields(s),
+              source:
+                `${s.source}; no modern-stack (vLLM ≥ 0.10) data for this GPU: the splitwise-2023 set, except that ` +
+                `all-reduces under vLLM's custom all-reduce max_size (8 MiB) take its one-shot kernel at ` +
+                `${VLLM_CUSTOM_AR_US} µs (${VLLM_CUSTOM_AR_EAGER_US} µs eager; the H100 measurements of sgl-project/sglang ` +
+                `PR #2904, no A100 figure; with engine.disable_custom_all_reduce vidur's A100 NCCL latency ` +
+                `${ncclLatency(s.gpu)} µs inside CUDA graphs), and α0 ` +
+                `of the vLLM 0.15.1 calibration (${CALIBRATED}; request overheads outside the GPU step)`,
+            }
+          : {
+              ...s,
+              alpha_us: [round(cal.alpha_us[0]!), 0, 0],
+              source:
+                `${s.source}; no modern-stack (vLLM ≥ 0.10) data for this GPU: the splitwise-2023 set, with α0 of the ` +
+                `vLLM 0.15.1 calibration (${CALIBRATED}; request overheads outside the GPU step); no custom ` +
+                `all-reduce (vLLM disables it on more than two GPUs without NVLink; at TP 2 over PCIe it would run)`,
+            },
     ),
     fit: { note: "the per-data-set fit of the prefill side is in splitwise-2023.json" },
   };
@@ -253,7 +297,13 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
     ] as const) {
       for (const s of mine) {
         const o = shippedFile.sets.find((x) => x.gpu === s.gpu);
-        for (const k of [...FREE, "custom_allreduce_latency_us", "per_moe_layer_us"] as const) {
+        for (const k of [
+          ...FREE,
+          "custom_allreduce_latency_us",
+          "custom_allreduce_eager_latency_us",
+          "nccl_latency_us",
+          "per_moe_layer_us",
+        ] as const) {
           const a = s[k] ?? 0;
           const z = o?.[k] ?? 0;
           if (o === undefined || Math.abs(a - z) > 0.01 * Math.abs(z) + 1e-9) moved = true;
