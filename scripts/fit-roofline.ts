@@ -66,20 +66,25 @@ function markdownTables(dataDir: string): string {
   const lines: string[] = [];
   lines.push("| data set | GPU | points | " + models.map((m) => m[0]).join(" | ") + " |");
   lines.push("|---|---|---|" + models.map(() => "---").join("|") + "|");
-  for (const gpu of ["H100", "A100-80GB"]) {
-    const pts = splitwisePoints(dataDir, gpu);
-    for (const [set, filter] of [
-      ["Splitwise prefill, 1 prompt of 512–8,192", (l: string) => / × 1$/.test(l) && !/prompt (128|256) /.test(l)],
-      ["Splitwise prefill, all", () => true],
-      ["Splitwise decode, all", () => true],
-    ] as const) {
-      const kind = set.includes("decode") ? "splitwise-decode" : "splitwise-prefill";
-      const sel = pts.filter((p) => p.set === kind && filter(p.label));
-      const cells = models.map(([, b]) => {
-        const e = stepErrors(sel, b);
-        return e.n === 0 ? "—" : `${pct(e.mape)} (worst ${pct(e.worst)}${e.n < e.of ? `; ${e.n} of ${e.of}` : ""})`;
-      });
-      lines.push(`| ${set} | ${gpu} | ${sel.length} | ${cells.join(" | ")} |`);
+  for (const [swModel, title] of [
+    ["llama2-70b", "Splitwise"],
+    ["bloom-176b", "Splitwise BLOOM-176B TP 8 (hold-out)"],
+  ] as const) {
+    for (const gpu of ["H100", "A100-80GB"]) {
+      const pts = splitwisePoints(dataDir, gpu, swModel);
+      for (const [set, filter] of [
+        ["prefill, 1 prompt of 512–8,192", (l: string) => / × 1$/.test(l) && !/prompt (128|256) /.test(l)],
+        ["prefill, all", () => true],
+        ["decode, all", () => true],
+      ] as const) {
+        const kind = set.includes("decode") ? "splitwise-decode" : "splitwise-prefill";
+        const sel = pts.filter((p) => p.set === kind && filter(p.label));
+        const cells = models.map(([, b]) => {
+          const e = stepErrors(sel, b);
+          return e.n === 0 ? "—" : `${pct(e.mape)} (worst ${pct(e.worst)}${e.n < e.of ? `; ${e.n} of ${e.of}` : ""})`;
+        });
+        lines.push(`| ${title} ${set} | ${gpu} | ${sel.length} | ${cells.join(" | ")} |`);
+      }
     }
   }
   lines.push("");

@@ -217,6 +217,28 @@ describe("engine.enforce_eager / engine.disable_custom_all_reduce; Splitwise's s
     });
   }
 
+  for (const gpu of ["H100", "A100-80GB"]) {
+    it(`${gpu}: BLOOM-176B TP 8, a hold-out no fit reads — decode at batch 1–32 within 20 %, prefill MAPE ≤ 13 %`, () => {
+      const pts = splitwisePoints(DATA, gpu, "bloom-176b");
+      const c = withEngineStack(shippedRooflineFile().sets.find((s) => s.gpu === gpu)!, SPLITWISE);
+      const dec = pts.filter((p) => p.set === "splitwise-decode");
+      expect(dec.length).toBe(19);
+      let sum = 0;
+      for (const p of dec) {
+        const e = Math.abs(p.predict(c) / p.measured - 1);
+        sum += e;
+        if (Number(/batch (\d+)/.exec(p.label)![1]) <= 32) expect(e, p.label).toBeLessThanOrEqual(0.2);
+      }
+      expect(sum / dec.length).toBeLessThanOrEqual(0.12);
+      const pre = pts.filter(
+        (p) => p.set === "splitwise-prefill" && /prompt (512|1024|2048|4096|8192) × 1$/.test(p.label),
+      );
+      expect(pre).toHaveLength(5);
+      const mape = pre.reduce((a, p) => a + Math.abs(p.predict(c) / p.measured - 1), 0) / pre.length;
+      expect(mape).toBeLessThanOrEqual(0.13);
+    });
+  }
+
   it("hand-computed: 70B TP8 batch-1 decode, 160 all-reduces of 8,192 B, under each knob", () => {
     const c = shippedRooflineFile().sets.find((s) => s.gpu === "H100")!;
     const target = { model: "llama-3.1-70b-instruct", gpu: "H100", tp: 8 } as const;

@@ -51,11 +51,18 @@ const SPLITWISE_HW: Record<string, string> = { "h100-80gb": "H100", "a100-80gb":
 /** Llama-2-70B shares layers, hidden, heads, KV heads and FFN width with the catalog's Llama-3.1-70B entry. */
 export const SPLITWISE_MODEL = "llama-3.1-70b-instruct";
 
-export function splitwisePoints(dataDir: string, gpuName: string): Point[] {
+/** Splitwise's models and the catalog entries that price them (BLOOM-176B is a hold-out: no fit reads it). */
+export const SPLITWISE_MODELS = { "llama2-70b": SPLITWISE_MODEL, "bloom-176b": "bloom-176b" } as const;
+
+export function splitwisePoints(
+  dataDir: string,
+  gpuName: string,
+  splitwiseModel: keyof typeof SPLITWISE_MODELS = "llama2-70b",
+): Point[] {
   const rows = csv(join(dataDir, "splitwise-sim", "perf_model.csv"));
   const groups = new Map<string, { p: number; b: number; t: number; tp: number; prompt: number[]; token: number[] }>();
   for (const r of rows) {
-    if (r.model !== "llama2-70b" || SPLITWISE_HW[r.hardware!] !== gpuName) continue;
+    if (r.model !== splitwiseModel || SPLITWISE_HW[r.hardware!] !== gpuName) continue;
     // TP 2 × batch 64 is inconsistent on both GPUs (prefill below the roofline on H100, decode faster than at batch
     // 32 on both): the 70B at TP 2 has room for ≈ 30 such sequences' KV, so these runs did not run the batch.
     if (r.tensor_parallel === "2" && r.batch_size === "64") continue;
@@ -68,7 +75,7 @@ export function splitwisePoints(dataDir: string, gpuName: string): Point[] {
     g.prompt.push(+r.prompt_time!);
     g.token.push(+r.token_time!);
   }
-  const model = getModel(SPLITWISE_MODEL);
+  const model = getModel(SPLITWISE_MODELS[splitwiseModel]);
   const gpu = getGpu(gpuName);
   const out: Point[] = [];
   const prefillSeen = new Set<string>();
