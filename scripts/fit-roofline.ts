@@ -27,13 +27,16 @@ import {
   FREE,
   fitAll,
   fitAllReduce,
+  fitSplitwiseEngineCpu,
   kernelPoints,
   loss,
   round,
+  SPLITWISE_STACK,
   splitwisePoints,
   stepErrors,
   vidurPoints,
 } from "../src/lab/roofline-fit.ts";
+import { SyncSchedulingCost } from "../src/models/async-scheduling.ts";
 import type { ModelSpec } from "../src/models/catalog.ts";
 
 /** Per-data-set error of every cost model (markdown), with the shipped coefficients. */
@@ -43,21 +46,25 @@ function markdownTables(dataDir: string): string {
     (cfg: Parameters<typeof createCostModel>[0], splitwiseStack = false) =>
     (m: ModelSpec, gpu: string, tp: number) => {
       try {
-        return createCostModel(cfg, {
+        const cost = createCostModel(cfg, {
           model: m,
           gpu,
           tp,
           enforceEager: splitwiseStack,
           disableCustomAllReduce: splitwiseStack,
         });
+        if (!splitwiseStack) return cost;
+        // async_scheduling: false with the stack's CPU time per scheduled sequence (SPLITWISE_STACK).
+        const cpu = SPLITWISE_STACK.sync_cpu_overhead;
+        return new SyncSchedulingCost(cost, { perStep: cpu.per_step_ms / 1000, perRequest: cpu.per_request_ms / 1000 });
       } catch {
         return undefined;
       }
     };
   const models: [string, ReturnType<typeof tryBuild>][] = [
-    // Splitwise measured a 2023 stack without CUDA graphs or vLLM's custom all-reduce: the default model with those
-    // two engine knobs.
-    ["roofline (default) with Splitwise's stack: enforce_eager + disable_custom_all_reduce", tryBuild(undefined, true)],
+    // Splitwise measured a 2023 stack without CUDA graphs, vLLM's custom all-reduce or async scheduling: the default
+    // model with those engine knobs (SPLITWISE_STACK).
+    ["roofline (default) with Splitwise's stack (engine knobs)", tryBuild(undefined, true)],
     ["roofline (default), as `vllm serve` today", tryBuild(undefined)],
     ["physics (BLIS iter29, bounded)", tryBuild({ type: "physics" })],
     ["kernel (shipped set)", tryBuild({ type: "kernel" })],
@@ -315,9 +322,17 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
         }
       }
     }
+    const cpu = fitSplitwiseEngineCpu(DATA);
+    console.log(
+      `Splitwise's engine CPU per scheduled sequence: ${cpu.perSequenceUs} µs (SPLITWISE_STACK: ${SPLITWISE_STACK.sync_cpu_overhead.per_request_ms * 1000} µs)`,
+    );
+    if (cpu.perSequenceUs !== SPLITWISE_STACK.sync_cpu_overhead.per_request_ms * 1000) moved = true;
     console.log(moved ? "coefficients differ from the shipped files" : "shipped files reproduced");
     process.exit(moved ? 1 : 0);
   }
+  console.log(
+    `Splitwise's engine CPU per scheduled sequence (SPLITWISE_STACK in src/lab/roofline-fit.ts): ${fitSplitwiseEngineCpu(DATA).perSequenceUs} µs`,
+  );
   writeFileSync(OUT, text);
   writeFileSync(DEFAULT_OUT, `${JSON.stringify(defaultFile, null, 2)}\n`);
   console.log(`wrote ${OUT} and ${DEFAULT_OUT}`);

@@ -12,7 +12,9 @@ import {
   type RooflineCoefficients,
   RooflineCostModel,
   RooflineEvaluator,
+  rooflineCoefficientsFor,
   unitRooflineCoefficients,
+  withEngineStack,
 } from "../models/cost-roofline.ts";
 
 function csv(path: string): Record<string, string>[] {
@@ -106,6 +108,44 @@ export function splitwisePoints(
     });
   }
   return out;
+}
+
+/**
+ * Splitwise's 2023 stack as gatelab's engine knobs (docs/fidelity.md): no CUDA graphs, no custom all-reduce, and a
+ * synchronous engine loop whose CPU time per scheduled sequence adds to every step (`sync_cpu_overhead`). That CPU
+ * time is the one number fitted for the stack: `fitSplitwiseEngineCpu` on Llama-2-70B's decode, both GPUs
+ * (scripts/fit-roofline.ts prints it and `--check` confirms it); BLOOM-176B's batch sweep is the hold-out.
+ */
+export const SPLITWISE_STACK = {
+  enforce_eager: true,
+  disable_custom_all_reduce: true,
+  async_scheduling: false,
+  sync_cpu_overhead: { per_step_ms: 0, per_request_ms: 0.239 },
+} as const;
+
+/**
+ * The CPU time per scheduled sequence (µs, whole µs) that best prices Splitwise's Llama-2-70B decode (H100 and A100,
+ * mean squared log error) on top of the default sets with `enforce_eager` and `disable_custom_all_reduce`.
+ */
+export function fitSplitwiseEngineCpu(dataDir: string): { perSequenceUs: number; msle: number } {
+  const pts: { base: number; batch: number; measured: number }[] = [];
+  for (const gpu of ["H100", "A100-80GB"]) {
+    const c = withEngineStack(rooflineCoefficientsFor(getGpu(gpu)), {
+      enforceEager: true,
+      disableCustomAllReduce: true,
+    });
+    for (const p of splitwisePoints(dataDir, gpu)) {
+      if (p.set !== "splitwise-decode" || p.step === undefined) continue;
+      pts.push({ base: p.predict(c), batch: p.step.batch.decodeRequests, measured: p.measured });
+    }
+  }
+  let best = { perSequenceUs: 0, msle: Number.POSITIVE_INFINITY };
+  for (let us = 0; us <= 1000; us++) {
+    let s = 0;
+    for (const q of pts) s += Math.log((q.base + us * q.batch) / q.measured) ** 2;
+    if (s / pts.length < best.msle) best = { perSequenceUs: us, msle: s / pts.length };
+  }
+  return best;
 }
 
 /** The batch of one whole-prompt prefill of `batch` prompts of `prompt` tokens (no chunking, no cache). */
