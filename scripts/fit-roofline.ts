@@ -27,13 +27,16 @@ import {
   FREE,
   fitAll,
   fitAllReduce,
+  fitSplitwiseEngineCpu,
   kernelPoints,
   loss,
   round,
+  SPLITWISE_STACK,
   splitwisePoints,
   stepErrors,
   vidurPoints,
 } from "../src/lab/roofline-fit.ts";
+import { SyncSchedulingCost } from "../src/models/async-scheduling.ts";
 import type { ModelSpec } from "../src/models/catalog.ts";
 
 /** Per-data-set error of every cost model (markdown), with the shipped coefficients. */
@@ -43,21 +46,25 @@ function markdownTables(dataDir: string): string {
     (cfg: Parameters<typeof createCostModel>[0], splitwiseStack = false) =>
     (m: ModelSpec, gpu: string, tp: number) => {
       try {
-        return createCostModel(cfg, {
+        const cost = createCostModel(cfg, {
           model: m,
           gpu,
           tp,
           enforceEager: splitwiseStack,
           disableCustomAllReduce: splitwiseStack,
         });
+        if (!splitwiseStack) return cost;
+        // async_scheduling: false with the stack's CPU time per scheduled sequence (SPLITWISE_STACK).
+        const cpu = SPLITWISE_STACK.sync_cpu_overhead;
+        return new SyncSchedulingCost(cost, { perStep: cpu.per_step_ms / 1000, perRequest: cpu.per_request_ms / 1000 });
       } catch {
         return undefined;
       }
     };
   const models: [string, ReturnType<typeof tryBuild>][] = [
-    // Splitwise measured a 2023 stack without CUDA graphs or vLLM's custom all-reduce: the default model with those
-    // two engine knobs.
-    ["roofline (default) with Splitwise's stack: enforce_eager + disable_custom_all_reduce", tryBuild(undefined, true)],
+    // Splitwise measured a 2023 stack without CUDA graphs, vLLM's custom all-reduce or async scheduling: the default
+    // model with those engine knobs (SPLITWISE_STACK).
+    ["roofline (default) with Splitwise's stack (engine knobs)", tryBuild(undefined, true)],
     ["roofline (default), as `vllm serve` today", tryBuild(undefined)],
     ["physics (BLIS iter29, bounded)", tryBuild({ type: "physics" })],
     ["kernel (shipped set)", tryBuild({ type: "kernel" })],
@@ -66,20 +73,25 @@ function markdownTables(dataDir: string): string {
   const lines: string[] = [];
   lines.push("| data set | GPU | points | " + models.map((m) => m[0]).join(" | ") + " |");
   lines.push("|---|---|---|" + models.map(() => "---").join("|") + "|");
-  for (const gpu of ["H100", "A100-80GB"]) {
-    const pts = splitwisePoints(dataDir, gpu);
-    for (const [set, filter] of [
-      ["Splitwise prefill, 1 prompt of 512–8,192", (l: string) => / × 1$/.test(l) && !/prompt (128|256) /.test(l)],
-      ["Splitwise prefill, all", () => true],
-      ["Splitwise decode, all", () => true],
-    ] as const) {
-      const kind = set.includes("decode") ? "splitwise-decode" : "splitwise-prefill";
-      const sel = pts.filter((p) => p.set === kind && filter(p.label));
-      const cells = models.map(([, b]) => {
-        const e = stepErrors(sel, b);
-        return e.n === 0 ? "—" : `${pct(e.mape)} (worst ${pct(e.worst)}${e.n < e.of ? `; ${e.n} of ${e.of}` : ""})`;
-      });
-      lines.push(`| ${set} | ${gpu} | ${sel.length} | ${cells.join(" | ")} |`);
+  for (const [swModel, title] of [
+    ["llama2-70b", "Splitwise"],
+    ["bloom-176b", "Splitwise BLOOM-176B TP 8 (hold-out)"],
+  ] as const) {
+    for (const gpu of ["H100", "A100-80GB"]) {
+      const pts = splitwisePoints(dataDir, gpu, swModel);
+      for (const [set, filter] of [
+        ["prefill, 1 prompt of 512–8,192", (l: string) => / × 1$/.test(l) && !/prompt (128|256) /.test(l)],
+        ["prefill, all", () => true],
+        ["decode, all", () => true],
+      ] as const) {
+        const kind = set.includes("decode") ? "splitwise-decode" : "splitwise-prefill";
+        const sel = pts.filter((p) => p.set === kind && filter(p.label));
+        const cells = models.map(([, b]) => {
+          const e = stepErrors(sel, b);
+          return e.n === 0 ? "—" : `${pct(e.mape)} (worst ${pct(e.worst)}${e.n < e.of ? `; ${e.n} of ${e.of}` : ""})`;
+        });
+        lines.push(`| ${title} ${set} | ${gpu} | ${sel.length} | ${cells.join(" | ")} |`);
+      }
     }
   }
   lines.push("");
@@ -310,9 +322,17 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
         }
       }
     }
+    const cpu = fitSplitwiseEngineCpu(DATA);
+    console.log(
+      `Splitwise's engine CPU per scheduled sequence: ${cpu.perSequenceUs} µs (SPLITWISE_STACK: ${SPLITWISE_STACK.sync_cpu_overhead.per_request_ms * 1000} µs)`,
+    );
+    if (cpu.perSequenceUs !== SPLITWISE_STACK.sync_cpu_overhead.per_request_ms * 1000) moved = true;
     console.log(moved ? "coefficients differ from the shipped files" : "shipped files reproduced");
     process.exit(moved ? 1 : 0);
   }
+  console.log(
+    `Splitwise's engine CPU per scheduled sequence (SPLITWISE_STACK in src/lab/roofline-fit.ts): ${fitSplitwiseEngineCpu(DATA).perSequenceUs} µs`,
+  );
   writeFileSync(OUT, text);
   writeFileSync(DEFAULT_OUT, `${JSON.stringify(defaultFile, null, 2)}\n`);
   console.log(`wrote ${OUT} and ${DEFAULT_OUT}`);

@@ -308,7 +308,9 @@ function geometry(model: ModelSpec, gpu: GpuSpec, tp: number): Geometry {
   const ffShared = moe?.sharedExpertIntermediateSize ?? 0;
   const qkvOut = model.mla === null ? (model.numHeads + 2 * model.numKvHeads) * model.headDim : 0;
   const qOut = model.mla === null ? model.numHeads * model.headDim : model.numHeads * model.mla.vHeadDim;
-  const act = (ff: number) => 4 * d + (qkvOut + qOut) / tp + (3 * ff) / tp;
+  // Activations through a layer's GEMMs: a gated FFN reads x and writes gate and up (then down reads their product),
+  // a plain one writes up only: (matrices − 1) × ff + the down projection's input.
+  const act = (ff: number, matrices: number) => 4 * d + (qkvOut + qOut) / tp + (matrices * ff) / tp;
   let attnFlopsPrefill: number;
   let attnFlopsDecode: number;
   let kvElems: number;
@@ -338,11 +340,11 @@ function geometry(model: ModelSpec, gpu: GpuSpec, tp: number): Geometry {
     chunkedLayers: model.chunkedLayers,
     window: model.slidingWindow ?? Number.POSITIVE_INFINITY,
     chunk: model.attentionChunkSize ?? Number.POSITIVE_INFINITY,
-    denseGemmParams: attnParams + (3 * d * ffDense) / tp,
+    denseGemmParams: attnParams + (model.mlpMatrices * d * ffDense) / tp,
     moeGemmParams: attnParams + (3 * d * ffShared) / tp + (moe !== null ? (d * moe.numExperts) / tp : 0),
     bpp: model.weightBytesPerParam,
-    denseActElems: act(ffDense),
-    moeActElems: act(ffShared),
+    denseActElems: act(ffDense, model.mlpMatrices),
+    moeActElems: act(ffShared, 3),
     experts: moe?.numExperts ?? 0,
     topK: moe?.expertsPerToken ?? 0,
     expertParams: moe !== null ? (3 * d * moe.expertIntermediateSize) / tp : 0,
