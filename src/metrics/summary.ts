@@ -17,9 +17,10 @@ import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
 import { ExactSum, exactSum } from "../sim/fsum.ts";
 import { DROP_REASONS } from "../sim/outcomes.ts";
-import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
+import { weightedQuantile } from "../sim/quantile.ts";
 import type { RequestTable, WeightedSamples } from "../sim/records.ts";
 import { Outcome, type RequestSource } from "../sim/request.ts";
+import { quantilesBySelection } from "../sim/select.ts";
 import { gatePercentile, gateSample } from "./gate.ts";
 import type { IpLabSummary } from "./inference-perf-summary.ts";
 import { type KvTransferSummary, pdSummary, type RoleSummary, replicaRoles } from "./pd.ts";
@@ -110,21 +111,24 @@ const EMPTY_DIST: Dist = { mean: 0, p50: 0, p90: 0, p95: 0, p99: 0 };
 
 /** Distribution of a sample (any order); empty → zeros. Values in seconds are reported in ms by the caller. */
 export function dist(values: Float64Array, scale = 1): Dist {
-  return distSorting(Float64Array.from(values), scale);
+  return distInPlace(Float64Array.from(values), scale);
 }
 
-/** `dist` of a sample the caller hands over: it is sorted in place (no copy). */
-function distSorting(values: Float64Array, scale: number): Dist {
+const DIST_PS = [0.5, 0.9, 0.95, 0.99];
+
+/** `dist` of a sample the caller hands over: it is rearranged in place (no copy). */
+function distInPlace(values: Float64Array, scale: number): Dist {
   if (values.length === 0) return { ...EMPTY_DIST };
-  // The mean from an exactly rounded sum (`sim/fsum.ts`): independent of the samples' order.
+  // The mean from an exactly rounded sum (`sim/fsum.ts`): independent of the samples' order, so the percentiles can
+  // come from selection (`sim/select.ts`, the same numbers as numpy's linear method over the sorted sample).
   const sum = exactSum(values);
-  const sorted = values.sort();
+  const [p50, p90, p95, p99] = quantilesBySelection(values, DIST_PS);
   return {
-    mean: (sum / sorted.length) * scale,
-    p50: quantileSorted(sorted, 0.5) * scale,
-    p90: quantileSorted(sorted, 0.9) * scale,
-    p95: quantileSorted(sorted, 0.95) * scale,
-    p99: quantileSorted(sorted, 0.99) * scale,
+    mean: (sum / values.length) * scale,
+    p50: p50! * scale,
+    p90: p90! * scale,
+    p95: p95! * scale,
+    p99: p99! * scale,
   };
 }
 
@@ -220,15 +224,15 @@ export function summarizeRows(rec: RequestTable, keep: (i: number) => boolean, i
     prompt += rec.input[i]!;
   }
   const span = last > first ? last - first : 0;
-  const tpotMs = distSorting(tpot.subarray(0, nTpot), 1000);
+  const tpotMs = distInPlace(tpot.subarray(0, nTpot), 1000);
   return {
-    ttft_ms: distSorting(ttft, 1000),
-    e2e_ms: distSorting(e2e, 1000),
+    ttft_ms: distInPlace(ttft, 1000),
+    e2e_ms: distInPlace(e2e, 1000),
     // Per-subset ITL: the mean is exact (Σ gaps / Σ gaps count); percentiles need the token-level store, which is
     // kept for the whole cluster only, so subsets report the per-request TPOT distribution's percentiles instead.
     itl_ms: itlMs ?? { ...tpotMs, mean: itlCount > 0 ? (itlSum / itlCount) * 1000 : 0 },
     tpot_ms: tpotMs,
-    queue_ms: distSorting(queue, 1000),
+    queue_ms: distInPlace(queue, 1000),
     prefix_cache_hit_rate: prompt > 0 ? cached / prompt : 0,
     requests: { total, completed, rejected, dropped },
     throughput: {
