@@ -67,6 +67,8 @@ export class KvCache {
   listener: KvEventListener | undefined;
   /** Optional second tier (CPU offload hook, see `KvSecondTier`); undefined = GPU cache only. */
   secondTier: KvSecondTier | undefined;
+  /** Block tables given back for reuse, by log2 of their capacity (`takeTable`). */
+  private readonly tables: Int32Array[][] = [];
 
   constructor(numBlocks: number, blockSize: number) {
     if (!(numBlocks >= 1) || !Number.isInteger(numBlocks)) throw new Error(`numBlocks must be a positive integer`);
@@ -252,6 +254,29 @@ export class KvCache {
   /** Releases a request's block table, tail first (vLLM frees in reverse so prefixes outlive suffixes). */
   releaseAll(blocks: readonly number[]): void {
     for (let i = blocks.length - 1; i >= 0; i--) this.release(blocks[i]!);
+  }
+
+  /**
+   * A block table (`Seq.blocks`) with room for at least `n` blocks: one given back earlier (`releaseTable`,
+   * `giveTable`) or a new one; capacities are powers of two ≥ 16, kept apart per capacity.
+   */
+  takeTable(n: number): Int32Array {
+    const c = n <= 16 ? 4 : 32 - Math.clz32(n - 1);
+    const pool = this.tables[c];
+    if (pool !== undefined && pool.length > 0) return pool.pop()!;
+    return new Int32Array(1 << c);
+  }
+
+  /** Takes back a block table for reuse (its blocks already freed or moved). */
+  giveTable(t: Int32Array): void {
+    const c = 31 - Math.clz32(t.length);
+    (this.tables[c] ??= []).push(t);
+  }
+
+  /** Releases the blocks `table[0..count)`, tail first (as `releaseAll`), and takes the table back for reuse. */
+  releaseTable(table: Int32Array, count: number): void {
+    for (let i = count - 1; i >= 0; i--) this.release(table[i]!);
+    if (table.length > 0) this.giveTable(table);
   }
 
   /** Doubles the per-block records (up to numBlocks): the next fresh block needs a place. */
