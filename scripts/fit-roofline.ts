@@ -27,27 +27,45 @@ import {
   FREE,
   fitAll,
   fitAllReduce,
+  fitSplitwiseEngineCpu,
   kernelPoints,
   loss,
   round,
+  SPLITWISE_STACK,
   splitwisePoints,
   stepErrors,
   vidurPoints,
 } from "../src/lab/roofline-fit.ts";
+import { SyncSchedulingCost } from "../src/models/async-scheduling.ts";
 import type { ModelSpec } from "../src/models/catalog.ts";
 
 /** Per-data-set error of every cost model (markdown), with the shipped coefficients. */
 function markdownTables(dataDir: string): string {
   const pct = (x: number) => (Number.isNaN(x) ? "—" : `${(x * 100).toFixed(1)} %`);
-  const tryBuild = (cfg: Parameters<typeof createCostModel>[0]) => (m: ModelSpec, gpu: string, tp: number) => {
-    try {
-      return createCostModel(cfg, { model: m, gpu, tp });
-    } catch {
-      return undefined;
-    }
-  };
+  const tryBuild =
+    (cfg: Parameters<typeof createCostModel>[0], splitwiseStack = false) =>
+    (m: ModelSpec, gpu: string, tp: number) => {
+      try {
+        const cost = createCostModel(cfg, {
+          model: m,
+          gpu,
+          tp,
+          enforceEager: splitwiseStack,
+          disableCustomAllReduce: splitwiseStack,
+        });
+        if (!splitwiseStack) return cost;
+        // async_scheduling: false with the stack's CPU time per scheduled sequence (SPLITWISE_STACK).
+        const cpu = SPLITWISE_STACK.sync_cpu_overhead;
+        return new SyncSchedulingCost(cost, { perStep: cpu.per_step_ms / 1000, perRequest: cpu.per_request_ms / 1000 });
+      } catch {
+        return undefined;
+      }
+    };
   const models: [string, ReturnType<typeof tryBuild>][] = [
-    ["roofline (default)", tryBuild(undefined)],
+    // Splitwise measured a 2023 stack without CUDA graphs, vLLM's custom all-reduce or async scheduling: the default
+    // model with those engine knobs (SPLITWISE_STACK).
+    ["roofline (default) with Splitwise's stack (engine knobs)", tryBuild(undefined, true)],
+    ["roofline (default), as `vllm serve` today", tryBuild(undefined)],
     ["physics (BLIS iter29, bounded)", tryBuild({ type: "physics" })],
     ["kernel (shipped set)", tryBuild({ type: "kernel" })],
     ["linear (BLIS CSV)", tryBuild({ type: "linear" })],
@@ -55,20 +73,25 @@ function markdownTables(dataDir: string): string {
   const lines: string[] = [];
   lines.push("| data set | GPU | points | " + models.map((m) => m[0]).join(" | ") + " |");
   lines.push("|---|---|---|" + models.map(() => "---").join("|") + "|");
-  for (const gpu of ["H100", "A100-80GB"]) {
-    const pts = splitwisePoints(dataDir, gpu);
-    for (const [set, filter] of [
-      ["Splitwise prefill, 1 prompt of 512–8,192", (l: string) => / × 1$/.test(l) && !/prompt (128|256) /.test(l)],
-      ["Splitwise prefill, all", () => true],
-      ["Splitwise decode, all", () => true],
-    ] as const) {
-      const kind = set.includes("decode") ? "splitwise-decode" : "splitwise-prefill";
-      const sel = pts.filter((p) => p.set === kind && filter(p.label));
-      const cells = models.map(([, b]) => {
-        const e = stepErrors(sel, b);
-        return e.n === 0 ? "—" : `${pct(e.mape)} (worst ${pct(e.worst)}${e.n < e.of ? `; ${e.n} of ${e.of}` : ""})`;
-      });
-      lines.push(`| ${set} | ${gpu} | ${sel.length} | ${cells.join(" | ")} |`);
+  for (const [swModel, title] of [
+    ["llama2-70b", "Splitwise"],
+    ["bloom-176b", "Splitwise BLOOM-176B TP 8 (hold-out)"],
+  ] as const) {
+    for (const gpu of ["H100", "A100-80GB"]) {
+      const pts = splitwisePoints(dataDir, gpu, swModel);
+      for (const [set, filter] of [
+        ["prefill, 1 prompt of 512–8,192", (l: string) => / × 1$/.test(l) && !/prompt (128|256) /.test(l)],
+        ["prefill, all", () => true],
+        ["decode, all", () => true],
+      ] as const) {
+        const kind = set.includes("decode") ? "splitwise-decode" : "splitwise-prefill";
+        const sel = pts.filter((p) => p.set === kind && filter(p.label));
+        const cells = models.map(([, b]) => {
+          const e = stepErrors(sel, b);
+          return e.n === 0 ? "—" : `${pct(e.mape)} (worst ${pct(e.worst)}${e.n < e.of ? `; ${e.n} of ${e.of}` : ""})`;
+        });
+        lines.push(`| ${title} ${set} | ${gpu} | ${sel.length} | ${cells.join(" | ")} |`);
+      }
     }
   }
   lines.push("");
@@ -206,6 +229,19 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
   // same kernel form without the launch and input copy 3.7–5.9 µs (sgl-project/sglang PR #2904); inside vLLM's CUDA
   // graphs the buffers are registered, so no copy and no launch: 5 µs.
   const VLLM_CUSTOM_AR_US = 5;
+  // Outside CUDA graphs (engine.enforce_eager) the same kernel pays its launch and input copy: the middle of the PR's
+  // 8.5–10.1 µs.
+  const VLLM_CUSTOM_AR_EAGER_US = 9.3;
+  // With engine.disable_custom_all_reduce and CUDA graphs on, a small all-reduce is one NCCL call replayed from the
+  // graph: vidur's NCCL profile latency of the GPU (GPU time of the call, fitted in step 1; H200 uses the H100's).
+  const ncclLatency = (gpu: string) =>
+    (fit[gpu === "H200" ? "H100" : gpu] as { allreduce_profile_latency_us: number }).allreduce_profile_latency_us;
+  const stackFields = (s: RooflineCoefficients) => ({
+    custom_allreduce_max_bytes: 8 * 1024 * 1024,
+    custom_allreduce_latency_us: VLLM_CUSTOM_AR_US,
+    custom_allreduce_eager_latency_us: VLLM_CUSTOM_AR_EAGER_US,
+    nccl_latency_us: ncclLatency(s.gpu),
+  });
   const MODERN_MEMORY_SCALE = 0.917;
   const CALIBRATED = "data/calibrated/gatelab-h100-vllm-0.15.1-roofline.json";
   const cal = JSON.parse(readFileSync(CALIBRATED, "utf8")) as { beta: number[]; alpha_us: number[] };
@@ -218,14 +254,16 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
     per_step_us: round(cal.beta[6]!),
     per_moe_layer_us: round(cal.beta[7]!),
     alpha_us: [round(cal.alpha_us[0]!), 0, 0],
-    custom_allreduce_max_bytes: 8 * 1024 * 1024,
-    custom_allreduce_latency_us: VLLM_CUSTOM_AR_US,
+    ...stackFields(s),
     source:
       `${s.gpu === "H200" ? "the H100 set (same GH100 compute die; no H200 data): " : ""}decode priced like vLLM 0.15.1, ` +
       "prefill as splitwise-2023 (scripts/fit-roofline.ts): GEMM, attention and all-reduce traffic η and the " +
       "all-reduce latency of ≥ 8 MiB messages are the splitwise-2023 H100 values (Splitwise + vidur + BLIS kernel " +
       `tables); smaller all-reduces take vLLM's custom all-reduce (max_size 8 MiB) at ${VLLM_CUSTOM_AR_US} µs ` +
-      "(sgl-project/sglang PR #2904's H100 measurement); weight and KV-read memory η = splitwise-2023 ÷ 0.917; " +
+      `(sgl-project/sglang PR #2904's H100 measurement; ${VLLM_CUSTOM_AR_EAGER_US} µs without CUDA graphs, ` +
+      `engine.enforce_eager; with engine.disable_custom_all_reduce they pay vidur's NCCL latency ` +
+      `${ncclLatency(s.gpu)} µs inside graphs, or the eager NCCL latency with enforce_eager too); ` +
+      "weight and KV-read memory η = splitwise-2023 ÷ 0.917; " +
       "per-layer / per-request / per-step / per-MoE-layer overheads and α0 fitted on the 7 vLLM 0.15.1 runs " +
       `(${CALIBRATED}, gatelab calibrate --model roofline)`,
   });
@@ -234,13 +272,31 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
     sets: sets.map((s) =>
       s.gpu === "H100" || s.gpu === "H200"
         ? modern(s)
-        : {
-            ...s,
-            alpha_us: [round(cal.alpha_us[0]!), 0, 0],
-            source:
-              `${s.source}; no modern-stack (vLLM ≥ 0.10) data for this GPU: the splitwise-2023 set, with α0 of the ` +
-              `vLLM 0.15.1 calibration (${CALIBRATED}; request overheads outside the GPU step)`,
-          },
+        : s.gpu === "A100-80GB"
+          ? {
+              // No modern-stack data for the A100: the splitwise-2023 set with today's all-reduce. vLLM enables its
+              // custom all-reduce on NVLink-connected GPUs whatever their generation (custom_all_reduce.py disables it
+              // only for > 2 GPUs without full NVLink, or without P2P); a DGX-A100's NVSwitch qualifies. Splitwise's
+              // stack had none: with engine.disable_custom_all_reduce the set prices exactly as splitwise-2023.
+              ...s,
+              alpha_us: [round(cal.alpha_us[0]!), 0, 0],
+              ...stackFields(s),
+              source:
+                `${s.source}; no modern-stack (vLLM ≥ 0.10) data for this GPU: the splitwise-2023 set, except that ` +
+                `all-reduces under vLLM's custom all-reduce max_size (8 MiB) take its one-shot kernel at ` +
+                `${VLLM_CUSTOM_AR_US} µs (${VLLM_CUSTOM_AR_EAGER_US} µs eager; the H100 measurements of sgl-project/sglang ` +
+                `PR #2904, no A100 figure; with engine.disable_custom_all_reduce vidur's A100 NCCL latency ` +
+                `${ncclLatency(s.gpu)} µs inside CUDA graphs), and α0 ` +
+                `of the vLLM 0.15.1 calibration (${CALIBRATED}; request overheads outside the GPU step)`,
+            }
+          : {
+              ...s,
+              alpha_us: [round(cal.alpha_us[0]!), 0, 0],
+              source:
+                `${s.source}; no modern-stack (vLLM ≥ 0.10) data for this GPU: the splitwise-2023 set, with α0 of the ` +
+                `vLLM 0.15.1 calibration (${CALIBRATED}; request overheads outside the GPU step); no custom ` +
+                `all-reduce (vLLM disables it on more than two GPUs without NVLink; at TP 2 over PCIe it would run)`,
+            },
     ),
     fit: { note: "the per-data-set fit of the prefill side is in splitwise-2023.json" },
   };
@@ -253,16 +309,30 @@ const OPS_WEIGHT = Number(arg("--ops-weight", "0.25"));
     ] as const) {
       for (const s of mine) {
         const o = shippedFile.sets.find((x) => x.gpu === s.gpu);
-        for (const k of [...FREE, "custom_allreduce_latency_us", "per_moe_layer_us"] as const) {
+        for (const k of [
+          ...FREE,
+          "custom_allreduce_latency_us",
+          "custom_allreduce_eager_latency_us",
+          "nccl_latency_us",
+          "per_moe_layer_us",
+        ] as const) {
           const a = s[k] ?? 0;
           const z = o?.[k] ?? 0;
           if (o === undefined || Math.abs(a - z) > 0.01 * Math.abs(z) + 1e-9) moved = true;
         }
       }
     }
+    const cpu = fitSplitwiseEngineCpu(DATA);
+    console.log(
+      `Splitwise's engine CPU per scheduled sequence: ${cpu.perSequenceUs} µs (SPLITWISE_STACK: ${SPLITWISE_STACK.sync_cpu_overhead.per_request_ms * 1000} µs)`,
+    );
+    if (cpu.perSequenceUs !== SPLITWISE_STACK.sync_cpu_overhead.per_request_ms * 1000) moved = true;
     console.log(moved ? "coefficients differ from the shipped files" : "shipped files reproduced");
     process.exit(moved ? 1 : 0);
   }
+  console.log(
+    `Splitwise's engine CPU per scheduled sequence (SPLITWISE_STACK in src/lab/roofline-fit.ts): ${fitSplitwiseEngineCpu(DATA).perSequenceUs} µs`,
+  );
   writeFileSync(OUT, text);
   writeFileSync(DEFAULT_OUT, `${JSON.stringify(defaultFile, null, 2)}\n`);
   console.log(`wrote ${OUT} and ${DEFAULT_OUT}`);

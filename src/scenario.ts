@@ -46,6 +46,12 @@ export const EngineSchema = z
     sync_cpu_overhead: z
       .strictObject({ per_step_ms: z.number().nonnegative().default(0), per_request_ms: z.number().nonnegative() })
       .optional(),
+    /** vLLM `--enforce-eager` (default false): no CUDA graphs; the roofline cost model prices the step's all-reduces
+     * launched eagerly (`withEngineStack` in src/models/cost-roofline.ts). */
+    enforce_eager: z.boolean().default(false),
+    /** vLLM `--disable-custom-all-reduce` (default false): TP all-reduces go through NCCL instead of vLLM's one-shot
+     * custom kernel (roofline cost model only). Splitwise's 2023 stack = enforce_eager + disable_custom_all_reduce. */
+    disable_custom_all_reduce: z.boolean().default(false),
     /** vLLM default 16 tokens. */
     block_size: z.number().int().positive().default(16),
     enable_prefix_caching: z.boolean().default(true),

@@ -149,12 +149,27 @@ describe("model catalog", () => {
     expect(q.headDim).toBe(128); // config head_dim, not 2048 / 32
   });
 
-  it("lists the 13 BLIS model configs and the 14 of data/model-configs, each with an HF alias", () => {
-    expect(listModels()).toHaveLength(27);
+  it("lists the 13 BLIS model configs and the 15 of data/model-configs, each with an HF alias", () => {
+    expect(listModels()).toHaveLength(28);
     for (const m of listModels()) {
       expect(getModel(m.hfId)).toBe(m);
       expect(m.paramCount).toBeGreaterThan(1e9);
     }
+  });
+
+  it("BLOOM-176B: n_layer / n_head, multi-head attention, a plain 4 × hidden MLP, tied embeddings", () => {
+    const m = getModel("bigscience/bloom");
+    expect([m.numLayers, m.numHeads, m.numKvHeads, m.headDim, m.intermediateSize, m.mlpMatrices]).toEqual([
+      70, 112, 112, 128, 57344, 2,
+    ]);
+    expect(m.tieWordEmbeddings).toBe(true);
+    expect(m.maxPositionEmbeddings).toBeNull();
+    // 70 × (4·d² attention + 2·d·4d MLP + 2 norms of d) + 250,880 × d embeddings + the final norm (biases left out):
+    const d = 14336;
+    expect(m.paramCount).toBe(70 * (4 * d * d + 8 * d * d + 2 * d) + 250880 * d + d);
+    expect(m.paramCount / 1e9).toBeCloseTo(176.24, 2); // BLOOM's published 176B
+    // KV per token per layer: K and V of 112 heads × 128
+    expect(m.kvElementsPerTokenPerLayer).toBe(2 * 112 * 128);
   });
 
   it("an unknown model throws and lists the accepted names", () => {

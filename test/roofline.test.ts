@@ -5,7 +5,13 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { splitwiseDecodeBatch, splitwisePoints, splitwisePrefillBatch } from "../src/lab/roofline-fit.ts";
+import {
+  fitSplitwiseEngineCpu,
+  SPLITWISE_STACK,
+  splitwiseDecodeBatch,
+  splitwisePoints,
+  splitwisePrefillBatch,
+} from "../src/lab/roofline-fit.ts";
 import { runScenario } from "../src/lab/run.ts";
 import { getGpu, getModel, kvHeadsPerRank, listGpus, listModels, type ModelSpec } from "../src/models/catalog.ts";
 import { type BatchShape, type CostModel, emptyBatch } from "../src/models/cost.ts";
@@ -14,9 +20,11 @@ import { findKernelProfile } from "../src/models/cost-kernel.ts";
 import { linearCoefficients } from "../src/models/cost-linear.ts";
 import {
   RooflineBound,
+  type RooflineCoefficients,
   RooflineCostModel,
   rooflineEfficiencySet,
   shippedRooflineFile,
+  withEngineStack,
 } from "../src/models/cost-roofline.ts";
 import { parseScenario } from "../src/scenario.ts";
 
@@ -185,6 +193,128 @@ describe("default model against Splitwise's measurements (Llama-2-70B, ../shared
       expect(m.stepTime(b)).toBe(direct.stepTime(b));
     });
   }
+});
+
+describe("engine.enforce_eager / engine.disable_custom_all_reduce; Splitwise's stack against its decode", () => {
+  // Splitwise measured a 2023 stack without CUDA graphs, vLLM's custom all-reduce or async scheduling (vLLM gained them
+  // later): the default sets with those engine knobs (SPLITWISE_STACK), no GPU coefficient changed; the one number
+  // fitted for the stack is its engine's CPU time per scheduled sequence (on Llama-2-70B; BLOOM is the hold-out).
+  const SPLITWISE = { enforceEager: true, disableCustomAllReduce: true } as const;
+  const cpuUs = SPLITWISE_STACK.sync_cpu_overhead.per_request_ms * 1000;
+  const stackPredict = (p: (typeof pts0)[number], c: RooflineCoefficients) =>
+    p.predict(c) + cpuUs * (p.step!.batch.decodeRequests + p.step!.batch.prefillRequests);
+  const pts0 = splitwisePoints(DATA, "H100");
+
+  it("the stack's CPU time per sequence is what the fit finds (239 µs; vLLM V1's is ≈ 21 µs)", () => {
+    expect(fitSplitwiseEngineCpu(DATA).perSequenceUs).toBe(cpuUs);
+    expect(cpuUs).toBe(239);
+  });
+
+  for (const gpu of ["H100", "A100-80GB"]) {
+    for (const model of ["llama2-70b", "bloom-176b"] as const) {
+      const holdout = model === "bloom-176b";
+      it(`${gpu}, ${model}${holdout ? " (hold-out)" : ""}: every decode point within 20 %; prefill of one 512–8,192 prompt ${holdout ? "MAPE ≤ 13 %" : "within 20 %"}`, () => {
+        const pts = splitwisePoints(DATA, gpu, model);
+        const c = withEngineStack(shippedRooflineFile().sets.find((s) => s.gpu === gpu)!, SPLITWISE);
+        const dec = pts.filter((p) => p.set === "splitwise-decode");
+        expect(dec.length).toBe(holdout ? 19 : 56);
+        let sum = 0;
+        for (const p of dec) {
+          const e = Math.abs(stackPredict(p, c) / p.measured - 1);
+          sum += e;
+          expect(e, p.label).toBeLessThanOrEqual(0.2);
+        }
+        expect(sum / dec.length).toBeLessThanOrEqual(holdout ? 0.12 : 0.04);
+        const pre = pts.filter(
+          (p) => p.set === "splitwise-prefill" && /prompt (512|1024|2048|4096|8192) × 1$/.test(p.label),
+        );
+        expect(pre).toHaveLength(holdout ? 5 : 15);
+        const errs = pre.map((p) => Math.abs(stackPredict(p, c) / p.measured - 1));
+        if (holdout) expect(errs.reduce((a, e) => a + e, 0) / errs.length).toBeLessThanOrEqual(0.13);
+        else for (const [i, e] of errs.entries()) expect(e, pre[i]!.label).toBeLessThanOrEqual(0.2);
+      });
+    }
+
+    it(`${gpu}: the knobs through the factory price as withEngineStack does`, () => {
+      const c = withEngineStack(shippedRooflineFile().sets.find((s) => s.gpu === gpu)!, SPLITWISE);
+      const m = createCostModel(undefined, { model: "llama-3.1-70b-instruct", gpu, tp: 8, ...SPLITWISE });
+      const direct = new RooflineCostModel({ model: "llama-3.1-70b-instruct", gpu, tp: 8, coefficients: c });
+      const d = splitwiseDecodeBatch(512, 4, 128);
+      expect(m.stepTime(d)).toBe(direct.stepTime(d));
+    });
+  }
+
+  it("hand-computed: 70B TP8 batch-1 decode, 160 all-reduces of 8,192 B, under each knob", () => {
+    const c = shippedRooflineFile().sets.find((s) => s.gpu === "H100")!;
+    const target = { model: "llama-3.1-70b-instruct", gpu: "H100", tp: 8 } as const;
+    const d = splitwiseDecodeBatch(512, 1, 128); // 8,192 B per all-reduce input: under the 8 MiB custom limit
+    const at = (o: object) => createCostModel(undefined, { ...target, ...o }).stepTime(d);
+    const today = at({});
+    expect([c.custom_allreduce_latency_us, c.custom_allreduce_eager_latency_us, c.nccl_latency_us]).toEqual([
+      5, 9.3, 22.59,
+    ]);
+    expect([c.allreduce_latency_us, c.allreduce_hop_us]).toEqual([0.5, 41.72]);
+    // 80 layers × 2 all-reduces = 160 calls; each pays (latency − 5 µs) more than today's custom kernel in a graph.
+    expect(at({ enforceEager: true }) - today).toBeCloseTo(160 * (9.3 - 5) * 1e-6, 9);
+    expect(at({ disableCustomAllReduce: true }) - today).toBeCloseTo(160 * (22.59 - 5) * 1e-6, 9);
+    // both: eager NCCL, 0.5 + 41.72 × log2 8 = 125.66 µs → 160 × 120.66 µs = 19.3056 ms more
+    const both = at({ enforceEager: true, disableCustomAllReduce: true });
+    expect(both - today).toBeCloseTo(0.0193056, 9);
+    // Splitwise measured 29.8 ms per token there (median); today's default prices 10.6 ms, Splitwise's stack 29.9 ms.
+    expect(today * 1000).toBeCloseTo(10.57, 1);
+    expect(Math.abs((both * 1000) / 29.8 - 1)).toBeLessThan(0.01);
+  });
+
+  it("a prefill of ≥ 8 MiB all-reduce input already pays eager NCCL: the knobs leave it unchanged", () => {
+    const target = { model: "llama-3.1-70b-instruct", gpu: "H100", tp: 4 } as const;
+    const b = splitwisePrefillBatch(8192, 1);
+    expect(createCostModel(undefined, { ...target, ...SPLITWISE }).stepTime(b)).toBe(
+      createCostModel(undefined, target).stepTime(b),
+    );
+  });
+
+  it("sets without a custom all-reduce (splitwise-2023) are unchanged by the knobs", () => {
+    const c = rooflineEfficiencySet("splitwise-2023").sets.find((s) => s.gpu === "H100")!;
+    expect(withEngineStack(c, SPLITWISE)).toBe(c);
+  });
+
+  it("cost models that cannot price the difference refuse the knobs (exit 2 through the scenario)", () => {
+    expect(() =>
+      createCostModel(
+        { type: "physics" },
+        { model: "llama-3.1-70b-instruct", gpu: "H100", tp: 8, disableCustomAllReduce: true },
+      ),
+    ).toThrow(/type physics cannot honour engine.disable_custom_all_reduce/);
+    const cfg = parseScenario(
+      [
+        "name: k",
+        "pools: [{name: a, model: llama-3.1-70b-instruct, gpu: H100, tp: 8, replicas: 1, cost_model: {type: kernel},",
+        "         engine: {enforce_eager: true}}]",
+        "workload: {type: poisson, rate: 1, input: {dist: constant, value: 64}, output: {dist: constant, value: 8}}",
+        "duration_s: 1",
+      ].join("\n"),
+      "k.yaml",
+      "/tmp",
+    );
+    expect(() => runScenario(cfg)).toThrow(/pools\.0\.cost_model: type kernel cannot honour engine\.enforce_eager/);
+  });
+
+  it("end to end: Splitwise's stack lifts a 70B TP8 replica's ITL from today's ≈ 10.6 ms to Splitwise's ≈ 30 ms", () => {
+    const yaml = (knob: boolean) =>
+      [
+        "name: itl",
+        "seed: 1",
+        "duration_s: 20",
+        "pools: [{name: a, model: llama-3.1-70b-instruct, gpu: H100, tp: 8, replicas: 1,",
+        knob ? `         engine: ${JSON.stringify(SPLITWISE_STACK)}}]` : "         engine: {}}]",
+        "workload: {type: poisson, rate: 0.2, input: {dist: constant, value: 512}, output: {dist: constant, value: 128}}",
+      ].join("\n");
+    const p50 = (knob: boolean) => runScenario(parseScenario(yaml(knob), "itl.yaml", "/tmp")).summary.itl_ms.p50;
+    expect(p50(false)).toBeGreaterThan(10);
+    expect(p50(false)).toBeLessThan(12);
+    expect(p50(true)).toBeGreaterThan(29);
+    expect(p50(true)).toBeLessThan(32);
+  });
 });
 
 describe("default H100 set prices decode like vLLM 0.15.1 (../shared/data/sim-to-real-validation)", () => {

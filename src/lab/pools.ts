@@ -100,6 +100,8 @@ export function buildPool(p: PoolConfig, index: number, baseDir?: string): PoolS
       gpu: p.gpu,
       tp: p.tp,
       ...(baseDir !== undefined ? { baseDir } : {}),
+      ...(e.enforce_eager ? { enforceEager: true } : {}),
+      ...(e.disable_custom_all_reduce ? { disableCustomAllReduce: true } : {}),
     }),
   );
   return {

@@ -12,7 +12,9 @@ import {
   type RooflineCoefficients,
   RooflineCostModel,
   RooflineEvaluator,
+  rooflineCoefficientsFor,
   unitRooflineCoefficients,
+  withEngineStack,
 } from "../models/cost-roofline.ts";
 
 function csv(path: string): Record<string, string>[] {
@@ -51,11 +53,18 @@ const SPLITWISE_HW: Record<string, string> = { "h100-80gb": "H100", "a100-80gb":
 /** Llama-2-70B shares layers, hidden, heads, KV heads and FFN width with the catalog's Llama-3.1-70B entry. */
 export const SPLITWISE_MODEL = "llama-3.1-70b-instruct";
 
-export function splitwisePoints(dataDir: string, gpuName: string): Point[] {
+/** Splitwise's models and the catalog entries that price them (BLOOM-176B is a hold-out: no fit reads it). */
+export const SPLITWISE_MODELS = { "llama2-70b": SPLITWISE_MODEL, "bloom-176b": "bloom-176b" } as const;
+
+export function splitwisePoints(
+  dataDir: string,
+  gpuName: string,
+  splitwiseModel: keyof typeof SPLITWISE_MODELS = "llama2-70b",
+): Point[] {
   const rows = csv(join(dataDir, "splitwise-sim", "perf_model.csv"));
   const groups = new Map<string, { p: number; b: number; t: number; tp: number; prompt: number[]; token: number[] }>();
   for (const r of rows) {
-    if (r.model !== "llama2-70b" || SPLITWISE_HW[r.hardware!] !== gpuName) continue;
+    if (r.model !== splitwiseModel || SPLITWISE_HW[r.hardware!] !== gpuName) continue;
     // TP 2 × batch 64 is inconsistent on both GPUs (prefill below the roofline on H100, decode faster than at batch
     // 32 on both): the 70B at TP 2 has room for ≈ 30 such sequences' KV, so these runs did not run the batch.
     if (r.tensor_parallel === "2" && r.batch_size === "64") continue;
@@ -68,7 +77,7 @@ export function splitwisePoints(dataDir: string, gpuName: string): Point[] {
     g.prompt.push(+r.prompt_time!);
     g.token.push(+r.token_time!);
   }
-  const model = getModel(SPLITWISE_MODEL);
+  const model = getModel(SPLITWISE_MODELS[splitwiseModel]);
   const gpu = getGpu(gpuName);
   const out: Point[] = [];
   const prefillSeen = new Set<string>();
@@ -99,6 +108,44 @@ export function splitwisePoints(dataDir: string, gpuName: string): Point[] {
     });
   }
   return out;
+}
+
+/**
+ * Splitwise's 2023 stack as gatelab's engine knobs (docs/fidelity.md): no CUDA graphs, no custom all-reduce, and a
+ * synchronous engine loop whose CPU time per scheduled sequence adds to every step (`sync_cpu_overhead`). That CPU
+ * time is the one number fitted for the stack: `fitSplitwiseEngineCpu` on Llama-2-70B's decode, both GPUs
+ * (scripts/fit-roofline.ts prints it and `--check` confirms it); BLOOM-176B's batch sweep is the hold-out.
+ */
+export const SPLITWISE_STACK = {
+  enforce_eager: true,
+  disable_custom_all_reduce: true,
+  async_scheduling: false,
+  sync_cpu_overhead: { per_step_ms: 0, per_request_ms: 0.239 },
+} as const;
+
+/**
+ * The CPU time per scheduled sequence (µs, whole µs) that best prices Splitwise's Llama-2-70B decode (H100 and A100,
+ * mean squared log error) on top of the default sets with `enforce_eager` and `disable_custom_all_reduce`.
+ */
+export function fitSplitwiseEngineCpu(dataDir: string): { perSequenceUs: number; msle: number } {
+  const pts: { base: number; batch: number; measured: number }[] = [];
+  for (const gpu of ["H100", "A100-80GB"]) {
+    const c = withEngineStack(rooflineCoefficientsFor(getGpu(gpu)), {
+      enforceEager: true,
+      disableCustomAllReduce: true,
+    });
+    for (const p of splitwisePoints(dataDir, gpu)) {
+      if (p.set !== "splitwise-decode" || p.step === undefined) continue;
+      pts.push({ base: p.predict(c), batch: p.step.batch.decodeRequests, measured: p.measured });
+    }
+  }
+  let best = { perSequenceUs: 0, msle: Number.POSITIVE_INFINITY };
+  for (let us = 0; us <= 1000; us++) {
+    let s = 0;
+    for (const q of pts) s += Math.log((q.base + us * q.batch) / q.measured) ** 2;
+    if (s / pts.length < best.msle) best = { perSequenceUs: us, msle: s / pts.length };
+  }
+  return best;
 }
 
 /** The batch of one whole-prompt prefill of `batch` prompts of `prompt` tokens (no chunking, no cache). */

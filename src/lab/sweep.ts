@@ -675,7 +675,7 @@ export function formatSweep(r: SweepResults, maxRows = 30): string {
     "",
     renderTable(header, body),
     "",
-    `Pareto front (${r.pareto.objectives.join(", ")}): ${r.pareto.front.length} points: ${r.pareto.front.slice(0, 20).join(", ")}${r.pareto.front.length > 20 ? ", …" : ""}`,
+    `Pareto front (${r.pareto.objectives.join(", ")}): ${r.pareto.front.length} point${r.pareto.front.length === 1 ? "" : "s"}: ${r.pareto.front.slice(0, 20).join(", ")}${r.pareto.front.length > 20 ? ", …" : ""}`,
   ];
   if (r.best.id !== null) {
     const b = r.points.find((p) => p.id === r.best.id)!;

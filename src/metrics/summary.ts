@@ -15,6 +15,7 @@ import type { SimResult } from "../cluster/engine.ts";
 import type { GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
+import { ExactSum, exactSum } from "../sim/fsum.ts";
 import { DROP_REASONS } from "../sim/outcomes.ts";
 import { quantileSorted, weightedQuantile } from "../sim/quantile.ts";
 import type { RequestTable, WeightedSamples } from "../sim/records.ts";
@@ -115,9 +116,9 @@ export function dist(values: Float64Array, scale = 1): Dist {
 /** `dist` of a sample the caller hands over: it is sorted in place (no copy). */
 function distSorting(values: Float64Array, scale: number): Dist {
   if (values.length === 0) return { ...EMPTY_DIST };
+  // The mean from an exactly rounded sum (`sim/fsum.ts`): independent of the samples' order.
+  const sum = exactSum(values);
   const sorted = values.sort();
-  let sum = 0;
-  for (let i = 0; i < sorted.length; i++) sum += sorted[i]!;
   return {
     mean: (sum / sorted.length) * scale,
     p50: quantileSorted(sorted, 0.5) * scale,
@@ -127,10 +128,11 @@ function distSorting(values: Float64Array, scale: number): Dist {
   };
 }
 
-function sortedSum(values: Float64Array, counts: Float64Array): number {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i]! * counts[i]!;
-  return sum;
+/** Exactly rounded Σ value × count (order-free). */
+function weightedSum(values: Float64Array, counts: Float64Array): number {
+  const s = new ExactSum();
+  for (let i = 0; i < values.length; i++) s.addProduct(values[i]!, counts[i]!);
+  return s.value();
 }
 
 /** Distribution of run-length weighted samples (the ITL store). */
@@ -156,9 +158,9 @@ export function weightedDist(w: WeightedSamples, scale = 1): Dist {
   const vs = values.subarray(0, m);
   const cs = counts.subarray(0, m);
   return {
-    // Σ value × count over the distinct values in sorted order: the same multiset of gaps gives the same mean,
-    // whatever order the tokens were recorded in (fast-forward records a stretch's tokens at its end).
-    mean: (sortedSum(vs, cs) / w.total) * scale,
+    // Σ value × count exactly rounded: the same multiset of gaps gives the same mean, whatever order the tokens
+    // were recorded in (fast-forward records a stretch's tokens at its end).
+    mean: (weightedSum(vs, cs) / w.total) * scale,
     p50: weightedQuantile(vs, cs, 0.5) * scale,
     p90: weightedQuantile(vs, cs, 0.9) * scale,
     p95: weightedQuantile(vs, cs, 0.95) * scale,

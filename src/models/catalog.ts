@@ -347,6 +347,14 @@ const MODEL_ENTRIES: readonly ModelEntry[] = [
   },
   { dir: "microsoft--phi-4", from: "model-configs", name: "phi-4", hfId: "microsoft/phi-4", extraAliases: [] },
   {
+    dir: "bigscience--bloom",
+    from: "model-configs",
+    name: "bloom-176b",
+    hfId: "bigscience/bloom",
+    extraAliases: ["bloom"],
+    caveat: "hand-written config.json with the published architecture numbers only (data/model-configs/README.md)",
+  },
+  {
     dir: "mistralai--mistral-small-24b-instruct-2501",
     from: "model-configs",
     name: "mistral-small-24b-instruct-2501",

@@ -48,6 +48,15 @@ export interface CostModelBuildTarget {
   readonly tp: number;
   /** Folder that relative coefficient-file paths are resolved against (the scenario's); default the cwd. */
   readonly baseDir?: string;
+  /** vLLM `--enforce-eager` (`ModelConfig.enforce_eager`, default false): no CUDA graphs. Only entries with
+   * `pricesEngineStack` read it. */
+  readonly enforceEager?: boolean;
+  /**
+   * vLLM `--disable-custom-all-reduce` (`ParallelConfig.disable_custom_all_reduce`, default false): every TP all-reduce
+   * goes through the collective library (NCCL) instead of vLLM's one-shot custom kernel. Only entries with
+   * `pricesEngineStack` read it.
+   */
+  readonly disableCustomAllReduce?: boolean;
 }
 
 /** How a kind's calibrated coefficient file holds its fit: `beta` values, or one `linear` row per (model, GPU, TP). */
@@ -72,6 +81,12 @@ export interface CostModelEntry<S extends CostModelVariant = CostModelVariant> {
     /** What `gatelab validate` prices with when no `--coefficients` is given (absent: the model's own default). */
     readonly validateWith?: string;
   };
+  /**
+   * Whether its step price tells CUDA graphs from eager launches and vLLM's custom all-reduce from NCCL, i.e. whether
+   * it honours `engine.enforce_eager` and `engine.disable_custom_all_reduce` (a scenario that sets either on another
+   * model is refused: exit 2).
+   */
+  readonly pricesEngineStack?: boolean;
   /** One line for the docs table (docs/models.md): what it prices and from which source. */
   readonly docs: string;
 }

@@ -76,11 +76,13 @@ import {
   ROOFLINE_CALIBRATION_BASE,
   ROOFLINE_EFFICIENCY_SETS,
   RooflineBound,
+  type RooflineCoefficients,
   RooflineCostModel,
   type RooflineScales,
   rooflineCoefficientsFor,
   rooflineEfficiencySet,
   rooflineOverheads,
+  withEngineStack,
 } from "./cost-roofline.ts";
 
 export { ROOFLINE_TERMS } from "./cost-calibration.ts";
@@ -148,9 +150,11 @@ const roofline = defineCostModel({
     efficiency_set: z.enum(ROOFLINE_EFFICIENCY_SETS).optional(),
     overheads: OverheadsSchema.optional(),
   }),
-  build(parsed, { model, gpu, tp, baseDir }) {
+  build(parsed, { model, gpu, tp, baseDir, enforceEager, disableCustomAllReduce }) {
+    // vLLM --enforce-eager / --disable-custom-all-reduce: how the step's all-reduces are launched (withEngineStack).
+    const stack = (c: RooflineCoefficients) => withEngineStack(c, { enforceEager, disableCustomAllReduce });
     if (parsed.coefficients === undefined) {
-      const base = rooflineCoefficientsFor(gpu, rooflineEfficiencySet(parsed.efficiency_set));
+      const base = stack(rooflineCoefficientsFor(gpu, rooflineEfficiencySet(parsed.efficiency_set)));
       return new RooflineCostModel({
         model,
         gpu,
@@ -163,9 +167,8 @@ const roofline = defineCostModel({
     }
     // Calibration files (θ) scale the set they were fitted on: the default set (ROOFLINE_CALIBRATION_BASE) unless
     // efficiency_set says otherwise.
-    const base = rooflineCoefficientsFor(
-      gpu,
-      rooflineEfficiencySet(parsed.efficiency_set ?? ROOFLINE_CALIBRATION_BASE),
+    const base = stack(
+      rooflineCoefficientsFor(gpu, rooflineEfficiencySet(parsed.efficiency_set ?? ROOFLINE_CALIBRATION_BASE)),
     );
     const f = resolveCoefficientFile(parsed.coefficients, "roofline", ROOFLINE_SHAPE, baseDir);
     const th = rooflineThetaOf(f);
@@ -189,6 +192,7 @@ const roofline = defineCostModel({
   },
   // The roofline model applies the bound itself.
   floored: () => false,
+  pricesEngineStack: true,
   coefficients: ROOFLINE_SHAPE,
   calibration: { family: () => rooflineFamily() },
   docs:
@@ -430,6 +434,10 @@ export interface CostModelTarget {
   readonly tp: number;
   /** Folder that relative coefficient-file paths are resolved against (the scenario's); default the cwd. */
   readonly baseDir?: string;
+  /** vLLM `--enforce-eager` (default false); only cost models with `pricesEngineStack` accept it. */
+  readonly enforceEager?: boolean;
+  /** vLLM `--disable-custom-all-reduce` (default false); only cost models with `pricesEngineStack` accept it. */
+  readonly disableCustomAllReduce?: boolean;
 }
 
 /** Parses a coefficient file's JSON text and checks it against its kind's entry; throws `InputError` naming the file and the field. */
@@ -463,10 +471,24 @@ export function createCostModel(cfg: CostModelInput | undefined, target: CostMod
 /** The cost model of `parsed` without the roofline floor (the calibration and tests of hand-computed values use it). */
 export function createUnboundedCostModel(parsed: CostModelConfig, target: CostModelTarget): CostModel {
   const entry: CostModelEntry = COST_MODELS[parsed.type];
+  const knob =
+    target.enforceEager === true
+      ? "enforce_eager"
+      : target.disableCustomAllReduce === true
+        ? "disable_custom_all_reduce"
+        : undefined;
+  if (knob !== undefined && entry.pricesEngineStack !== true) {
+    throw new InputError(
+      `type ${parsed.type} cannot honour engine.${knob} (its all-reduce and launch costs are fitted on one stack ` +
+        `and do not tell CUDA graphs or vLLM's custom all-reduce apart); use type roofline, or drop the knob`,
+    );
+  }
   return entry.build(parsed, {
     model: resolveModel(target.model),
     gpu: resolveGpu(target.gpu),
     tp: target.tp,
     ...(target.baseDir !== undefined ? { baseDir: target.baseDir } : {}),
+    ...(target.enforceEager === true ? { enforceEager: true } : {}),
+    ...(target.disableCustomAllReduce === true ? { disableCustomAllReduce: true } : {}),
   });
 }

@@ -200,11 +200,11 @@ export function physicsBasis(
 
   const flopsPerToken =
     L * 2 * attnParamsPerRank +
-    (nDense * 6 * d * dffDense) / tp +
+    (nDense * 2 * model.mlpMatrices * d * dffDense) / tp +
     nMoe * ((topK * 6 * d * dffExpert) / tp + (6 * d * dffShared) / tp);
   const weightBytes =
     L * attnParamsPerRank * bpp +
-    (nDense * 3 * d * dffDense * bpp) / tp +
+    (nDense * model.mlpMatrices * d * dffDense * bpp) / tp +
     nMoe * ((experts / tp) * 3 * d * dffExpert * bpp + (3 * d * dffShared * bpp) / tp);
   const allReduceUnits = L + nDense + nMoe;
 

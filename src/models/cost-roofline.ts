@@ -79,6 +79,17 @@ export const RooflineCoefficientsSchema = z.strictObject({
    */
   custom_allreduce_max_bytes: nonNeg.optional(),
   custom_allreduce_latency_us: nonNeg.optional(),
+  /**
+   * The same custom all-reduce outside CUDA graphs (`engine.enforce_eager`): the kernel launch and the copy of the
+   * input into the registered buffer are no longer hidden. Absent: custom_allreduce_latency_us.
+   */
+  custom_allreduce_eager_latency_us: nonNeg.optional(),
+  /**
+   * The collective library's (NCCL's) all-reduce latency inside a CUDA-graph-replayed step, i.e. with
+   * `engine.disable_custom_all_reduce` and graphs on: GPU time of one call without host launch (vidur's NCCL profile).
+   * Absent: allreduce_latency_us + allreduce_hop_us × log2(tp), the latency eager steps pay.
+   */
+  nccl_latency_us: nonNeg.optional(),
   per_layer_us: nonNeg,
   /** Per MoE layer and step (routing, token permutation, grouped-GEMM launches); BLIS has the same term (β8). */
   per_moe_layer_us: nonNeg,
@@ -154,6 +165,40 @@ export function rooflineEfficiencySet(name: RooflineEfficiencySet = "default"): 
     namedFiles.set(name, f);
   }
   return f;
+}
+
+/** The two vLLM engine knobs that change how a step's all-reduces are launched (`engine:` in a scenario). */
+export interface EngineStack {
+  /** vLLM `--enforce-eager` (`ModelConfig.enforce_eager`, default false): no CUDA graphs. */
+  readonly enforceEager?: boolean | undefined;
+  /** vLLM `--disable-custom-all-reduce` (`ParallelConfig.disable_custom_all_reduce`, default false). */
+  readonly disableCustomAllReduce?: boolean | undefined;
+}
+
+/**
+ * `c` as vLLM runs with these knobs. A set's custom all-reduce fields describe the default stack: steps whose
+ * all-reduce input is under `custom_allreduce_max_bytes` (decode and small chunks, the steps vLLM replays as CUDA
+ * graphs) take the one-shot custom kernel at `custom_allreduce_latency_us`; larger ones pay the eager NCCL latency
+ * (allreduce_latency_us + allreduce_hop_us × log2 tp). Then:
+ *   - `disableCustomAllReduce` alone: the small ones pay NCCL inside the graph (`nccl_latency_us`);
+ *   - `enforceEager` alone: the small ones take the custom kernel launched eagerly (`custom_allreduce_eager_latency_us`);
+ *   - both (or disableCustomAllReduce on a set without `nccl_latency_us`): every all-reduce pays the eager NCCL
+ *     latency (what Splitwise's 2023 stack measured).
+ * Sets without a custom all-reduce (splitwise-2023, L40S) already price every all-reduce as eager NCCL and are
+ * returned unchanged. Nothing else in the step changes (see docs/models.md for what eager mode is not priced for).
+ */
+export function withEngineStack(c: RooflineCoefficients, stack: EngineStack): RooflineCoefficients {
+  const eager = stack.enforceEager === true;
+  const nccl = stack.disableCustomAllReduce === true;
+  if ((!eager && !nccl) || c.custom_allreduce_max_bytes === undefined) return c;
+  const knobs = [eager ? "enforce_eager" : "", nccl ? "disable_custom_all_reduce" : ""].filter((k) => k !== "");
+  const source = `${c.source}; engine ${knobs.join(" + ")}`;
+  if (nccl && (eager || c.nccl_latency_us === undefined)) {
+    const { custom_allreduce_max_bytes: _max, custom_allreduce_latency_us: _lat, ...rest } = c;
+    return { ...rest, source };
+  }
+  const latency = nccl ? c.nccl_latency_us : (c.custom_allreduce_eager_latency_us ?? c.custom_allreduce_latency_us);
+  return { ...c, ...(latency !== undefined ? { custom_allreduce_latency_us: latency } : {}), source };
 }
 
 /** The coefficient set of `gpu` in `file` (default: the shipped file). */
@@ -263,7 +308,9 @@ function geometry(model: ModelSpec, gpu: GpuSpec, tp: number): Geometry {
   const ffShared = moe?.sharedExpertIntermediateSize ?? 0;
   const qkvOut = model.mla === null ? (model.numHeads + 2 * model.numKvHeads) * model.headDim : 0;
   const qOut = model.mla === null ? model.numHeads * model.headDim : model.numHeads * model.mla.vHeadDim;
-  const act = (ff: number) => 4 * d + (qkvOut + qOut) / tp + (3 * ff) / tp;
+  // Activations through a layer's GEMMs: a gated FFN reads x and writes gate and up (then down reads their product),
+  // a plain one writes up only: (matrices − 1) × ff + the down projection's input.
+  const act = (ff: number, matrices: number) => 4 * d + (qkvOut + qOut) / tp + (matrices * ff) / tp;
   let attnFlopsPrefill: number;
   let attnFlopsDecode: number;
   let kvElems: number;
@@ -293,11 +340,11 @@ function geometry(model: ModelSpec, gpu: GpuSpec, tp: number): Geometry {
     chunkedLayers: model.chunkedLayers,
     window: model.slidingWindow ?? Number.POSITIVE_INFINITY,
     chunk: model.attentionChunkSize ?? Number.POSITIVE_INFINITY,
-    denseGemmParams: attnParams + (3 * d * ffDense) / tp,
+    denseGemmParams: attnParams + (model.mlpMatrices * d * ffDense) / tp,
     moeGemmParams: attnParams + (3 * d * ffShared) / tp + (moe !== null ? (d * moe.numExperts) / tp : 0),
     bpp: model.weightBytesPerParam,
-    denseActElems: act(ffDense),
-    moeActElems: act(ffShared),
+    denseActElems: act(ffDense, model.mlpMatrices),
+    moeActElems: act(ffShared, 3),
     experts: moe?.numExperts ?? 0,
     topK: moe?.expertsPerToken ?? 0,
     expertParams: moe !== null ? (3 * d * moe.expertIntermediateSize) / tp : 0,

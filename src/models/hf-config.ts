@@ -171,6 +171,23 @@ export function parseHfConfig(root: Json, file: string, names: HfNames): ModelSp
   }
   const modelType = String(cfg.model_type ?? "");
   const gemma3 = modelType.startsWith("gemma3");
+  // BLOOM (transformers BloomConfig): n_layer / n_head for the layer and head counts, multi-head attention, a plain
+  // GELU MLP of 4 × hidden (BloomMLP: dense_h_to_4h, dense_4h_to_h), ALiBi positions (no max_position_embeddings),
+  // word embeddings tied to the LM head (PretrainedConfig's default).
+  const bloom = modelType === "bloom";
+  if (bloom) {
+    for (const [from, to] of [
+      ["n_layer", "num_hidden_layers"],
+      ["n_head", "num_attention_heads"],
+    ] as const) {
+      if (cfg[to] === undefined && cfg[from] !== undefined) cfg[to] = cfg[from];
+    }
+    if (cfg.intermediate_size === undefined && typeof cfg.hidden_size === "number") {
+      cfg.intermediate_size = 4 * cfg.hidden_size;
+    }
+    if (cfg.tie_word_embeddings === undefined) cfg.tie_word_embeddings = true;
+  }
+  const mlpMatrices = bloom ? 2 : 3;
 
   const L = intField(cfg, "num_hidden_layers", file);
   const d = intField(cfg, "hidden_size", file);
@@ -264,14 +281,14 @@ export function parseHfConfig(root: Json, file: string, names: HfNames): ModelSp
     };
   }
 
-  // --- parameter count (SwiGLU FFN: gate, up, down = 3 matrices; 2 RMSNorms per layer) ---
+  // --- parameter count (gated FFN: gate, up, down = 3 matrices, BLOOM 2; 2 norms per layer, biases left out) ---
   const norms = 2 * d;
   const embeddings = vocab * d + (tied ? 0 : vocab * d) + d; // input embedding, lm_head, final norm
   let params: number;
   let active: number;
   let weightBytes: number;
   if (moe === null) {
-    params = embeddings + L * (attnParams + norms + 3 * d * ff);
+    params = embeddings + L * (attnParams + norms + mlpMatrices * d * ff);
     active = params;
     weightBytes = params * bpp;
   } else {
@@ -299,6 +316,7 @@ export function parseHfConfig(root: Json, file: string, names: HfNames): ModelSp
     numKvHeads: kvH,
     headDim,
     intermediateSize: ff,
+    mlpMatrices,
     vocabSize: vocab,
     maxPositionEmbeddings: intField(cfg, "max_position_embeddings", file, gemma3 ? 131072 : null),
     tieWordEmbeddings: tied,

@@ -53,8 +53,13 @@ export interface ModelSpec {
   readonly numKvHeads: number;
   /** `head_dim` when the config gives it, else hidden / heads. */
   readonly headDim: number;
-  /** `intermediate_size` as written in the config (for MoE models see `moe` for what it means). */
+  /** `intermediate_size` as written in the config (for MoE models see `moe` for what it means); BLOOM: 4 × hidden. */
   readonly intermediateSize: number;
+  /**
+   * Weight matrices of a dense FFN: 3 for a gated MLP (gate, up, down: SwiGLU / GeGLU, every model but BLOOM here),
+   * 2 for a plain one (BLOOM's dense_h_to_4h and dense_4h_to_h, GELU). MoE experts are gated.
+   */
+  readonly mlpMatrices: 2 | 3;
   readonly vocabSize: number;
   /** `max_position_embeddings` (the model's native context length); null when the config lacks it. */
   readonly maxPositionEmbeddings: number | null;
