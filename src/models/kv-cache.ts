@@ -273,8 +273,35 @@ export class KvCache {
     (this.tables[c] ??= []).push(t);
   }
 
+  /** Warms the hash map's slots for registering `hashes[from..to)` (see `NumMap.prefetch`). */
+  prefetch(hashes: Float64Array, from: number, to: number): void {
+    if (to - from > 1) this.sink += this.hashToBlock.prefetch(hashes, from, to);
+  }
+
+  /** Warms the records of the next `n` blocks `allocate` will take (see `NumMap.prefetch`). */
+  prefetchAllocations(n: number): void {
+    if (n < 2 || this.fresh < this.numBlocks) return;
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    const f64 = this.f64;
+    const m = Math.min(n, this.ringCount);
+    let acc = 0;
+    for (let k = 0, i = this.ringHead; k < m; k++, i = (i + 1) & mask) acc += f64[2 * ring[i]!]!;
+    this.sink += acc;
+  }
+
+  /** Keeps the prefetches' loads (never read). */
+  private sink = 0;
+
   /** Releases the blocks `table[0..count)`, tail first (as `releaseAll`), and takes the table back for reuse. */
   releaseTable(table: Int32Array, count: number): void {
+    if (count > 1) {
+      // Warms the blocks' records (see `NumMap.prefetch`).
+      const i32 = this.i32;
+      let acc = 0;
+      for (let i = 0; i < count; i++) acc += i32[4 * table[i]! + 2]!;
+      this.sink += acc;
+    }
     for (let i = count - 1; i >= 0; i--) this.release(table[i]!);
     if (table.length > 0) this.giveTable(table);
   }

@@ -600,10 +600,12 @@ export class Replica {
     const kv = this.kv;
     if (need > 0) {
       if (need > kv.freeBlocks) return false;
+      kv.prefetchAllocations(need);
       for (let j = 0; j < need; j++) s.addBlock(kv.allocate(), kv);
     }
     if (this.cfg.enablePrefixCaching) {
       const full = Math.min(Math.floor(tokens / bs), s.hashes.length);
+      kv.prefetch(s.hashes, s.registered, full);
       for (let j = s.registered; j < full; j++) kv.register(s.blocks[j]!, s.hashes[j]!);
       if (full > s.registered) s.registered = full;
     }

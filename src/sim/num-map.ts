@@ -25,6 +25,20 @@ export class NumMap {
     this.mask = cap - 1;
   }
 
+  /**
+   * Loads the home slots of `keys[from..to)` ahead of a loop that probes for them one by one, and returns a value
+   * made of what it read (for the caller to keep, so the loads stay). The tables are larger than the processor's
+   * caches, so each probe is a cache miss; in the probing loop the next probe waits behind the previous one's
+   * branches, while these loads are independent and their misses overlap: the probes then hit the cache.
+   */
+  prefetch(keys: Float64Array, from: number, to: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    let acc = 0;
+    for (let j = from; j < to; j++) acc += slots[2 * ((keys[j]! | 0) & mask)]!;
+    return acc;
+  }
+
   /** Value for `key`, or `missing` (default -1). */
   get(key: number, missing = -1): number {
     const i = this.slotOf(key);
