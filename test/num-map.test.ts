@@ -68,4 +68,30 @@ describe("NumMap.sweepStale", () => {
       { seed: 5, numRuns: 300 },
     );
   });
+
+  it("prefetch only reads: it returns the sum of the keys' home slots (-1 when empty) and changes nothing", () => {
+    const m = new NumMap(8); // 16 slots
+    m.set(3, 30);
+    m.set(19, 190); // home slot 3 is taken: probes on to slot 4
+    const keys = Float64Array.of(3, 4, 5, 35);
+    // Home slots 3 (key 3), 4 (key 19), 5 (empty: -1), 3 (key 3).
+    expect(m.prefetch(keys, 0, 4)).toBe(3 + 19 - 1 + 3);
+    expect(m.prefetch(keys, 1, 3)).toBe(19 - 1);
+    expect(m.size).toBe(2);
+    expect(m.get(3)).toBe(30);
+    expect(m.get(19)).toBe(190);
+  });
+
+  it("claim inserts once and tells whether it did; setAt / valueAt read and write the claimed slot", () => {
+    const m = new NumMap(2);
+    const i = m.claim(2 ** 40 + 7);
+    expect(m.inserted).toBe(true);
+    m.setAt(i, 11);
+    expect(m.get(2 ** 40 + 7)).toBe(11);
+    const j = m.claim(2 ** 40 + 7);
+    expect(m.inserted).toBe(false);
+    expect(j).toBe(i);
+    expect(m.valueAt(j)).toBe(11);
+    expect(m.size).toBe(1);
+  });
 });

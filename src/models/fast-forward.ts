@@ -212,7 +212,7 @@ export class DecodeStretch {
       const i = ia < ig ? ia : ig;
       const q = run[i]!;
       if (ia === i) {
-        q.blocks.push(kv.allocate());
+        q.addBlock(kv.allocate(), kv);
         a++;
       }
       if (prefix && (ig === i || (ra === rr && ia === i))) {

@@ -32,19 +32,28 @@ export interface KvSecondTier {
 export class KvCache {
   readonly numBlocks: number;
   readonly blockSize: number;
-  // Per-block arrays, indexed by block; only blocks below `fresh` are ever read, so they start short and grow (by
-  // doubling, up to numBlocks) as blocks are first used.
-  private hash: Float64Array;
-  private ref: Int32Array;
-  // Doubly linked free list; head = least recently freed (next to evict). -1 = none.
-  private prev: Int32Array;
-  private next: Int32Array;
-  private head = -1;
-  private tail = -1;
+  /**
+   * Per-block records, 16 bytes each, indexed by block: the cached hash (f64 at `f64[2b]`), the reference count
+   * (`i32[4b + 2]`) and the block's slot in the free ring (`i32[4b + 3]`, -1 when not in it). One record is one
+   * quarter of a cache line, so allocating or freeing a block touches one line (four separate arrays took four
+   * misses). Only blocks below `fresh` are ever read, so the records start short and grow (by doubling, up to
+   * numBlocks) as blocks are first used.
+   */
+  private f64: Float64Array;
+  private i32: Int32Array;
+  /**
+   * The free list, least recently freed first, as a circular buffer of block indices filled at the tail and taken at
+   * the head (sequential memory both ways). A block taken out of the middle (a prefix hit on a free block) only clears
+   * its slot field: its entry goes stale (the block's slot field no longer points at it) and is skipped when the head
+   * reaches it. `ringCount` entries from `ringHead` (stale ones included); the capacity is a power of two.
+   */
+  private ring: Int32Array;
+  private ringHead = 0;
+  private ringCount = 0;
   /**
    * Blocks [fresh, numBlocks) have never been allocated: they are the front of the free list, in index order, ahead
-   * of the linked blocks (a block joins the list's tail only once it was used). Nothing is written for them until
-   * they are first allocated, so an idle replica costs no memory for its blocks.
+   * of the ring (a block joins the ring only once it was used). Nothing is written for them until they are first
+   * allocated, so an idle replica costs no memory for its blocks.
    */
   private fresh = 0;
   private free: number;
@@ -58,20 +67,22 @@ export class KvCache {
   listener: KvEventListener | undefined;
   /** Optional second tier (CPU offload hook, see `KvSecondTier`); undefined = GPU cache only. */
   secondTier: KvSecondTier | undefined;
+  /** Block tables given back for reuse, by log2 of their capacity (`takeTable`). */
+  private readonly tables: Int32Array[][] = [];
 
   constructor(numBlocks: number, blockSize: number) {
     if (!(numBlocks >= 1) || !Number.isInteger(numBlocks)) throw new Error(`numBlocks must be a positive integer`);
     this.numBlocks = numBlocks;
     this.blockSize = blockSize;
     const len = Math.min(numBlocks, 1024);
-    this.hash = new Float64Array(len); // NO_HASH written on first allocation (see `fresh`)
-    this.ref = new Int32Array(len);
+    // NO_HASH and the slot field are written on first allocation (see `fresh`).
+    this.f64 = new Float64Array(len * 2);
+    this.i32 = new Int32Array(this.f64.buffer);
+    this.ring = new Int32Array(16);
     // Holds every live hash plus up to numBlocks/2 stale entries (evicted lazily, see `allocate`). It starts small and
     // grows with the hashes cached: sized for the whole cache up front it took ~1.5 MB per replica (an 8B model on an
     // H100 has ~28k blocks) before a single request, 1.6 GB for 1,024 replicas.
     this.hashToBlock = new NumMap(Math.min(Math.ceil(numBlocks * 1.5) + 1, 1024));
-    this.prev = new Int32Array(len);
-    this.next = new Int32Array(len);
     this.free = numBlocks;
   }
 
@@ -101,11 +112,11 @@ export class KvCache {
   }
 
   refCount(block: number): number {
-    return block >= this.fresh ? 0 : this.ref[block]!;
+    return block >= this.fresh ? 0 : this.i32[4 * block + 2]!;
   }
 
   blockHash(block: number): number {
-    return block >= this.fresh ? NO_HASH : this.hash[block]!;
+    return block >= this.fresh ? NO_HASH : this.f64[2 * block]!;
   }
 
   /**
@@ -115,14 +126,16 @@ export class KvCache {
   lookupBlocks(hashes: Float64Array, limit: number, out: Int32Array): number {
     const n = Math.min(limit, hashes.length, out.length);
     const map = this.hashToBlock;
+    const f64 = this.f64;
+    const i32 = this.i32;
     let free = 0;
     let i = 0;
     for (; i < n; i++) {
       const h = hashes[i]!;
       const b = map.get(h);
-      if (b < 0 || this.hash[b] !== h) break;
+      if (b < 0 || f64[2 * b] !== h) break;
       out[i] = b;
-      if (this.ref[b] === 0) free++;
+      if (i32[4 * b + 2] === 0) free++;
     }
     this.freeHits = free;
     return i;
@@ -133,8 +146,9 @@ export class KvCache {
 
   /** Takes a reference on block `b` (a cached block found by `lookupBlocks`). */
   acquireBlock(b: number): number {
-    if (this.ref[b] === 0) this.unlinkFree(b);
-    this.ref[b]!++;
+    const i32 = this.i32;
+    if (i32[4 * b + 2] === 0) this.unlinkFree(b);
+    i32[4 * b + 2]!++;
     return b;
   }
 
@@ -150,13 +164,13 @@ export class KvCache {
   blockOf(h: number): number {
     const b = this.hashToBlock.get(h);
     // The map may still hold an evicted hash (lazy eviction): it is live only if its block still carries it.
-    return b >= 0 && this.hash[b] === h ? b : -1;
+    return b >= 0 && this.f64[2 * b] === h ? b : -1;
   }
 
   /** Σ reference counts over all blocks (conservation checks). */
   totalRefs(): number {
     let n = 0;
-    for (let b = 0; b < this.fresh; b++) n += this.ref[b]!;
+    for (let b = 0; b < this.fresh; b++) n += this.i32[4 * b + 2]!;
     return n;
   }
 
@@ -164,60 +178,75 @@ export class KvCache {
   acquire(h: number): number {
     const b = this.blockOf(h);
     if (b < 0) throw new Error("acquire of a hash that is not cached");
-    if (this.ref[b] === 0) this.unlinkFree(b);
-    this.ref[b]!++;
-    return b;
+    return this.acquireBlock(b);
   }
 
   /** Allocates a fresh block (evicting the least recently freed cached block if needed); -1 if none is free. */
   allocate(): number {
     if (this.fresh < this.numBlocks) {
-      if (this.fresh === this.hash.length) this.lengthen();
+      if (2 * this.fresh === this.f64.length) this.lengthen();
       const b = this.fresh++;
-      this.hash[b] = NO_HASH;
-      this.prev[b] = -1;
-      this.next[b] = -1;
+      this.f64[2 * b] = NO_HASH;
+      this.i32[4 * b + 2] = 1;
+      this.i32[4 * b + 3] = -1;
       this.free--;
-      this.ref[b] = 1;
       return b;
     }
-    const b = this.head;
-    if (b < 0) return -1;
-    this.unlinkFree(b);
-    const h = this.hash[b]!;
+    if (this.free === 0) return -1;
+    // The ring's first entry still pointing at its block (stale entries of hit blocks are skipped).
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    const i32 = this.i32;
+    let i = this.ringHead;
+    let b = ring[i]!;
+    while (i32[4 * b + 3] !== i) {
+      i = (i + 1) & mask;
+      b = ring[i]!;
+      this.ringCount--;
+    }
+    this.ringHead = (i + 1) & mask;
+    this.ringCount--;
+    i32[4 * b + 3] = -1;
+    i32[4 * b + 2] = 1;
+    this.free--;
+    const h = this.f64[2 * b]!;
     if (h !== NO_HASH) {
       // Lazy eviction: clearing the block's hash makes its map entry stale (a cold map probe saved per eviction);
       // stale entries are swept out in one sequential pass when they reach numBlocks / 2.
-      this.hash[b] = NO_HASH;
+      this.f64[2 * b] = NO_HASH;
       this.live--;
       this.evictions++;
       this.listener?.("removed", h);
       this.secondTier?.onEvict(h); // offload hook: the evicted block moves to the second tier
       if (++this.stale > this.numBlocks / 2) {
-        this.hashToBlock.sweepStale(this.hash);
+        this.hashToBlock.sweepStale(this.f64, 2);
         this.stale = 0;
       }
     }
-    this.ref[b] = 1;
     return b;
   }
 
   /**
    * Registers a full block's hash so later requests can hit it. If the hash is already cached in another block (two
-   * requests computed the same content concurrently) the block stays anonymous, as in vLLM.
+   * requests computed the same content concurrently) the block stays anonymous, as in vLLM. One map probe sequence.
    */
   register(block: number, h: number): void {
-    if (this.blockOf(h) >= 0) return; // cached in another block already
-    if (this.hashToBlock.has(h)) this.stale--; // a stale entry of an evicted copy gets reused
-    this.hashToBlock.set(h, block);
-    this.hash[block] = h;
+    const map = this.hashToBlock;
+    const slot = map.claim(h);
+    if (!map.inserted) {
+      const old = map.valueAt(slot);
+      if (this.f64[2 * old] === h) return; // cached in another block already
+      this.stale--; // a stale entry of an evicted copy gets reused
+    }
+    map.setAt(slot, block);
+    this.f64[2 * block] = h;
     this.live++;
     this.listener?.("stored", h);
   }
 
   /** Drops one reference; a block reaching 0 goes to the tail of the free list (most recently freed). */
   release(block: number): void {
-    const r = --this.ref[block]!;
+    const r = --this.i32[4 * block + 2]!;
     if (r < 0) throw new Error("KV block released more often than acquired");
     if (r === 0) this.linkFreeTail(block);
   }
@@ -227,68 +256,137 @@ export class KvCache {
     for (let i = blocks.length - 1; i >= 0; i--) this.release(blocks[i]!);
   }
 
-  /** Doubles the per-block arrays (up to numBlocks): the next fresh block needs a place. */
-  private lengthen(): void {
-    const len = Math.min(this.numBlocks, this.hash.length * 2);
-    const hash = new Float64Array(len);
-    hash.set(this.hash);
-    this.hash = hash;
-    const ref = new Int32Array(len);
-    ref.set(this.ref);
-    this.ref = ref;
-    const prev = new Int32Array(len);
-    prev.set(this.prev);
-    this.prev = prev;
-    const next = new Int32Array(len);
-    next.set(this.next);
-    this.next = next;
+  /**
+   * A block table (`Seq.blocks`) with room for at least `n` blocks: one given back earlier (`releaseTable`,
+   * `giveTable`) or a new one; capacities are powers of two ≥ 16, kept apart per capacity.
+   */
+  takeTable(n: number): Int32Array {
+    const c = n <= 16 ? 4 : 32 - Math.clz32(n - 1);
+    const pool = this.tables[c];
+    if (pool !== undefined && pool.length > 0) return pool.pop()!;
+    return new Int32Array(1 << c);
   }
 
+  /** Takes back a block table for reuse (its blocks already freed or moved). */
+  giveTable(t: Int32Array): void {
+    const c = 31 - Math.clz32(t.length);
+    (this.tables[c] ??= []).push(t);
+  }
+
+  /** Warms the hash map's slots for registering `hashes[from..to)` (see `NumMap.prefetch`). */
+  prefetch(hashes: Float64Array, from: number, to: number): void {
+    if (to - from > 1) this.sink += this.hashToBlock.prefetch(hashes, from, to);
+  }
+
+  /** Warms the records of the next `n` blocks `allocate` will take (see `NumMap.prefetch`). */
+  prefetchAllocations(n: number): void {
+    if (n < 2 || this.fresh < this.numBlocks) return;
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    const f64 = this.f64;
+    const m = Math.min(n, this.ringCount);
+    let acc = 0;
+    for (let k = 0, i = this.ringHead; k < m; k++, i = (i + 1) & mask) acc += f64[2 * ring[i]!]!;
+    this.sink += acc;
+  }
+
+  /** Keeps the prefetches' loads (never read). */
+  private sink = 0;
+
+  /** Releases the blocks `table[0..count)`, tail first (as `releaseAll`), and takes the table back for reuse. */
+  releaseTable(table: Int32Array, count: number): void {
+    if (count > 1) {
+      // Warms the blocks' records (see `NumMap.prefetch`).
+      const i32 = this.i32;
+      let acc = 0;
+      for (let i = 0; i < count; i++) acc += i32[4 * table[i]! + 2]!;
+      this.sink += acc;
+    }
+    for (let i = count - 1; i >= 0; i--) this.release(table[i]!);
+    if (table.length > 0) this.giveTable(table);
+  }
+
+  /** Doubles the per-block records (up to numBlocks): the next fresh block needs a place. */
+  private lengthen(): void {
+    const f64 = new Float64Array(Math.min(this.numBlocks, this.f64.length) * 2);
+    f64.set(this.f64);
+    this.f64 = f64;
+    this.i32 = new Int32Array(f64.buffer);
+  }
+
+  /** Takes free block `b` out of the free list (its ring entry goes stale). */
   private unlinkFree(b: number): void {
-    const p = this.prev[b]!;
-    const n = this.next[b]!;
-    if (p >= 0) this.next[p] = n;
-    else this.head = n;
-    if (n >= 0) this.prev[n] = p;
-    else this.tail = p;
-    this.prev[b] = -1;
-    this.next[b] = -1;
+    this.i32[4 * b + 3] = -1;
     this.free--;
   }
 
   private linkFreeTail(b: number): void {
-    this.prev[b] = this.tail;
-    this.next[b] = -1;
-    if (this.tail >= 0) this.next[this.tail] = b;
-    else this.head = b;
-    this.tail = b;
+    if (this.ringCount === this.ring.length) this.compactRing();
+    const t = (this.ringHead + this.ringCount++) & (this.ring.length - 1);
+    this.ring[t] = b;
+    this.i32[4 * b + 3] = t;
     this.free++;
+  }
+
+  /**
+   * The ring is full: its live entries move to the front of a ring of the same size, in order (stale ones dropped),
+   * or of twice the size when they fill more than half of it (each block has at most one live entry, so the ring
+   * stays below 2 numBlocks).
+   */
+  private compactRing(): void {
+    const old = this.ring;
+    const mask = old.length - 1;
+    let live = 0;
+    const i32 = this.i32;
+    for (let n = 0, i = this.ringHead; n < this.ringCount; n++, i = (i + 1) & mask) {
+      if (i32[4 * old[i]! + 3] === i) live++;
+    }
+    const ring = new Int32Array(2 * live > old.length ? old.length * 2 : old.length);
+    let w = 0;
+    for (let n = 0, i = this.ringHead; n < this.ringCount; n++, i = (i + 1) & mask) {
+      const b = old[i]!;
+      if (i32[4 * b + 3] !== i) continue;
+      ring[w] = b;
+      i32[4 * b + 3] = w;
+      w++;
+    }
+    this.ring = ring;
+    this.ringHead = 0;
+    this.ringCount = w;
   }
 
   /** Free-list order from next-to-evict to last (for tests and debugging). */
   freeOrder(): number[] {
     const out: number[] = [];
     for (let b = this.fresh; b < this.numBlocks; b++) out.push(b);
-    for (let b = this.head; b >= 0; b = this.next[b]!) out.push(b);
+    const mask = this.ring.length - 1;
+    for (let n = 0, i = this.ringHead; n < this.ringCount; n++, i = (i + 1) & mask) {
+      const b = this.ring[i]!;
+      if (this.i32[4 * b + 3] === i) out.push(b);
+    }
     return out;
   }
 
-  /** Checks internal invariants (tests): counts, list integrity, map consistency. Throws on violation. */
+  /** Checks internal invariants (tests): counts, free ring integrity, map consistency. Throws on violation. */
   checkInvariants(): void {
-    let n = this.numBlocks - this.fresh;
-    for (let b = this.head; b >= 0; b = this.next[b]!) {
-      if (this.ref[b] !== 0) throw new Error(`free block ${b} has ref ${this.ref[b]}`);
-      n++;
-      if (n > this.numBlocks) throw new Error("free list cycle");
+    const linked = this.freeOrder();
+    for (const b of linked) {
+      if (this.refCount(b) !== 0) throw new Error(`free block ${b} has ref ${this.refCount(b)}`);
     }
-    if (n !== this.free) throw new Error(`free count ${this.free} != list length ${n}`);
+    if (new Set(linked).size !== linked.length) throw new Error("a block is twice in the free list");
+    if (linked.length !== this.free) throw new Error(`free count ${this.free} != list length ${linked.length}`);
+    for (let b = 0; b < this.fresh; b++) {
+      const slot = this.i32[4 * b + 3]!;
+      if (slot >= 0 !== (this.refCount(b) === 0))
+        throw new Error(`block ${b}: ring slot ${slot}, ref ${this.refCount(b)}`);
+    }
     let zero = 0;
     for (let b = 0; b < this.numBlocks; b++) if (this.refCount(b) === 0) zero++;
     if (zero !== this.free) throw new Error(`blocks with ref 0 (${zero}) != free (${this.free})`);
     let live = 0;
     let stale = 0;
     this.hashToBlock.forEach((h, b) => {
-      if (this.hash[b] === h) live++;
+      if (this.blockHash(b) === h) live++;
       else stale++;
     });
     let hashed = 0;

@@ -290,8 +290,7 @@ export class Replica {
           this.held.push(s); // P/D: blocks held until the decode pod has read them
         else if (this.asyncScheduling) this.finishing.push(s);
         else {
-          this.kv.releaseAll(s.blocks);
-          s.blocks = [];
+          s.dropBlocks(this.kv);
         }
         c.completed++;
         this.listener.onComplete(s, now);
@@ -307,8 +306,7 @@ export class Replica {
     const f = this.finishing;
     for (let i = 0; i < f.length; i++) {
       const s = f[i]!;
-      this.kv.releaseAll(s.blocks);
-      s.blocks = [];
+      s.dropBlocks(this.kv);
     }
     f.length = 0;
   }
@@ -318,8 +316,7 @@ export class Replica {
     const i = this.held.indexOf(s);
     if (i < 0) throw new Error(`internal: ${this.name} holds no blocks for request ${s.req.id}`);
     this.held.splice(i, 1);
-    this.kv.releaseAll(s.blocks);
-    s.blocks = [];
+    s.dropBlocks(this.kv);
   }
 
   /**
@@ -484,10 +481,10 @@ export class Replica {
         const hitFree = hitBlocks > 0 ? kv.freeHits : 0;
         if (fresh > kv.freeBlocks - hitFree) break;
         this.waiting.shift();
-        for (let j = 0; j < hitBlocks; j++) s.blocks.push(kv.acquireBlock(this.hitBuf[j]!));
+        for (let j = 0; j < hitBlocks; j++) s.addBlock(kv.acquireBlock(this.hitBuf[j]!), kv);
         s.registered = hitBlocks;
         s.computed = hitBlocks * bs;
-        for (let j = 0; j < fresh; j++) s.blocks.push(kv.allocate());
+        for (let j = 0; j < fresh; j++) s.addBlock(kv.allocate(), kv);
         const c = this.counters;
         c.prefixQueries += known;
         c.prefixHits += hitBlocks * bs;
@@ -512,7 +509,7 @@ export class Replica {
       if (fresh > kv.freeBlocks - hitFree) break;
       this.waiting.shift();
       if (tierBlocks > 0) this.tierLoad += kv.secondTier!.loadTime(tierBlocks); // offload hook
-      for (let j = 0; j < hitBlocks; j++) s.blocks.push(kv.acquireBlock(this.hitBuf[j]!));
+      for (let j = 0; j < hitBlocks; j++) s.addBlock(kv.acquireBlock(this.hitBuf[j]!), kv);
       s.registered = hitBlocks;
       s.computed = computed0;
       const ok = this.allocateUpTo(s, computed0 + n);
@@ -599,14 +596,16 @@ export class Replica {
   /** Ensures `s` holds blocks for `tokens` tokens; registers newly full blocks. False if not enough free blocks. */
   private allocateUpTo(s: Seq, tokens: number): boolean {
     const bs = this.cfg.blockSize;
-    const need = Math.ceil(tokens / bs) - s.blocks.length;
+    const need = Math.ceil(tokens / bs) - s.blockCount;
     const kv = this.kv;
     if (need > 0) {
       if (need > kv.freeBlocks) return false;
-      for (let j = 0; j < need; j++) s.blocks.push(kv.allocate());
+      kv.prefetchAllocations(need);
+      for (let j = 0; j < need; j++) s.addBlock(kv.allocate(), kv);
     }
     if (this.cfg.enablePrefixCaching) {
       const full = Math.min(Math.floor(tokens / bs), s.hashes.length);
+      kv.prefetch(s.hashes, s.registered, full);
       for (let j = s.registered; j < full; j++) kv.register(s.blocks[j]!, s.hashes[j]!);
       if (full > s.registered) s.registered = full;
     }
@@ -618,8 +617,7 @@ export class Replica {
     const run = this.running;
     if (run[index] !== victim) throw new Error("internal: preempting a request not at its index");
     run.splice(index, 1);
-    this.kv.releaseAll(victim.blocks);
-    victim.blocks = [];
+    victim.dropBlocks(this.kv);
     victim.registered = 0;
     victim.lostUntil = Math.max(victim.lostUntil, victim.computed);
     victim.computed = 0;
@@ -639,10 +637,10 @@ export class Replica {
   /** Block references held by running requests, summed (equals the cache's total reference count). */
   heldBlocks(): number {
     let n = 0;
-    for (const s of this.running) n += s.blocks.length;
-    for (const s of this.finishing) n += s.blocks.length;
-    for (const s of this.loading) n += s.blocks.length;
-    for (const s of this.held) n += s.blocks.length;
+    for (const s of this.running) n += s.blockCount;
+    for (const s of this.finishing) n += s.blockCount;
+    for (const s of this.loading) n += s.blockCount;
+    for (const s of this.held) n += s.blockCount;
     return n;
   }
 }

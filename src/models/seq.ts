@@ -6,6 +6,7 @@
 import { blockHashes, hashInts, promptBlockHashes, requestHashSeed, type Segment } from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
 import type { CpuOverhead } from "./async-scheduling.ts";
+import type { KvCache } from "./kv-cache.ts";
 import type { LoraSettings } from "./lora.ts";
 
 /** vLLM engine knobs (real names in the scenario file). */
@@ -39,6 +40,8 @@ export interface EngineConfig {
 export const SCHEDULING_POLICIES = ["fcfs", "priority"] as const;
 export type SchedulingPolicy = (typeof SCHEDULING_POLICIES)[number];
 const OUTPUT_NS = 0x0a7;
+/** The block table of a request holding no blocks. */
+const NO_TABLE = new Int32Array(0);
 
 /** A request's state at a replica (vLLM's `Request` inside the engine). */
 export class Seq {
@@ -51,8 +54,13 @@ export class Seq {
   computed = 0;
   /** Output tokens generated so far. */
   generated = 0;
-  /** Block table. */
-  blocks: number[] = [];
+  /**
+   * Block table: `blocks[0..blockCount)`. The table itself is lent by the replica's KV cache, sized for the whole
+   * request, when the first block is added, and given back when the blocks are freed (`addBlock`, `dropBlocks`): no
+   * array grows block by block, none is allocated per request.
+   */
+  blocks: Int32Array = NO_TABLE;
+  blockCount = 0;
   /** Leading entries of `blocks` already known to the prefix cache (hit or registered). */
   registered = 0;
   /** Tokens scheduled in the current step. */
@@ -113,6 +121,30 @@ export class Seq {
     } else {
       this.hashes = promptHashes ?? promptBlockHashes(req, blockSize);
     }
+  }
+
+  /** Appends block `b` of `kv` to the block table. */
+  addBlock(b: number, kv: KvCache): void {
+    if (this.blockCount === this.blocks.length) this.growTable(kv);
+    this.blocks[this.blockCount++] = b;
+  }
+
+  /** Frees the table's blocks in `kv` (tail first) and gives the table back. */
+  dropBlocks(kv: KvCache): void {
+    kv.releaseTable(this.blocks, this.blockCount);
+    this.blocks = NO_TABLE;
+    this.blockCount = 0;
+  }
+
+  /** A table for every block the request can hold (prompt + output), or twice the current one if that is full. */
+  private growTable(kv: KvCache): void {
+    const whole = Math.ceil((this.req.inputTokens + this.outputTarget) / kv.blockSize);
+    const t = kv.takeTable(Math.max(whole, 2 * this.blockCount));
+    if (this.blocks.length > 0) {
+      t.set(this.blocks.subarray(0, this.blockCount));
+      kv.giveTable(this.blocks);
+    }
+    this.blocks = t;
   }
 
   /** Tokens known so far: prompt plus generated (what a recompute must prefill). */

@@ -4,28 +4,45 @@
  * Why not `Map<number, number>`: keys above 2^31 are heap numbers in V8, so every `Map` operation hashes a boxed double
  * and allocates; profiling the engine showed KV-cache map operations taking most of the run time. Here keys live in a
  * Float64Array, the slot is the key's low 32 bits (the keys are already uniformly mixed hashes), collisions probe
- * linearly, and deletion shifts later entries back (no tombstones), so lookups stay short at any churn.
+ * linearly, and deletion shifts later entries back (no tombstones), so lookups stay short at any churn. A slot is a
+ * (key, value) pair of doubles side by side in one Float64Array (values stored as int32, `| 0`), so a probe that finds
+ * its key has the value in the same cache line: the tables of the KV caches and router indexes are far larger than the
+ * processor's caches, and separate key and value arrays took two misses per probe.
  */
 const EMPTY = -1;
 
 export class NumMap {
-  private keys: Float64Array;
-  private vals: Int32Array;
+  /** Slot i: key at `slots[2i]` (EMPTY when free), value at `slots[2i + 1]`. */
+  private slots: Float64Array;
+  /** Capacity (slots) − 1; capacity is a power of two. */
   private mask: number;
   size = 0;
 
   constructor(capacity = 16) {
     let cap = 16;
     while (cap < capacity * 2) cap *= 2;
-    this.keys = new Float64Array(cap).fill(EMPTY);
-    this.vals = new Int32Array(cap);
+    this.slots = new Float64Array(2 * cap).fill(EMPTY);
     this.mask = cap - 1;
+  }
+
+  /**
+   * Loads the home slots of `keys[from..to)` ahead of a loop that probes for them one by one, and returns a value
+   * made of what it read (for the caller to keep, so the loads stay). The tables are larger than the processor's
+   * caches, so each probe is a cache miss; in the probing loop the next probe waits behind the previous one's
+   * branches, while these loads are independent and their misses overlap: the probes then hit the cache.
+   */
+  prefetch(keys: Float64Array, from: number, to: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    let acc = 0;
+    for (let j = from; j < to; j++) acc += slots[2 * ((keys[j]! | 0) & mask)]!;
+    return acc;
   }
 
   /** Value for `key`, or `missing` (default -1). */
   get(key: number, missing = -1): number {
     const i = this.slotOf(key);
-    return i < 0 ? missing : this.vals[i]!;
+    return i < 0 ? missing : this.slots[2 * i + 1]!;
   }
 
   has(key: number): boolean {
@@ -33,8 +50,8 @@ export class NumMap {
   }
 
   set(key: number, value: number): void {
-    const i = this.claim(key); // may grow the table: read `this.vals` only after it
-    this.vals[i] = value;
+    const i = this.claim(key); // may grow the table: read `this.slots` only after it
+    this.slots[2 * i + 1] = value | 0;
   }
 
   /** Inserts `key → value` unless `key` is present; returns whether it inserted. One probe sequence. */
@@ -42,7 +59,7 @@ export class NumMap {
     const before = this.size;
     const i = this.claim(key);
     if (this.size === before) return false;
-    this.vals[i] = value;
+    this.slots[2 * i + 1] = value | 0;
     return true;
   }
 
@@ -50,33 +67,53 @@ export class NumMap {
   exchange(key: number, value: number): number {
     const before = this.size;
     const i = this.claim(key);
-    const old = this.size === before ? this.vals[i]! : -1;
-    this.vals[i] = value;
+    const old = this.size === before ? this.slots[2 * i + 1]! : -1;
+    this.slots[2 * i + 1] = value | 0;
     return old;
   }
 
-  /** Slot of `key`, inserting the key (value unset) when absent. */
-  private claim(key: number): number {
-    if ((this.size + 1) * 2 > this.keys.length) this.grow();
-    const keys = this.keys;
+  /** Set by `claim`: whether it inserted the key. */
+  inserted = false;
+
+  /**
+   * Slot of `key`, inserting the key (value unset: write it with `setAt`) when absent; `inserted` tells which. The
+   * slot is valid until the next insertion or deletion.
+   */
+  claim(key: number): number {
+    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    const slots = this.slots;
     const mask = this.mask;
     let i = (key | 0) & mask;
     for (;;) {
-      const k = keys[i]!;
-      if (k === key) return i;
+      const k = slots[2 * i]!;
+      if (k === key) {
+        this.inserted = false;
+        return i;
+      }
       if (k === EMPTY) {
-        keys[i] = key;
+        slots[2 * i] = key;
         this.size++;
+        this.inserted = true;
         return i;
       }
       i = (i + 1) & mask;
     }
   }
 
+  /** Value in slot `i` (from `claim`). */
+  valueAt(i: number): number {
+    return this.slots[2 * i + 1]!;
+  }
+
+  /** Sets the value in slot `i` (from `claim`). */
+  setAt(i: number, value: number): void {
+    this.slots[2 * i + 1] = value | 0;
+  }
+
   /** Removes `key` if it maps to `value`; returns whether it did. One probe sequence. */
   deleteIfValue(key: number, value: number): boolean {
     const i = this.slotOf(key);
-    if (i < 0 || this.vals[i] !== value) return false;
+    if (i < 0 || this.slots[2 * i + 1] !== value) return false;
     this.removeAt(i);
     return true;
   }
@@ -91,11 +128,11 @@ export class NumMap {
 
   /** Slot holding `key`, or -1. */
   private slotOf(key: number): number {
-    const keys = this.keys;
+    const slots = this.slots;
     const mask = this.mask;
     let i = (key | 0) & mask;
     for (;;) {
-      const k = keys[i]!;
+      const k = slots[2 * i]!;
       if (k === key) return i;
       if (k === EMPTY) return -1;
       i = (i + 1) & mask;
@@ -104,44 +141,42 @@ export class NumMap {
 
   /** Empties slot `i`, shifting back any later entry of its cluster whose home slot is not in (i, j]. */
   private removeAt(i: number): void {
-    const keys = this.keys;
-    const vals = this.vals;
+    const slots = this.slots;
     const mask = this.mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const k = keys[j]!;
+      const k = slots[2 * j]!;
       if (k === EMPTY) break;
       const home = (k | 0) & mask;
       const between = i <= j ? i < home && home <= j : i < home || home <= j;
       if (!between) {
-        keys[i] = k;
-        vals[i] = vals[j]!;
+        slots[2 * i] = k;
+        slots[2 * i + 1] = slots[2 * j + 1]!;
         i = j;
       }
     }
-    keys[i] = EMPTY;
+    slots[2 * i] = EMPTY;
     this.size--;
   }
 
   /**
-   * Removes every entry whose value v has `keyOf[v] !== key` (an index whose target no longer carries the key), in
+   * Removes every entry whose value v has `keyOf[v · stride] !== key` (an index whose target no longer carries the key), in
    * one sequential pass over the table; backward-shift deletion can move a later entry into the current slot, which
    * is then checked again. Inline check, no callback: this runs over the whole table.
    */
-  sweepStale(keyOf: Float64Array): void {
-    const keys = this.keys;
-    const vals = this.vals;
+  sweepStale(keyOf: Float64Array, stride = 1): void {
+    const slots = this.slots;
     // Start just after an empty slot, so that no cluster wraps around the start of the pass.
     let start = 0;
-    while (keys[start] !== EMPTY) start++;
-    const cap = keys.length;
+    while (slots[2 * start] !== EMPTY) start++;
     const mask = this.mask;
+    const cap = mask + 1;
     for (let n = 0; n < cap; n++) {
       const i = (start + n) & mask;
       for (;;) {
-        const k = keys[i]!;
-        if (k === EMPTY || keyOf[vals[i]!] === k) break;
+        const k = slots[2 * i]!;
+        if (k === EMPTY || keyOf[slots[2 * i + 1]! * stride] === k) break;
         this.removeAt(i);
       }
     }
@@ -149,18 +184,18 @@ export class NumMap {
 
   /** Calls `f(key, value)` for every entry (order unspecified but deterministic). */
   forEach(f: (key: number, value: number) => void): void {
-    const keys = this.keys;
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) f(keys[i]!, this.vals[i]!);
+    const slots = this.slots;
+    const cap = this.mask + 1;
+    for (let i = 0; i < cap; i++) if (slots[2 * i] !== EMPTY) f(slots[2 * i]!, slots[2 * i + 1]!);
   }
 
   private grow(): void {
-    const oldK = this.keys;
-    const oldV = this.vals;
-    const cap = oldK.length * 2;
-    this.keys = new Float64Array(cap).fill(EMPTY);
-    this.vals = new Int32Array(cap);
+    const old = this.slots;
+    const oldCap = this.mask + 1;
+    const cap = oldCap * 2;
+    this.slots = new Float64Array(2 * cap).fill(EMPTY);
     this.mask = cap - 1;
     this.size = 0;
-    for (let i = 0; i < oldK.length; i++) if (oldK[i] !== EMPTY) this.set(oldK[i]!, oldV[i]!);
+    for (let i = 0; i < oldCap; i++) if (old[2 * i] !== EMPTY) this.set(old[2 * i]!, old[2 * i + 1]!);
   }
 }

@@ -18,6 +18,8 @@ export class LruHolderIndex {
   private readonly oldest: Int32Array;
   private readonly newest: Int32Array;
   private readonly sizes: Int32Array;
+  /** Keeps the prefetch loads of `insert` (never read). */
+  private sink = 0;
 
   /** `capacity`: holdings (all replicas together) to make room for up front; the tables grow beyond it. */
   constructor(replicas: number, capacity = 16) {
@@ -71,6 +73,8 @@ export class LruHolderIndex {
    */
   insert(hashes: Float64Array, n: number, replica: number, cap: number): void {
     const lists = this.lists;
+    // Warms the table slots of the hashes (see `NumMap.prefetch`).
+    if (n > 1) this.sink += lists.heads.prefetch(hashes, 0, n);
     for (let i = 0; i < n; i++) {
       const x = lists.find(hashes[i]!, replica);
       if (x >= 0) {
