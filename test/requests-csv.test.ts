@@ -89,3 +89,48 @@ describe("requests.csv in chunks", () => {
     expect(readdirSync(dir)).toEqual(["requests.csv"]);
   });
 });
+
+describe("request table columns", () => {
+  it("keeps token counts in Int32 columns and widens one exactly at its first non-int32 value", () => {
+    const rec = new RequestTable(4, false);
+    rec.ensure(2);
+    rec.setInput(0, 512);
+    rec.setOutput(0, 7);
+    rec.setCached(0, 2 ** 31 - 1);
+    expect(rec.input).toBeInstanceOf(Int32Array);
+    expect(rec.cached).toBeInstanceOf(Int32Array);
+    rec.setInput(1, 12.5);
+    rec.setCached(1, 2 ** 31);
+    expect(rec.input).toBeInstanceOf(Float64Array);
+    expect(rec.cached).toBeInstanceOf(Float64Array);
+    expect(rec.output).toBeInstanceOf(Int32Array);
+    expect([rec.input[0], rec.input[1], rec.cached[0], rec.cached[1], rec.output[0]]).toEqual([
+      512,
+      12.5,
+      2 ** 31 - 1,
+      2 ** 31,
+      7,
+    ]);
+    // Growing keeps each column's type and values.
+    rec.ensure(100);
+    expect(rec.input).toBeInstanceOf(Float64Array);
+    expect(rec.output).toBeInstanceOf(Int32Array);
+    expect(rec.input[1]).toBe(12.5);
+    expect(rec.output[0]).toBe(7);
+    expect(rec.gatewayWait.length).toBe(0);
+  });
+
+  it("keeps group ids in bytes until an id passes 255", () => {
+    const rec = new RequestTable(2);
+    rec.ensure(1);
+    rec.setGroups(0, 3, 255, 0);
+    expect(rec.tenant).toBeInstanceOf(Uint8Array);
+    rec.setGroups(1, 4, 256, 1);
+    expect(rec.tenant).toBeInstanceOf(Int32Array);
+    expect(rec.sloClass).toBeInstanceOf(Uint8Array);
+    expect([rec.tenant[0], rec.tenant[1], rec.sloClass[0], rec.sloClass[1], rec.source[1]]).toEqual([
+      255, 256, 3, 4, 1,
+    ]);
+    expect(rec.gatewayWait.length).toBe(2);
+  });
+});

@@ -490,10 +490,13 @@ export class Simulation implements ReplicaListener, Timers {
     const id = req.id;
     rec.ensure(id);
     rec.arrival[id] = req.arrival;
-    rec.input[id] = req.inputTokens;
-    rec.sloClass[id] = rec.classes.id(req.sloClass ?? "default");
-    rec.tenant[id] = rec.tenants.id(req.tenant ?? "default");
-    rec.source[id] = rec.sources.id(req.source ?? "default");
+    rec.setInput(id, req.inputTokens);
+    rec.setGroups(
+      id,
+      rec.classes.id(req.sloClass ?? "default"),
+      rec.tenants.id(req.tenant ?? "default"),
+      rec.sources.id(req.source ?? "default"),
+    );
     rec.attempts[id] = 1;
     const live: Live = {
       req,
@@ -756,9 +759,9 @@ export class Simulation implements ReplicaListener, Timers {
     const rec = this.records;
     const done = t + seq.generated * oh.perOutputToken + oh.postDecode;
     rec.completion[id] = done;
-    rec.output[id] = seq.generated;
+    rec.setOutput(id, seq.generated);
     // P/D: the sidecar reports the prefill pod's cached tokens to the client (cached_tokens_usage_rewriter.go).
-    rec.cached[id] = live.pseq !== undefined ? live.pseq.cachedTokens : seq.cachedTokens;
+    rec.setCached(id, live.pseq !== undefined ? live.pseq.cachedTokens : seq.cachedTokens);
     if (live.prefill >= 0) this.pd.remoteDecodes[r.index]!++;
     rec.preemptions[id] = seq.preemptions;
     rec.outcome[id] = Outcome.Completed;

@@ -177,11 +177,17 @@ const M_E2E = 1;
 const M_TPOT = 2;
 const M_QUEUE = 3;
 
-/** Fills `col` with metric `m` (seconds) of rows `rows` in order; returns how many. TPOT: rows with ≥ 2 output tokens. */
-function fillMetric(rec: RequestTable, rows: Int32Array, m: number, col: Float64Array): number {
+/**
+ * Fills `col` with metric `m` (seconds) of rows `rows` in order (undefined: every completed row); returns how many.
+ * TPOT: rows with ≥ 2 output tokens.
+ */
+function fillMetric(rec: RequestTable, rows: Int32Array | undefined, m: number, col: Float64Array): number {
   let k = 0;
-  for (let j = 0; j < rows.length; j++) {
-    const i = rows[j]!;
+  const n = rows === undefined ? rec.size : rows.length;
+  for (let j = 0; j < n; j++) {
+    let i = j;
+    if (rows !== undefined) i = rows[j]!;
+    else if (rec.outcome[i] !== Outcome.Completed) continue;
     const arr = rec.arrival[i]!;
     if (m === M_TTFT) col[k++] = rec.firstToken[i]! - arr;
     else if (m === M_E2E) col[k++] = rec.completion[i]! - arr;
@@ -197,8 +203,13 @@ function fillMetric(rec: RequestTable, rows: Int32Array, m: number, col: Float64
   return k;
 }
 
-/** Latency distributions and counts over the rows where `keep(i)` is true. */
-export function summarizeRows(rec: RequestTable, keep: (i: number) => boolean, itlMs: Dist | undefined): Summary {
+/** Latency distributions and counts over the rows where `keep(i)` is true (`all`: `keep` is true for every row). */
+export function summarizeRows(
+  rec: RequestTable,
+  keep: (i: number) => boolean,
+  itlMs: Dist | undefined,
+  all = false,
+): Summary {
   const n = rec.size;
   let total = 0;
   let completed = 0;
@@ -236,9 +247,12 @@ export function summarizeRows(rec: RequestTable, keep: (i: number) => boolean, i
     prompt += rec.input[i]!;
   }
   // The completed rows' ids, then one metric at a time in one scratch column of the exact size, rearranged in place
-  // by selection: at 1M requests 12 bytes a request at the end of a run, not 32.
-  const rows = new Int32Array(completed);
-  for (let i = 0, k = 0; k < completed; i++) if (rec.outcome[i] === Outcome.Completed && keep(i)) rows[k++] = i;
+  // by selection: at 1M requests 8 bytes a request at the end of a run, not 32 (subsets add 4 for their row ids).
+  let rows: Int32Array | undefined;
+  if (!all) {
+    rows = new Int32Array(completed);
+    for (let i = 0, k = 0; k < completed; i++) if (rec.outcome[i] === Outcome.Completed && keep(i)) rows[k++] = i;
+  }
   const col = new Float64Array(completed);
   const metric = (m: number): Dist => distInPlace(col.subarray(0, fillMetric(rec, rows, m, col)), 1000);
   const span = last > first ? last - first : 0;
@@ -267,7 +281,7 @@ export function summarizeRows(rec: RequestTable, keep: (i: number) => boolean, i
 /** The summary of a whole run: cluster, then per replica. */
 export function summarize(res: SimResult): RunSummary {
   const rec = res.records;
-  const cluster = summarizeRows(rec, () => true, weightedDist(res.itl, 1000));
+  const cluster = summarizeRows(rec, () => true, weightedDist(res.itl, 1000), true);
   let queries = 0;
   let hits = 0;
   let qBlocks = 0;

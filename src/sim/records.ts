@@ -27,6 +27,13 @@ export class Interner {
   }
 }
 
+/** A copy of `a` with `cap` elements, of the same type (new elements 0). */
+function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, cap: number): T {
+  const b = new (a.constructor as new (n: number) => T)(cap);
+  b.set(a);
+  return b;
+}
+
 export class RequestTable {
   /** Rows in use (max request id + 1). */
   size = 0;
@@ -37,18 +44,24 @@ export class RequestTable {
   admit: Float64Array;
   firstToken: Float64Array;
   completion: Float64Array;
-  input: Float64Array;
-  output: Float64Array;
-  cached: Float64Array;
+  /**
+   * Token counts: whole numbers, kept in an Int32Array (4 bytes a request instead of 8); a column becomes a
+   * Float64Array at its first value that is not a 32-bit integer, so every value reads back exactly. Write through
+   * `setInput` / `setOutput` / `setCached`.
+   */
+  input: Int32Array | Float64Array;
+  output: Int32Array | Float64Array;
+  cached: Int32Array | Float64Array;
   replica: Int32Array;
   outcome: Uint8Array;
   /** HTTP-like status for failures (429, 503, 413 for never-fits), 200 for completed. */
   status: Int16Array;
   attempts: Int32Array;
   preemptions: Int32Array;
-  sloClass: Int32Array;
-  tenant: Int32Array;
-  source: Int32Array;
+  /** Interned class / tenant / source ids: a Uint8Array while every id is below 256, else an Int32Array (`setGroups`). */
+  sloClass: Uint8Array | Int32Array;
+  tenant: Uint8Array | Int32Array;
+  source: Uint8Array | Int32Array;
   /** Why the gateway dropped the request (`DROP_REASONS`), 0 otherwise: summaries split drops by cause. */
   dropReason: Uint8Array;
   /** Seconds spent in the gateway's flow-control queue, over all attempts (empty when the run has no admission
@@ -78,17 +91,17 @@ export class RequestTable {
     this.admit = new F64Col(cap, -1).data;
     this.firstToken = new F64Col(cap, -1).data;
     this.completion = new F64Col(cap, -1).data;
-    this.input = new Float64Array(cap);
-    this.output = new Float64Array(cap);
-    this.cached = new Float64Array(cap);
+    this.input = new Int32Array(cap);
+    this.output = new Int32Array(cap);
+    this.cached = new Int32Array(cap);
     this.replica = new Int32Array(cap).fill(-1);
     this.outcome = new Uint8Array(cap);
     this.status = new Int16Array(cap);
     this.attempts = new Int32Array(cap);
     this.preemptions = new Int32Array(cap);
-    this.sloClass = new Int32Array(cap);
-    this.tenant = new Int32Array(cap);
-    this.source = new Int32Array(cap);
+    this.sloClass = new Uint8Array(cap);
+    this.tenant = new Uint8Array(cap);
+    this.source = new Uint8Array(cap);
     this.dropReason = new Uint8Array(cap);
     this.gatewayWait = new Float64Array(gateway ? cap : 0);
     this.degraded = new Uint8Array(gateway ? cap : 0);
@@ -117,9 +130,9 @@ export class RequestTable {
       this.admit = g64(this.admit, -1);
       this.firstToken = g64(this.firstToken, -1);
       this.completion = g64(this.completion, -1);
-      this.input = g64(this.input, 0);
-      this.output = g64(this.output, 0);
-      this.cached = g64(this.cached, 0);
+      this.input = grow(this.input, cap);
+      this.output = grow(this.output, cap);
+      this.cached = grow(this.cached, cap);
       this.replica = g32(this.replica, -1);
       const o = new Uint8Array(cap);
       o.set(this.outcome);
@@ -129,9 +142,9 @@ export class RequestTable {
       this.status = st;
       this.attempts = g32(this.attempts, 0);
       this.preemptions = g32(this.preemptions, 0);
-      this.sloClass = g32(this.sloClass, 0);
-      this.tenant = g32(this.tenant, 0);
-      this.source = g32(this.source, 0);
+      this.sloClass = grow(this.sloClass, cap);
+      this.tenant = grow(this.tenant, cap);
+      this.source = grow(this.source, cap);
       const dr = new Uint8Array(cap);
       dr.set(this.dropReason);
       this.dropReason = dr;
@@ -144,6 +157,34 @@ export class RequestTable {
       this.cap = cap;
     }
     if (id >= this.size) this.size = id + 1;
+  }
+
+  /** Prompt tokens of row `id`. */
+  setInput(id: number, v: number): void {
+    if (this.input instanceof Int32Array && (v | 0) !== v) this.input = Float64Array.from(this.input);
+    this.input[id] = v;
+  }
+
+  /** Output tokens of row `id`. */
+  setOutput(id: number, v: number): void {
+    if (this.output instanceof Int32Array && (v | 0) !== v) this.output = Float64Array.from(this.output);
+    this.output[id] = v;
+  }
+
+  /** Cached prompt tokens of row `id`. */
+  setCached(id: number, v: number): void {
+    if (this.cached instanceof Int32Array && (v | 0) !== v) this.cached = Float64Array.from(this.cached);
+    this.cached[id] = v;
+  }
+
+  /** Interned class, tenant and source ids of row `id`. */
+  setGroups(id: number, cls: number, tenant: number, source: number): void {
+    if (this.sloClass instanceof Uint8Array && cls > 255) this.sloClass = Int32Array.from(this.sloClass);
+    if (this.tenant instanceof Uint8Array && tenant > 255) this.tenant = Int32Array.from(this.tenant);
+    if (this.source instanceof Uint8Array && source > 255) this.source = Int32Array.from(this.source);
+    this.sloClass[id] = cls;
+    this.tenant[id] = tenant;
+    this.source[id] = source;
   }
 
   /** Count of rows with each outcome. */
