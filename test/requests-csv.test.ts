@@ -133,4 +133,25 @@ describe("request table columns", () => {
     ]);
     expect(rec.gatewayWait.length).toBe(2);
   });
+
+  it("derives dispatch times from arrivals without an admission layer, and stores them at the first other time", () => {
+    const rec = new RequestTable(4, false);
+    for (let i = 0; i < 3; i++) {
+      rec.ensure(i);
+      rec.arrival[i] = 1 + i;
+    }
+    rec.setDispatch(0, 1);
+    rec.replica[0] = 5;
+    expect([rec.dispatchAt(0), rec.dispatchAt(1)]).toEqual([1, -1]);
+    rec.setDispatch(1, 2.5); // later than its arrival (2): the column is stored from here on
+    rec.replica[1] = 0;
+    expect([rec.dispatchAt(0), rec.dispatchAt(1), rec.dispatchAt(2)]).toEqual([1, 2.5, -1]);
+    expect([...rec.dispatch.subarray(0, 3)]).toEqual([1, 2.5, -1]);
+    // With an admission layer the column is stored from the start.
+    const gw = new RequestTable(2, true);
+    gw.ensure(0);
+    gw.arrival[0] = 3;
+    gw.setDispatch(0, 3);
+    expect(gw.dispatch[0]).toBe(3);
+  });
 });

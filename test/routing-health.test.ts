@@ -10,7 +10,7 @@ import { loadScenario } from "../src/scenario.ts";
 /** A SimResult with just what routing health reads: records (replica, dispatch) and replicas (name, pool). */
 function fake(replica: number[], dispatch: number[], replicas: number): SimResult {
   return {
-    records: { size: replica.length, replica: Int32Array.from(replica), dispatch: Float64Array.from(dispatch) },
+    records: { size: replica.length, replica: Int32Array.from(replica), dispatchAt: (i: number) => dispatch[i]! },
     replicas: Array.from({ length: replicas }, (_, i) => ({ index: i, name: `main/${i}`, pool: "main" })),
   } as unknown as SimResult;
 }

@@ -554,7 +554,7 @@ export class Simulation implements ReplicaListener, Timers {
     live.replica = r.index;
     live.endpoint = ep;
     const rec = this.records;
-    rec.dispatch[req.id] = t;
+    rec.setDispatch(req.id, t);
     rec.replica[req.id] = r.index;
     const pf = result.prefill ?? -1;
     const p = pf >= 0 && pf !== r.index ? this.replicas[pf] : undefined;

@@ -71,7 +71,7 @@ export function routingHealth(res: SimResult, routed: readonly number[]): Routin
   let n = 0;
   for (let i = 0; i < rec.size; i++) {
     if (rec.replica[i]! < 0) continue;
-    const t = rec.dispatch[i]!;
+    const t = rec.dispatchAt(i);
     if (t < first) first = t;
     if (t > last) last = t;
     n++;
@@ -90,7 +90,7 @@ export function routingHealth(res: SimResult, routed: readonly number[]): Routin
     for (let i = 0; i < rec.size; i++) {
       const r = rec.replica[i]!;
       if (r < 0) continue;
-      const w = Math.floor((rec.dispatch[i]! - first) / windowS);
+      const w = Math.floor((rec.dispatchAt(i) - first) / windowS);
       counts[w * R + r]!++;
     }
     for (const idx of pools.values()) {

@@ -585,7 +585,7 @@ function prepare(run: MetricsRun, extra: Readonly<Record<string, string>>): Prep
     if (outcome === Outcome.Completed) {
       add(model.duration, done, done - arr);
       if (ft >= 0) add(model.ttft, ft, ft - arr);
-      const start = rec.dispatch[i]!;
+      const start = rec.dispatchAt(i);
       if (start >= 0) {
         add(model.running, start, 1);
         add(model.running, done, -1);
@@ -595,7 +595,7 @@ function prepare(run: MetricsRun, extra: Readonly<Record<string, string>>): Prep
       let e = model.errors.get(code);
       if (e === undefined) model.errors.set(code, (e = obs()));
       // The error is counted when the request ends; its arrival stands in when the end is not recorded.
-      add(e, done >= 0 ? done : Math.max(arr, rec.dispatch[i]!), 1);
+      add(e, done >= 0 ? done : Math.max(arr, rec.dispatchAt(i)), 1);
     }
     if (rep === undefined) continue;
     const r = replicas[ri]!;

@@ -39,7 +39,14 @@ export class RequestTable {
   size = 0;
   private cap: number;
   arrival: Float64Array;
-  dispatch: Float64Array;
+  /** Dispatch times (see `dispatch`); empty while they are derived. */
+  private dispatchCol: Float64Array;
+  /**
+   * Whether dispatch times are derived, not stored: without an admission layer the router runs at the arrival, so a
+   * routed row's dispatch time is its arrival (and -1 while unrouted) — 8 bytes a request not kept. The first
+   * dispatch at another time stores the column (`setDispatch`).
+   */
+  private dispatchDerived: boolean;
   enqueue: Float64Array;
   admit: Float64Array;
   firstToken: Float64Array;
@@ -86,7 +93,8 @@ export class RequestTable {
     this.cap = cap;
     this.gateway = gateway;
     this.arrival = new Float64Array(cap);
-    this.dispatch = new F64Col(cap, -1).data;
+    this.dispatchDerived = !gateway;
+    this.dispatchCol = gateway ? new F64Col(cap, -1).data : new Float64Array(0);
     this.enqueue = new F64Col(cap, -1).data;
     this.admit = new F64Col(cap, -1).data;
     this.firstToken = new F64Col(cap, -1).data;
@@ -125,7 +133,7 @@ export class RequestTable {
         return b;
       };
       this.arrival = g64(this.arrival, 0);
-      this.dispatch = g64(this.dispatch, -1);
+      if (!this.dispatchDerived) this.dispatchCol = g64(this.dispatchCol, -1);
       this.enqueue = g64(this.enqueue, -1);
       this.admit = g64(this.admit, -1);
       this.firstToken = g64(this.firstToken, -1);
@@ -157,6 +165,34 @@ export class RequestTable {
       this.cap = cap;
     }
     if (id >= this.size) this.size = id + 1;
+  }
+
+  /** When row `i` was dispatched to a replica (its last attempt), -1 if never. */
+  dispatchAt(i: number): number {
+    if (this.dispatchDerived) return this.replica[i]! >= 0 ? this.arrival[i]! : -1;
+    return this.dispatchCol[i]!;
+  }
+
+  /** Row `id` dispatched at `t` (before its `replica` is set). */
+  setDispatch(id: number, t: number): void {
+    if (this.dispatchDerived) {
+      if (t === this.arrival[id]) return;
+      this.storeDispatch();
+    }
+    this.dispatchCol[id] = t;
+  }
+
+  /** Dispatch times of every row (-1: never dispatched); stores the column if it was derived. */
+  get dispatch(): Float64Array {
+    if (this.dispatchDerived) this.storeDispatch();
+    return this.dispatchCol;
+  }
+
+  private storeDispatch(): void {
+    const col = new Float64Array(this.cap).fill(-1);
+    for (let i = 0; i < this.size; i++) if (this.replica[i]! >= 0) col[i] = this.arrival[i]!;
+    this.dispatchCol = col;
+    this.dispatchDerived = false;
   }
 
   /** Prompt tokens of row `id`. */
