@@ -455,3 +455,55 @@ describe("no-hit-lru-scorer", () => {
     expect(run(s, anyReq, context(anyReq, endpoints(1)))).toEqual([1]);
   });
 });
+
+describe("addWeighted (the fast path without a decision trace) equals score + the framework's clamped sum", () => {
+  // Bit-identical totals are what keep routing decisions, and so every result, unchanged.
+  const viaScore = (s: Scorer, c: Cycle, eps: readonly EndpointView[], start: Float64Array, w: number) => {
+    const tmp = new Float64Array(eps.length);
+    s.score(c, eps, tmp);
+    const t = Float64Array.from(start);
+    for (let i = 0; i < eps.length; i++) t[i]! += (tmp[i]! > 0 ? Math.min(tmp[i]!, 1) : 0) * w;
+    return [...t];
+  };
+  it("queue, running-requests-size, kv-cache-utilization and prefix scorers, 200 random endpoint sets", () => {
+    let seed = 12345;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    for (let round = 0; round < 200; round++) {
+      const n = 1 + Math.floor(rnd() * 40);
+      const same = round % 7 === 0; // all-equal queues: the min-max "all equal → 1" branch
+      const eps = endpoints(
+        Array.from({ length: n }, () => ({
+          waiting: same ? 3 : Math.floor(rnd() * 20),
+          running: Math.floor(rnd() * 30),
+          kvCacheUsage: rnd() * 1.1, // above 1 too: the clamp matters
+        })),
+      );
+      const p = producer(n);
+      const shared = () => request([{ id: 1, tokens: 64 }]); // 4 blocks of 16
+      for (let k = 0; k < 3; k++) p.onDispatch(shared(), Math.floor(rnd() * n), 0, undefined);
+      const req = request([
+        { id: 1, tokens: 32 },
+        { id: 2 + round, tokens: 48 },
+      ]);
+      const ctx = context(req, eps);
+      const start = Float64Array.from({ length: n }, () => rnd() * 3);
+      const w = [0.5, 1, 2, 3.7][round % 4]!;
+      for (const s of [
+        new QueueScorer("q"),
+        new RunningRequestsSizeScorer("r"),
+        new KvCacheUtilizationScorer("kv"),
+        new PrefixCacheScorer("p", prefixScorerParams.parse({}), p),
+        new PrefixCacheScorer("pl", prefixScorerParams.parse({ matchLengthWeight: 0.4 }), p),
+      ]) {
+        const c = new Cycle(++cycleId, req, ctx);
+        const expected = viaScore(s, c, eps, start, w);
+        const fast = Float64Array.from(start);
+        s.addWeighted!(new Cycle(++cycleId, req, ctx), eps, fast, w);
+        expect([...fast]).toEqual(expected);
+      }
+    }
+  });
+});

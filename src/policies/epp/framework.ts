@@ -87,6 +87,12 @@ export interface Filter extends Plugin {
 export interface Scorer extends Plugin {
   /** Writes the raw score of `eps[i]` into `out[i]` for every i < eps.length (clamping is the framework's job). */
   score(cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void;
+  /**
+   * Optional fast path: `totals[i] += clamp01(s_i) × weight` for the score s_i that `score` would write, the same
+   * operations in the same order as the framework's accumulation (so decisions are bit-identical), without the
+   * scratch array and its extra passes (they dominate with 1,024 endpoints). Used when no decision trace is kept.
+   */
+  addWeighted?(cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void;
 }
 
 export interface Picker extends Plugin {

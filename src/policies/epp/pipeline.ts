@@ -337,6 +337,10 @@ export class EppRouter implements Router {
     const tmp = this.tmp;
     totals.fill(0, 0, n);
     for (const { scorer, weight } of prof.scorers) {
+      if (this.breakdown === undefined && scorer.addWeighted !== undefined) {
+        scorer.addWeighted(cycle, eps, totals, weight);
+        continue;
+      }
       tmp.fill(0, 0, n);
       scorer.score(cycle, eps, tmp);
       for (let i = 0; i < n; i++) totals[i]! += clamp01(tmp[i]!) * weight;

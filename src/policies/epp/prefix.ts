@@ -27,7 +27,7 @@
 import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { partialTailHashInto } from "../common.ts";
+import { clamp01, partialTailHashInto } from "../common.ts";
 import { LruHolderIndex } from "../indexes/lru-holder-index.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
@@ -262,6 +262,24 @@ export class PrefixCacheScorer implements Scorer {
       } else {
         out[i] = ratio;
       }
+    }
+  }
+
+  addWeighted(cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
+    const m = this.provider.match(cycle);
+    const total = m.totalBlocks;
+    const matched = m.matchBlocks;
+    for (let i = 0; i < eps.length; i++) {
+      const mb = matched[eps[i]!.index]!;
+      const ratio = total > 0 ? mb / total : 0;
+      let s: number;
+      if (this.w > 0) {
+        const len = Math.min(1, (mb * m.blockSize) / this.scale);
+        s = this.w * len * len + (1 - this.w) * ratio;
+      } else {
+        s = ratio;
+      }
+      totals[i]! += clamp01(s) * weight;
     }
   }
 }

@@ -15,6 +15,7 @@
  *   `(maxCount − count)/maxCount · maxBusyScore`.
  * None of these allocate per request.
  */
+import { clamp01 } from "../common.ts";
 import type { EndpointView } from "../types.ts";
 import type { Cycle, Scorer } from "./framework.ts";
 
@@ -37,6 +38,31 @@ function minMaxLowIsBetter(eps: readonly EndpointView[], out: Float64Array, valu
   for (let i = 0; i < n; i++) out[i] = (hi - value(eps[i]!)) / span;
 }
 
+/** `totals[i] += clamp01(minMaxLowIsBetter score) × weight`, the same arithmetic as `score` + the framework's sum. */
+function addMinMaxLowIsBetter(
+  eps: readonly EndpointView[],
+  totals: Float64Array,
+  weight: number,
+  value: (ep: EndpointView) => number,
+): void {
+  const n = eps.length;
+  if (n === 0) return;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const v = value(eps[i]!);
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (hi === lo) {
+    const w = clamp01(1) * weight;
+    for (let i = 0; i < n; i++) totals[i]! += w;
+    return;
+  }
+  const span = hi - lo;
+  for (let i = 0; i < n; i++) totals[i]! += clamp01((hi - value(eps[i]!)) / span) * weight;
+}
+
 const waitingOf = (ep: EndpointView): number => ep.waiting;
 const runningOf = (ep: EndpointView): number => ep.running;
 
@@ -49,6 +75,9 @@ export class QueueScorer implements Scorer {
   score(_cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
     minMaxLowIsBetter(eps, out, waitingOf);
   }
+  addWeighted(_cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
+    addMinMaxLowIsBetter(eps, totals, weight, waitingOf);
+  }
 }
 
 export class RunningRequestsSizeScorer implements Scorer {
@@ -60,6 +89,9 @@ export class RunningRequestsSizeScorer implements Scorer {
   score(_cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
     minMaxLowIsBetter(eps, out, runningOf);
   }
+  addWeighted(_cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
+    addMinMaxLowIsBetter(eps, totals, weight, runningOf);
+  }
 }
 
 export class KvCacheUtilizationScorer implements Scorer {
@@ -70,6 +102,9 @@ export class KvCacheUtilizationScorer implements Scorer {
   }
   score(_cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
     for (let i = 0; i < eps.length; i++) out[i] = 1 - eps[i]!.kvCacheUsage;
+  }
+  addWeighted(_cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
+    for (let i = 0; i < eps.length; i++) totals[i]! += clamp01(1 - eps[i]!.kvCacheUsage) * weight;
   }
 }
 
