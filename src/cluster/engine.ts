@@ -78,6 +78,8 @@ export interface SimOptions {
   readonly slo?: SloTargets | undefined;
   /** P/D: the link KV moves over from prefill to decode pods (absent: NIXL over RDMA defaults, `kv-transfer.ts`). */
   readonly kvTransfer?: KvTransferLink | undefined;
+  /** Rows to allocate in the request table up front (the scenario's `requests:`; more rows still grow it). */
+  readonly expectedRequests?: number | undefined;
 }
 
 /** P/D disaggregation counters of a run (all zero when no request was disaggregated). */
@@ -245,7 +247,7 @@ export class Simulation implements ReplicaListener, Timers {
   private readonly follow = new Map<number, Request>();
   private readonly kvQueue: { t: number; ev: KvEvent }[] = [];
   private kvHead = 0;
-  readonly records = new RequestTable(1024);
+  readonly records: RequestTable;
   readonly itl = new WeightedSamples();
   private readonly series: TimeSeries;
   private readonly rejectReasons = new Map<string, number>();
@@ -279,6 +281,8 @@ export class Simulation implements ReplicaListener, Timers {
     this.source = source;
     this.router = router;
     this.opts = opts;
+    // Sized from the scenario's request count when known (at most 2^24 rows up front; more rows grow it).
+    this.records = new RequestTable(Math.min(opts.expectedRequests ?? 1024, 1 << 24), opts.admission !== undefined);
     let index = 0;
     const endpointOf: number[] = [];
     for (const p of pools) {

@@ -118,6 +118,7 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
       ...(o.checkInvariants ? { checkInvariants: true } : {}),
       ...(o.fastForward === false ? { fastForward: false } : {}),
       kvTransfer: kvTransferLink(s.kv_transfer),
+      ...(s.requests !== undefined ? { expectedRequests: s.requests } : {}),
       ...admissionSimOptions(s, router), // the gateway in front of the router: flow control, quotas, retries
     }),
   );

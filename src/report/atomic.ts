@@ -2,7 +2,8 @@
  * Writing outputs so that they appear whole or not at all, and failing early, with exit code 3 and the path, when
  * they cannot be written.
  *
- * - `writeFileAtomic`: one file via a temporary sibling (`.NAME.gatelab-tmp-PID`) renamed over the target.
+ * - `writeFileAtomic`: one file via a temporary sibling (`.NAME.gatelab-tmp-PID`) renamed over the target;
+ *   `writeChunksAtomic` the same from a stream of chunks.
  * - `writeOutputSet`: a run's folder of outputs written into a temporary sibling folder, then swapped in with
  *   renames; a folder that already holds files gatelab did not write is refused before anything is run.
  * - Temporary siblings left by a killed process (its PID no longer alive) are removed by the next write beside them.
@@ -157,6 +158,30 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = tmpSibling(path);
   try {
     writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    if (e instanceof OutputError) throw e;
+    throw outputError(path, e);
+  }
+}
+
+/**
+ * Writes a file atomically from chunks (written one at a time, so the whole text never sits in memory): to a
+ * temporary file beside it, renamed over the target once every chunk is written; on failure the temporary file is
+ * removed and the target left as it was.
+ */
+export function writeChunksAtomic(path: string, chunks: Iterable<string>): void {
+  ensureDir(dirname(path));
+  cleanStaleTemps(path);
+  const tmp = tmpSibling(path);
+  try {
+    const fd = openSync(tmp, "w");
+    try {
+      for (const c of chunks) writeSync(fd, c);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });

@@ -13,7 +13,7 @@ import { type CompareOutput, comparisonJson, formatComparison } from "./compare.
 import type { ReportKind, Section } from "./html/model.ts";
 import { compareTables } from "./html/views.ts";
 import { renderHtmlReport } from "./html.ts";
-import { requestsCsv } from "./outputs.ts";
+import { writeRequestsCsv } from "./outputs.ts";
 
 export interface CompareFiles {
   readonly summary: string;
@@ -46,7 +46,7 @@ export async function writeCompareOutputs(
   const summary = join(dir, "summary.json");
   const requests = join(dir, "requests.csv");
   writeFileAtomic(summary, `${JSON.stringify(comparisonJson(c), null, 2)}\n`);
-  writeFileAtomic(requests, requestsCsv(c.runs));
+  writeRequestsCsv(requests, c.runs);
   if (o.charts === false) return { summary, requests, charts: [], report: undefined };
   const charts = compareCharts(c, {
     ...(o.windowS !== undefined ? { windowS: o.windowS } : {}),

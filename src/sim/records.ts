@@ -51,16 +51,27 @@ export class RequestTable {
   source: Int32Array;
   /** Why the gateway dropped the request (`DROP_REASONS`), 0 otherwise: summaries split drops by cause. */
   dropReason: Uint8Array;
-  /** Seconds spent in the gateway's flow-control queue, over all attempts. */
+  /** Seconds spent in the gateway's flow-control queue, over all attempts (empty when the run has no admission
+   * layer: nothing writes it then, and it would cost 8 bytes a request). */
   gatewayWait: Float64Array;
-  /** Degradation applied to the last attempt: bit 1 rerouted to another pool, bit 2 output capped. */
+  /** Degradation applied to the last attempt: bit 1 rerouted to another pool, bit 2 output capped (empty without an
+   * admission layer). */
   degraded: Uint8Array;
+  /** Whether the admission-layer columns (`gatewayWait`, `degraded`) are kept. */
+  private readonly gateway: boolean;
   readonly classes = new Interner();
   readonly tenants = new Interner();
   readonly sources = new Interner();
 
-  constructor(cap = 1024) {
+  /**
+   * `cap`: rows allocated up front (the engine passes the scenario's request count, so a run of known size never
+   * copies its columns to grow them: doubling holds old and new columns at once, 1.5× the table at its peak).
+   * `gateway`: keep the admission-layer columns.
+   */
+  constructor(cap = 1024, gateway = true) {
+    cap = Math.max(1, cap);
     this.cap = cap;
+    this.gateway = gateway;
     this.arrival = new Float64Array(cap);
     this.dispatch = new F64Col(cap, -1).data;
     this.enqueue = new F64Col(cap, -1).data;
@@ -79,8 +90,8 @@ export class RequestTable {
     this.tenant = new Int32Array(cap);
     this.source = new Int32Array(cap);
     this.dropReason = new Uint8Array(cap);
-    this.gatewayWait = new Float64Array(cap);
-    this.degraded = new Uint8Array(cap);
+    this.gatewayWait = new Float64Array(gateway ? cap : 0);
+    this.degraded = new Uint8Array(gateway ? cap : 0);
   }
 
   /** Makes room for row `id`. */
@@ -124,10 +135,12 @@ export class RequestTable {
       const dr = new Uint8Array(cap);
       dr.set(this.dropReason);
       this.dropReason = dr;
-      this.gatewayWait = g64(this.gatewayWait, 0);
-      const dg = new Uint8Array(cap);
-      dg.set(this.degraded);
-      this.degraded = dg;
+      if (this.gateway) {
+        this.gatewayWait = g64(this.gatewayWait, 0);
+        const dg = new Uint8Array(cap);
+        dg.set(this.degraded);
+        this.degraded = dg;
+      }
       this.cap = cap;
     }
     if (id >= this.size) this.size = id + 1;
