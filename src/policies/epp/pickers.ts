@@ -28,14 +28,17 @@ export class MaxScorePicker implements Picker {
     // Shuffle, then the first maximum in shuffled order: with a single maximum that is the pick whatever the order,
     // so only the stream has to move on by the shuffle's n − 1 draws (a jump, not 1,023 steps, at 1,024 endpoints).
     let top = 0;
-    let ties = scores[0] === scores[0] ? 1 : 2; // a NaN (never produced by the framework) takes the shuffle path
-    for (let i = 1; i < n && ties < 2; i++) {
+    let ties = 1;
+    let nan = scores[0] !== scores[0]; // never produced by the framework; takes the shuffle path
+    for (let i = 1; i < n; i++) {
       const v = scores[i]!;
-      if (v !== v) ties = 2;
-      else if (v > scores[top]!) top = i;
-      else if (v === scores[top]) ties = 2;
+      if (v > scores[top]!) {
+        top = i;
+        ties = 1;
+      } else if (v === scores[top]) ties++;
+      else if (v !== v) nan = true;
     }
-    if (ties === 1) {
+    if (ties === 1 && !nan) {
       cycle.ctx.rng.skip(n - 1);
       return top;
     }
