@@ -69,14 +69,14 @@ describe("NumMap.sweepStale", () => {
     );
   });
 
-  it("prefetch only reads: it returns the sum of the keys' home slots (-1 when empty) and changes nothing", () => {
+  it("prefetch only reads: it returns the sum of the keys' home slots (key + value; -1 + 0 when empty), changing nothing", () => {
     const m = new NumMap(8); // 16 slots
     m.set(3, 30);
     m.set(19, 190); // home slot 3 is taken: probes on to slot 4
     const keys = Float64Array.of(3, 4, 5, 35);
-    // Home slots 3 (key 3), 4 (key 19), 5 (empty: -1), 3 (key 3).
-    expect(m.prefetch(keys, 0, 4)).toBe(3 + 19 - 1 + 3);
-    expect(m.prefetch(keys, 1, 3)).toBe(19 - 1);
+    // Home slots 3 (key 3 → 30), 4 (key 19 → 190), 5 (empty: -1, 0), 3 again.
+    expect(m.prefetch(keys, 0, 4)).toBe(33 + 209 - 1 + 33);
+    expect(m.prefetch(keys, 1, 3)).toBe(209 - 1);
     expect(m.size).toBe(2);
     expect(m.get(3)).toBe(30);
     expect(m.get(19)).toBe(190);

@@ -315,3 +315,40 @@ describe("pod labels: role filters and the label selector", () => {
     expect(expr("DoesNotExist")).toEqual([2, 3]);
   });
 });
+
+describe("max-score-picker: the single-maximum fast path equals shuffle-then-first-maximum", () => {
+  // The reference: the full Fisher–Yates shuffle of the candidates with the routing stream, then the first maximum in
+  // shuffled order. Pick and the stream's position afterwards must match exactly (every later decision reads it).
+  function reference(rng: ReturnType<typeof rngStream>, scores: Float64Array, n: number): number {
+    const perm = Int32Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      const t = perm[i]!;
+      perm[i] = perm[j]!;
+      perm[j] = t;
+    }
+    let best = perm[0]!;
+    for (let k = 1; k < n; k++) if (scores[perm[k]!]! > scores[best]!) best = perm[k]!;
+    return best;
+  }
+  it("unique maxima, ties (two-way, all equal, late), 1–1,500 candidates", () => {
+    const picker = new MaxScorePicker("p");
+    let s = 99;
+    const rnd = () => {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return s / 2147483648;
+    };
+    for (let round = 0; round < 120; round++) {
+      const n = [1, 2, 3, 32, 511, 512, 513, 1024, 1500][round % 9]!;
+      const kind = round % 4; // 0 distinct, 1 all equal, 2 coarse values (ties), 3 a tie that a later value breaks
+      const scores = Float64Array.from({ length: n }, (_, i) =>
+        kind === 0 ? rnd() : kind === 1 ? 0.5 : kind === 2 ? Math.floor(rnd() * 4) : i === n - 1 ? 2 : i < 2 ? 1 : 0,
+      );
+      const eps = endpoints(n);
+      const ctxA = context(anyReq, eps, { rng: rngStream(round, "pick") });
+      const refRng = rngStream(round, "pick");
+      expect(picker.pick(cyc(anyReq, ctxA), eps, scores)).toBe(reference(refRng, scores, n));
+      expect(ctxA.rng.next()).toBe(refRng.next());
+    }
+  });
+});

@@ -51,6 +51,10 @@ export class DecodeStretch {
   /** Running indices grouped by computed-tokens residue mod block size (counting sort, stable). */
   private bucket = new Int32Array(64);
   private bucketStart = new Int32Array(17);
+  /** Whether some request may register a full block during the stretch (set by `plan`). */
+  private registering = false;
+  /** Scratch of the counting sort (next free place per residue). */
+  private bucketFill = new Int32Array(16);
 
   constructor(host: StretchHost, batch: BatchShape) {
     this.host = host;
@@ -92,8 +96,22 @@ export class DecodeStretch {
     for (let i = 0; i < D; i++) start[(run[i]!.computed % bs) + 1]!++;
     for (let r = 0; r < bs; r++) start[r + 1]! += start[r]!;
     if (this.bucket.length < D) this.bucket = new Int32Array(D * 2);
-    const fill = start.slice(0, bs);
+    if (this.bucketFill.length < bs) this.bucketFill = new Int32Array(bs);
+    const fill = this.bucketFill;
+    for (let r = 0; r < bs; r++) fill[r] = start[r]!;
     for (let i = 0; i < D; i++) this.bucket[fill[run[i]!.computed % bs]!++] = i;
+    // Whether a decode block can become full and be registered in this stretch: only a request with prompt (or
+    // answer) hashes beyond its registered blocks can; otherwise every step only allocates (chat without an answer
+    // identity: the decode blocks stay anonymous).
+    this.registering = false;
+    if (h.cfg.enablePrefixCaching) {
+      for (let i = 0; i < D; i++) {
+        if (run[i]!.registered < run[i]!.hashes.length) {
+          this.registering = true;
+          break;
+        }
+      }
+    }
     let free = h.kv.freeBlocks;
     for (let j = 2; j <= steps; j++) {
       const r = (((1 - j) % bs) + bs) % bs;
@@ -199,9 +217,15 @@ export class DecodeStretch {
     const run = h.running;
     const kv = h.kv;
     const ra = (((1 - j) % bs) + bs) % bs;
-    const rr = ((-j % bs) + bs) % bs;
     let a = start[ra]!;
     const aEnd = start[ra + 1]!;
+    if (!this.registering) {
+      // Allocations only, in running order (the bucket is).
+      for (; a < aEnd; a++) run[bucket[a]!]!.addBlock(kv.allocate(), kv);
+      this.allocDone = j;
+      return;
+    }
+    const rr = ((-j % bs) + bs) % bs;
     let g = start[rr]!;
     const gEnd = ra === rr ? g : start[rr + 1]!;
     const prefix = h.cfg.enablePrefixCaching;

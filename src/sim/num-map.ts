@@ -4,16 +4,16 @@
  * Why not `Map<number, number>`: keys above 2^31 are heap numbers in V8, so every `Map` operation hashes a boxed double
  * and allocates; profiling the engine showed KV-cache map operations taking most of the run time. Here keys live in a
  * Float64Array, the slot is the key's low 32 bits (the keys are already uniformly mixed hashes), collisions probe
- * linearly, and deletion shifts later entries back (no tombstones), so lookups stay short at any churn. A slot is a
- * (key, value) pair of doubles side by side in one Float64Array (values stored as int32, `| 0`), so a probe that finds
- * its key has the value in the same cache line: the tables of the KV caches and router indexes are far larger than the
- * processor's caches, and separate key and value arrays took two misses per probe.
+ * linearly, and deletion shifts later entries back (no tombstones), so lookups stay short at any churn. Keys and
+ * values are separate arrays (12 bytes a slot; side by side in one Float64Array they took 16, and the tables of the
+ * routers' indexes and KV caches are what peak memory is made of); `prefetch` loads both.
  */
 const EMPTY = -1;
 
 export class NumMap {
-  /** Slot i: key at `slots[2i]` (EMPTY when free), value at `slots[2i + 1]`. */
-  private slots: Float64Array;
+  /** Slot i: key at `keys[i]` (EMPTY when free), value at `vals[i]`. */
+  private keys: Float64Array;
+  private vals: Int32Array;
   /** Capacity (slots) − 1; capacity is a power of two. */
   private mask: number;
   size = 0;
@@ -21,7 +21,8 @@ export class NumMap {
   constructor(capacity = 16) {
     let cap = 16;
     while (cap < capacity * 2) cap *= 2;
-    this.slots = new Float64Array(2 * cap).fill(EMPTY);
+    this.keys = new Float64Array(cap).fill(EMPTY);
+    this.vals = new Int32Array(cap);
     this.mask = cap - 1;
   }
 
@@ -32,17 +33,21 @@ export class NumMap {
    * branches, while these loads are independent and their misses overlap: the probes then hit the cache.
    */
   prefetch(keys: Float64Array, from: number, to: number): number {
-    const slots = this.slots;
+    const k = this.keys;
+    const v = this.vals;
     const mask = this.mask;
     let acc = 0;
-    for (let j = from; j < to; j++) acc += slots[2 * ((keys[j]! | 0) & mask)]!;
+    for (let j = from; j < to; j++) {
+      const i = (keys[j]! | 0) & mask;
+      acc += k[i]! + v[i]!;
+    }
     return acc;
   }
 
   /** Value for `key`, or `missing` (default -1). */
   get(key: number, missing = -1): number {
     const i = this.slotOf(key);
-    return i < 0 ? missing : this.slots[2 * i + 1]!;
+    return i < 0 ? missing : this.vals[i]!;
   }
 
   has(key: number): boolean {
@@ -50,8 +55,8 @@ export class NumMap {
   }
 
   set(key: number, value: number): void {
-    const i = this.claim(key); // may grow the table: read `this.slots` only after it
-    this.slots[2 * i + 1] = value | 0;
+    const i = this.claim(key); // may grow the table: read `this.vals` only after it
+    this.vals[i] = value | 0;
   }
 
   /** Inserts `key → value` unless `key` is present; returns whether it inserted. One probe sequence. */
@@ -59,7 +64,7 @@ export class NumMap {
     const before = this.size;
     const i = this.claim(key);
     if (this.size === before) return false;
-    this.slots[2 * i + 1] = value | 0;
+    this.vals[i] = value | 0;
     return true;
   }
 
@@ -67,8 +72,8 @@ export class NumMap {
   exchange(key: number, value: number): number {
     const before = this.size;
     const i = this.claim(key);
-    const old = this.size === before ? this.slots[2 * i + 1]! : -1;
-    this.slots[2 * i + 1] = value | 0;
+    const old = this.size === before ? this.vals[i]! : -1;
+    this.vals[i] = value | 0;
     return old;
   }
 
@@ -81,17 +86,17 @@ export class NumMap {
    */
   claim(key: number): number {
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
-    const slots = this.slots;
+    const keys = this.keys;
     const mask = this.mask;
     let i = (key | 0) & mask;
     for (;;) {
-      const k = slots[2 * i]!;
+      const k = keys[i]!;
       if (k === key) {
         this.inserted = false;
         return i;
       }
       if (k === EMPTY) {
-        slots[2 * i] = key;
+        keys[i] = key;
         this.size++;
         this.inserted = true;
         return i;
@@ -102,18 +107,18 @@ export class NumMap {
 
   /** Value in slot `i` (from `claim`). */
   valueAt(i: number): number {
-    return this.slots[2 * i + 1]!;
+    return this.vals[i]!;
   }
 
   /** Sets the value in slot `i` (from `claim`). */
   setAt(i: number, value: number): void {
-    this.slots[2 * i + 1] = value | 0;
+    this.vals[i] = value | 0;
   }
 
   /** Removes `key` if it maps to `value`; returns whether it did. One probe sequence. */
   deleteIfValue(key: number, value: number): boolean {
     const i = this.slotOf(key);
-    if (i < 0 || this.slots[2 * i + 1] !== value) return false;
+    if (i < 0 || this.vals[i] !== value) return false;
     this.removeAt(i);
     return true;
   }
@@ -128,11 +133,11 @@ export class NumMap {
 
   /** Slot holding `key`, or -1. */
   private slotOf(key: number): number {
-    const slots = this.slots;
+    const keys = this.keys;
     const mask = this.mask;
     let i = (key | 0) & mask;
     for (;;) {
-      const k = slots[2 * i]!;
+      const k = keys[i]!;
       if (k === key) return i;
       if (k === EMPTY) return -1;
       i = (i + 1) & mask;
@@ -141,22 +146,23 @@ export class NumMap {
 
   /** Empties slot `i`, shifting back any later entry of its cluster whose home slot is not in (i, j]. */
   private removeAt(i: number): void {
-    const slots = this.slots;
+    const keys = this.keys;
+    const vals = this.vals;
     const mask = this.mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const k = slots[2 * j]!;
+      const k = keys[j]!;
       if (k === EMPTY) break;
       const home = (k | 0) & mask;
       const between = i <= j ? i < home && home <= j : i < home || home <= j;
       if (!between) {
-        slots[2 * i] = k;
-        slots[2 * i + 1] = slots[2 * j + 1]!;
+        keys[i] = k;
+        vals[i] = vals[j]!;
         i = j;
       }
     }
-    slots[2 * i] = EMPTY;
+    keys[i] = EMPTY;
     this.size--;
   }
 
@@ -166,17 +172,18 @@ export class NumMap {
    * is then checked again. Inline check, no callback: this runs over the whole table.
    */
   sweepStale(keyOf: Float64Array, stride = 1): void {
-    const slots = this.slots;
+    const keys = this.keys;
+    const vals = this.vals;
     // Start just after an empty slot, so that no cluster wraps around the start of the pass.
     let start = 0;
-    while (slots[2 * start] !== EMPTY) start++;
+    while (keys[start] !== EMPTY) start++;
     const mask = this.mask;
     const cap = mask + 1;
     for (let n = 0; n < cap; n++) {
       const i = (start + n) & mask;
       for (;;) {
-        const k = slots[2 * i]!;
-        if (k === EMPTY || keyOf[slots[2 * i + 1]! * stride] === k) break;
+        const k = keys[i]!;
+        if (k === EMPTY || keyOf[vals[i]! * stride] === k) break;
         this.removeAt(i);
       }
     }
@@ -184,18 +191,21 @@ export class NumMap {
 
   /** Calls `f(key, value)` for every entry (order unspecified but deterministic). */
   forEach(f: (key: number, value: number) => void): void {
-    const slots = this.slots;
+    const keys = this.keys;
+    const vals = this.vals;
     const cap = this.mask + 1;
-    for (let i = 0; i < cap; i++) if (slots[2 * i] !== EMPTY) f(slots[2 * i]!, slots[2 * i + 1]!);
+    for (let i = 0; i < cap; i++) if (keys[i] !== EMPTY) f(keys[i]!, vals[i]!);
   }
 
   private grow(): void {
-    const old = this.slots;
+    const oldK = this.keys;
+    const oldV = this.vals;
     const oldCap = this.mask + 1;
     const cap = oldCap * 2;
-    this.slots = new Float64Array(2 * cap).fill(EMPTY);
+    this.keys = new Float64Array(cap).fill(EMPTY);
+    this.vals = new Int32Array(cap);
     this.mask = cap - 1;
     this.size = 0;
-    for (let i = 0; i < oldCap; i++) if (old[2 * i] !== EMPTY) this.set(old[2 * i]!, old[2 * i + 1]!);
+    for (let i = 0; i < oldCap; i++) if (oldK[i] !== EMPTY) this.set(oldK[i]!, oldV[i]!);
   }
 }

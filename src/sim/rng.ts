@@ -10,19 +10,97 @@ export interface Rng {
   next(): number;
   /** Integer uniform in [0, n). */
   int(n: number): number;
+  /** Advances the stream by `k` draws, as `k` calls of `next()` would (their values unused). */
+  skip(k: number): void;
 }
 
+/** 2^32, the base of Alea's multiply-with-carry. */
+const TWO32 = 4294967296;
+const B = 1n << 32n;
+/** Alea's multiplier (seedrandom `lib/alea.js`: `2091639 * me.s0 + …`). */
+const A = 2091639n;
+/** The modulus of the linear congruential generator equivalent to Alea's lag-3 multiply-with-carry: a·b³ − 1. */
+const M = A * B * B * B - 1n;
+/** Below this many draws stepping is cheaper than the jump (≈ 7 ns a step against ≈ 2 µs a jump). */
+const JUMP_MIN = 512;
+const jumpFactors = new Map<number, bigint>();
+
+/** b⁻ᵏ mod M: the state number moves by this factor per k draws (see `AleaRng.skip`). */
+function jumpFactor(k: number): bigint {
+  let f = jumpFactors.get(k);
+  if (f === undefined) {
+    // b⁻¹ mod M = a·b² (since a·b³ ≡ 1), then square-and-multiply.
+    let base = (A * B * B) % M;
+    let e = BigInt(k);
+    f = 1n;
+    while (e > 0n) {
+      if ((e & 1n) === 1n) f = (f * base) % M;
+      base = (base * base) % M;
+      e >>= 1n;
+    }
+    jumpFactors.set(k, f);
+  }
+  return f;
+}
+
+/**
+ * seedrandom's Alea, seeded by seedrandom (its Mash of the seed string), then stepped here with the same recurrence
+ * and floating-point operations as seedrandom's `lib/alea.js` `me.next` (a lag-3 multiply-with-carry, multiplier
+ * 2091639, base 2^32), so every draw is bit-identical to seedrandom's generator — and the state can jump ahead.
+ */
 class AleaRng implements Rng {
-  private readonly prng: () => number;
+  // Initialised with doubles so that V8 keeps the fields unboxed from the start.
+  private s0 = 0.5;
+  private s1 = 0.5;
+  private s2 = 0.5;
+  private c = 0;
   constructor(seed: string) {
-    this.prng = seedrandom.alea(seed);
+    const st = (seedrandom.alea(seed, { state: true }) as unknown as { state(): AleaState }).state();
+    this.s0 = st.s0;
+    this.s1 = st.s1;
+    this.s2 = st.s2;
+    this.c = st.c;
   }
   next(): number {
-    return this.prng();
+    const t = 2091639 * this.s0 + this.c * 2.3283064365386963e-10; // 2^-32
+    this.s0 = this.s1;
+    this.s1 = this.s2;
+    this.c = t | 0;
+    this.s2 = t - this.c;
+    return this.s2;
   }
   int(n: number): number {
-    return Math.floor(this.prng() * n);
+    return Math.floor(this.next() * n);
   }
+  /**
+   * k draws at once. With x the 32-bit digits (s·2^32) and c the carry, Y = x₀ + b·x₁ + b²·x₂ + b³·c (< a·b³) is the
+   * state of a linear congruential generator Y' = b⁻¹·Y mod (a·b³ − 1) that Alea's multiply-with-carry steps exactly
+   * (its next digit and carry are the remainder and quotient of a·x₀ + c by b, and a·b³ ≡ 1), so k draws multiply Y by
+   * b⁻ᵏ. Short skips step instead (cheaper); `test/rng.test.ts` checks both against seedrandom.
+   */
+  skip(k: number): void {
+    if (k < JUMP_MIN) {
+      for (let i = 0; i < k; i++) this.next();
+      return;
+    }
+    const y =
+      BigInt(this.s0 * TWO32) +
+      B * BigInt(this.s1 * TWO32) +
+      B * B * BigInt(this.s2 * TWO32) +
+      B * B * B * BigInt(this.c);
+    const z = (y * jumpFactor(k)) % M;
+    this.s0 = Number(z & 0xffffffffn) / TWO32;
+    this.s1 = Number((z >> 32n) & 0xffffffffn) / TWO32;
+    this.s2 = Number((z >> 64n) & 0xffffffffn) / TWO32;
+    this.c = Number(z >> 96n);
+  }
+}
+
+interface AleaState {
+  readonly c: number;
+  readonly s0: number;
+  readonly s1: number;
+  readonly s2: number;
 }
 
 /** The stream for `purpose` under `seed` (e.g. `rngStream(42, "arrivals")`). */

@@ -4,7 +4,8 @@
  * endpoint of the list (Envoy's fallback list is not simulated).
  * - `max-score-picker`: shuffle the candidates uniformly with the routing stream, then stable-sort by score
  *   descending and take the first → ties broken uniformly at random, deterministically for a seed. Implemented as
- *   the first maximum in shuffled order (what the stable sort puts first), with the full shuffle's draws.
+ *   the first maximum in shuffled order (what the stable sort puts first), with the full shuffle's draws; when one
+ *   candidate has the highest score it is the pick whatever the order, and the stream jumps over the shuffle's draws.
  * - `random-picker`: a uniformly random candidate (one draw).
  * - `weighted-random-picker`: A-Res (Efraimidis–Spirakis): key = U^(1/score) for score > 0 (U = 0 → 1e-10), key 0 for
  *   score ≤ 0, largest key wins; when every score ≤ 0 it behaves as `random-picker`. For k = 1,
@@ -24,6 +25,23 @@ export class MaxScorePicker implements Picker {
   pick(cycle: Cycle, eps: readonly EndpointView[], scores: Float64Array): number {
     const n = eps.length;
     if (n === 0) return -1;
+    // Shuffle, then the first maximum in shuffled order: with a single maximum that is the pick whatever the order,
+    // so only the stream has to move on by the shuffle's n − 1 draws (a jump, not 1,023 steps, at 1,024 endpoints).
+    let top = 0;
+    let ties = 1;
+    let nan = scores[0] !== scores[0]; // never produced by the framework; takes the shuffle path
+    for (let i = 1; i < n; i++) {
+      const v = scores[i]!;
+      if (v > scores[top]!) {
+        top = i;
+        ties = 1;
+      } else if (v === scores[top]) ties++;
+      else if (v !== v) nan = true;
+    }
+    if (ties === 1 && !nan) {
+      cycle.ctx.rng.skip(n - 1);
+      return top;
+    }
     if (this.perm.length < n) this.perm = new Int32Array(Math.max(n, this.perm.length * 2));
     const perm = this.perm;
     shuffleIndices(cycle.ctx.rng, perm, n);
