@@ -19,17 +19,27 @@ import { clamp01 } from "../common.ts";
 import type { EndpointView } from "../types.ts";
 import type { Cycle, Scorer } from "./framework.ts";
 
-/** Min-max score `(max − v)/(max − min)` of `value(ep)` over `eps`; all equal → 1. */
-function minMaxLowIsBetter(eps: readonly EndpointView[], out: Float64Array, value: (ep: EndpointView) => number): void {
-  const n = eps.length;
-  if (n === 0) return;
+/** [min, max] of `value(ep)` over `eps` (one scratch pair: no allocation per decision). */
+const range = new Float64Array(2);
+function rangeOf(eps: readonly EndpointView[], value: (ep: EndpointView) => number): void {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < eps.length; i++) {
     const v = value(eps[i]!);
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
+  range[0] = lo;
+  range[1] = hi;
+}
+
+/** Min-max score `(max − v)/(max − min)` of `value(ep)` over `eps`; all equal → 1. */
+function minMaxLowIsBetter(eps: readonly EndpointView[], out: Float64Array, value: (ep: EndpointView) => number): void {
+  const n = eps.length;
+  if (n === 0) return;
+  rangeOf(eps, value);
+  const lo = range[0]!;
+  const hi = range[1]!;
   if (hi === lo) {
     out.fill(1, 0, n);
     return;
@@ -47,13 +57,9 @@ function addMinMaxLowIsBetter(
 ): void {
   const n = eps.length;
   if (n === 0) return;
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    const v = value(eps[i]!);
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+  rangeOf(eps, value);
+  const lo = range[0]!;
+  const hi = range[1]!;
   if (hi === lo) {
     const w = clamp01(1) * weight;
     for (let i = 0; i < n; i++) totals[i]! += w;
