@@ -29,14 +29,14 @@ export class MaxScorePicker implements Picker {
     // so only the stream has to move on by the shuffle's n − 1 draws (a jump, not 1,023 steps, at 1,024 endpoints).
     let top = 0;
     let ties = 1;
-    let nan = scores[0] !== scores[0]; // never produced by the framework; takes the shuffle path
+    let nan = Number.isNaN(scores[0]!); // never produced by the framework; takes the shuffle path
     for (let i = 1; i < n; i++) {
       const v = scores[i]!;
       if (v > scores[top]!) {
         top = i;
         ties = 1;
       } else if (v === scores[top]) ties++;
-      else if (v !== v) nan = true;
+      else if (Number.isNaN(v)) nan = true;
     }
     if (ties === 1 && !nan) {
       cycle.ctx.rng.skip(n - 1);
