@@ -8,7 +8,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { simulate } from "../src/cluster/engine.ts";
 import { summarize } from "../src/metrics/summary.ts";
+import { POLICIES } from "../src/policies/registry.ts";
+import { DynamoKvRouter, dynamoKvParams } from "../src/policies/routers/dynamo-kv.ts";
 import { LeastRequestRouter } from "../src/policies/routers/least-request.ts";
+import { routerInit } from "../src/policies/testing.ts";
+import type { KvEvent, Router, RoutingContext } from "../src/policies/types.ts";
 import type { Segment } from "../src/sim/hash.ts";
 import type { Request, RequestSource } from "../src/sim/request.ts";
 import { pool, toyCost } from "./helpers/sim.ts";
@@ -71,7 +75,7 @@ function source(w: S): RequestSource {
   };
 }
 
-function run(w: S, fastForward: boolean) {
+function run(w: S, fastForward: boolean, router: Router = new LeastRequestRouter(), kvEventDelayS = 0) {
   const cost = toyCost(0.004, 0.00002, 0.0003, { preQueue: 0.001, perOutputToken: 0.00004, postDecode: 0.0002 });
   const pools = [
     pool(
@@ -87,14 +91,41 @@ function run(w: S, fastForward: boolean) {
       },
     ),
   ];
-  return simulate(pools, source(w), new LeastRequestRouter(), {
+  return simulate(pools, source(w), router, {
     seed: 3,
     scrapeIntervalS: w.scrapeMs / 1000,
-    kvEventDelayS: 0,
+    kvEventDelayS,
     sampleIntervalS: 0.5,
     fastForward,
     checkInvariants: true,
   });
+}
+
+/** Both runs agree: per-request times within 1 ns, the same picks, cache hits, outcomes, counters and KV usage. */
+function expectSame(a: ReturnType<typeof run>, b: ReturnType<typeof run>): void {
+  const ra = a.records;
+  const rb = b.records;
+  expect(rb.size).toBe(ra.size);
+  for (let i = 0; i < ra.size; i++) {
+    expect(rb.outcome[i]).toBe(ra.outcome[i]);
+    expect(rb.replica[i]).toBe(ra.replica[i]);
+    expect(Math.abs(rb.firstToken[i]! - ra.firstToken[i]!)).toBeLessThanOrEqual(1e-9);
+    expect(Math.abs(rb.completion[i]! - ra.completion[i]!)).toBeLessThanOrEqual(1e-9);
+    expect(rb.cached[i]).toBe(ra.cached[i]);
+    expect(rb.preemptions[i]).toBe(ra.preemptions[i]);
+  }
+  for (let r = 0; r < a.replicas.length; r++) {
+    const ca = a.replicas[r]!.counters;
+    const cb = b.replicas[r]!.counters;
+    expect({ ...cb, busyTime: 0 }).toEqual({ ...ca, busyTime: 0 });
+    expect(Math.abs(cb.busyTime - ca.busyTime)).toBeLessThanOrEqual(1e-9);
+    expect(b.replicas[r]!.kv.evictions).toBe(a.replicas[r]!.kv.evictions);
+  }
+  expect(b.series.kvUsage).toEqual(a.series.kvUsage);
+  const sa = summarize(a);
+  const sb = summarize(b);
+  expect(sb.itl_ms.p99).toBeCloseTo(sa.itl_ms.p99, 9);
+  expect(sb.prefix_cache_hit_rate).toBe(sa.prefix_cache_hit_rate);
 }
 
 describe("fast-forward", () => {
@@ -104,29 +135,7 @@ describe("fast-forward", () => {
       fc.property(scenario, (w) => {
         const a = run(w, false);
         const b = run(w, true);
-        const ra = a.records;
-        const rb = b.records;
-        expect(rb.size).toBe(ra.size);
-        for (let i = 0; i < ra.size; i++) {
-          expect(rb.outcome[i]).toBe(ra.outcome[i]);
-          expect(rb.replica[i]).toBe(ra.replica[i]);
-          expect(Math.abs(rb.firstToken[i]! - ra.firstToken[i]!)).toBeLessThanOrEqual(1e-9);
-          expect(Math.abs(rb.completion[i]! - ra.completion[i]!)).toBeLessThanOrEqual(1e-9);
-          expect(rb.cached[i]).toBe(ra.cached[i]);
-          expect(rb.preemptions[i]).toBe(ra.preemptions[i]);
-        }
-        for (let r = 0; r < a.replicas.length; r++) {
-          const ca = a.replicas[r]!.counters;
-          const cb = b.replicas[r]!.counters;
-          expect({ ...cb, busyTime: 0 }).toEqual({ ...ca, busyTime: 0 });
-          expect(Math.abs(cb.busyTime - ca.busyTime)).toBeLessThanOrEqual(1e-9);
-          expect(b.replicas[r]!.kv.evictions).toBe(a.replicas[r]!.kv.evictions);
-        }
-        expect(b.series.kvUsage).toEqual(a.series.kvUsage);
-        const sa = summarize(a);
-        const sb = summarize(b);
-        expect(sb.itl_ms.p99).toBeCloseTo(sa.itl_ms.p99, 9);
-        expect(sb.prefix_cache_hit_rate).toBe(sa.prefix_cache_hit_rate);
+        expectSame(a, b);
         if (b.events < a.events) stretched++;
       }),
       { seed: 20261121, numRuns: 200 },
@@ -134,14 +143,71 @@ describe("fast-forward", () => {
     // The property is only meaningful if fast-forward actually jumped in many of the cases.
     expect(stretched).toBeGreaterThan(100);
   });
+
+  // Routers fed by KV events (dynamo-kv, llm-d's precise-prefix-cache-scorer) see the block stores and evictions of
+  // fast-forwarded steps replayed with their step times: they must pick the same replicas as under stepping, whatever
+  // the event delay (0: an event is visible at its own step start; 5 ms, 50 ms: stretches end before it is).
+  const withKv = fc.record({
+    w: scenario,
+    delayMs: fc.constantFrom(0, 5, 50),
+    replicas: fc.integer({ min: 2, max: 4 }),
+  });
+  for (const [name, make] of [
+    ["dynamo-kv", (n: number) => new DynamoKvRouter(routerInit(n), dynamoKvParams.parse({}))],
+    ["llm-d-precise", (n: number) => POLICIES.get("llm-d-precise")!.create(routerInit(n))],
+  ] as const) {
+    it(`equals step-by-step with ${name} reading KV events, delays 0/5/50 ms (fast-check)`, () => {
+      let stretched = 0;
+      let events = 0;
+      fc.assert(
+        fc.property(withKv, ({ w: w0, delayMs, replicas }) => {
+          // 16-token blocks: the routers' hashes must match the engine's (routerInit's block size).
+          const w = { ...w0, replicas, blockSize: 16 as const };
+          // Each replica's events as the router received them: kind, hash, due time and the routing decision
+          // they arrived before; both runs must deliver the same ones at the same decisions.
+          const watch = () => {
+            const router = make(replicas);
+            const got: string[][] = Array.from({ length: replicas }, () => []);
+            let routes = 0;
+            const route = router.route.bind(router);
+            const deliver = router.onKvEvent!.bind(router);
+            Object.assign(router, {
+              route: (req: Request, ctx: RoutingContext) => {
+                routes++;
+                return route(req, ctx);
+              },
+              onKvEvent: (ev: KvEvent, due: number) => {
+                got[ev.replica]!.push(`${ev.kind} ${ev.hash} @${due} before route ${routes}`);
+                deliver(ev, due);
+              },
+            });
+            return { router, got };
+          };
+          const ra = watch();
+          const rb = watch();
+          const a = run(w, false, ra.router, delayMs / 1000);
+          const b = run(w, true, rb.router, delayMs / 1000);
+          expectSame(a, b);
+          expect(rb.got).toEqual(ra.got);
+          if (b.events < a.events) stretched++;
+          const seen = ra.got.reduce((n, g) => n + g.length, 0);
+          events += seen;
+        }),
+        { seed: 20261203, numRuns: 120 },
+      );
+      expect(stretched).toBeGreaterThan(50);
+      expect(events).toBeGreaterThan(1000);
+    });
+  }
 });
 
 describe("fast-forward on the shipped scenarios", () => {
-  it("gives byte-identical summaries to stepping (default scenario with gie-default, BLIS chat stream)", async () => {
+  it("gives byte-identical summaries to stepping (default scenario with gie-default and llm-d-precise, BLIS chat stream)", async () => {
     const { runScenario } = await import("../src/lab/run.ts");
     const { loadScenario } = await import("../src/scenario.ts");
     for (const [file, policy] of [
       [undefined, "gie-default"],
+      [undefined, "llm-d-precise"],
       [new URL("../scenarios/blis-chat-r40.yaml", import.meta.url).pathname, "round-robin"],
     ] as const) {
       const loaded = loadScenario(file);

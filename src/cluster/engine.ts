@@ -25,6 +25,7 @@ import { RequestTable, WeightedSamples } from "../sim/records.ts";
 import { Outcome, type Request, type RequestSource } from "../sim/request.ts";
 import { type Rng, rngStream } from "../sim/rng.ts";
 import type { Timer, Timers } from "../sim/timers.ts";
+import { KvEventQueues } from "./kv-events.ts";
 
 export interface PoolSpec {
   readonly name: string;
@@ -245,8 +246,9 @@ export class Simulation implements ReplicaListener, Timers {
   private readonly ctx: RouteCtx;
   private readonly pendingOpen: (Request | undefined)[] = [undefined];
   private readonly follow = new Map<number, Request>();
-  private readonly kvQueue: { t: number; ev: KvEvent }[] = [];
-  private kvHead = 0;
+  /** KV events on their way to the router (undefined: the router reads none). */
+  private readonly kvEvents: KvEventQueues | undefined;
+  private readonly kvSink = (ev: KvEvent, due: number): void => this.router.onKvEvent?.(ev, due);
   readonly records: RequestTable;
   readonly itl = new WeightedSamples();
   private readonly series: TimeSeries;
@@ -297,8 +299,8 @@ export class Simulation implements ReplicaListener, Timers {
         endpointOf.push(podEndpoint ? index - rank : index);
         this.balancers.push(podEndpoint && rank === 0 ? new DpBalancer(index, dp) : undefined);
         const r = new Replica(index++, p.name, i, p.model, p.engine, p.cost, this);
-        // Fast-forward needs no per-step observer; KV events must be emitted at their own step times.
-        r.fastForward = opts.fastForward !== false && !router.wantsKvEvents;
+        // KV events of fast-forwarded steps are replayed with their step's time (`kv-events.ts`).
+        r.fastForward = opts.fastForward !== false;
         if (p.cpuKvBlocks !== undefined && p.cpuKvBlocks > 0) attachCpuOffload(r, p.model, p.tp, p.cpuKvBlocks);
         this.replicas.push(r);
         const v = new View(r);
@@ -351,10 +353,14 @@ export class Simulation implements ReplicaListener, Timers {
       this.series.kvUsage.push([]);
     }
     if (router.wantsKvEvents && router.onKvEvent) {
+      const q = new KvEventQueues(n);
+      this.kvEvents = q;
+      const delay = opts.kvEventDelayS;
       for (const r of this.replicas) {
-        const idx = this.endpointOf[r.index]!; // a rank behind a pod endpoint publishes as the pod
-        r.kv.listener = (kind, hash) => {
-          this.kvQueue.push({ t: this.now + opts.kvEventDelayS, ev: { replica: idx, kind, hash } });
+        const kv = r.kv;
+        const idx = r.index;
+        kv.listener = (kind, hash) => {
+          q.push(idx, (kv.eventTime >= 0 ? kv.eventTime : this.now) + delay, kind === "stored", hash);
         };
       }
     }
@@ -674,18 +680,17 @@ export class Simulation implements ReplicaListener, Timers {
     if (end >= 0) this.stepEvents[r.index] = this.heap.push(end, EV_STEP, r.index);
   }
 
+  /**
+   * Delivers the KV events due by `t` to the router: every replica is first brought up to `t` (a fast-forward stretch
+   * replays the block operations of its steps begun by then, with their step times), so the router sees the events
+   * stepping would have delivered (a rank behind a pod endpoint publishes as the pod).
+   */
   private flushKvEvents(t: number): void {
-    const q = this.kvQueue;
-    if (q.length === this.kvHead) return;
-    const router = this.router;
-    while (this.kvHead < q.length && q[this.kvHead]!.t <= t) {
-      const e = q[this.kvHead++]!;
-      router.onKvEvent?.(e.ev, e.t);
-    }
-    if (this.kvHead > 4096 && this.kvHead * 2 > q.length) {
-      q.splice(0, this.kvHead);
-      this.kvHead = 0;
-    }
+    const q = this.kvEvents;
+    if (q === undefined) return;
+    const p = this.heap.lastPushTime;
+    for (const r of this.replicas) if (r.inStretch) r.settle(t, p);
+    q.deliver(t, this.endpointOf, this.kvSink);
   }
 
   private sample(t: number): void {

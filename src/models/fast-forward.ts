@@ -7,7 +7,8 @@
  * floats), stops it before the first step that completes a request or could run out of KV blocks, and the engine
  * gets one event at its end instead of one per step. Per-request counters are brought up to date when the stretch
  * ends; block allocations (and registrations of full decode blocks) are replayed in step order, lazily, whenever
- * the replica is observed (`settle`), so scrapes see the same KV usage as stepping would. An arrival during a
+ * the replica is observed (`settle`), so scrapes see the same KV usage as stepping would; the KV events they cause
+ * carry the replayed step's start time (`KvCache.eventTime`). An arrival during a
  * stretch truncates it at the end of the step in progress (`truncate`), where stepping would admit it.
  *
  * It changes no scheduling decision: the vLLM semantics live in `replica.ts`, which this only skips ahead of.
@@ -78,7 +79,6 @@ export class DecodeStretch {
     const D = run.length;
     const b = this.batch;
     if (D === 0 || h.waiting.length > 0 || b.prefillRequests > 0 || b.decodeRequests !== D) return false;
-    if (h.kv.listener !== undefined) return false;
     let steps = Number.POSITIVE_INFINITY;
     for (let i = 0; i < D; i++) {
       const q = run[i]!;
@@ -208,8 +208,18 @@ export class DecodeStretch {
     while (this.allocDone < J && this.startsBefore(this.allocDone, t, p)) this.applyStepAllocations(this.allocDone + 1);
   }
 
-  /** Step j ≥ 2 of the stretch: allocations (c_i + j − 1 ≡ 0) and full-block registrations (c_i + j ≡ 0 mod bs). */
+  /**
+   * Step j ≥ 2 of the stretch: allocations (c_i + j − 1 ≡ 0) and full-block registrations (c_i + j ≡ 0 mod bs). The
+   * KV events they cause (evictions, stores) carry the step's start time, when stepping would have emitted them.
+   */
   private applyStepAllocations(j: number): void {
+    const h = this.host;
+    h.kv.eventTime = this.ends[j - 2]!;
+    this.applyStep(j);
+    h.kv.eventTime = -1;
+  }
+
+  private applyStep(j: number): void {
     const h = this.host;
     const bs = h.cfg.blockSize;
     const start = this.bucketStart;

@@ -65,6 +65,12 @@ export class KvCache {
   evictions = 0;
   /** Optional KV-event sink (BlockStored / BlockRemoved), for precise prefix routing. */
   listener: KvEventListener | undefined;
+  /**
+   * When the block operations now under way happened, for the listener: a fast-forward stretch replays a step's
+   * allocations and registrations later than they happened and sets this to the step's start; -1 (the rest of the
+   * time): they happen now.
+   */
+  eventTime = -1;
   /** Optional second tier (CPU offload hook, see `KvSecondTier`); undefined = GPU cache only. */
   secondTier: KvSecondTier | undefined;
   /** Block tables given back for reuse, by log2 of their capacity (`takeTable`). */

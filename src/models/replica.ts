@@ -90,7 +90,7 @@ export class Replica {
   stepStart = 0;
   /** Offload hook: seconds of second-tier KV loads scheduled in the step being formed (0 without a tier). */
   private tierLoad = 0;
-  /** Jump over pure-decode stretches (default on; the engine turns it off when a router consumes KV events). */
+  /** Jump over pure-decode stretches (the engine turns it on unless `--no-fast-forward`). */
   fastForward = false;
   private readonly stretch: DecodeStretch;
   private readonly tokenRun = (count: number, gap: number): void => this.listener.onTokenRun(this, count, gap);
