@@ -249,6 +249,8 @@ export class Simulation implements ReplicaListener, Timers {
   /** KV events on their way to the router (undefined: the router reads none). */
   private readonly kvEvents: KvEventQueues | undefined;
   private readonly kvSink = (ev: KvEvent, due: number): void => this.router.onKvEvent?.(ev, due);
+  private readonly kvPrefetch = (hashes: Float64Array, from: number, to: number): number =>
+    this.router.prefetchKvEvents?.(hashes, from, to) ?? 0;
   readonly records: RequestTable;
   readonly itl = new WeightedSamples();
   private readonly series: TimeSeries;
@@ -690,7 +692,7 @@ export class Simulation implements ReplicaListener, Timers {
     if (q === undefined) return;
     const p = this.heap.lastPushTime;
     for (const r of this.replicas) if (r.inStretch) r.settle(t, p);
-    q.deliver(t, this.endpointOf, this.kvSink);
+    q.deliver(t, this.endpointOf, this.kvSink, this.kvPrefetch);
   }
 
   private sample(t: number): void {

@@ -59,8 +59,14 @@ export class KvEventQueues {
     hash: 0,
   };
 
+  /** Per replica, the end of its events due (scratch of `deliver`). */
+  private readonly ends: Int32Array;
+  /** What the prefetch loads returned (kept so that they are not optimised away). */
+  kept = 0;
+
   constructor(replicas: number) {
     for (let i = 0; i < replicas; i++) this.queues.push(new ReplicaQueue());
+    this.ends = new Int32Array(replicas);
   }
 
   /** An event of replica `replica`, due for delivery at `t`. */
@@ -69,23 +75,45 @@ export class KvEventQueues {
     this.pending++;
   }
 
-  /** Delivers every event due at or before `t` to `sink` (each replica's in order), as endpoint `endpointOf[r]`. */
-  deliver(t: number, endpointOf: Int32Array, sink: (ev: KvEvent, due: number) => void): void {
+  /**
+   * Delivers every event due at or before `t` to `sink` (each replica's in order), as endpoint `endpointOf[r]`.
+   * `prefetch` is first given the hashes of all of them, replica by replica, to load the index slots they will touch
+   * (`Router.prefetchKvEvents`): the events of one decision are spread over the replicas, a few each.
+   */
+  deliver(
+    t: number,
+    endpointOf: Int32Array,
+    sink: (ev: KvEvent, due: number) => void,
+    prefetch?: (hashes: Float64Array, from: number, to: number) => number,
+  ): void {
     if (this.pending === 0) return;
-    const ev = this.ev;
     const qs = this.queues;
+    const ends = this.ends;
+    let any = false;
     for (let r = 0; r < qs.length; r++) {
       const q = qs[r]!;
-      if (q.head === q.tail || q.times[q.head]! > t) continue;
+      let e = q.head;
+      while (e < q.tail && q.times[e]! <= t) e++;
+      ends[r] = e;
+      if (e === q.head) continue;
+      any = true;
+      if (prefetch !== undefined) this.kept += prefetch(q.hashes, q.head, e);
+    }
+    if (!any) return;
+    const ev = this.ev;
+    for (let r = 0; r < qs.length; r++) {
+      const q = qs[r]!;
+      const e = ends[r]!;
+      if (e === q.head) continue;
       ev.replica = endpointOf[r]!;
-      do {
-        const i = q.head++;
+      for (let i = q.head; i < e; i++) {
         ev.kind = q.stored[i] === 1 ? "stored" : "removed";
         ev.hash = q.hashes[i]!;
-        this.pending--;
         sink(ev, q.times[i]!);
-      } while (q.head < q.tail && q.times[q.head]! <= t);
-      if (q.head === q.tail) q.head = q.tail = 0;
+      }
+      this.pending -= e - q.head;
+      if (e === q.tail) q.head = q.tail = 0;
+      else q.head = e;
     }
   }
 }

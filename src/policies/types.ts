@@ -115,6 +115,11 @@ export interface Router {
   /** Whether this router consumes replica KV events (only precise-prefix routers do; it costs time to produce). */
   readonly wantsKvEvents?: boolean;
   onKvEvent?(ev: KvEvent, now: number): void;
+  /**
+   * The hashes of events about to be delivered (`hashes[from..to)`): a router may load the index slots they will
+   * probe, so that the cache misses overlap; returns a value made of what it read (the engine keeps it). Optional.
+   */
+  prefetchKvEvents?(hashes: Float64Array, from: number, to: number): number;
   /** What the run should tell the user about this router (plugins that run as no-ops, loader deprecations). */
   readonly notes?: readonly string[];
   /**

@@ -77,6 +77,8 @@ export interface Plugin {
   /** Replica KV events (BlockStored / BlockRemoved) after the configured delay. */
   readonly wantsKvEvents?: boolean;
   onKvEvent?(ev: KvEvent, now: number): void;
+  /** See `Router.prefetchKvEvents`. */
+  prefetchKvEvents?(hashes: Float64Array, from: number, to: number): number;
 }
 
 export interface Filter extends Plugin {

@@ -376,6 +376,12 @@ export class EppRouter implements Router {
   onKvEvent(ev: KvEvent, now: number): void {
     for (const h of this.kvHooks) h.onKvEvent?.(ev, now);
   }
+
+  prefetchKvEvents(hashes: Float64Array, from: number, to: number): number {
+    let acc = 0;
+    for (const h of this.kvHooks) acc += h.prefetchKvEvents?.(hashes, from, to) ?? 0;
+    return acc;
+  }
 }
 
 const FLOW_CONTROL_KINDS = new Set(["fairness", "ordering", "usage-limit"]);

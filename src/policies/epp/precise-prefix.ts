@@ -18,7 +18,7 @@
 import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
-import { CountedHolderIndex } from "../indexes/holder-index.ts";
+import { CountedHolderIndex, kvIndexCapacity } from "../indexes/holder-index.ts";
 import type { EndpointView, KvEvent, RouterInit } from "../types.ts";
 import type { Cycle, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { anything, duration, posInt } from "./params.ts";
@@ -68,7 +68,7 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
     this.coarse = new Int32Array(init.replicas);
     this.coarseResult = { matchBlocks: this.coarse, totalBlocks: 1, blockSize: this.blockSize };
     this.fullResult = { matchBlocks: this.raw, totalBlocks: 0, blockSize: this.blockSize };
-    this.index = new CountedHolderIndex(init.replicas);
+    this.index = new CountedHolderIndex(init.replicas, kvIndexCapacity(init.numGpuBlocks));
     this.reps = new Int32Array(Math.max(1, init.replicas));
   }
 
@@ -79,6 +79,10 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
     } else {
       this.index.remove(ev.hash, ev.replica);
     }
+  }
+
+  prefetchKvEvents(hashes: Float64Array, from: number, to: number): number {
+    return this.index.prefetch(hashes, from, to);
   }
 
   /** Whether the index (confirmed or live speculative entry) says `replica` holds `hash`. */

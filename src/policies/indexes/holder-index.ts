@@ -67,6 +67,17 @@ export class HolderIndex {
  * A holder index that counts: a replica that stored a hash n times holds it until it is removed n times (a KV-event
  * index where a replica could store the same hash in two blocks). The extra stores are counted in the holding's entry.
  */
+/**
+ * Holdings a KV-event index sizes its tables for up front: every KV block of every replica can carry a hash, so
+ * the index of a run that fills the caches holds about that many (up to 2^20: a larger cluster grows past it by
+ * doubling instead of reserving tables it may never fill).
+ */
+export function kvIndexCapacity(numGpuBlocks: readonly number[]): number {
+  let n = 0;
+  for (const b of numGpuBlocks) n += b;
+  return Math.min(n, 1 << 20);
+}
+
 export class CountedHolderIndex {
   private readonly lists: HolderLists;
 
@@ -107,5 +118,10 @@ export class CountedHolderIndex {
   /** Longest held prefix per replica (`HolderLists.prefixRuns`). */
   prefixRuns(hashes: Float64Array, n: number, reps: Int32Array, m: number, held: Int32Array): void {
     this.lists.prefixRuns(hashes, n, reps, m, held);
+  }
+
+  /** See `HolderLists.prefetch`. */
+  prefetch(hashes: Float64Array, from: number, to: number): number {
+    return this.lists.prefetch(hashes, from, to);
   }
 }

@@ -26,7 +26,7 @@ import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { NO_CANDIDATES, picked } from "../common.ts";
 import { ExpiringSet } from "../indexes/expiring-set.ts";
-import { CountedHolderIndex } from "../indexes/holder-index.ts";
+import { CountedHolderIndex, kvIndexCapacity } from "../indexes/holder-index.ts";
 import { RequestRows } from "../indexes/request-rows.ts";
 import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 
@@ -67,7 +67,10 @@ export class DynamoKvRouter implements Router {
     this.bs = init.blockSize;
     this.numGpuBlocks = init.numGpuBlocks;
     this.trace = init.traceDecisions === true;
-    this.index = new CountedHolderIndex(init.replicas);
+    this.index = new CountedHolderIndex(
+      init.replicas,
+      params.useKvEvents ? kvIndexCapacity(init.numGpuBlocks) : undefined,
+    );
     this.approx = Array.from({ length: init.replicas }, () => new ExpiringSet());
     this.reps = new Int32Array(Math.max(1, init.replicas));
     this.treeSize = new Float64Array(init.replicas);
@@ -83,6 +86,10 @@ export class DynamoKvRouter implements Router {
     } else if (this.index.remove(ev.hash, ev.replica)) {
       this.treeSize[ev.replica]!--;
     }
+  }
+
+  prefetchKvEvents(hashes: Float64Array, from: number, to: number): number {
+    return this.index.prefetch(hashes, from, to);
   }
 
   /** No-events mode: drops `w`'s hashes last routed `routerTtlSecs` ago or more. */
