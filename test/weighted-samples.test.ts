@@ -49,4 +49,33 @@ describe("WeightedSamples", () => {
     expect([a.p50, a.p90, a.p95, a.p99]).toEqual([b.p50, b.p90, b.p95, b.p99]);
     expect(a.mean).toBeCloseTo(b.mean, 9);
   });
+
+  it("widens its 32-bit counts past 2^32 − 1 without losing a token", () => {
+    const w = new WeightedSamples();
+    w.add(0.02, 0xffffffff);
+    w.add(0.03, 5);
+    expect(w.counts).toBeInstanceOf(Uint32Array);
+    w.add(0.02, 2); // 2^32 + 1: would wrap to 1 in 32 bits
+    expect(w.counts).toBeInstanceOf(Float64Array);
+    expect(w.counts[0]).toBe(2 ** 32 + 1);
+    expect(w.counts[1]).toBe(5);
+    const d = weightedDist(w);
+    expect(d.p50).toBe(0.02);
+    expect(d.p99).toBe(0.02);
+  });
+
+  it("gives the same distribution after sealing (the summary drops the index) and goes on merging when added to", () => {
+    const next = lcg(9);
+    const a = new WeightedSamples();
+    const b = new WeightedSamples();
+    const vs: number[] = [];
+    for (let i = 0; i < 6000; i++) vs.push((next() % 3000) / 613);
+    for (const v of vs) a.add(v);
+    for (const v of vs.slice(0, 3000)) b.add(v);
+    const before = weightedDist(b); // seals b
+    expect(weightedDist(b)).toEqual(before);
+    for (const v of vs.slice(3000)) b.add(v);
+    expect(b.runs).toBe(a.runs); // the rebuilt index still merges repeats of values seen before the seal
+    expect(weightedDist(b)).toEqual(weightedDist(a));
+  });
 });

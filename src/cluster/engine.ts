@@ -505,7 +505,7 @@ export class Simulation implements ReplicaListener, Timers {
       rec.tenants.id(req.tenant ?? "default"),
       rec.sources.id(req.source ?? "default"),
     );
-    rec.attempts[id] = 1;
+    rec.setAttempts(id, 1);
     const live: Live = {
       req,
       replica: -1,
@@ -563,7 +563,7 @@ export class Simulation implements ReplicaListener, Timers {
     live.endpoint = ep;
     const rec = this.records;
     rec.setDispatch(req.id, t);
-    rec.replica[req.id] = r.index;
+    rec.setReplica(req.id, r.index);
     const pf = result.prefill ?? -1;
     const p = pf >= 0 && pf !== r.index ? this.replicas[pf] : undefined;
     if (pf >= 0 && pf !== r.index && p === undefined) {
@@ -770,7 +770,7 @@ export class Simulation implements ReplicaListener, Timers {
     // P/D: the sidecar reports the prefill pod's cached tokens to the client (cached_tokens_usage_rewriter.go).
     rec.setCached(id, live.pseq !== undefined ? live.pseq.cachedTokens : seq.cachedTokens);
     if (live.prefill >= 0) this.pd.remoteDecodes[r.index]!++;
-    rec.preemptions[id] = seq.preemptions;
+    rec.setPreemptions(id, seq.preemptions);
     rec.outcome[id] = Outcome.Completed;
     rec.status[id] = 200;
     this.window.completed++;

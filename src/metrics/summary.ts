@@ -133,21 +133,23 @@ function distInPlace(values: Float64Array, scale: number): Dist {
 }
 
 /** Exactly rounded Σ value × count (order-free). */
-function weightedSum(values: Float64Array, counts: Float64Array): number {
+function weightedSum(values: Float64Array, counts: Float64Array | Uint32Array): number {
   const s = new ExactSum();
   for (let i = 0; i < values.length; i++) s.addProduct(values[i]!, counts[i]!);
   return s.value();
 }
 
-/** Distribution of run-length weighted samples (the ITL store). */
+/** Distribution of run-length weighted samples (the ITL store); seals the store (its index is no longer needed). */
 export function weightedDist(w: WeightedSamples, scale = 1): Dist {
   if (w.total === 0) return { ...EMPTY_DIST };
+  w.seal();
   // Distinct values, sorted natively (no comparator callbacks), then each run's count added at its value's rank.
   const sorted = Float64Array.from(w.values.subarray(0, w.runs)).sort();
   let m = 0;
   for (let i = 0; i < sorted.length; i++) if (m === 0 || sorted[m - 1] !== sorted[i]) sorted[m++] = sorted[i]!;
   const values = sorted.subarray(0, m);
-  const counts = new Float64Array(m);
+  // The store keeps each value once, so counts only move (same width); repeated values would add up (64 bits).
+  const counts = m === w.runs && w.counts instanceof Uint32Array ? new Uint32Array(m) : new Float64Array(m);
   for (let i = 0; i < w.runs; i++) {
     const v = w.values[i]!;
     let lo = 0;

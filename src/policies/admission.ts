@@ -192,7 +192,7 @@ export class Admission {
       const delay = retryDelay(g.retry.policyFor(a.orig), a.attempt, status, retryAfterS, g.rng);
       if (delay >= 0) {
         a.attempt++;
-        this.host.records.attempts[a.orig.id] = a.attempt;
+        this.host.records.setAttempts(a.orig.id, a.attempt);
         st.retries++;
         this.host.window.retries++;
         this.retryTimer.at(this.host.timers.now + delay, a.orig.id);

@@ -16,7 +16,7 @@ export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
 }
 
 /** Quantile `p` of run-length weighted samples (ascending `values`, `counts` each), as if the runs were expanded; 0 when empty. */
-export function weightedQuantile(values: Float64Array, counts: Float64Array, p: number): number {
+export function weightedQuantile(values: Float64Array, counts: Float64Array | Uint32Array, p: number): number {
   const n = values.length;
   if (n === 0) return 0;
   let total = 0;

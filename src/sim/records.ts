@@ -27,11 +27,29 @@ export class Interner {
   }
 }
 
-/** A copy of `a` with `cap` elements, of the same type (new elements 0). */
-function grow<T extends Int32Array | Float64Array | Uint8Array>(a: T, cap: number): T {
+/** A copy of `a` with `cap` elements, of the same type (new elements `fill`). */
+function grow<T extends Int32Array | Float64Array | Uint8Array | Uint16Array | Int16Array>(
+  a: T,
+  cap: number,
+  fill = 0,
+): T {
   const b = new (a.constructor as new (n: number) => T)(cap);
+  if (fill !== 0) b.fill(fill, a.length);
   b.set(a);
   return b;
+}
+
+/** A token-count column that holds `v`: Uint16 while every value is a 16-bit count, then Int32, then Float64. */
+function tokensFit(col: Uint16Array | Int32Array | Float64Array, v: number): Uint16Array | Int32Array | Float64Array {
+  if (col instanceof Float64Array) return col;
+  if ((v | 0) !== v) return Float64Array.from(col);
+  if (col instanceof Uint16Array && (v < 0 || v > 0xffff)) return Int32Array.from(col);
+  return col;
+}
+
+/** A small-count column that holds `v`: Uint8 while every value is below 256, then Int32. */
+function smallFit(col: Uint8Array | Int32Array, v: number): Uint8Array | Int32Array {
+  return col instanceof Uint8Array && (v < 0 || v > 255) ? Int32Array.from(col) : col;
 }
 
 export class RequestTable {
@@ -52,19 +70,21 @@ export class RequestTable {
   firstToken: Float64Array;
   completion: Float64Array;
   /**
-   * Token counts: whole numbers, kept in an Int32Array (4 bytes a request instead of 8); a column becomes a
-   * Float64Array at its first value that is not a 32-bit integer, so every value reads back exactly. Write through
-   * `setInput` / `setOutput` / `setCached`.
+   * Token counts: whole numbers, kept in a Uint16Array (2 bytes a request instead of 8); a column becomes an
+   * Int32Array at its first count above 65,535 and a Float64Array at its first value that is not a 32-bit integer,
+   * so every value reads back exactly. Write through `setInput` / `setOutput` / `setCached`.
    */
-  input: Int32Array | Float64Array;
-  output: Int32Array | Float64Array;
-  cached: Int32Array | Float64Array;
-  replica: Int32Array;
+  input: Uint16Array | Int32Array | Float64Array;
+  output: Uint16Array | Int32Array | Float64Array;
+  cached: Uint16Array | Int32Array | Float64Array;
+  /** Replica of the last attempt (-1: never routed); an Int16Array up to 32,767 replicas. Write through `setReplica`. */
+  replica: Int16Array | Int32Array;
   outcome: Uint8Array;
   /** HTTP-like status for failures (429, 503, 413 for never-fits), 200 for completed. */
   status: Int16Array;
-  attempts: Int32Array;
-  preemptions: Int32Array;
+  /** Attempts and preemptions: Uint8Arrays while every count is below 256 (`setAttempts`, `setPreemptions`). */
+  attempts: Uint8Array | Int32Array;
+  preemptions: Uint8Array | Int32Array;
   /** Interned class / tenant / source ids: a Uint8Array while every id is below 256, else an Int32Array (`setGroups`). */
   sloClass: Uint8Array | Int32Array;
   tenant: Uint8Array | Int32Array;
@@ -99,14 +119,14 @@ export class RequestTable {
     this.admit = new F64Col(cap, -1).data;
     this.firstToken = new F64Col(cap, -1).data;
     this.completion = new F64Col(cap, -1).data;
-    this.input = new Int32Array(cap);
-    this.output = new Int32Array(cap);
-    this.cached = new Int32Array(cap);
-    this.replica = new Int32Array(cap).fill(-1);
+    this.input = new Uint16Array(cap);
+    this.output = new Uint16Array(cap);
+    this.cached = new Uint16Array(cap);
+    this.replica = new Int16Array(cap).fill(-1);
     this.outcome = new Uint8Array(cap);
     this.status = new Int16Array(cap);
-    this.attempts = new Int32Array(cap);
-    this.preemptions = new Int32Array(cap);
+    this.attempts = new Uint8Array(cap);
+    this.preemptions = new Uint8Array(cap);
     this.sloClass = new Uint8Array(cap);
     this.tenant = new Uint8Array(cap);
     this.source = new Uint8Array(cap);
@@ -126,12 +146,6 @@ export class RequestTable {
         b.set(a);
         return b;
       };
-      const g32 = (a: Int32Array, fill: number) => {
-        const b = new Int32Array(cap);
-        if (fill !== 0) b.fill(fill, a.length);
-        b.set(a);
-        return b;
-      };
       this.arrival = g64(this.arrival, 0);
       if (!this.dispatchDerived) this.dispatchCol = g64(this.dispatchCol, -1);
       this.enqueue = g64(this.enqueue, -1);
@@ -141,15 +155,15 @@ export class RequestTable {
       this.input = grow(this.input, cap);
       this.output = grow(this.output, cap);
       this.cached = grow(this.cached, cap);
-      this.replica = g32(this.replica, -1);
+      this.replica = grow(this.replica, cap, -1);
       const o = new Uint8Array(cap);
       o.set(this.outcome);
       this.outcome = o;
       const st = new Int16Array(cap);
       st.set(this.status);
       this.status = st;
-      this.attempts = g32(this.attempts, 0);
-      this.preemptions = g32(this.preemptions, 0);
+      this.attempts = grow(this.attempts, cap);
+      this.preemptions = grow(this.preemptions, cap);
       this.sloClass = grow(this.sloClass, cap);
       this.tenant = grow(this.tenant, cap);
       this.source = grow(this.source, cap);
@@ -197,20 +211,38 @@ export class RequestTable {
 
   /** Prompt tokens of row `id`. */
   setInput(id: number, v: number): void {
-    if (this.input instanceof Int32Array && (v | 0) !== v) this.input = Float64Array.from(this.input);
+    this.input = tokensFit(this.input, v);
     this.input[id] = v;
   }
 
   /** Output tokens of row `id`. */
   setOutput(id: number, v: number): void {
-    if (this.output instanceof Int32Array && (v | 0) !== v) this.output = Float64Array.from(this.output);
+    this.output = tokensFit(this.output, v);
     this.output[id] = v;
   }
 
   /** Cached prompt tokens of row `id`. */
   setCached(id: number, v: number): void {
-    if (this.cached instanceof Int32Array && (v | 0) !== v) this.cached = Float64Array.from(this.cached);
+    this.cached = tokensFit(this.cached, v);
     this.cached[id] = v;
+  }
+
+  /** Replica of row `id`'s attempt. */
+  setReplica(id: number, r: number): void {
+    if (this.replica instanceof Int16Array && r > 0x7fff) this.replica = Int32Array.from(this.replica);
+    this.replica[id] = r;
+  }
+
+  /** Attempts of row `id` so far. */
+  setAttempts(id: number, n: number): void {
+    this.attempts = smallFit(this.attempts, n);
+    this.attempts[id] = n;
+  }
+
+  /** Preemptions of row `id`. */
+  setPreemptions(id: number, n: number): void {
+    this.preemptions = smallFit(this.preemptions, n);
+    this.preemptions[id] = n;
   }
 
   /** Interned class, tenant and source ids of row `id`. */
@@ -246,15 +278,19 @@ export class RequestTable {
  * occur (an open-addressing index over the values' bits finds a value's pair). Percentiles over the pairs are exact
  * (numpy linear interpolation over the expanded sample list) and depend only on the multiset of samples, while memory
  * grows with distinct gaps, not with tokens or steps (at 1M chat requests the per-step runs were ~190 bytes a
- * request). `values[0..runs)` / `counts[0..runs)` are in first-seen order.
+ * request). `values[0..runs)` / `counts[0..runs)` are in first-seen order, each value once.
+ *
+ * Memory per distinct value (a chat request brings ~3): 8 bytes of value, 4 of count (a `Uint32Array`, widened to
+ * a `Float64Array` if a count ever passes 2^32 − 1), 5.3–10.7 of index (slots filled up to 3/4); `seal` drops the
+ * index once the run is over, before the summary sorts the values.
  */
 export class WeightedSamples {
   values: Float64Array = new Float64Array(1024);
-  counts: Float64Array = new Float64Array(1024);
+  counts: Uint32Array | Float64Array = new Uint32Array(1024);
   /** Pairs in use. */
   runs = 0;
   total = 0;
-  /** Slot → pair index (-1: empty), keyed by a hash of the value's bits; twice as many slots as pairs at most. */
+  /** Slot → pair index (-1: empty), keyed by a hash of the value's bits; at most 3/4 full (empty when sealed). */
   private slots: Int32Array = new Int32Array(2048).fill(-1);
   private readonly bits = new Float64Array(1);
   private readonly words = new Int32Array(this.bits.buffer);
@@ -264,9 +300,10 @@ export class WeightedSamples {
     const r = this.runs;
     // The common case: the same gap as the previous sample (a step's decoding requests).
     if (r > 0 && this.values[r - 1] === v) {
-      this.counts[r - 1]! += count;
+      this.bump(r - 1, count);
       return;
     }
+    if (this.slots.length === 0) this.reindex(this.slotsFor(r + 1));
     const slots = this.slots;
     const mask = slots.length - 1;
     let i = this.slotOf(v) & mask;
@@ -274,7 +311,7 @@ export class WeightedSamples {
       const p = slots[i]!;
       if (p < 0) break;
       if (this.values[p] === v) {
-        this.counts[p]! += count;
+        this.bump(p, count);
         return;
       }
       i = (i + 1) & mask;
@@ -283,15 +320,35 @@ export class WeightedSamples {
       const nv = new Float64Array(r * 2);
       nv.set(this.values);
       this.values = nv;
-      const nc = new Float64Array(r * 2);
+      const nc = this.counts instanceof Uint32Array ? new Uint32Array(r * 2) : new Float64Array(r * 2);
       nc.set(this.counts);
       this.counts = nc;
     }
     this.values[r] = v;
-    this.counts[r] = count;
     this.runs = r + 1;
-    if ((r + 1) * 2 > slots.length) this.reindex(slots.length * 2);
+    this.counts[r] = 0;
+    this.bump(r, count);
+    if ((r + 1) * 4 > slots.length * 3) this.reindex(slots.length * 2);
     else slots[i] = r;
+  }
+
+  /** Drops the index (the run is over); a later `add` rebuilds it. */
+  seal(): void {
+    this.slots = new Int32Array(0);
+  }
+
+  /** Adds `count` to pair `p`'s count, widening the counts when it would overflow 32 bits. */
+  private bump(p: number, count: number): void {
+    const c = this.counts[p]! + count;
+    if (c > 0xffffffff && this.counts instanceof Uint32Array) this.counts = Float64Array.from(this.counts);
+    this.counts[p] = c;
+  }
+
+  /** Slots for `n` pairs: a power of two at most 3/4 full. */
+  private slotsFor(n: number): number {
+    let size = 2048;
+    while (n * 4 > size * 3) size *= 2;
+    return size;
   }
 
   /** A hash of `v`'s bits (both halves mixed). */
