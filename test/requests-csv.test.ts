@@ -91,33 +91,51 @@ describe("requests.csv in chunks", () => {
 });
 
 describe("request table columns", () => {
-  it("keeps token counts in Int32 columns and widens one exactly at its first non-int32 value", () => {
+  it("keeps token counts in Uint16 columns and widens one exactly at its first value that needs more", () => {
     const rec = new RequestTable(4, false);
     rec.ensure(2);
     rec.setInput(0, 512);
     rec.setOutput(0, 7);
-    rec.setCached(0, 2 ** 31 - 1);
-    expect(rec.input).toBeInstanceOf(Int32Array);
+    rec.setCached(0, 65535);
+    expect(rec.input).toBeInstanceOf(Uint16Array);
+    expect(rec.cached).toBeInstanceOf(Uint16Array);
+    rec.setCached(1, 65536); // a 128k-context prompt's cache hit: 32 bits
+    expect(rec.cached).toBeInstanceOf(Int32Array);
+    rec.setCached(2, 2 ** 31 - 1);
     expect(rec.cached).toBeInstanceOf(Int32Array);
     rec.setInput(1, 12.5);
-    rec.setCached(1, 2 ** 31);
+    rec.setCached(3, 2 ** 31);
     expect(rec.input).toBeInstanceOf(Float64Array);
     expect(rec.cached).toBeInstanceOf(Float64Array);
-    expect(rec.output).toBeInstanceOf(Int32Array);
-    expect([rec.input[0], rec.input[1], rec.cached[0], rec.cached[1], rec.output[0]]).toEqual([
-      512,
-      12.5,
-      2 ** 31 - 1,
-      2 ** 31,
-      7,
-    ]);
+    expect(rec.output).toBeInstanceOf(Uint16Array);
+    expect([rec.input[0], rec.input[1], rec.output[0]]).toEqual([512, 12.5, 7]);
+    expect([...rec.cached.subarray(0, 4)]).toEqual([65535, 65536, 2 ** 31 - 1, 2 ** 31]);
     // Growing keeps each column's type and values.
     rec.ensure(100);
     expect(rec.input).toBeInstanceOf(Float64Array);
-    expect(rec.output).toBeInstanceOf(Int32Array);
+    expect(rec.output).toBeInstanceOf(Uint16Array);
     expect(rec.input[1]).toBe(12.5);
     expect(rec.output[0]).toBe(7);
     expect(rec.gatewayWait.length).toBe(0);
+  });
+
+  it("keeps replicas in 16 bits and attempts and preemptions in bytes until a value needs more", () => {
+    const rec = new RequestTable(2, false);
+    rec.ensure(3);
+    expect(rec.replica[3]).toBe(-1); // grown rows are unrouted
+    rec.setReplica(0, 32767);
+    rec.setAttempts(0, 255);
+    rec.setPreemptions(0, 3);
+    expect(rec.replica).toBeInstanceOf(Int16Array);
+    expect(rec.attempts).toBeInstanceOf(Uint8Array);
+    rec.setReplica(1, 40000);
+    rec.setAttempts(1, 256);
+    rec.setPreemptions(1, 1000);
+    expect(rec.replica).toBeInstanceOf(Int32Array);
+    expect(rec.attempts).toBeInstanceOf(Int32Array);
+    expect(rec.preemptions).toBeInstanceOf(Int32Array);
+    expect([...rec.replica]).toEqual([32767, 40000, -1, -1]);
+    expect([rec.attempts[0], rec.attempts[1], rec.preemptions[0], rec.preemptions[1]]).toEqual([255, 256, 3, 1000]);
   });
 
   it("keeps group ids in bytes until an id passes 255", () => {
