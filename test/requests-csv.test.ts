@@ -119,6 +119,22 @@ describe("request table columns", () => {
     expect(rec.gatewayWait.length).toBe(0);
   });
 
+  it("reads back every status, whether stored or derived from the outcome, across the first unusual one", () => {
+    const rec = new RequestTable(2, false);
+    rec.ensure(4);
+    rec.setEnd(0, Outcome.Completed, 200);
+    rec.setEnd(1, Outcome.Rejected, 413);
+    rec.setEnd(3, Outcome.Rejected, 413);
+    rec.setEnd(3, Outcome.Completed, 200); // a retry that completed
+    rec.setEnd(2, Outcome.Dropped, 429); // the first status its outcome does not imply: the column is stored
+    rec.setEnd(4, Outcome.Completed, 200);
+    expect([...rec.status.subarray(0, 5)]).toEqual([200, 413, 429, 200, 200]);
+    const fresh = new RequestTable(2, false);
+    fresh.ensure(1);
+    fresh.setEnd(0, Outcome.Completed, 200);
+    expect([...fresh.status.subarray(0, 2)]).toEqual([200, 0]); // read before any unusual status; row 1 pending
+  });
+
   it("keeps replicas in 16 bits and attempts and preemptions in bytes until a value needs more", () => {
     const rec = new RequestTable(2, false);
     rec.ensure(3);

@@ -317,6 +317,11 @@ export class Simulation implements ReplicaListener, Timers {
       }
     }
     this.endpointOf = Int32Array.from(endpointOf);
+    // Enqueue times follow from the dispatch and the replica's pre-queue overheads (see `deliver`): not stored.
+    this.records.deriveEnqueue(
+      Float64Array.from(this.replicas, (r) => r.cost.overheads.preQueue),
+      Float64Array.from(this.replicas, (r) => r.cost.overheads.preQueuePerInputToken),
+    );
     this.defaultModel = pools[0]!.model;
     const n = this.replicas.length;
     this.link = opts.kvTransfer ?? kvTransferLink();
@@ -602,7 +607,7 @@ export class Simulation implements ReplicaListener, Timers {
     const seq = r.makeSeq(live.req, live.hashBs === r.cfg.blockSize ? live.hashes : undefined);
     live.hashes = undefined;
     live.seq = seq;
-    this.records.enqueue[id] = this.now;
+    this.records.setEnqueue(id, this.now);
     if (r.enqueue(seq, this.now)) this.wake(r);
   }
 
@@ -618,7 +623,7 @@ export class Simulation implements ReplicaListener, Timers {
       const pseq = p.makeSeq(live.req, live.hashBs === p.cfg.blockSize ? live.hashes : undefined, 1);
       pseq.remoteDecode = true;
       live.pseq = pseq;
-      this.records.enqueue[id] = this.now;
+      this.records.setEnqueue(id, this.now);
       if (p.enqueue(pseq, this.now)) this.wake(p);
       return;
     }
@@ -771,8 +776,7 @@ export class Simulation implements ReplicaListener, Timers {
     rec.setCached(id, live.pseq !== undefined ? live.pseq.cachedTokens : seq.cachedTokens);
     if (live.prefill >= 0) this.pd.remoteDecodes[r.index]!++;
     rec.setPreemptions(id, seq.preemptions);
-    rec.outcome[id] = Outcome.Completed;
-    rec.status[id] = 200;
+    rec.setEnd(id, Outcome.Completed, 200);
     this.window.completed++;
     this.release(live);
     this.finish(live.orig, done, true);
@@ -794,8 +798,7 @@ export class Simulation implements ReplicaListener, Timers {
     }
     this.release(live);
     this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + 1);
-    this.records.outcome[seq.req.id] = Outcome.Rejected;
-    this.records.status[seq.req.id] = 413;
+    this.records.setEnd(seq.req.id, Outcome.Rejected, 413);
     this.finish(live.orig, t, false);
   }
 
@@ -823,8 +826,7 @@ export class Simulation implements ReplicaListener, Timers {
 
   private fail(live: Live, outcome: Outcome, status: number, reason: string): void {
     const id = live.req.id;
-    this.records.outcome[id] = outcome;
-    this.records.status[id] = status;
+    this.records.setEnd(id, outcome, status);
     this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + 1);
     this.finish(live.orig, this.now, false);
   }
@@ -836,7 +838,7 @@ export class Simulation implements ReplicaListener, Timers {
   private refuse(live: Live, status: number, reason: string, retryAfterS: number, cause: DropReason): void {
     this.window.shed++;
     if (this.gw?.refused(live, status, retryAfterS, cause)) return;
-    this.records.dropReason[live.orig.id] = cause;
+    this.records.setDropReason(live.orig.id, cause);
     this.fail(live, Outcome.Dropped, status, reason);
   }
 

@@ -152,7 +152,7 @@ export function record(
   for (let q = 0; q < n; q++) {
     const i = ids[q]!;
     const arr = r.arrival[i]!;
-    const d = r.enqueue[i]!;
+    const d = r.enqueueAt(i);
     const nOut = r.output[i]!;
     const tFirst = r.firstToken[i]! - a2! * 1e-6;
     const tLast = r.completion[i]! - nOut * a2! * 1e-6 - a1! * 1e-6;

@@ -599,7 +599,7 @@ function prepare(run: MetricsRun, extra: Readonly<Record<string, string>>): Prep
     }
     if (rep === undefined) continue;
     const r = replicas[ri]!;
-    const enq = rec.enqueue[i]!;
+    const enq = rec.enqueueAt(i);
     const admit = rec.admit[i]!;
     if (admit >= 0) {
       add(r.queries, admit, rec.input[i]!);

@@ -47,6 +47,11 @@ function tokensFit(col: Uint16Array | Int32Array | Float64Array, v: number): Uin
   return col;
 }
 
+/** The status a row with outcome `o` has unless told otherwise (`RequestTable.status`). */
+function usualStatus(o: number): number {
+  return o === Outcome.Completed ? 200 : o === Outcome.Rejected ? 413 : 0;
+}
+
 /** A small-count column that holds `v`: Uint8 while every value is below 256, then Int32. */
 function smallFit(col: Uint8Array | Int32Array, v: number): Uint8Array | Int32Array {
   return col instanceof Uint8Array && (v < 0 || v > 255) ? Int32Array.from(col) : col;
@@ -65,7 +70,14 @@ export class RequestTable {
    * dispatch at another time stores the column (`setDispatch`).
    */
   private dispatchDerived: boolean;
-  enqueue: Float64Array;
+  /**
+   * Enqueue times (when a replica's engine got the request): derived while they follow the engine's rule — the
+   * dispatch, plus the replica's `preQueue` and `preQueuePerInputToken` × prompt tokens, the same float operations
+   * the engine does (`deriveEnqueue`) — and stored from the first one that does not (a P/D request enqueued on its
+   * prefill pod): 8 bytes a request not kept. Read `enqueueAt(i)`.
+   */
+  private enqueueCol: Float64Array | undefined;
+  private enqueueRule: { readonly pre: Float64Array; readonly perToken: Float64Array } | undefined;
   admit: Float64Array;
   firstToken: Float64Array;
   completion: Float64Array;
@@ -80,17 +92,49 @@ export class RequestTable {
   /** Replica of the last attempt (-1: never routed); an Int16Array up to 32,767 replicas. Write through `setReplica`. */
   replica: Int16Array | Int32Array;
   outcome: Uint8Array;
-  /** HTTP-like status for failures (429, 503, 413 for never-fits), 200 for completed. */
-  status: Int16Array;
+  /**
+   * HTTP-like status for failures (429, 503, 413 for never-fits), 200 for completed. Not stored while every status
+   * is its outcome's usual one (200 completed, 413 rejected by a replica, 0 pending): the first other status (a
+   * drop), or a read of `status`, stores the column. Written with the outcome by `setEnd`.
+   */
+  private st: Int16Array | undefined;
+  get status(): Int16Array {
+    if (this.st === undefined) {
+      const st = new Int16Array(this.cap);
+      for (let i = 0; i < this.size; i++) st[i] = usualStatus(this.outcome[i]!);
+      this.st = st;
+    }
+    return this.st;
+  }
   /** Attempts and preemptions: Uint8Arrays while every count is below 256 (`setAttempts`, `setPreemptions`). */
   attempts: Uint8Array | Int32Array;
   preemptions: Uint8Array | Int32Array;
-  /** Interned class / tenant / source ids: a Uint8Array while every id is below 256, else an Int32Array (`setGroups`). */
-  sloClass: Uint8Array | Int32Array;
-  tenant: Uint8Array | Int32Array;
-  source: Uint8Array | Int32Array;
+  /**
+   * Interned class / tenant / source ids: a Uint8Array while every id is below 256, else an Int32Array (`setGroups`).
+   * Not allocated while every id written is 0 (one class, one tenant, one source: most runs), nor the drop causes
+   * while nothing was dropped: the first nonzero write, or the first read, allocates the column (zeros).
+   */
+  private cls: Uint8Array | Int32Array | undefined;
+  private ten: Uint8Array | Int32Array | undefined;
+  private src: Uint8Array | Int32Array | undefined;
+  private drop: Uint8Array | undefined;
+  get sloClass(): Uint8Array | Int32Array {
+    if (this.cls === undefined) this.cls = new Uint8Array(this.cap);
+    return this.cls;
+  }
+  get tenant(): Uint8Array | Int32Array {
+    if (this.ten === undefined) this.ten = new Uint8Array(this.cap);
+    return this.ten;
+  }
+  get source(): Uint8Array | Int32Array {
+    if (this.src === undefined) this.src = new Uint8Array(this.cap);
+    return this.src;
+  }
   /** Why the gateway dropped the request (`DROP_REASONS`), 0 otherwise: summaries split drops by cause. */
-  dropReason: Uint8Array;
+  get dropReason(): Uint8Array {
+    if (this.drop === undefined) this.drop = new Uint8Array(this.cap);
+    return this.drop;
+  }
   /** Seconds spent in the gateway's flow-control queue, over all attempts (empty when the run has no admission
    * layer: nothing writes it then, and it would cost 8 bytes a request). */
   gatewayWait: Float64Array;
@@ -115,7 +159,6 @@ export class RequestTable {
     this.arrival = new Float64Array(cap);
     this.dispatchDerived = !gateway;
     this.dispatchCol = gateway ? new F64Col(cap, -1).data : new Float64Array(0);
-    this.enqueue = new F64Col(cap, -1).data;
     this.admit = new F64Col(cap, -1).data;
     this.firstToken = new F64Col(cap, -1).data;
     this.completion = new F64Col(cap, -1).data;
@@ -124,13 +167,8 @@ export class RequestTable {
     this.cached = new Uint16Array(cap);
     this.replica = new Int16Array(cap).fill(-1);
     this.outcome = new Uint8Array(cap);
-    this.status = new Int16Array(cap);
     this.attempts = new Uint8Array(cap);
     this.preemptions = new Uint8Array(cap);
-    this.sloClass = new Uint8Array(cap);
-    this.tenant = new Uint8Array(cap);
-    this.source = new Uint8Array(cap);
-    this.dropReason = new Uint8Array(cap);
     this.gatewayWait = new Float64Array(gateway ? cap : 0);
     this.degraded = new Uint8Array(gateway ? cap : 0);
   }
@@ -148,7 +186,7 @@ export class RequestTable {
       };
       this.arrival = g64(this.arrival, 0);
       if (!this.dispatchDerived) this.dispatchCol = g64(this.dispatchCol, -1);
-      this.enqueue = g64(this.enqueue, -1);
+      if (this.enqueueCol !== undefined) this.enqueueCol = g64(this.enqueueCol, -1);
       this.admit = g64(this.admit, -1);
       this.firstToken = g64(this.firstToken, -1);
       this.completion = g64(this.completion, -1);
@@ -159,17 +197,13 @@ export class RequestTable {
       const o = new Uint8Array(cap);
       o.set(this.outcome);
       this.outcome = o;
-      const st = new Int16Array(cap);
-      st.set(this.status);
-      this.status = st;
+      if (this.st !== undefined) this.st = grow(this.st, cap);
       this.attempts = grow(this.attempts, cap);
       this.preemptions = grow(this.preemptions, cap);
-      this.sloClass = grow(this.sloClass, cap);
-      this.tenant = grow(this.tenant, cap);
-      this.source = grow(this.source, cap);
-      const dr = new Uint8Array(cap);
-      dr.set(this.dropReason);
-      this.dropReason = dr;
+      if (this.cls !== undefined) this.cls = grow(this.cls, cap);
+      if (this.ten !== undefined) this.ten = grow(this.ten, cap);
+      if (this.src !== undefined) this.src = grow(this.src, cap);
+      if (this.drop !== undefined) this.drop = grow(this.drop, cap);
       if (this.gateway) {
         this.gatewayWait = g64(this.gatewayWait, 0);
         const dg = new Uint8Array(cap);
@@ -185,6 +219,48 @@ export class RequestTable {
   dispatchAt(i: number): number {
     if (this.dispatchDerived) return this.replica[i]! >= 0 ? this.arrival[i]! : -1;
     return this.dispatchCol[i]!;
+  }
+
+  /**
+   * Derive enqueue times from each replica's pre-queue overheads (by replica index) until one does not follow them.
+   * Called by the engine before the first row.
+   */
+  deriveEnqueue(pre: Float64Array, perToken: Float64Array): void {
+    if (this.size > 0 || this.enqueueCol !== undefined) return;
+    this.enqueueRule = { pre, perToken };
+  }
+
+  /** When row `i` was enqueued on a replica (its last attempt), -1 if never. */
+  enqueueAt(i: number): number {
+    const rule = this.enqueueRule;
+    if (rule === undefined) return this.enqueueCol !== undefined ? this.enqueueCol[i]! : -1;
+    const r = this.replica[i]!;
+    if (r < 0) return -1;
+    return this.dispatchAt(i) + rule.pre[r]! + rule.perToken[r]! * this.input[i]!;
+  }
+
+  /** Row `id` enqueued at `t` (after its dispatch and replica are set). */
+  setEnqueue(id: number, t: number): void {
+    if (this.enqueueRule !== undefined) {
+      if (this.enqueueAt(id) === t) return;
+      this.storeEnqueue();
+    }
+    if (this.enqueueCol === undefined) this.enqueueCol = new F64Col(this.cap, -1).data;
+    this.enqueueCol[id] = t;
+  }
+
+  /** Enqueue times of every row (-1: never enqueued); stores the column if it was derived. */
+  get enqueue(): Float64Array {
+    if (this.enqueueCol === undefined || this.enqueueRule !== undefined) this.storeEnqueue();
+    return this.enqueueCol!;
+  }
+
+  private storeEnqueue(): void {
+    const col = new F64Col(this.cap, -1).data;
+    if (this.enqueueRule !== undefined) for (let i = 0; i < this.size; i++) col[i] = this.enqueueAt(i);
+    else if (this.enqueueCol !== undefined) col.set(this.enqueueCol);
+    this.enqueueCol = col;
+    this.enqueueRule = undefined;
   }
 
   /** Row `id` dispatched at `t` (before its `replica` is set). */
@@ -207,6 +283,13 @@ export class RequestTable {
     for (let i = 0; i < this.size; i++) if (this.replica[i]! >= 0) col[i] = this.arrival[i]!;
     this.dispatchCol = col;
     this.dispatchDerived = false;
+  }
+
+  /** How row `id` ended (so far): its outcome and status. */
+  setEnd(id: number, outcome: Outcome, status: number): void {
+    this.outcome[id] = outcome;
+    if (this.st === undefined && status === usualStatus(outcome)) return;
+    this.status[id] = status;
   }
 
   /** Prompt tokens of row `id`. */
@@ -247,12 +330,23 @@ export class RequestTable {
 
   /** Interned class, tenant and source ids of row `id`. */
   setGroups(id: number, cls: number, tenant: number, source: number): void {
-    if (this.sloClass instanceof Uint8Array && cls > 255) this.sloClass = Int32Array.from(this.sloClass);
-    if (this.tenant instanceof Uint8Array && tenant > 255) this.tenant = Int32Array.from(this.tenant);
-    if (this.source instanceof Uint8Array && source > 255) this.source = Int32Array.from(this.source);
-    this.sloClass[id] = cls;
-    this.tenant[id] = tenant;
-    this.source[id] = source;
+    if (cls !== 0 || this.cls !== undefined) {
+      this.cls = smallFit(this.sloClass, cls);
+      this.cls[id] = cls;
+    }
+    if (tenant !== 0 || this.ten !== undefined) {
+      this.ten = smallFit(this.tenant, tenant);
+      this.ten[id] = tenant;
+    }
+    if (source !== 0 || this.src !== undefined) {
+      this.src = smallFit(this.source, source);
+      this.src[id] = source;
+    }
+  }
+
+  /** Drop cause of row `id` (`DROP_REASONS`). */
+  setDropReason(id: number, cause: number): void {
+    if (cause !== 0 || this.drop !== undefined) this.dropReason[id] = cause;
   }
 
   /** Count of rows with each outcome. */
@@ -281,7 +375,7 @@ export class RequestTable {
  * request). `values[0..runs)` / `counts[0..runs)` are in first-seen order, each value once.
  *
  * Memory per distinct value (a chat request brings ~3): 8 bytes of value, 4 of count (a `Uint32Array`, widened to
- * a `Float64Array` if a count ever passes 2^32 − 1), 5.3–10.7 of index (slots filled up to 3/4); `seal` drops the
+ * a `Float64Array` if a count ever passes 2^32 − 1), 4.6–9.1 of index (slots filled up to 7/8); `seal` drops the
  * index once the run is over, before the summary sorts the values.
  */
 export class WeightedSamples {
@@ -290,7 +384,7 @@ export class WeightedSamples {
   /** Pairs in use. */
   runs = 0;
   total = 0;
-  /** Slot → pair index (-1: empty), keyed by a hash of the value's bits; at most 3/4 full (empty when sealed). */
+  /** Slot → pair index (-1: empty), keyed by a hash of the value's bits; at most 7/8 full (empty when sealed). */
   private slots: Int32Array = new Int32Array(2048).fill(-1);
   private readonly bits = new Float64Array(1);
   private readonly words = new Int32Array(this.bits.buffer);
@@ -328,7 +422,7 @@ export class WeightedSamples {
     this.runs = r + 1;
     this.counts[r] = 0;
     this.bump(r, count);
-    if ((r + 1) * 4 > slots.length * 3) this.reindex(slots.length * 2);
+    if ((r + 1) * 8 > slots.length * 7) this.reindex(slots.length * 2);
     else slots[i] = r;
   }
 
@@ -344,10 +438,10 @@ export class WeightedSamples {
     this.counts[p] = c;
   }
 
-  /** Slots for `n` pairs: a power of two at most 3/4 full. */
+  /** Slots for `n` pairs: a power of two at most 7/8 full. */
   private slotsFor(n: number): number {
     let size = 2048;
-    while (n * 4 > size * 3) size *= 2;
+    while (n * 8 > size * 7) size *= 2;
     return size;
   }
 

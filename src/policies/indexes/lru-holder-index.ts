@@ -81,14 +81,20 @@ export class LruHolderIndex {
         this.refresh(x, replica);
         continue;
       }
+      // Room first, then the fresh hash: the same holdings as adding it and evicting the oldest, but the table never
+      // holds more than the capacities (one over them in every replica at once doubled its entries, 27 MB at 32
+      // replicas).
+      while (this.sizes[replica]! >= cap && this.sizes[replica]! > 0) this.dropOldest(replica);
       this.append(lists.add(hashes[i]!, replica), replica);
-      while (this.sizes[replica]! > cap) {
-        const old = this.oldest[replica]!;
-        this.unlink(old, replica);
-        lists.remove(old);
-        this.sizes[replica]!--;
-      }
+      while (this.sizes[replica]! > cap) this.dropOldest(replica);
     }
+  }
+
+  private dropOldest(replica: number): void {
+    const old = this.oldest[replica]!;
+    this.unlink(old, replica);
+    this.lists.remove(old);
+    this.sizes[replica]!--;
   }
 
   /** Hashes of `replica` from least to most recent (tests). */
