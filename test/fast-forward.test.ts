@@ -75,7 +75,7 @@ function source(w: S): RequestSource {
   };
 }
 
-function run(w: S, fastForward: boolean, router: Router = new LeastRequestRouter(), kvEventDelayS = 0) {
+function run(w: S, fastForward: boolean, router: Router = new LeastRequestRouter(), kvEventDelayS = 0, kvView = true) {
   const cost = toyCost(0.004, 0.00002, 0.0003, { preQueue: 0.001, perOutputToken: 0.00004, postDecode: 0.0002 });
   const pools = [
     pool(
@@ -97,6 +97,7 @@ function run(w: S, fastForward: boolean, router: Router = new LeastRequestRouter
     kvEventDelayS,
     sampleIntervalS: 0.5,
     fastForward,
+    kvView,
     checkInvariants: true,
   });
 }
@@ -156,7 +157,7 @@ describe("fast-forward", () => {
     ["dynamo-kv", (n: number) => new DynamoKvRouter(routerInit(n), dynamoKvParams.parse({}))],
     ["llm-d-precise", (n: number) => POLICIES.get("llm-d-precise")!.create(routerInit(n))],
   ] as const) {
-    it(`equals step-by-step with ${name} reading KV events, delays 0/5/50 ms (fast-check)`, () => {
+    it(`equals step-by-step with ${name} reading KV events or the cache view, delays 0/5/50 ms (fast-check)`, () => {
       let stretched = 0;
       let events = 0;
       fc.assert(
@@ -183,12 +184,16 @@ describe("fast-forward", () => {
             });
             return { router, got };
           };
+          // a: stepping, every event indexed (the reference); b: fast-forward, every event indexed; c: fast-forward
+          // with the engine's view of the caches where the router takes it (llm-d-precise).
           const ra = watch();
           const rb = watch();
-          const a = run(w, false, ra.router, delayMs / 1000);
-          const b = run(w, true, rb.router, delayMs / 1000);
+          const a = run(w, false, ra.router, delayMs / 1000, false);
+          const b = run(w, true, rb.router, delayMs / 1000, false);
+          const c = run(w, true, make(replicas), delayMs / 1000);
           expectSame(a, b);
           expect(rb.got).toEqual(ra.got);
+          expectSame(a, c);
           if (b.events < a.events) stretched++;
           const seen = ra.got.reduce((n, g) => n + g.length, 0);
           events += seen;

@@ -25,7 +25,11 @@ import { RequestTable, WeightedSamples } from "../sim/records.ts";
 import { Outcome, type Request, type RequestSource } from "../sim/request.ts";
 import { type Rng, rngStream } from "../sim/rng.ts";
 import type { Timer, Timers } from "../sim/timers.ts";
-import { KvEventQueues } from "./kv-events.ts";
+import { KvCacheView, KvEventQueues } from "./kv-events.ts";
+
+/** Most replicas for which routers are offered the `KvCacheView` (beyond, one index update per event costs less). */
+const KV_VIEW_MAX_REPLICAS = 128;
+const NO_SINK = (): void => {};
 
 export interface PoolSpec {
   readonly name: string;
@@ -69,6 +73,8 @@ export interface SimOptions {
   readonly sampleIntervalS: number;
   /** Jump over pure-decode stretches (default true; false = the step-by-step reference). */
   readonly fastForward?: boolean;
+  /** Offer KV-event routers the `KvCacheView` (default true; false = they index every event, the reference). */
+  readonly kvView?: boolean;
   /** Check KV conservation and capacity after every step (tests; costs time). */
   readonly checkInvariants?: boolean;
   /** Called for every routing decision (for `--trace-decisions`). */
@@ -249,6 +255,8 @@ export class Simulation implements ReplicaListener, Timers {
   /** KV events on their way to the router (undefined: the router reads none). */
   private readonly kvEvents: KvEventQueues | undefined;
   private readonly kvSink = (ev: KvEvent, due: number): void => this.router.onKvEvent?.(ev, due);
+  /** The router reads the `KvCacheView` and none of the events. */
+  private kvViewOnly = false;
   private readonly kvPrefetch = (hashes: Float64Array, from: number, to: number): number =>
     this.router.prefetchKvEvents?.(hashes, from, to) ?? 0;
   readonly records: RequestTable;
@@ -362,6 +370,18 @@ export class Simulation implements ReplicaListener, Timers {
     if (router.wantsKvEvents && router.onKvEvent) {
       const q = new KvEventQueues(n);
       this.kvEvents = q;
+      // Up to KV_VIEW_MAX_REPLICAS replicas, each its own endpoint, a router may read the caches as of the delivered
+      // events (`KvCacheView`) instead of indexing every event; the events still travel, for what they leave unsaid.
+      let identity = true;
+      for (let i = 0; i < n; i++) if (this.endpointOf[i] !== i) identity = false;
+      if (opts.kvView !== false && identity && n <= KV_VIEW_MAX_REPLICAS && router.attachKvView !== undefined) {
+        this.kvViewOnly = router.attachKvView(
+          new KvCacheView(
+            q,
+            this.replicas.map((r) => r.kv),
+          ),
+        );
+      }
       const delay = opts.kvEventDelayS;
       for (const r of this.replicas) {
         const kv = r.kv;
@@ -697,7 +717,8 @@ export class Simulation implements ReplicaListener, Timers {
     if (q === undefined) return;
     const p = this.heap.lastPushTime;
     for (const r of this.replicas) if (r.inStretch) r.settle(t, p);
-    q.deliver(t, this.endpointOf, this.kvSink, this.kvPrefetch);
+    if (this.kvViewOnly) q.deliver(t, this.endpointOf, NO_SINK);
+    else q.deliver(t, this.endpointOf, this.kvSink, this.kvPrefetch);
   }
 
   private sample(t: number): void {

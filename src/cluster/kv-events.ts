@@ -10,7 +10,9 @@
  * block hash (stores counted), so the order of events of different replicas does not change what they hold, and
  * the set delivered is the one stepping delivers (`test/fast-forward.test.ts` checks both ways agree).
  */
-import type { KvEvent } from "../policies/types.ts";
+import type { KvCache } from "../models/kv-cache.ts";
+import type { KvEvent, KvView } from "../policies/types.ts";
+import { NumMap } from "../sim/num-map.ts";
 
 class ReplicaQueue {
   times = new Float64Array(16);
@@ -64,15 +66,44 @@ export class KvEventQueues {
   /** What the prefetch loads returned (kept so that they are not optimised away). */
   kept = 0;
 
+  /**
+   * Per replica, the hashes with events not yet delivered (`trackPending`): hash → 2 × their count + 1 when the
+   * earliest of them is a store. A replica's stores and evictions of a hash alternate (its cache holds a hash in one
+   * block at most), so the earliest undelivered event tells what the router last heard.
+   */
+  private undelivered: NumMap[] | undefined;
+
   constructor(replicas: number) {
     for (let i = 0; i < replicas; i++) this.queues.push(new ReplicaQueue());
     this.ends = new Int32Array(replicas);
+  }
+
+  /** Keeps the undelivered hashes of each replica (for `KvCacheView`); before the first event. */
+  trackPending(): void {
+    this.undelivered = this.queues.map(() => new NumMap(64));
   }
 
   /** An event of replica `replica`, due for delivery at `t`. */
   push(replica: number, t: number, stored: boolean, hash: number): void {
     this.queues[replica]!.push(t, stored, hash);
     this.pending++;
+    const u = this.undelivered?.[replica];
+    if (u !== undefined) {
+      const i = u.claim(hash);
+      u.setAt(i, u.inserted ? (stored ? 3 : 2) : u.valueAt(i) + 2);
+    }
+  }
+
+  /**
+   * What replica `replica`'s router-side index would say of `hash`: 1 held, 0 not, -1 the cache's own state (no
+   * undelivered event about it).
+   */
+  heardOf(replica: number, hash: number): number {
+    const u = this.undelivered![replica]!;
+    if (u.size === 0) return -1;
+    const v = u.get(hash);
+    // The earliest undelivered event is a store: not held yet; an eviction: still held.
+    return v < 0 ? -1 : (v & 1) === 1 ? 0 : 1;
   }
 
   /**
@@ -106,6 +137,16 @@ export class KvEventQueues {
       const e = ends[r]!;
       if (e === q.head) continue;
       ev.replica = endpointOf[r]!;
+      const u = this.undelivered?.[r];
+      if (u !== undefined) {
+        for (let i = q.head; i < e; i++) {
+          const h = q.hashes[i]!;
+          const v = u.get(h) - 2;
+          // The next undelivered event of the hash is the opposite of this one.
+          if (v < 2) u.delete(h);
+          else u.set(h, (v & ~1) | (q.stored[i] === 1 ? 0 : 1));
+        }
+      }
       for (let i = q.head; i < e; i++) {
         ev.kind = q.stored[i] === 1 ? "stored" : "removed";
         ev.hash = q.hashes[i]!;
@@ -115,5 +156,41 @@ export class KvEventQueues {
       if (e === q.tail) q.head = q.tail = 0;
       else q.head = e;
     }
+  }
+}
+
+/**
+ * `KvView` over the replicas' caches: a hash with undelivered events reads as the router last heard (the earliest
+ * of them undone), any other as the cache holds it now — the caches are settled up to the decision first
+ * (`flushKvEvents`). One probe of the replica's cache per block instead of an index update per event: cheaper while
+ * a request has fewer candidates than the ~64 events it causes (the engine offers it up to 128 replicas).
+ */
+export class KvCacheView implements KvView {
+  private readonly queues: KvEventQueues;
+  private readonly kvs: readonly KvCache[];
+
+  constructor(queues: KvEventQueues, kvs: readonly KvCache[]) {
+    this.queues = queues;
+    this.kvs = kvs;
+    queues.trackPending();
+  }
+
+  heldPrefix(replica: number, hashes: Float64Array, n: number): number {
+    const kv = this.kvs[replica]!;
+    const q = this.queues;
+    let i = 0;
+    for (; i < n; i++) {
+      const h = hashes[i]!;
+      const heard = q.heardOf(replica, h);
+      if (heard === 0) break;
+      if (heard < 0 && kv.blockOf(h) < 0) break;
+    }
+    return i;
+  }
+
+  prefetch(hashes: Float64Array, replicas: Int32Array, m: number): number {
+    let acc = 0;
+    for (let j = 0; j < m; j++) acc += this.kvs[replicas[j]!]!.prefetchLookup(hashes);
+    return acc;
   }
 }

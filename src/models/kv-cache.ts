@@ -166,6 +166,11 @@ export class KvCache {
     return i;
   }
 
+  /** Loads the table slot a lookup of `hashes[0]` probes first (see `NumMap.prefetch`); returns what it read. */
+  prefetchLookup(hashes: Float64Array): number {
+    return hashes.length > 0 ? this.hashToBlock.prefetch(hashes, 0, 1) : 0;
+  }
+
   /** Block index holding hash `h`, or -1. */
   blockOf(h: number): number {
     const b = this.hashToBlock.get(h);

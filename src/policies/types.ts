@@ -93,6 +93,18 @@ export interface RoutingDecision {
 export type RouteResult = RoutingDecision | RoutingRefusal;
 
 /** Replica-side KV events (BlockStored / BlockRemoved), as llm-d's precise scorer and Dynamo receive them. */
+/**
+ * What each replica's KV cache held as of the KV events delivered to the router so far: the same answers as an
+ * index fed by those events (stores and evictions alternate per replica and hash), read from the caches and the
+ * events still on their way. Offered by the engine when every endpoint is one replica.
+ */
+export interface KvView {
+  /** Longest run of leading `hashes[0..n)` that `replica` held. */
+  heldPrefix(replica: number, hashes: Float64Array, n: number): number;
+  /** Loads the table slots `heldPrefix` will probe first for each of `replicas[0..m)` (returns what it read). */
+  prefetch(hashes: Float64Array, replicas: Int32Array, m: number): number;
+}
+
 export interface KvEvent {
   readonly replica: number;
   readonly kind: "stored" | "removed";
@@ -120,6 +132,11 @@ export interface Router {
    * probe, so that the cache misses overlap; returns a value made of what it read (the engine keeps it). Optional.
    */
   prefetchKvEvents?(hashes: Float64Array, from: number, to: number): number;
+  /**
+   * The engine offers a view of what each replica's KV cache held as of the KV events delivered so far (`KvView`);
+   * a router that will read it instead of keeping its own index of those events returns true. Optional.
+   */
+  attachKvView?(view: KvView): boolean;
   /** What the run should tell the user about this router (plugins that run as no-ops, loader deprecations). */
   readonly notes?: readonly string[];
   /**

@@ -10,7 +10,7 @@
  */
 import type { Request } from "../../sim/request.ts";
 import { EndpointLists } from "../common.ts";
-import type { EndpointView, KvEvent, RouterInit, RoutingContext } from "../types.ts";
+import type { EndpointView, KvEvent, KvView, RouterInit, RoutingContext } from "../types.ts";
 import type { EppVariantName } from "./variants.ts";
 
 /**
@@ -79,6 +79,8 @@ export interface Plugin {
   onKvEvent?(ev: KvEvent, now: number): void;
   /** See `Router.prefetchKvEvents`. */
   prefetchKvEvents?(hashes: Float64Array, from: number, to: number): number;
+  /** See `Router.attachKvView`. */
+  attachKvView?(view: KvView): boolean;
 }
 
 export interface Filter extends Plugin {

@@ -18,7 +18,7 @@
 import { InputError } from "../../errors.ts";
 import type { Request } from "../../sim/request.ts";
 import { clamp01, NO_CANDIDATES, picked, pickedPd } from "../common.ts";
-import type { EndpointView, KvEvent, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
+import type { EndpointView, KvEvent, KvView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 import { type Admitter, isAdmitter } from "./admitter.ts";
 import { PLUGIN_TYPES } from "./catalog.ts";
 import type { EppConfig, EppPlugin } from "./config.ts";
@@ -375,6 +375,13 @@ export class EppRouter implements Router {
 
   onKvEvent(ev: KvEvent, now: number): void {
     for (const h of this.kvHooks) h.onKvEvent?.(ev, now);
+  }
+
+  /** The view replaces the events only if every plugin reading them takes it. */
+  attachKvView(view: KvView): boolean {
+    let all = true;
+    for (const h of this.kvHooks) if (h.attachKvView?.(view) !== true) all = false;
+    return all;
   }
 
   prefetchKvEvents(hashes: Float64Array, from: number, to: number): number {

@@ -19,7 +19,7 @@ import { z } from "zod";
 import { promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { CountedHolderIndex, kvIndexCapacity } from "../indexes/holder-index.ts";
-import type { EndpointView, KvEvent, RouterInit } from "../types.ts";
+import type { EndpointView, KvEvent, KvView, RouterInit } from "../types.ts";
 import type { Cycle, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { anything, duration, posInt } from "./params.ts";
 
@@ -43,8 +43,15 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
   private readonly minmax: boolean;
   private readonly speculative: boolean;
   private readonly specTtl: number;
-  /** hash → replicas holding a block with it (one count per stored block: duplicates are counted). */
-  private readonly index: CountedHolderIndex;
+  /**
+   * hash → replicas holding a block with it (one count per stored block: duplicates are counted); built at the first
+   * event (sized from the replicas' KV blocks), never when the engine's `KvView` answers instead.
+   */
+  private idx: CountedHolderIndex | undefined;
+  private readonly indexCapacity: number;
+  private readonly replicas: number;
+  /** The engine's view of the KV caches as of the delivered events (`attachKvView`), read instead of `index`. */
+  private view: KvView | undefined;
   /** Speculative entries: hash → (replica → expiry time). */
   private readonly spec = new Map<number, Map<number, number>>();
   private readonly raw: Int32Array;
@@ -68,11 +75,25 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
     this.coarse = new Int32Array(init.replicas);
     this.coarseResult = { matchBlocks: this.coarse, totalBlocks: 1, blockSize: this.blockSize };
     this.fullResult = { matchBlocks: this.raw, totalBlocks: 0, blockSize: this.blockSize };
-    this.index = new CountedHolderIndex(init.replicas, kvIndexCapacity(init.numGpuBlocks));
+    this.replicas = init.replicas;
+    this.indexCapacity = kvIndexCapacity(init.numGpuBlocks);
     this.reps = new Int32Array(Math.max(1, init.replicas));
   }
 
+  private get index(): CountedHolderIndex {
+    if (this.idx === undefined) this.idx = new CountedHolderIndex(this.replicas, this.indexCapacity);
+    return this.idx;
+  }
+
+  /** Reads the engine's view instead of indexing events, unless speculative entries need the index. */
+  attachKvView(view: KvView): boolean {
+    if (this.speculative) return false;
+    this.view = view;
+    return true;
+  }
+
   onKvEvent(ev: KvEvent): void {
+    if (this.view !== undefined) return;
     if (ev.kind === "stored") {
       this.index.add(ev.hash, ev.replica);
       if (this.speculative) this.spec.get(ev.hash)?.delete(ev.replica);
@@ -82,8 +103,11 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
   }
 
   prefetchKvEvents(hashes: Float64Array, from: number, to: number): number {
-    return this.index.prefetch(hashes, from, to);
+    return this.view !== undefined ? 0 : this.index.prefetch(hashes, from, to);
   }
+
+  /** What the view's prefetch loads returned (kept so that they are not optimised away). */
+  private kept = 0;
 
   /** Whether the index (confirmed or live speculative entry) says `replica` holds `hash`. */
   holds(hash: number, replica: number, now: number): boolean {
@@ -105,6 +129,15 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
     if (this.reps.length < eps.length) this.reps = new Int32Array(eps.length);
     const reps = this.reps;
     for (let i = 0; i < eps.length; i++) reps[i] = eps[i]!.index;
+    const view = this.view;
+    if (view !== undefined) {
+      // Each candidate's cache (its first probe loaded for all at once), as of the delivered events.
+      const n = this.hashes.length;
+      if (n === 0) return;
+      this.kept += view.prefetch(this.hashes, reps, eps.length);
+      for (let i = 0; i < eps.length; i++) raw[reps[i]!] = view.heldPrefix(reps[i]!, this.hashes, n);
+      return;
+    }
     if (!this.speculative) {
       // One index probe per block for all candidates.
       this.index.prefixRuns(this.hashes, this.hashes.length, reps, eps.length, raw);
