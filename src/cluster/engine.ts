@@ -33,7 +33,6 @@ import { KvCacheView, KvEventQueues } from "./kv-events.ts";
  * at 512 (`scripts/bench-paired.mjs`, 60,000 requests, 2 pairs each).
  */
 const KV_VIEW_MAX_REPLICAS = 128;
-const NO_SINK = (): void => {};
 
 export interface PoolSpec {
   readonly name: string;
@@ -721,7 +720,7 @@ export class Simulation implements ReplicaListener, Timers {
     if (q === undefined) return;
     const p = this.heap.lastPushTime;
     for (const r of this.replicas) if (r.inStretch) r.settle(t, p);
-    if (this.kvViewOnly) q.deliver(t, this.endpointOf, NO_SINK);
+    if (this.kvViewOnly) q.deliver(t, this.endpointOf);
     else q.deliver(t, this.endpointOf, this.kvSink, this.kvPrefetch);
   }
 

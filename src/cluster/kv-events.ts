@@ -107,14 +107,15 @@ export class KvEventQueues {
   }
 
   /**
-   * Delivers every event due at or before `t` to `sink` (each replica's in order), as endpoint `endpointOf[r]`.
-   * `prefetch` is first given the hashes of all of them, replica by replica, to load the index slots they will touch
-   * (`Router.prefetchKvEvents`): the events of one decision are spread over the replicas, a few each.
+   * Delivers every event due at or before `t` to `sink` (each replica's in order), as endpoint `endpointOf[r]`;
+   * without a sink (the router reads the `KvCacheView`) they only leave the queues. `prefetch` is first given the
+   * hashes of all of them, replica by replica, to load the index slots they will touch (`Router.prefetchKvEvents`):
+   * the events of one decision are spread over the replicas, a few each.
    */
   deliver(
     t: number,
     endpointOf: Int32Array,
-    sink: (ev: KvEvent, due: number) => void,
+    sink?: (ev: KvEvent, due: number) => void,
     prefetch?: (hashes: Float64Array, from: number, to: number) => number,
   ): void {
     if (this.pending === 0) return;
@@ -147,10 +148,12 @@ export class KvEventQueues {
           else u.set(h, (v & ~1) | (q.stored[i] === 1 ? 0 : 1));
         }
       }
-      for (let i = q.head; i < e; i++) {
-        ev.kind = q.stored[i] === 1 ? "stored" : "removed";
-        ev.hash = q.hashes[i]!;
-        sink(ev, q.times[i]!);
+      if (sink !== undefined) {
+        for (let i = q.head; i < e; i++) {
+          ev.kind = q.stored[i] === 1 ? "stored" : "removed";
+          ev.hash = q.hashes[i]!;
+          sink(ev, q.times[i]!);
+        }
       }
       this.pending -= e - q.head;
       if (e === q.tail) q.head = q.tail = 0;

@@ -93,6 +93,12 @@ export interface RoutingDecision {
 export type RouteResult = RoutingDecision | RoutingRefusal;
 
 /** Replica-side KV events (BlockStored / BlockRemoved), as llm-d's precise scorer and Dynamo receive them. */
+export interface KvEvent {
+  readonly replica: number;
+  readonly kind: "stored" | "removed";
+  readonly hash: number;
+}
+
 /**
  * What each replica's KV cache held as of the KV events delivered to the router so far: the same answers as an
  * index fed by those events (stores and evictions alternate per replica and hash), read from the caches and the
@@ -103,12 +109,6 @@ export interface KvView {
   heldPrefix(replica: number, hashes: Float64Array, n: number): number;
   /** Loads the table slots `heldPrefix` will probe first for each of `replicas[0..m)` (returns what it read). */
   prefetch(hashes: Float64Array, replicas: Int32Array, m: number): number;
-}
-
-export interface KvEvent {
-  readonly replica: number;
-  readonly kind: "stored" | "removed";
-  readonly hash: number;
 }
 
 /**

@@ -178,25 +178,17 @@ export class RequestTable {
     if (id >= this.cap) {
       let cap = this.cap * 2;
       while (cap <= id) cap *= 2;
-      const g64 = (a: Float64Array, fill: number) => {
-        const b = new Float64Array(cap);
-        if (fill !== 0) b.fill(fill, a.length);
-        b.set(a);
-        return b;
-      };
-      this.arrival = g64(this.arrival, 0);
-      if (!this.dispatchDerived) this.dispatchCol = g64(this.dispatchCol, -1);
-      if (this.enqueueCol !== undefined) this.enqueueCol = g64(this.enqueueCol, -1);
-      this.admit = g64(this.admit, -1);
-      this.firstToken = g64(this.firstToken, -1);
-      this.completion = g64(this.completion, -1);
+      this.arrival = grow(this.arrival, cap);
+      if (!this.dispatchDerived) this.dispatchCol = grow(this.dispatchCol, cap, -1);
+      if (this.enqueueCol !== undefined) this.enqueueCol = grow(this.enqueueCol, cap, -1);
+      this.admit = grow(this.admit, cap, -1);
+      this.firstToken = grow(this.firstToken, cap, -1);
+      this.completion = grow(this.completion, cap, -1);
       this.input = grow(this.input, cap);
       this.output = grow(this.output, cap);
       this.cached = grow(this.cached, cap);
       this.replica = grow(this.replica, cap, -1);
-      const o = new Uint8Array(cap);
-      o.set(this.outcome);
-      this.outcome = o;
+      this.outcome = grow(this.outcome, cap);
       if (this.st !== undefined) this.st = grow(this.st, cap);
       this.attempts = grow(this.attempts, cap);
       this.preemptions = grow(this.preemptions, cap);
@@ -205,10 +197,8 @@ export class RequestTable {
       if (this.src !== undefined) this.src = grow(this.src, cap);
       if (this.drop !== undefined) this.drop = grow(this.drop, cap);
       if (this.gateway) {
-        this.gatewayWait = g64(this.gatewayWait, 0);
-        const dg = new Uint8Array(cap);
-        dg.set(this.degraded);
-        this.degraded = dg;
+        this.gatewayWait = grow(this.gatewayWait, cap);
+        this.degraded = grow(this.degraded, cap);
       }
       this.cap = cap;
     }

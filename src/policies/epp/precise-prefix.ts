@@ -52,6 +52,8 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
   private readonly replicas: number;
   /** The engine's view of the KV caches as of the delivered events (`attachKvView`), read instead of `index`. */
   private view: KvView | undefined;
+  /** What the view's prefetch loads returned (kept so that they are not optimised away). */
+  private kept = 0;
   /** Speculative entries: hash → (replica → expiry time). */
   private readonly spec = new Map<number, Map<number, number>>();
   private readonly raw: Int32Array;
@@ -105,9 +107,6 @@ export class PrecisePrefixCacheScorer implements Scorer, PrefixMatchProvider {
   prefetchKvEvents(hashes: Float64Array, from: number, to: number): number {
     return this.view !== undefined ? 0 : this.index.prefetch(hashes, from, to);
   }
-
-  /** What the view's prefetch loads returned (kept so that they are not optimised away). */
-  private kept = 0;
 
   /** Whether the index (confirmed or live speculative entry) says `replica` holds `hash`. */
   holds(hash: number, replica: number, now: number): boolean {

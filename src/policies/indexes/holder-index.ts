@@ -64,10 +64,6 @@ export class HolderIndex {
 }
 
 /**
- * A holder index that counts: a replica that stored a hash n times holds it until it is removed n times (a KV-event
- * index where a replica could store the same hash in two blocks). The extra stores are counted in the holding's entry.
- */
-/**
  * Holdings a KV-event index sizes its tables for up front: every KV block of every replica can carry a hash, so
  * the index of a run that fills the caches holds about that many (up to 2^20: a larger cluster grows past it by
  * doubling instead of reserving tables it may never fill).
@@ -78,6 +74,10 @@ export function kvIndexCapacity(numGpuBlocks: readonly number[]): number {
   return Math.min(n, 1 << 20);
 }
 
+/**
+ * A holder index that counts: a replica that stored a hash n times holds it until it is removed n times (a KV-event
+ * index where a replica could store the same hash in two blocks). The extra stores are counted in the holding's entry.
+ */
 export class CountedHolderIndex {
   private readonly lists: HolderLists;
 
