@@ -268,7 +268,7 @@ export class Replica {
           if (s.computed < s.lostUntil) c.recomputedTokens += Math.min(n, s.lostUntil - s.computed);
         }
         s.computed += n;
-        if (s.computed === s.req.inputTokens + s.generated) {
+        if (s.computed === s.promptTokens + s.generated) {
           // All known tokens are computed: the model samples the next token.
           s.generated++;
           s.prefilled = true;

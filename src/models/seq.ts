@@ -46,6 +46,11 @@ const NO_TABLE = new Int32Array(0);
 /** A request's state at a replica (vLLM's `Request` inside the engine). */
 export class Seq {
   readonly req: Request;
+  /**
+   * `req.inputTokens`, kept here: the per-step loops read it for every running request, and the request object lives
+   * elsewhere in memory (one cache miss per request and step at 1,024 replicas).
+   */
+  readonly promptTokens: number;
   /** Chained hashes of the full blocks of prompt (+ generated text when it has an identity), at the replica's block size. */
   readonly hashes: Float64Array;
   /** Output tokens this replica will generate (`outputTokens` capped by `max_model_len`). */
@@ -107,6 +112,7 @@ export class Seq {
    */
   constructor(req: Request, blockSize: number, maxModelLen: number, promptHashes?: Float64Array, maxTokens?: number) {
     this.req = req;
+    this.promptTokens = req.inputTokens;
     const out = maxTokens !== undefined && maxTokens < req.outputTokens ? maxTokens : req.outputTokens;
     this.outputTarget = Math.max(1, Math.min(out, maxModelLen - req.inputTokens));
     const total = req.inputTokens + this.outputTarget;
@@ -138,7 +144,7 @@ export class Seq {
 
   /** A table for every block the request can hold (prompt + output), or twice the current one if that is full. */
   private growTable(kv: KvCache): void {
-    const whole = Math.ceil((this.req.inputTokens + this.outputTarget) / kv.blockSize);
+    const whole = Math.ceil((this.promptTokens + this.outputTarget) / kv.blockSize);
     const t = kv.takeTable(Math.max(whole, 2 * this.blockCount));
     if (this.blocks.length > 0) {
       t.set(this.blocks.subarray(0, this.blockCount));
@@ -149,7 +155,7 @@ export class Seq {
 
   /** Tokens known so far: prompt plus generated (what a recompute must prefill). */
   get known(): number {
-    return this.req.inputTokens + this.generated;
+    return this.promptTokens + this.generated;
   }
 }
 
