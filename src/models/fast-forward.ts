@@ -106,7 +106,7 @@ export class DecodeStretch {
     this.registering = false;
     if (h.cfg.enablePrefixCaching) {
       for (let i = 0; i < D; i++) {
-        if (run[i]!.registered < run[i]!.hashes.length) {
+        if (run[i]!.registered < run[i]!.hashCount) {
           this.registering = true;
           break;
         }

@@ -45,58 +45,64 @@ const NO_TABLE = new Int32Array(0);
 
 /** A request's state at a replica (vLLM's `Request` inside the engine). */
 export class Seq {
-  readonly req: Request;
+  // Field order is memory order (V8 lays an object's fields out as they are defined): the fields the per-step loops
+  // (`Replica.finishStep`, the fast-forward planner) read for every running request come first, so that a pass over
+  // the batch touches the front of each object, not all of it.
+  /** Tokens scheduled in the current step. */
+  scheduled = 0;
+  /** Whether the current step's work for this request is a decode. */
+  decoding = false;
+  /** Tokens whose KV is computed (`num_computed_tokens`). */
+  computed = 0;
   /**
    * `req.inputTokens`, kept here: the per-step loops read it for every running request, and the request object lives
    * elsewhere in memory (one cache miss per request and step at 1,024 replicas).
    */
   readonly promptTokens: number;
-  /** Chained hashes of the full blocks of prompt (+ generated text when it has an identity), at the replica's block size. */
-  readonly hashes: Float64Array;
-  /** Output tokens this replica will generate (`outputTokens` capped by `max_model_len`). */
-  readonly outputTarget: number;
-  /** Tokens whose KV is computed (`num_computed_tokens`). */
-  computed = 0;
   /** Output tokens generated so far. */
   generated = 0;
-  /**
-   * Block table: `blocks[0..blockCount)`. The table itself is lent by the replica's KV cache, sized for the whole
-   * request, when the first block is added, and given back when the blocks are freed (`addBlock`, `dropBlocks`): no
-   * array grows block by block, none is allocated per request.
-   */
-  blocks: Int32Array = NO_TABLE;
-  blockCount = 0;
-  /** Leading entries of `blocks` already known to the prefix cache (hit or registered). */
-  registered = 0;
-  /** Tokens scheduled in the current step. */
-  scheduled = 0;
+  /** Output tokens this replica will generate (`outputTokens` capped by `max_model_len`). */
+  readonly outputTarget: number;
+  lastTokenTime = -1;
+  firstTokenTime = -1;
   /** True once the (re)prefill finished: later 1-token steps are decodes. */
   prefilled = false;
-  /** Whether the current step's work for this request is a decode. */
-  decoding = false;
-  /** Prompt tokens found in the prefix cache at first admission (-1 until admitted). */
-  cachedTokens = -1;
-  /** Prompt tokens found in the prefix cache over all admissions (incl. re-admission after preemption). */
-  hitTokensAllAdmissions = 0;
-  preemptions = 0;
-  /**
-   * Tokens whose KV a preemption threw away (the sequence's `computed` then: prompt and generated tokens). Positions
-   * below it that are computed again count as recomputed; those the prefix cache still holds on re-admission do not.
-   */
-  lostUntil = 0;
-  /** LoRA: adapter id at this replica (-1: none or LoRA off); time of its first skip for lack of a slot (-1). */
-  adapter = -1;
-  loraWaitStart = -1;
-  enqueueTime = 0;
-  admitTime = -1;
-  firstTokenTime = -1;
-  lastTokenTime = -1;
   /**
    * P/D, prefill side: the prefill leg of a disaggregated request (`max_tokens` 1, vLLM `do_remote_decode`). Its one
    * sampled token is discarded (the sidecar keeps only `kv_transfer_params`) and its KV blocks stay held when it
    * finishes, until the decode pod has read them (vLLM NIXL `request_finished` delays the free).
    */
   remoteDecode = false;
+  /** LoRA: adapter id at this replica (-1: none or LoRA off). */
+  adapter = -1;
+  /** Leading entries of `blocks` already known to the prefix cache (hit or registered). */
+  registered = 0;
+  /** `hashes.length` (read by the per-step loops without touching the array). */
+  readonly hashCount: number;
+  blockCount = 0;
+  /**
+   * Block table: `blocks[0..blockCount)`. The table itself is lent by the replica's KV cache, sized for the whole
+   * request, when the first block is added, and given back when the blocks are freed (`addBlock`, `dropBlocks`): no
+   * array grows block by block, none is allocated per request.
+   */
+  blocks: Int32Array = NO_TABLE;
+  /** Chained hashes of the full blocks of prompt (+ generated text when it has an identity), at the replica's block size. */
+  readonly hashes: Float64Array;
+  /**
+   * Tokens whose KV a preemption threw away (the sequence's `computed` then: prompt and generated tokens). Positions
+   * below it that are computed again count as recomputed; those the prefix cache still holds on re-admission do not.
+   */
+  lostUntil = 0;
+  readonly req: Request;
+  /** LoRA: time of its first skip for lack of an adapter slot (-1: none). */
+  loraWaitStart = -1;
+  /** Prompt tokens found in the prefix cache at first admission (-1 until admitted). */
+  cachedTokens = -1;
+  /** Prompt tokens found in the prefix cache over all admissions (incl. re-admission after preemption). */
+  hitTokensAllAdmissions = 0;
+  preemptions = 0;
+  enqueueTime = 0;
+  admitTime = -1;
   /**
    * P/D, decode side: the prompt's KV comes from a prefill pod (vLLM `do_remote_prefill`). On admission the replica
    * allocates the prompt's blocks and the request waits for the transfer (`WAITING_FOR_REMOTE_KVS`) instead of
@@ -127,6 +133,7 @@ export class Seq {
     } else {
       this.hashes = promptHashes ?? promptBlockHashes(req, blockSize);
     }
+    this.hashCount = this.hashes.length;
   }
 
   /** Appends block `b` of `kv` to the block table. */
