@@ -74,6 +74,63 @@ describe("KvCache", () => {
       { seed: 1234, numRuns: 200 },
     );
   });
+  it("hands out free blocks in vLLM's order through ring growth, wrap-round and stale entries (fast-check against a plain list)", () => {
+    // Reference: the free queue as a list, never-used blocks first in index order; allocation takes the head, a block
+    // whose last reference drops goes to the tail, a prefix hit on a free block takes it out of the middle. 64 blocks
+    // make the ring (16 entries at first) grow while entries have wrapped round and some are stale.
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 1000 })), {
+          minLength: 300,
+          maxLength: 700,
+        }),
+        (ops) => {
+          const n = 64;
+          const kv = new KvCache(n, 16);
+          const order: number[] = Array.from({ length: n }, (_, i) => i);
+          const refs = new Array<number>(n).fill(0);
+          const held: number[] = [];
+          let nextHash = 1;
+          for (let k = 0; k < ops.length; k++) {
+            const [r, v] = ops[k]!;
+            // The first 80 operations mostly allocate (the never-used blocks run out, so later allocations move the
+            // ring's head); after them releases are twice as likely as allocations, so the free list fills up and the
+            // ring grows with its entries wrapped round.
+            const op = k < 80 ? (r < 3 ? 0 : 2) : r === 0 ? 0 : r === 3 ? 3 : 2;
+            if (op === 0) {
+              const b = kv.allocate();
+              if (order.length === 0) {
+                expect(b).toBe(-1);
+                continue;
+              }
+              expect(b).toBe(order.shift());
+              refs[b]!++;
+              held.push(b);
+              kv.register(b, nextHash++);
+            } else if (op === 2 && held.length > 0) {
+              const b = held.splice(v % held.length, 1)[0]!;
+              kv.release(b);
+              if (--refs[b]! === 0) order.push(b);
+            } else if (op === 3 && order.length > 0) {
+              // A hit on a free block that still carries its hash.
+              const b = order[v % order.length]!;
+              const h = kv.blockHash(b);
+              if (h < 0) continue;
+              expect(kv.acquire(h)).toBe(b);
+              order.splice(order.indexOf(b), 1);
+              refs[b]!++;
+              held.push(b);
+            }
+          }
+          expect(kv.freeOrder()).toEqual(order);
+          kv.checkInvariants();
+          // Stale entries are dropped before they make the ring outgrow twice the blocks (128 entries for 64).
+          expect((kv as unknown as { ring: Int32Array }).ring.length).toBeLessThanOrEqual(128);
+        },
+      ),
+      { seed: 99, numRuns: 300 },
+    );
+  });
 });
 
 describe("block hashes", () => {
