@@ -134,6 +134,31 @@ describe("KvCache", () => {
 });
 
 describe("block hashes", () => {
+  it("each request's hash array is its own: arrays cut from shared slabs never overlap (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 1e9 })), {
+          minLength: 50,
+          maxLength: 400,
+        }),
+        (specs) => {
+          // Lengths from 0 to 125 blocks of 16 tokens (and some above the slab limit), each filled with its own values;
+          // all are checked again once every later array has been cut.
+          const made = specs.map(([tokens, id]) => {
+            const h = blockHashes([{ id, tokens: tokens * (id % 7 === 0 ? 10 : 1) }], 16);
+            return { h, copy: Array.from(h) };
+          });
+          for (const { h, copy } of made) expect(Array.from(h)).toEqual(copy);
+          const lens = made.map((m) => m.h.length);
+          expect(lens.every((n, i) => n === Math.floor((specs[i]![0] * (specs[i]![1] % 7 === 0 ? 10 : 1)) / 16))).toBe(
+            true,
+          );
+        },
+      ),
+      { seed: 7, numRuns: 60 },
+    );
+  });
+
   it("are chained: equal prefixes give equal hashes, a different block changes every later hash", () => {
     const a = blockHashes(
       [
