@@ -6,7 +6,9 @@
  *
  * `npm run bench -- chat-1m [requests] [replicas] [policy]`: the request count, the replica count (the rate stays
  * 10 req/s per replica) and the routing policy can be changed, e.g. `chat-1m 100000 1024` for the replica-scaling
- * target or `chat-1m 200000 32 llm-d-precise` against `chat-1m 200000 32 round-robin`.
+ * target or `chat-1m 200000 32 llm-d-precise` against `chat-1m 200000 32 round-robin`. A fifth argument sets every
+ * replica's KV cache size in blocks (`total_kv_blocks`; default: derived, 26,312 here), e.g. `chat-1m 100000 32
+ * round-robin 2000` to see how much of the cost is the KV tables' cache misses (docs/performance.md).
  */
 import { runScenario } from "../src/lab/run.ts";
 import { parseScenario } from "../src/scenario.ts";
@@ -15,12 +17,13 @@ import { finish, mark, result } from "./common.ts";
 const n = Number(process.argv[2] ?? 1_000_000);
 const replicas = Number(process.argv[3] ?? 32);
 const policy = process.argv[4] ?? "gie-default";
+const kvBlocks = process.argv[5] === undefined ? undefined : Number(process.argv[5]);
 const yaml = `name: chat-1m
 seed: 1
 requests: ${n}
 pools:
   - model: llama-3.1-8b-instruct
-    replicas: ${replicas}
+    replicas: ${replicas}${kvBlocks === undefined ? "" : `\n    engine: { total_kv_blocks: ${kvBlocks} }`}
 gateway: { policy: ${policy}, scrape_interval_ms: 50 }
 sample_interval_s: 10
 workload:
@@ -33,9 +36,11 @@ const t = mark();
 const loaded = parseScenario(yaml, "chat-1m", ".");
 const out = runScenario(loaded);
 finish(
-  `chat-1m (${replicas} replicas, ${policy})`,
+  `chat-1m (${replicas} replicas, ${policy}${kvBlocks === undefined ? "" : `, ${kvBlocks} KV blocks each`})`,
   result(
-    replicas === 32 && policy === "gie-default" ? "chat-1m" : `chat-1m/${replicas}/${policy}`,
+    replicas === 32 && policy === "gie-default" && kvBlocks === undefined
+      ? "chat-1m"
+      : `chat-1m/${replicas}/${policy}${kvBlocks === undefined ? "" : `/${kvBlocks}-blocks`}`,
     out.summary.requests.total,
     out.result.events,
     t,
