@@ -30,13 +30,37 @@ describe("rngStream", () => {
   });
 
   it("skip(k) leaves the stream where k draws leave it: short skips (stepping) and long ones (the jump)", () => {
-    for (const k of [0, 1, 2, 3, 31, 511, 512, 513, 1023, 4095, 100_000]) {
+    for (const k of [0, 1, 2, 3, 31, 511, 512, 513, 1023, 2047, 2048, 2049, 4095, 100_000]) {
       const a = rngStream(9, `skip${k}`);
       const b = seedrandom.alea(seedString(9, `skip${k}`));
       for (let round = 0; round < 3; round++) {
         a.skip(k);
         for (let i = 0; i < k; i++) b();
         for (let i = 0; i < 5; i++) expect(a.next()).toBe(b());
+      }
+    }
+  });
+
+  it("shuffleIndices(perm, n) is Fisher–Yates with int(i + 1) for i = n − 1 … 1: same permutation, same stream after", () => {
+    for (let seed = 0; seed < 40; seed++) {
+      const a = rngStream(seed, "shuffle");
+      const b = rngStream(seed, "shuffle");
+      const pa = new Int32Array(1500);
+      const pb = new Int32Array(1500);
+      for (let round = 0; round < 12; round++) {
+        const n = [0, 1, 2, 3, 7, 64, 1024, 1500][(seed + round) % 8]!;
+        pa.fill(-7);
+        a.shuffleIndices(pa, n);
+        for (let i = 0; i < n; i++) pb[i] = i;
+        for (let i = n - 1; i > 0; i--) {
+          const j = b.int(i + 1);
+          const t = pb[i]!;
+          pb[i] = pb[j]!;
+          pb[j] = t;
+        }
+        expect(Array.from(pa.subarray(0, n))).toEqual(Array.from(pb.subarray(0, n)));
+        if (n < pa.length) expect(pa[n]).toBe(-7); // nothing written past n
+        expect(a.next()).toBe(b.next());
       }
     }
   });

@@ -82,15 +82,9 @@ export class EndpointLists {
   }
 }
 
-/** Fisher–Yates shuffle of `perm[0..n)` in place (same draws as `shuffle` in src/sim/rng.ts). */
+/** Fisher–Yates shuffle of `perm[0..n)` = 0 … n − 1 in place (same draws as `shuffle` in src/sim/rng.ts). */
 export function shuffleIndices(rng: Rng, perm: Int32Array, n: number): void {
-  for (let i = 0; i < n; i++) perm[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
-  }
+  rng.shuffleIndices(perm, n);
 }
 
 const TWO32 = 4294967296;

@@ -12,6 +12,11 @@ export interface Rng {
   int(n: number): number;
   /** Advances the stream by `k` draws, as `k` calls of `next()` would (their values unused). */
   skip(k: number): void;
+  /**
+   * Fisher–Yates shuffle of `perm` = 0, 1, …, n − 1 in place: for i = n − 1 down to 1, swap `perm[i]` with
+   * `perm[int(i + 1)]` — the same n − 1 draws, the same permutation as calling `int` in that loop.
+   */
+  shuffleIndices(perm: Int32Array, n: number): void;
 }
 
 /** 2^32, the base of Alea's multiply-with-carry. */
@@ -21,8 +26,10 @@ const B = 1n << 32n;
 const A = 2091639n;
 /** The modulus of the linear congruential generator equivalent to Alea's lag-3 multiply-with-carry: a·b³ − 1. */
 const M = A * B * B * B - 1n;
-/** Below this many draws stepping is cheaper than the jump (≈ 7 ns a step against ≈ 2 µs a jump). */
-const JUMP_MIN = 512;
+/** Below this many draws stepping is cheaper than the jump (≈ 1–2 ns an integer step against ≈ 2 µs a jump). */
+const JUMP_MIN = 2048;
+/** Alea's multiplier as a number. */
+const MUL = 2091639;
 const jumpFactors = new Map<number, bigint>();
 
 /** b⁻ᵏ mod M: the state number moves by this factor per k draws (see `AleaRng.skip`). */
@@ -80,7 +87,7 @@ class AleaRng implements Rng {
    */
   skip(k: number): void {
     if (k < JUMP_MIN) {
-      for (let i = 0; i < k; i++) this.next();
+      this.stepDigits(k, undefined, 0);
       return;
     }
     const y =
@@ -93,6 +100,49 @@ class AleaRng implements Rng {
     this.s1 = Number((z >> 32n) & 0xffffffffn) / TWO32;
     this.s2 = Number((z >> 64n) & 0xffffffffn) / TWO32;
     this.c = Number(z >> 96n);
+  }
+
+  shuffleIndices(perm: Int32Array, n: number): void {
+    for (let i = 0; i < n; i++) perm[i] = i;
+    if (n > 1) this.stepDigits(n - 1, perm, n);
+  }
+
+  /**
+   * `k` draws stepped on the 32-bit digits as integers (exact, the same recurrence as `next`: its floating-point
+   * operations are exact on these magnitudes, every value a multiple of 2⁻³² below 2²¹). In `next` each draw waits
+   * for the carry of the one before through a multiply, an add and two conversions; here the product's low and high
+   * halves come from the digit drawn three steps earlier, and the carry only adds in (it overflows the low half
+   * with probability below 2⁻¹¹, a well-predicted branch): about twice as fast in a loop. With `perm`, draw d
+   * (d = 0 … k − 1) is Fisher–Yates's for i = n − 1 − d: `perm[i]` swaps with `perm[floor(u·(i + 1))]`, u the draw.
+   */
+  private stepDigits(k: number, perm: Int32Array | undefined, n: number): void {
+    let x0 = this.s0 * TWO32;
+    let x1 = this.s1 * TWO32;
+    let x2 = this.s2 * TWO32;
+    let c = this.c;
+    for (let d = 0; d < k; d++) {
+      const lo = Math.imul(MUL, x0 | 0) >>> 0; // (a·x0) mod 2^32
+      const hi = (MUL * x0 - lo) / TWO32; // floor(a·x0 / 2^32), exact: a·x0 < 2^53
+      let x = lo + c;
+      if (x >= TWO32) {
+        x -= TWO32;
+        c = hi + 1;
+      } else c = hi;
+      x0 = x1;
+      x1 = x2;
+      x2 = x;
+      if (perm !== undefined) {
+        const i = n - 1 - d;
+        const j = Math.floor(x * 2.3283064365386963e-10 * (i + 1)); // int(i + 1): floor(next() · (i + 1))
+        const t = perm[i]!;
+        perm[i] = perm[j]!;
+        perm[j] = t;
+      }
+    }
+    this.s0 = x0 / TWO32;
+    this.s1 = x1 / TWO32;
+    this.s2 = x2 / TWO32;
+    this.c = c;
   }
 }
 

@@ -45,6 +45,11 @@ export class MaxScorePicker implements Picker {
     if (this.perm.length < n) this.perm = new Int32Array(Math.max(n, this.perm.length * 2));
     const perm = this.perm;
     shuffleIndices(cycle.ctx.rng, perm, n);
+    if (!nan) {
+      // The first candidate in shuffled order with the top score (with t candidates tied, about n/(t+1) in).
+      const max = scores[top]!;
+      for (let k = 0; ; k++) if (scores[perm[k]!] === max) return perm[k]!;
+    }
     let best = perm[0]!;
     for (let k = 1; k < n; k++) {
       const i = perm[k]!;
