@@ -17,7 +17,15 @@ import { type EngineConfig, Replica, type ReplicaListener, type Seq } from "../m
 import { Admission, type AdmissionHost, type Attempt, type WindowCounters } from "../policies/admission.ts";
 import { emptyGatewayStats, type GatewayStats } from "../policies/flow-control/gateway.ts";
 import type { AdmissionOptions, SloTargets } from "../policies/flow-control/options.ts";
-import type { EndpointView, KvEvent, LocalLoad, RouteResult, Router, RoutingContext } from "../policies/types.ts";
+import type {
+  EndpointColumns,
+  EndpointView,
+  KvEvent,
+  LocalLoad,
+  RouteResult,
+  Router,
+  RoutingContext,
+} from "../policies/types.ts";
 import { promptBlockHashes } from "../sim/hash.ts";
 import { EventHeap } from "../sim/heap.ts";
 import { DropReason } from "../sim/outcomes.ts";
@@ -78,6 +86,8 @@ export interface SimOptions {
   readonly fastForward?: boolean;
   /** Offer KV-event routers the `KvCacheView` (default true; false = they index every event, the reference). */
   readonly kvView?: boolean;
+  /** Offer routers the candidates' metrics as columns (`EndpointColumns`; default true; false = views only, the reference). */
+  readonly endpointColumns?: boolean;
   /** Check KV conservation and capacity after every step (tests; costs time). */
   readonly checkInvariants?: boolean;
   /** Called for every routing decision (for `--trace-decisions`). */
@@ -177,6 +187,9 @@ class View implements EndpointView {
   maxNumSeqs: number;
   scrapeTime = 0;
   gpuBusyTime = 0;
+  /** The columns of the candidate list this endpoint is in, and its position there (`EndpointColumns`). */
+  cols: EndpointColumns | undefined;
+  pos = 0;
   constructor(r: Replica) {
     this.index = r.index;
     this.name = r.name;
@@ -193,6 +206,12 @@ class View implements EndpointView {
     this.waiting = r.numWaiting;
     this.running = r.numRunning;
     this.kvCacheUsage = r.kv.usage;
+    const c = this.cols;
+    if (c !== undefined) {
+      c.waiting[this.pos] = this.waiting;
+      c.running[this.pos] = this.running;
+      c.kvCacheUsage[this.pos] = this.kvCacheUsage;
+    }
     // `vllm:lora_requests_info{running_lora_adapters, waiting_lora_adapters, max_lora}` (sets reused).
     if (r.lora !== undefined) r.lora.fillSets(this.runningAdapters, this.waitingAdapters, this.residentAdapters);
     this.scrapeTime = now;
@@ -203,6 +222,7 @@ class View implements EndpointView {
 class RouteCtx implements RoutingContext {
   now = 0;
   endpoints: readonly EndpointView[] = [];
+  columns: EndpointColumns | undefined;
   live: Live | undefined;
   readonly local: LocalLoad;
   readonly rng: Rng;
@@ -248,6 +268,8 @@ export class Simulation implements ReplicaListener, Timers {
   private readonly views: View[] = [];
   private readonly viewsByModel = new Map<string, View[]>();
   private readonly viewsByPool = new Map<string, View[]>();
+  /** The columns of each model's endpoint list (`EndpointColumns`; none with `endpointColumns: false`). */
+  private readonly columnsByModel = new Map<string, EndpointColumns>();
   private readonly defaultModel: string;
   private readonly local: LocalLoad;
   private readonly rng: Rng;
@@ -325,6 +347,22 @@ export class Simulation implements ReplicaListener, Timers {
         let byPool = this.viewsByPool.get(p.name);
         if (!byPool) this.viewsByPool.set(p.name, (byPool = []));
         byPool.push(v);
+      }
+    }
+    if (opts.endpointColumns !== false) {
+      for (const [model, list] of this.viewsByModel) {
+        const n = list.length;
+        const cols: EndpointColumns = {
+          index: Int32Array.from(list, (v) => v.index),
+          waiting: new Float64Array(n),
+          running: new Float64Array(n),
+          kvCacheUsage: new Float64Array(n),
+        };
+        list.forEach((v, pos) => {
+          v.cols = cols;
+          v.pos = pos;
+        });
+        this.columnsByModel.set(model, cols);
       }
     }
     this.endpointOf = Int32Array.from(endpointOf);
@@ -563,10 +601,12 @@ export class Simulation implements ReplicaListener, Timers {
       for (const v of this.views) v.scrape(this.replicas[v.index]!, t, this.heap.lastPushTime);
     }
     this.flushKvEvents(t);
-    const candidates = live.cands ?? this.viewsByModel.get(req.model ?? this.defaultModel) ?? [];
+    const model = req.model ?? this.defaultModel;
+    const candidates = live.cands ?? this.viewsByModel.get(model) ?? [];
     const ctx = this.ctx;
     ctx.now = t;
     ctx.endpoints = candidates;
+    ctx.columns = live.cands === undefined ? this.columnsByModel.get(model) : undefined;
     ctx.live = live;
     const result =
       candidates.length === 0

@@ -31,6 +31,8 @@ export interface RunOverrides {
   readonly checkInvariants?: boolean;
   /** false: step every replica one step at a time (the reference for fast-forward). Default true. */
   readonly fastForward?: boolean;
+  /** false: routers read the endpoint views only, not their columns (the reference for `EndpointColumns`). */
+  readonly endpointColumns?: boolean;
   /** Transforms the request stream before the engine pulls it (e.g. the drill's time warp for trace replays). */
   readonly wrapSource?: (source: RequestSource) => RequestSource;
 }
@@ -117,6 +119,7 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
       ...(o.onDecision ? { onDecision: o.onDecision } : {}),
       ...(o.checkInvariants ? { checkInvariants: true } : {}),
       ...(o.fastForward === false ? { fastForward: false } : {}),
+      ...(o.endpointColumns === false ? { endpointColumns: false } : {}),
       kvTransfer: kvTransferLink(s.kv_transfer),
       ...(s.requests !== undefined ? { expectedRequests: s.requests } : {}),
       ...admissionSimOptions(s, router), // the gateway in front of the router: flow control, quotas, retries

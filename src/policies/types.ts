@@ -65,6 +65,27 @@ export interface RoutingContext {
   readonly rng: Rng;
   /** The request's full-block prompt hashes at the router's block size (see `promptHashes`). */
   promptHashes(blockSize: number): Float64Array;
+  /**
+   * The candidates' scraped metrics as columns, position i holding `endpoints[i]`'s (absent: read the views). Loops
+   * over every candidate at each decision read these instead of one object per endpoint (`EndpointColumns`).
+   */
+  readonly columns?: EndpointColumns | undefined;
+}
+
+/**
+ * `EndpointView` fields as typed arrays, one entry per candidate in `RoutingContext.endpoints` order: the same values
+ * as the views (written together at each scrape). At 1,024 candidates a scorer's pass over the views reads 1,024
+ * objects (and, for a fractional field, the number each points to); over a column it reads 8 KB in order.
+ */
+export interface EndpointColumns {
+  /** `EndpointView.index`. */
+  readonly index: Int32Array;
+  /** `EndpointView.waiting`. */
+  readonly waiting: Float64Array;
+  /** `EndpointView.running`. */
+  readonly running: Float64Array;
+  /** `EndpointView.kvCacheUsage`. */
+  readonly kvCacheUsage: Float64Array;
 }
 
 /** Why a router did not pick an endpoint. */

@@ -117,6 +117,8 @@ export interface PrefixMatch {
   readonly totalBlocks: number;
   /** Block size in tokens. */
   readonly blockSize: number;
+  /** True when every entry of `matchBlocks` is 0 (no candidate holds the first block); absent: unknown. */
+  readonly noMatch?: boolean;
 }
 
 /** A plugin that can tell, for the current request, how many prefix blocks each endpoint holds. */

@@ -32,6 +32,7 @@ import { LruHolderIndex } from "../indexes/lru-holder-index.ts";
 import type { EndpointView, RouterInit } from "../types.ts";
 import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt, unit } from "./params.ts";
+import { columnsOf } from "./scorers.ts";
 import { DEFAULT_EPP_VARIANT, type EppVariantName } from "./variants.ts";
 
 /** Characters per token used to convert character block sizes (llm-d's estimate; §1.2, §8.4). */
@@ -159,7 +160,9 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
   private hashBuf = new Float64Array(64);
   private nHashes = 0;
   private readonly matchBlocks: Int32Array;
-  private readonly result: { matchBlocks: Int32Array; totalBlocks: number; blockSize: number };
+  private readonly result: { matchBlocks: Int32Array; totalBlocks: number; blockSize: number; noMatch: boolean };
+  /** Whether `matchBlocks` holds a nonzero entry (the last walk matched a block): cleared before the next walk. */
+  private dirty = false;
 
   constructor(name: string, settings: PrefixSettings, init: RouterInit) {
     this.name = name;
@@ -171,7 +174,12 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     for (let r = 0; r < init.replicas; r++) holdings += this.capacity(r);
     this.index = new LruHolderIndex(init.replicas, Math.min(holdings, 1 << 20));
     this.matchBlocks = new Int32Array(init.replicas);
-    this.result = { matchBlocks: this.matchBlocks, totalBlocks: 0, blockSize: settings.blockSizeTokens };
+    this.result = {
+      matchBlocks: this.matchBlocks,
+      totalBlocks: 0,
+      blockSize: settings.blockSizeTokens,
+      noMatch: true,
+    };
   }
 
   /** Number of hashes the index holds for `replica` (for tests and reports). */
@@ -188,8 +196,11 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     if (cycle.id === this.cycleId) return this.result;
     this.cycleId = cycle.id;
     this.loadHashes(cycle.req, cycle.ctx.promptHashes(this.settings.blockSizeTokens));
-    this.matchBlocks.fill(0);
-    this.index.walk(this.hashBuf, this.nHashes, this.matchBlocks);
+    // Only a walk that matched wrote counts: after one that did not, the counts are still all 0.
+    if (this.dirty) this.matchBlocks.fill(0);
+    const walked = this.index.walk(this.hashBuf, this.nHashes, this.matchBlocks);
+    this.dirty = walked > 0;
+    this.result.noMatch = walked === 0;
     this.result.totalBlocks = this.nHashes;
     return this.result;
   }
@@ -267,10 +278,13 @@ export class PrefixCacheScorer implements Scorer {
 
   addWeighted(cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
     const m = this.provider.match(cycle);
+    // No candidate matched: each term below is clamp01(0, −0 or NaN) · weight = ±0, which leaves every total as it is.
+    if (m.noMatch === true && Number.isFinite(weight)) return;
     const total = m.totalBlocks;
     const matched = m.matchBlocks;
+    const index = columnsOf(cycle, eps)?.index;
     for (let i = 0; i < eps.length; i++) {
-      const mb = matched[eps[i]!.index]!;
+      const mb = matched[index !== undefined ? index[i]! : eps[i]!.index]!;
       const ratio = total > 0 ? mb / total : 0;
       let s: number;
       if (this.w > 0) {

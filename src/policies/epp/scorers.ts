@@ -16,7 +16,7 @@
  * None of these allocate per request.
  */
 import { clamp01 } from "../common.ts";
-import type { EndpointView } from "../types.ts";
+import type { EndpointColumns, EndpointView } from "../types.ts";
 import type { Cycle, Scorer } from "./framework.ts";
 
 /** [min, max] of `value(ep)` over `eps` (one scratch pair: no allocation per decision). */
@@ -69,6 +69,31 @@ function addMinMaxLowIsBetter(
   for (let i = 0; i < n; i++) totals[i]! += clamp01((hi - value(eps[i]!)) / span) * weight;
 }
 
+/** The same as `addMinMaxLowIsBetter` on a column (`EndpointColumns`): the same comparisons and arithmetic. */
+function addMinMaxLowIsBetterColumn(col: Float64Array, n: number, totals: Float64Array, weight: number): void {
+  if (n === 0) return;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const v = col[i]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (hi === lo) {
+    const w = clamp01(1) * weight;
+    for (let i = 0; i < n; i++) totals[i]! += w;
+    return;
+  }
+  const span = hi - lo;
+  for (let i = 0; i < n; i++) totals[i]! += clamp01((hi - col[i]!) / span) * weight;
+}
+
+/** The candidates' columns when `eps` is the context's candidate list and the engine keeps them (else undefined). */
+export function columnsOf(cycle: Cycle, eps: readonly EndpointView[]): EndpointColumns | undefined {
+  const ctx = cycle.ctx;
+  return eps === ctx.endpoints ? ctx.columns : undefined;
+}
+
 const waitingOf = (ep: EndpointView): number => ep.waiting;
 const runningOf = (ep: EndpointView): number => ep.running;
 
@@ -81,8 +106,10 @@ export class QueueScorer implements Scorer {
   score(_cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
     minMaxLowIsBetter(eps, out, waitingOf);
   }
-  addWeighted(_cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
-    addMinMaxLowIsBetter(eps, totals, weight, waitingOf);
+  addWeighted(cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
+    const cols = columnsOf(cycle, eps);
+    if (cols !== undefined) addMinMaxLowIsBetterColumn(cols.waiting, eps.length, totals, weight);
+    else addMinMaxLowIsBetter(eps, totals, weight, waitingOf);
   }
 }
 
@@ -95,8 +122,10 @@ export class RunningRequestsSizeScorer implements Scorer {
   score(_cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
     minMaxLowIsBetter(eps, out, runningOf);
   }
-  addWeighted(_cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
-    addMinMaxLowIsBetter(eps, totals, weight, runningOf);
+  addWeighted(cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
+    const cols = columnsOf(cycle, eps);
+    if (cols !== undefined) addMinMaxLowIsBetterColumn(cols.running, eps.length, totals, weight);
+    else addMinMaxLowIsBetter(eps, totals, weight, runningOf);
   }
 }
 
@@ -109,8 +138,12 @@ export class KvCacheUtilizationScorer implements Scorer {
   score(_cycle: Cycle, eps: readonly EndpointView[], out: Float64Array): void {
     for (let i = 0; i < eps.length; i++) out[i] = 1 - eps[i]!.kvCacheUsage;
   }
-  addWeighted(_cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
-    for (let i = 0; i < eps.length; i++) totals[i]! += clamp01(1 - eps[i]!.kvCacheUsage) * weight;
+  addWeighted(cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
+    const cols = columnsOf(cycle, eps);
+    if (cols !== undefined) {
+      const usage = cols.kvCacheUsage;
+      for (let i = 0; i < eps.length; i++) totals[i]! += clamp01(1 - usage[i]!) * weight;
+    } else for (let i = 0; i < eps.length; i++) totals[i]! += clamp01(1 - eps[i]!.kvCacheUsage) * weight;
   }
 }
 
