@@ -236,6 +236,12 @@ describe("config errors name the file, line, plugin and accepted values", () => 
       /^y\.yaml:\d+: YAML syntax error/,
     );
     expect(err(() => loadEppConfig("", "e.yaml"))).toContain("expected an EndpointPickerConfig mapping");
+    // A file that is not YAML at all parses as one long string: the message shows its start and length, not all of it.
+    const passwd = Array.from({ length: 40 }, (_, i) => `user${i}:x:${1000 + i}:${1000 + i}::/home/user${i}:/bin/sh`);
+    const long = err(() => loadEppConfig(passwd.join("\n"), "passwd"));
+    expect(long).toContain('got "user0:x:1000:1000::/home/user0:/bin/sh user1:x:100…" (1619 characters)');
+    expect(long.length).toBeLessThan(250);
+    expect(err(() => loadEppConfig("just a word", "w.yaml"))).toContain('got "just a word"');
     expect(err(() => loadEppConfigFile("/nonexistent/x.yaml"))).toContain("cannot read");
   });
 });

@@ -157,8 +157,15 @@ function typeName(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
-  if (typeof v === "string") return `"${v}"`;
+  if (typeof v === "string") return quoteShort(v);
   return String(v);
+}
+
+/** A string as quoted in an error message: whole when short, else its start and its length (a file that is not YAML
+ * at all, e.g. `/etc/passwd`, parses as one long string). */
+function quoteShort(v: string): string {
+  if (v.length <= 60) return `"${v}"`;
+  return `"${v.slice(0, 50).replace(/\s+/g, " ")}…" (${v.length} characters)`;
 }
 
 function valueAt(root: unknown, path: Path): unknown {
