@@ -242,6 +242,10 @@ describe("config errors name the file, line, plugin and accepted values", () => 
     expect(long).toContain('got "user0:x:1000:1000::/home/user0:/bin/sh user1:x:100…" (1619 characters)');
     expect(long.length).toBeLessThan(250);
     expect(err(() => loadEppConfig("just a word", "w.yaml"))).toContain('got "just a word"');
+    // A scenario given where the config goes: said so, with the scenario fields that tell it.
+    expect(err(() => loadEppConfig("name: x\npools: []\nworkload: {}\n", "s.yaml"))).toContain(
+      "this is a gatelab scenario (it has pools, workload), not an EndpointPickerConfig",
+    );
     expect(err(() => loadEppConfigFile("/nonexistent/x.yaml"))).toContain("cannot read");
   });
 });

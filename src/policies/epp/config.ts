@@ -153,6 +153,9 @@ function parseGoBool(s: string): boolean | undefined {
   return undefined;
 }
 
+/** Top-level fields of a gatelab scenario that an EndpointPickerConfig never has (a scenario passed by mistake). */
+const SCENARIO_KEYS = new Set(["pools", "workload", "gateway", "requests", "duration_s", "slos"]);
+
 function typeName(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
@@ -272,6 +275,14 @@ class Normalizer {
       this.fail(
         [],
         `expected an ${EPP_KIND} mapping (apiVersion, kind, plugins, schedulingProfiles), got ${typeName(raw)}`,
+      );
+    }
+    const keys = Object.keys(raw);
+    if (!("apiVersion" in raw) && !("kind" in raw) && keys.some((k) => SCENARIO_KEYS.has(k))) {
+      this.fail(
+        [],
+        `this is a gatelab scenario (it has ${keys.filter((k) => SCENARIO_KEYS.has(k)).join(", ")}), not an ${EPP_KIND}; ` +
+          `give the scenario as the command's argument and an ${EPP_KIND} (apiVersion, kind, plugins, schedulingProfiles) here`,
       );
     }
     const top = TopSchema.safeParse(raw);
