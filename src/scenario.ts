@@ -306,6 +306,20 @@ export function packageRoot(): string {
   return dir;
 }
 
+/**
+ * What an inference-perf config given in place of a scenario looks like (the shapes `inference-perf check` reads:
+ * a plain config, inference-perf's Helm values, an llm-d-benchmark template), or undefined. A scenario has `pools`.
+ */
+function inferencePerfShape(top: Record<string, unknown>): string | undefined {
+  if ("pools" in top) return undefined;
+  const ipKeys = ["api", "data", "server"].filter((k) => k in top);
+  if ("load" in top && ipKeys.length > 0) return `an inference-perf config (load, ${ipKeys.join(", ")})`;
+  if ("config" in top && "job" in top) return "inference-perf's Helm values (config, job)";
+  if ("workload" in top && ("harness" in top || "endpoint" in top))
+    return "an llm-d-benchmark template (endpoint, harness, workload)";
+  return undefined;
+}
+
 /** Parses and validates scenario YAML text. Throws InputError naming file, line and field. */
 export function parseScenario(text: string, file: string, baseDir: string): LoadedScenario {
   const lc = new LineCounter();
@@ -324,6 +338,14 @@ export function parseScenario(text: string, file: string, baseDir: string): Load
     throw new InputError(
       `${file}: this is ${kind === "EndpointPickerConfig" ? "an EndpointPickerConfig" : `a Kubernetes object (kind ${String(kind)})`}, not a scenario; ` +
         "give a scenario file and pass the config with --epp-config (or gateway.epp_config)",
+    );
+  }
+  const ipShape = inferencePerfShape(data as Record<string, unknown>);
+  if (ipShape !== undefined) {
+    throw new InputError(
+      `${file}: this is ${ipShape}, not a scenario; replay it from a scenario that names the servers ` +
+        "(`pools:`, and `workload: { type: inference-perf, config: FILE }`, docs/inference-perf.md), or see what " +
+        "gatelab reads of it with `gatelab inference-perf check FILE`",
     );
   }
   const parsed = ScenarioSchema.safeParse(data);

@@ -171,4 +171,19 @@ describe("files that are not files", () => {
       "an EndpointPickerConfig, not a scenario",
     );
   });
+  it("an inference-perf config given as a scenario, in each of the shapes `inference-perf check` reads", async () => {
+    const configs = join(import.meta.dirname, "../../shared/data/inference-perf/configs");
+    await expectInputError(
+      ["run", join(configs, "inference-perf__demos__kubecon-na-2025__config.yaml")],
+      "this is an inference-perf config (load, api, data, server), not a scenario",
+      "gatelab inference-perf check FILE",
+    );
+    await expectInputError(
+      ["run", join(configs, "llm-d__guides__precise-prefix-cache-aware__benchmark-templates__shared_prefix.yaml")],
+      "this is an llm-d-benchmark template (endpoint, harness, workload), not a scenario",
+    );
+    const helm = join(dir, "values.yaml");
+    writeFileSync(helm, "job:\n  image: x\nconfig:\n  load:\n    type: constant\n");
+    await expectInputError(["run", helm], "this is inference-perf's Helm values (config, job), not a scenario");
+  });
 });
