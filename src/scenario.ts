@@ -320,6 +320,22 @@ function inferencePerfShape(top: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/**
+ * When a file given as the scenario looks like a request trace (a trace file's extension, or a first line that is a
+ * JSON object or a CSV header), how to use it instead; else "".
+ */
+function traceHint(file: string, text: string): string {
+  const first = text.slice(0, 4096).split("\n", 1)[0]!.trim();
+  const looks =
+    /\.(jsonl|ndjson|csv|tsv|json)$/i.test(file) ||
+    first.startsWith("{") ||
+    (/^[\w ."-]+(,[\w ."-]+)+$/.test(first) && !first.includes(":"));
+  return looks
+    ? "; this looks like a request trace, not a scenario: replay it from a scenario with `workload: { type: trace, " +
+        "format: FORMAT, path: FILE }` (docs/workloads.md, Trace formats), or look at it with `gatelab trace stats FILE`"
+    : "";
+}
+
 /** Parses and validates scenario YAML text. Throws InputError naming file, line and field. */
 export function parseScenario(text: string, file: string, baseDir: string): LoadedScenario {
   const lc = new LineCounter();
@@ -327,11 +343,18 @@ export function parseScenario(text: string, file: string, baseDir: string): Load
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = lc.linePos(e.pos[0]);
-    throw new InputError(`${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split("\n")[0]}`);
+    throw new InputError(
+      `${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split("\n")[0]}${traceHint(file, text)}`,
+    );
   }
   const data = doc.toJS() as unknown;
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    throw new InputError(`${file}: expected a mapping at the top level (pools, gateway, workload, …)`);
+    throw new InputError(
+      `${file}: expected a mapping at the top level (pools, gateway, workload, …)${traceHint(file, text)}`,
+    );
+  }
+  if (!("pools" in data) && !("workload" in data) && traceHint(file, text) !== "") {
+    throw new InputError(`${file}: expected a scenario (pools, gateway, workload, …)${traceHint(file, text)}`);
   }
   const kind = (data as { kind?: unknown }).kind;
   if (kind === "EndpointPickerConfig" || (data as { apiVersion?: unknown }).apiVersion !== undefined) {

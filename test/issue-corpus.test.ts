@@ -171,6 +171,26 @@ describe("files that are not files", () => {
       "an EndpointPickerConfig, not a scenario",
     );
   });
+  it("a request trace given as a scenario: said so, with how to replay it", async () => {
+    const data = join(import.meta.dirname, "../../shared/data");
+    const hint =
+      "this looks like a request trace, not a scenario: replay it from a scenario with `workload: { type: trace";
+    await expectInputError(["run", join(data, "mooncake/conversation_trace.jsonl")], "invalid YAML", hint);
+    await expectInputError(["run", join(data, "blis-traces/trace-chat-r120.csv")], "expected a mapping", hint);
+    // No extension to go by: the first line tells (a CSV header; a JSON object per line).
+    const csv = join(dir, "trace-noext");
+    writeFileSync(csv, "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n");
+    await expectInputError(["run", csv], hint);
+    const jsonl = join(dir, "trace2-noext");
+    writeFileSync(jsonl, '{"timestamp": 0, "input_length": 10, "output_length": 5}\n');
+    await expectInputError(["run", jsonl], hint);
+  });
+  it("a scenario with a YAML mistake gets no trace hint", async () => {
+    const bad = join(dir, "bad-scenario.yaml");
+    writeFileSync(bad, "name: x\npools: [\n");
+    await expectInputError(["run", bad], "invalid YAML");
+    expect(io.err).not.toContain("request trace");
+  });
   it("an inference-perf config given as a scenario, in each of the shapes `inference-perf check` reads", async () => {
     const configs = join(import.meta.dirname, "../../shared/data/inference-perf/configs");
     await expectInputError(
