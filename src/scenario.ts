@@ -19,6 +19,7 @@ import { GatewaySchema } from "./policies/schema.ts";
 import { scenarioBoundIssues, zeroLengthIssues } from "./scenario-bounds.ts";
 import { DEFAULT_SCENARIO_YAML } from "./scenarios-embedded.ts";
 import { didYouMean } from "./suggest.ts";
+import { inferencePerfShape } from "./workloads/inference-perf-config.ts";
 import { WorkloadSchema } from "./workloads/schema.ts";
 
 /** vLLM engine knobs, by their real names. Defaults are vLLM V1's unless noted. */
@@ -307,28 +308,15 @@ export function packageRoot(): string {
 }
 
 /**
- * What an inference-perf config given in place of a scenario looks like (the shapes `inference-perf check` reads:
- * a plain config, inference-perf's Helm values, an llm-d-benchmark template), or undefined. A scenario has `pools`.
- */
-function inferencePerfShape(top: Record<string, unknown>): string | undefined {
-  if ("pools" in top) return undefined;
-  const ipKeys = ["api", "data", "server"].filter((k) => k in top);
-  if ("load" in top && ipKeys.length > 0) return `an inference-perf config (load, ${ipKeys.join(", ")})`;
-  if ("config" in top && "job" in top) return "inference-perf's Helm values (config, job)";
-  if ("workload" in top && ("harness" in top || "endpoint" in top))
-    return "an llm-d-benchmark template (endpoint, harness, workload)";
-  return undefined;
-}
-
-/**
  * When a file given as the scenario looks like a request trace (a trace file's extension, or a first line that is a
- * JSON object or a CSV header), how to use it instead; else "".
+ * whole JSON object or a CSV header), how to use it instead; else "". Not `.json`: baselines and coefficient files
+ * are JSON too.
  */
 function traceHint(file: string, text: string): string {
   const first = text.slice(0, 4096).split("\n", 1)[0]!.trim();
   const looks =
-    /\.(jsonl|ndjson|csv|tsv|json)$/i.test(file) ||
-    first.startsWith("{") ||
+    /\.(jsonl|ndjson|csv|tsv)$/i.test(file) ||
+    (first.startsWith("{") && first.endsWith("}")) ||
     (/^[\w ."-]+(,[\w ."-]+)+$/.test(first) && !first.includes(":"));
   return looks
     ? "; this looks like a request trace, not a scenario: replay it from a scenario with `workload: { type: trace, " +
@@ -353,8 +341,9 @@ export function parseScenario(text: string, file: string, baseDir: string): Load
       `${file}: expected a mapping at the top level (pools, gateway, workload, …)${traceHint(file, text)}`,
     );
   }
-  if (!("pools" in data) && !("workload" in data) && traceHint(file, text) !== "") {
-    throw new InputError(`${file}: expected a scenario (pools, gateway, workload, …)${traceHint(file, text)}`);
+  if (!("pools" in data) && !("workload" in data)) {
+    const hint = traceHint(file, text);
+    if (hint !== "") throw new InputError(`${file}: expected a scenario (pools, gateway, workload, …)${hint}`);
   }
   const kind = (data as { kind?: unknown }).kind;
   if (kind === "EndpointPickerConfig" || (data as { apiVersion?: unknown }).apiVersion !== undefined) {
@@ -363,7 +352,7 @@ export function parseScenario(text: string, file: string, baseDir: string): Load
         "give a scenario file and pass the config with --epp-config (or gateway.epp_config)",
     );
   }
-  const ipShape = inferencePerfShape(data as Record<string, unknown>);
+  const ipShape = "pools" in data ? undefined : inferencePerfShape(data as Record<string, unknown>);
   if (ipShape !== undefined) {
     throw new InputError(
       `${file}: this is ${ipShape}, not a scenario; replay it from a scenario that names the servers ` +

@@ -191,6 +191,13 @@ describe("files that are not files", () => {
     await expectInputError(["run", bad], "invalid YAML");
     expect(io.err).not.toContain("request trace");
   });
+  it("a JSON file that is not a trace (a check baseline) is not called one", async () => {
+    await expectInputError(
+      ["run", join(import.meta.dirname, "../scenarios/gate.baseline.json")],
+      "pools: missing field",
+    );
+    expect(io.err).not.toContain("request trace");
+  });
   it("an inference-perf config given as a scenario, in each of the shapes `inference-perf check` reads", async () => {
     const configs = join(import.meta.dirname, "../../shared/data/inference-perf/configs");
     await expectInputError(

@@ -330,15 +330,37 @@ function lineOf(
   return undefined;
 }
 
+/** inference-perf's Helm chart values (deploy/inference-perf/values.yaml): the config is the value of `config:`. */
+function isHelmValues(obj: Record<string, unknown>): boolean {
+  return "config" in obj && "job" in obj;
+}
+
+/** An llm-d-benchmark template: `endpoint:`, `harness:`, `workload: {<name>: <inference-perf config>}`. */
+function isLlmdBenchmarkTemplate(obj: Record<string, unknown>): boolean {
+  return "workload" in obj && ("harness" in obj || "endpoint" in obj);
+}
+
+/**
+ * Which of the shapes this loader reads a top-level mapping has, in words (undefined: none): a plain config (`load`
+ * with `api`, `data` or `server`), Helm values or an llm-d-benchmark template. The scenario loader names them when one
+ * is given as a scenario.
+ */
+export function inferencePerfShape(obj: Record<string, unknown>): string | undefined {
+  const ipKeys = ["api", "data", "server"].filter((k) => k in obj);
+  if ("load" in obj && ipKeys.length > 0) return `an inference-perf config (load, ${ipKeys.join(", ")})`;
+  if (isHelmValues(obj)) return "inference-perf's Helm values (config, job)";
+  if (isLlmdBenchmarkTemplate(obj)) return "an llm-d-benchmark template (endpoint, harness, workload)";
+  return undefined;
+}
+
 /**
  * inference-perf's Helm values wrap the config in `config:`; an llm-d-benchmark template (`endpoint:`, `harness:`, `workload: {<name>: <inference-perf config>}`): the config is
  * the value under `workload.<name>` (the first one unless `name` is given).
  */
 function unwrapLlmd(obj: Record<string, unknown>, name: string | undefined): { config: unknown; path: string[] } {
-  // inference-perf's Helm chart values (deploy/inference-perf/values.yaml): the config is the value of `config:`.
-  if ("config" in obj && "job" in obj && typeof obj.config === "object" && obj.config !== null)
+  if (isHelmValues(obj) && typeof obj.config === "object" && obj.config !== null)
     return { config: obj.config, path: ["config"] };
-  if (!("workload" in obj) || !("harness" in obj || "endpoint" in obj)) return { config: obj, path: [] };
+  if (!isLlmdBenchmarkTemplate(obj)) return { config: obj, path: [] };
   const w = obj.workload;
   if (typeof w !== "object" || w === null) return { config: obj, path: [] };
   const keys = Object.keys(w);
