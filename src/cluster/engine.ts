@@ -88,6 +88,11 @@ export interface SimOptions {
   readonly kvView?: boolean;
   /** Offer routers the candidates' metrics as columns (`EndpointColumns`; default true; false = views only, the reference). */
   readonly endpointColumns?: boolean;
+  /**
+   * Keep blocks of a request's own content (`Segment.unique`) out of the prefix cache's map (`KvCache.registerOwn`;
+   * default true; false = every block in the map, the reference).
+   */
+  readonly ownBlocks?: boolean;
   /** Check KV conservation and capacity after every step (tests; costs time). */
   readonly checkInvariants?: boolean;
   /** Called for every routing decision (for `--trace-decisions`). */
@@ -336,6 +341,7 @@ export class Simulation implements ReplicaListener, Timers {
         const r = new Replica(index++, p.name, i, p.model, p.engine, p.cost, this);
         // KV events of fast-forwarded steps are replayed with their step's time (`kv-events.ts`).
         r.fastForward = opts.fastForward !== false;
+        r.ownBlocks = opts.ownBlocks !== false;
         if (p.cpuKvBlocks !== undefined && p.cpuKvBlocks > 0) attachCpuOffload(r, p.model, p.tp, p.cpuKvBlocks);
         this.replicas.push(r);
         const v = new View(r);

@@ -33,6 +33,8 @@ export interface RunOverrides {
   readonly fastForward?: boolean;
   /** false: routers read the endpoint views only, not their columns (the reference for `EndpointColumns`). */
   readonly endpointColumns?: boolean;
+  /** false: every KV block in the prefix cache's map (the reference for `KvCache.registerOwn`). */
+  readonly ownBlocks?: boolean;
   /** Transforms the request stream before the engine pulls it (e.g. the drill's time warp for trace replays). */
   readonly wrapSource?: (source: RequestSource) => RequestSource;
 }
@@ -120,6 +122,7 @@ export function runScenario(loaded: LoadedScenario, o: RunOverrides = {}): RunOu
       ...(o.checkInvariants ? { checkInvariants: true } : {}),
       ...(o.fastForward === false ? { fastForward: false } : {}),
       ...(o.endpointColumns === false ? { endpointColumns: false } : {}),
+      ...(o.ownBlocks === false ? { ownBlocks: false } : {}),
       kvTransfer: kvTransferLink(s.kv_transfer),
       ...(s.requests !== undefined ? { expectedRequests: s.requests } : {}),
       ...admissionSimOptions(s, router), // the gateway in front of the router: flow control, quotas, retries

@@ -253,8 +253,11 @@ export class DecodeStretch {
         // The block holding token c_i + j is now full.
         const blk = (q.computed + j) / bs - 1;
         if (blk < q.hashes.length && blk >= q.registered) {
-          kv.register(q.blocks[blk]!, q.hashes[blk]!);
-          q.registered = blk + 1;
+          if (blk === q.registered) q.registerUpTo(blk + 1, kv);
+          else {
+            kv.register(q.blocks[blk]!, q.hashes[blk]!);
+            q.registered = blk + 1;
+          }
         }
       }
       // Advance past the request in the registration bucket even when prefix caching is off (else this never ends).

@@ -6,13 +6,22 @@
  * - reference counts: a block used by running requests is never evicted;
  * - blocks whose count drops to 0 go to the tail of a free list and keep their hash, so they can still be hit; a new
  *   allocation takes the head of the free list (least recently freed) and evicts its hash;
- * - a finished request frees its blocks tail first, so its suffix is evicted before its prefix.
+ * - a finished request frees its blocks tail first, so its suffix is evicted before its prefix;
+ * - a block whose content no other request can hold (`registerOwn`: after a prompt segment marked `unique`) carries
+ *   its hash but is not entered in `hashToBlock`: only its own request could look it up, and it does so only after a
+ *   preemption, which enters its blocks first (`mapOwn`). Such a block is cached and evicted as any other (same free
+ *   list, events, evictions); it only saves the map's probe, its stale entry and the sweeps.
  *
  * All state lives in typed arrays; nothing is allocated per token or per step.
  */
 import { NumMap } from "../sim/num-map.ts";
 
 export const NO_HASH = -1;
+
+/** The hash of a block registered with `registerOwn`, which stores hash h as −h − 2 (below NO_HASH). */
+function ownHash(x: number): number {
+  return -x - 2;
+}
 
 export type KvEventListener = (kind: "stored" | "removed", hash: number) => void;
 
@@ -62,6 +71,8 @@ export class KvCache {
   private readonly hashToBlock: NumMap;
   /** Hashes findable (blocks carrying a hash) and map entries left by lazy eviction. */
   private live = 0;
+  /** Blocks carrying a hash kept out of the map (`registerOwn`). */
+  private own = 0;
   private stale = 0;
   /** Blocks whose cached hash was evicted to make room (counter). */
   evictions = 0;
@@ -108,9 +119,9 @@ export class KvCache {
     return 1 - this.free / this.numBlocks;
   }
 
-  /** Number of distinct hashes currently findable. */
+  /** Number of blocks carrying a hash (findable by any request, or by their own: `registerOwn`). */
   get cachedBlocks(): number {
-    return this.live;
+    return this.live + this.own;
   }
 
   /** Whether a block with this hash is cached (used or free). */
@@ -123,7 +134,9 @@ export class KvCache {
   }
 
   blockHash(block: number): number {
-    return block >= this.fresh ? NO_HASH : this.f64[2 * block]!;
+    if (block >= this.fresh) return NO_HASH;
+    const h = this.f64[2 * block]!;
+    return h < NO_HASH ? ownHash(h) : h;
   }
 
   /**
@@ -221,7 +234,15 @@ export class KvCache {
     i32[4 * b + 2] = 1;
     this.free--;
     const h = this.f64[2 * b]!;
-    if (h !== NO_HASH) {
+    if (h < NO_HASH) {
+      // A block out of the map (`registerOwn`): nothing to make stale.
+      const own = ownHash(h);
+      this.f64[2 * b] = NO_HASH;
+      this.own--;
+      this.evictions++;
+      this.listener?.("removed", own);
+      this.secondTier?.onEvict(own);
+    } else if (h !== NO_HASH) {
       // Lazy eviction: clearing the block's hash makes its map entry stale (a cold map probe saved per eviction);
       // stale entries are swept out in one sequential pass when they reach numBlocks / 2.
       this.f64[2 * b] = NO_HASH;
@@ -253,6 +274,45 @@ export class KvCache {
     this.f64[2 * block] = h;
     this.live++;
     this.listener?.("stored", h);
+  }
+
+  /**
+   * Registers a full block whose content only its own request can hold (`Segment.unique`): the block carries hash `h`
+   * (evicted, reported and offloaded as any cached block) but the map is not touched, so no other request finds it.
+   * The caller enters it in the map (`mapOwn`) before its request could look it up again (a preemption).
+   */
+  registerOwn(block: number, h: number): void {
+    this.f64[2 * block] = -h - 2;
+    this.own++;
+    this.listener?.("stored", h);
+  }
+
+  /**
+   * Enters in the map the blocks of `table[from..to)` registered with `registerOwn` (others are left as they are), as
+   * `register` would have (no event: they were reported then).
+   */
+  mapOwn(table: Int32Array, from: number, to: number): void {
+    const f64 = this.f64;
+    for (let j = from; j < to; j++) {
+      const b = table[j]!;
+      const x = f64[2 * b]!;
+      if (!(x < NO_HASH)) continue;
+      const h = ownHash(x);
+      this.own--;
+      const map = this.hashToBlock;
+      const slot = map.claim(h);
+      if (!map.inserted) {
+        const old = map.valueAt(slot);
+        if (f64[2 * old] === h) {
+          f64[2 * b] = NO_HASH; // another block holds it (not for content of its own, kept for consistency)
+          continue;
+        }
+        this.stale--;
+      }
+      map.setAt(slot, b);
+      f64[2 * b] = h;
+      this.live++;
+    }
   }
 
   /** Drops one reference; a block reaching 0 goes to the tail of the free list (most recently freed). */
@@ -388,19 +448,27 @@ export class KvCache {
     if (zero !== this.free) throw new Error(`blocks with ref 0 (${zero}) != free (${this.free})`);
     let live = 0;
     let stale = 0;
+    // Raw records: an entry whose block now carries a hash of its own (`registerOwn`) is stale.
     this.hashToBlock.forEach((h, b) => {
-      if (this.blockHash(b) === h) live++;
+      if (this.f64[2 * b] === h) live++;
       else stale++;
     });
     let hashed = 0;
-    for (let b = 0; b < this.numBlocks; b++) {
-      const h = this.blockHash(b);
-      if (h === NO_HASH) continue;
+    let own = 0;
+    for (let b = 0; b < this.fresh; b++) {
+      const x = this.f64[2 * b]!;
+      if (x === NO_HASH) continue;
+      if (x < NO_HASH) {
+        own++;
+        if (this.hashToBlock.get(ownHash(x)) === b) throw new Error(`block ${b}'s own hash is mapped to it`);
+        continue;
+      }
       hashed++;
-      if (this.hashToBlock.get(h) !== b) throw new Error(`block ${b}'s hash is not mapped to it`);
+      if (this.hashToBlock.get(x) !== b) throw new Error(`block ${b}'s hash is not mapped to it`);
     }
     if (live !== hashed || live !== this.live)
       throw new Error(`live hashes: map ${live}, blocks ${hashed}, count ${this.live}`);
+    if (own !== this.own) throw new Error(`blocks with their own hash: ${own}, count ${this.own}`);
     if (stale !== this.stale) throw new Error(`stale entries: map ${stale}, count ${this.stale}`);
   }
 }

@@ -92,6 +92,11 @@ export class Replica {
   private tierLoad = 0;
   /** Jump over pure-decode stretches (the engine turns it on unless `--no-fast-forward`). */
   fastForward = false;
+  /**
+   * Register blocks of a request's own content out of the prefix cache's map (`Seq.registerUpTo`); false: every
+   * block in the map (the reference, set by the engine's `ownBlocks: false`).
+   */
+  ownBlocks = true;
   private readonly stretch: DecodeStretch;
   private readonly tokenRun = (count: number, gap: number): void => this.listener.onTokenRun(this, count, gap);
   /** Scheduler state of the step being formed: token budget left, and whether anything was scheduled. */
@@ -157,7 +162,7 @@ export class Replica {
 
   /** Creates the replica-side state for a request (hashes at this replica's block size). */
   makeSeq(req: Request, promptHashes?: Float64Array, maxTokens?: number): Seq {
-    const seq = new Seq(req, this.cfg.blockSize, this.cfg.maxModelLen, promptHashes, maxTokens);
+    const seq = new Seq(req, this.cfg.blockSize, this.cfg.maxModelLen, promptHashes, maxTokens, this.ownBlocks);
     if (this.lora !== undefined && req.adapter !== undefined) seq.adapter = this.lora.intern(req.adapter); // LoRA
     return seq;
   }
@@ -333,9 +338,7 @@ export class Replica {
     s.kvReady = true;
     s.computed = s.known - 1;
     if (this.cfg.enablePrefixCaching) {
-      const full = Math.min(Math.floor(s.computed / this.cfg.blockSize), s.hashes.length);
-      for (let j = s.registered; j < full; j++) this.kv.register(s.blocks[j]!, s.hashes[j]!);
-      if (full > s.registered) s.registered = full;
+      s.registerUpTo(Math.min(Math.floor(s.computed / this.cfg.blockSize), s.hashes.length), this.kv);
     }
     this.waiting.pushFront(s);
     return true;
@@ -604,10 +607,7 @@ export class Replica {
       for (let j = 0; j < need; j++) s.addBlock(kv.allocate(), kv);
     }
     if (this.cfg.enablePrefixCaching) {
-      const full = Math.min(Math.floor(tokens / bs), s.hashes.length);
-      kv.prefetch(s.hashes, s.registered, full);
-      for (let j = s.registered; j < full; j++) kv.register(s.blocks[j]!, s.hashes[j]!);
-      if (full > s.registered) s.registered = full;
+      s.registerUpTo(Math.min(Math.floor(tokens / bs), s.hashes.length), kv);
     }
     return true;
   }
@@ -617,6 +617,8 @@ export class Replica {
     const run = this.running;
     if (run[index] !== victim) throw new Error("internal: preempting a request not at its index");
     run.splice(index, 1);
+    // Its blocks of its own content go into the map before they are freed: on re-admission it looks them up.
+    if (victim.uniqueFrom < victim.registered) this.kv.mapOwn(victim.blocks, victim.uniqueFrom, victim.registered);
     victim.dropBlocks(this.kv);
     victim.registered = 0;
     victim.lostUntil = Math.max(victim.lostUntil, victim.computed);

@@ -79,6 +79,12 @@ export class Seq {
   registered = 0;
   /** `hashes.length` (read by the per-step loops without touching the array). */
   readonly hashCount: number;
+  /**
+   * First block whose content no other request holds (the block of the first token of a prompt segment marked
+   * `unique`; `hashCount` when none): blocks from here on are registered out of the prefix cache's map
+   * (`registerUpTo`) until a preemption.
+   */
+  readonly uniqueFrom: number;
   blockCount = 0;
   /**
    * Block table: `blocks[0..blockCount)`. The table itself is lent by the replica's KV cache, sized for the whole
@@ -115,8 +121,16 @@ export class Seq {
   /**
    * `promptHashes`: the prompt's block hashes at `blockSize` if already computed (by the router), to reuse.
    * `maxTokens`: a cap on the output below the request's own (the prefill leg of a disaggregated request: 1).
+   * `ownBlocks`: false registers every block in the prefix cache's map (`uniqueFrom` = `hashCount`; the reference).
    */
-  constructor(req: Request, blockSize: number, maxModelLen: number, promptHashes?: Float64Array, maxTokens?: number) {
+  constructor(
+    req: Request,
+    blockSize: number,
+    maxModelLen: number,
+    promptHashes?: Float64Array,
+    maxTokens?: number,
+    ownBlocks = true,
+  ) {
     this.req = req;
     this.promptTokens = req.inputTokens;
     const out = maxTokens !== undefined && maxTokens < req.outputTokens ? maxTokens : req.outputTokens;
@@ -134,6 +148,34 @@ export class Seq {
       this.hashes = promptHashes ?? promptBlockHashes(req, blockSize);
     }
     this.hashCount = this.hashes.length;
+    let uniqueFrom = this.hashCount;
+    let before = 0;
+    for (const seg of ownBlocks ? req.prompt : []) {
+      if (seg.unique === true && seg.tokens > 0) {
+        uniqueFrom = Math.min(uniqueFrom, Math.floor(before / blockSize));
+        break;
+      }
+      before += seg.tokens;
+    }
+    this.uniqueFrom = uniqueFrom;
+  }
+
+  /**
+   * Registers the full blocks `[registered, full)` in the prefix cache (`registered` becomes `full`). Blocks from
+   * `uniqueFrom` on, before any preemption, are registered out of the map (`KvCache.registerOwn`): no other request
+   * can hit them, and a preempted request enters them (`KvCache.mapOwn`) before it looks them up again; after a
+   * preemption every block goes to the map.
+   */
+  registerUpTo(full: number, kv: KvCache): void {
+    const from = this.registered;
+    if (full <= from) return;
+    const own = this.preemptions === 0 && this.uniqueFrom < full ? Math.max(this.uniqueFrom, from) : full;
+    if (own > from) {
+      kv.prefetch(this.hashes, from, own);
+      for (let j = from; j < own; j++) kv.register(this.blocks[j]!, this.hashes[j]!);
+    }
+    for (let j = own; j < full; j++) kv.registerOwn(this.blocks[j]!, this.hashes[j]!);
+    this.registered = full;
   }
 
   /** Appends block `b` of `kv` to the block table. */

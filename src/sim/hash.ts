@@ -54,6 +54,12 @@ export interface Segment {
   readonly tokens: number;
   /** Offset into the content (tokens), for a segment that continues content begun elsewhere. Default 0. */
   readonly offset?: number;
+  /**
+   * Content no other request's prompt holds (a generator's per-request message that no later request repeats): the
+   * blocks from the one holding its first token on can only be looked up by their own request (`KvCache.registerOwn`).
+   * Only a generator that guarantees it sets it; absent: the content may be shared.
+   */
+  readonly unique?: boolean;
 }
 
 /** Total tokens of a segment list. */

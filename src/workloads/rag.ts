@@ -110,7 +110,8 @@ class RagGen implements Gen {
       input += len;
     }
     const q = this.query();
-    prompt.push({ id: contentId(NS.unique, this.salt, this.n++), tokens: q });
+    // The query: no other request repeats it (`Segment.unique`).
+    prompt.push({ id: contentId(NS.unique, this.salt, this.n++), tokens: q, unique: true });
     input += q;
     const dr = draft(t, prompt, input, this.output());
     dr.source = this.name;

@@ -133,7 +133,9 @@ class SingleShotGen implements Gen {
     const output = this.output();
     let prompt: Segment[];
     let total = input;
-    const unique = { id: contentId(NS.unique, this.salt, k), tokens: input };
+    // The request's own message: no other request of this generator or another one (salted by its unique name)
+    // repeats it, so its blocks are findable by this request only (`Segment.unique`).
+    const unique = { id: contentId(NS.unique, this.salt, k), tokens: input, unique: true };
     if (this.prefixLens) {
       const g = this.contentRng.int(this.groups);
       const pl = this.prefixLens[g]!;

@@ -1,0 +1,183 @@
+/**
+ * Blocks of a request's own content (`Segment.unique`: a synthetic request's message, a RAG query) are registered out
+ * of the prefix cache's map (`KvCache.registerOwn`) until a preemption enters them (`KvCache.mapOwn`). Nothing a run
+ * reports may change: the cache against a reference cache that maps every block (same evictions, events, free order,
+ * hits), and whole runs against the engine's `ownBlocks: false` reference (preemption and re-admission, async
+ * scheduling on and off, KV events read by llm-d-precise, CPU offload, P/D, the shipped RAG scenario).
+ */
+import fc from "fast-check";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { runScenario } from "../src/lab/run.ts";
+import { KvCache, type KvSecondTier } from "../src/models/kv-cache.ts";
+import { loadScenario, parseScenario } from "../src/scenario.ts";
+
+describe("KvCache.registerOwn / mapOwn", () => {
+  it("a block with its own hash is cached, evicted, reported and offloaded as any other, but found only once mapped", () => {
+    const kv = new KvCache(3, 16);
+    const events: string[] = [];
+    kv.listener = (kind, h) => events.push(`${kind} ${h}`);
+    const evicted: number[] = [];
+    const tier: KvSecondTier = { onEvict: (h) => evicted.push(h), lookup: () => 0, loadTime: () => 0 };
+    kv.secondTier = tier;
+    const a = kv.allocate();
+    const b = kv.allocate();
+    kv.register(a, 7);
+    kv.registerOwn(b, 2 ** 52 + 5);
+    expect(kv.blockHash(b)).toBe(2 ** 52 + 5);
+    expect(kv.cachedBlocks).toBe(2);
+    expect(kv.has(2 ** 52 + 5)).toBe(false);
+    expect(kv.lookup(Float64Array.of(7, 2 ** 52 + 5), 2)).toBe(1);
+    kv.checkInvariants();
+    // Freed tail first: b, then a, then the fresh block 2 is taken first, then b (evicted), then a.
+    kv.releaseAll([a, b]);
+    expect(kv.allocate()).toBe(2);
+    expect(kv.allocate()).toBe(b);
+    expect(kv.evictions).toBe(1);
+    expect(evicted).toEqual([2 ** 52 + 5]);
+    expect(kv.blockHash(b)).toBe(-1);
+    kv.checkInvariants();
+    // mapOwn makes a block of its own findable, without a second event, and leaves other blocks as they are.
+    kv.registerOwn(b, 99);
+    kv.mapOwn(Int32Array.of(2, b), 0, 2);
+    expect(kv.has(99)).toBe(true);
+    expect(kv.blockOf(99)).toBe(b);
+    expect(kv.blockHash(2)).toBe(-1);
+    expect(kv.cachedBlocks).toBe(2);
+    kv.checkInvariants();
+    expect(events).toEqual([`stored 7`, `stored ${2 ** 52 + 5}`, `removed ${2 ** 52 + 5}`, "stored 99"]);
+  });
+
+  it("behaves as a cache that maps every block: same events, evictions, free order and hits (fast-check)", () => {
+    // op 0: allocate + register a shared hash (0..9), 1: allocate + registerOwn a fresh hash, 2: release a held block,
+    // 3: acquire a shared hash if cached, 4: map the held blocks' own hashes (a preemption does so before freeing).
+    const op = fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 40 }));
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const own = new KvCache(8, 16);
+        const ref = new KvCache(8, 16);
+        const evOwn: string[] = [];
+        const evRef: string[] = [];
+        own.listener = (k, h) => evOwn.push(`${k} ${h}`);
+        ref.listener = (k, h) => evRef.push(`${k} ${h}`);
+        const held: number[] = [];
+        let fresh = 1000;
+        const both = (f: (kv: KvCache) => number) => {
+          const x = f(own);
+          expect(f(ref)).toBe(x);
+          return x;
+        };
+        for (const [kind, v] of ops) {
+          if (kind <= 1) {
+            const b = both((kv) => kv.allocate());
+            if (b < 0) continue;
+            held.push(b);
+            if (kind === 0) {
+              own.register(b, v % 10);
+              ref.register(b, v % 10);
+            } else {
+              const h = fresh++;
+              own.registerOwn(b, h);
+              ref.register(b, h);
+            }
+          } else if (kind === 2 && held.length > 0) {
+            const b = held.splice(v % held.length, 1)[0]!;
+            own.release(b);
+            ref.release(b);
+          } else if (kind === 3 && ref.has(v % 10)) {
+            held.push(both((kv) => kv.acquire(v % 10)));
+          } else if (kind === 4) {
+            own.mapOwn(Int32Array.from(held), 0, held.length);
+          }
+          for (let h = 0; h < 10; h++) expect(own.has(h)).toBe(ref.has(h));
+        }
+        expect(evOwn).toEqual(evRef);
+        expect(own.evictions).toBe(ref.evictions);
+        expect(own.freeOrder()).toEqual(ref.freeOrder());
+        expect(own.cachedBlocks).toBe(ref.cachedBlocks);
+        for (let b = 0; b < 8; b++) expect(own.blockHash(b)).toBe(ref.blockHash(b));
+        own.checkInvariants();
+        // Once every held block is mapped, each hash a held block carries is found in both.
+        own.mapOwn(Int32Array.from(held), 0, held.length);
+        for (const b of held) expect(own.blockOf(ref.blockHash(b))).toBe(ref.blockOf(ref.blockHash(b)));
+        own.checkInvariants();
+      }),
+      { seed: 4242, numRuns: 300 },
+    );
+  });
+});
+
+const chat = (extra: string, engine: string, policy = "gie-default") =>
+  parseScenario(
+    `name: own
+seed: 5
+requests: 400
+pools:
+  - model: llama-3.1-8b-instruct
+    replicas: 3
+    engine: { ${engine} }
+${extra}
+gateway: { policy: ${policy}, kv_event_delay_ms: 5 }
+workload:
+  type: poisson
+  rate: 40
+  input: { dist: normal, mean: 700, std: 300, min: 1 }
+  output: { dist: uniform, min: 1, max: 900 }
+  prefix: { groups: 3, tokens: { dist: uniform, min: 0, max: 300 } }
+`,
+    "own.yaml",
+    "scenarios",
+  );
+
+describe("whole runs with blocks of their own equal the reference (ownBlocks: false)", () => {
+  afterEach(() => vi.restoreAllMocks());
+  const cases: [string, () => ReturnType<typeof chat>, number][] = [
+    ["scarce KV: preemption and re-admission (async scheduling)", () => chat("", "total_kv_blocks: 700"), 5],
+    [
+      "scarce KV, synchronous scheduling",
+      () => chat("", "total_kv_blocks: 700, async_scheduling: false, max_num_seqs: 64"),
+      5,
+    ],
+    ["KV events read by llm-d-precise", () => chat("", "total_kv_blocks: 900", "llm-d-precise"), 0],
+    ["KV events indexed by dynamo-kv", () => chat("", "total_kv_blocks: 700", "dynamo-kv"), 5],
+    ["CPU offload tier", () => chat("", "total_kv_blocks: 600, cpu_kv_blocks: 400"), 5],
+    [
+      "P/D disaggregation (llm-d P/D EndpointPickerConfig)",
+      () =>
+        parseScenario(
+          `name: own-pd
+seed: 2
+requests: 300
+pools:
+  - { name: prefill, model: llama-3.1-8b-instruct, replicas: 2, labels: { llm-d.ai/role: prefill } }
+  - { name: decode, model: llama-3.1-8b-instruct, replicas: 2, engine: { total_kv_blocks: 2000 }, labels: { llm-d.ai/role: decode } }
+gateway: { epp_config: epp/llm-d-pd.yaml }
+kv_transfer: { link: rdma }
+workload:
+  type: poisson
+  rate: 20
+  input: { dist: normal, mean: 3000, std: 1500, min: 100 }
+  output: { dist: uniform, min: 1, max: 400 }
+  prefix: { groups: 2, tokens: 1000 }
+`,
+          "own-pd.yaml",
+          "scenarios",
+        ),
+      0,
+    ],
+    ["the shipped RAG scenario", () => loadScenario(new URL("../scenarios/rag.yaml", import.meta.url).pathname), 0],
+  ];
+  for (const [what, load, minPreemptions] of cases) {
+    it(what, () => {
+      const loaded = load();
+      const ref = runScenario(loaded, { ownBlocks: false, checkInvariants: true });
+      const registerOwn = vi.spyOn(KvCache.prototype, "registerOwn");
+      const mapOwn = vi.spyOn(KvCache.prototype, "mapOwn");
+      const out = runScenario(loaded, { checkInvariants: true });
+      expect(registerOwn.mock.calls.length).toBeGreaterThan(1000);
+      expect(out.summary.preemptions).toBeGreaterThanOrEqual(minPreemptions);
+      if (minPreemptions > 0) expect(mapOwn).toHaveBeenCalled();
+      expect(out.summary.requests.completed).toBeGreaterThan(100);
+      expect(JSON.stringify(out.summary)).toBe(JSON.stringify(ref.summary));
+    });
+  }
+});
