@@ -1,14 +1,18 @@
 /**
  * Blocks of a request's own content (`Segment.unique`: a synthetic request's message, a RAG query) are registered out
- * of the prefix cache's map (`KvCache.registerOwn`) until a preemption enters them (`KvCache.mapOwn`). Nothing a run
- * reports may change: the cache against a reference cache that maps every block (same evictions, events, free order,
- * hits), and whole runs against the engine's `ownBlocks: false` reference (preemption and re-admission, async
- * scheduling on and off, KV events read by llm-d-precise, CPU offload, P/D, the shipped RAG scenario).
+ * of the prefix cache's map (`KvCache.registerOwn`) until a preemption enters them (`KvCache.mapOwn`), and the
+ * approximate prefix index keeps their hashes out of its holder lists when no request is dispatched twice
+ * (`LruHolderIndex.insert`'s `own`). Nothing a run reports may change: the cache against a reference cache that maps
+ * every block (same evictions, events, free order, hits), the index against one that indexes every hash, and whole
+ * runs against `ownBlocks: false` (preemption and re-admission, async scheduling on and off, KV events read by
+ * llm-d-precise and dynamo-kv, CPU offload, P/D, client retries, the shipped RAG scenario).
  */
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { runScenario } from "../src/lab/run.ts";
 import { KvCache, type KvSecondTier } from "../src/models/kv-cache.ts";
+import { HolderLists } from "../src/policies/indexes/holder-lists.ts";
+import { LruHolderIndex } from "../src/policies/indexes/lru-holder-index.ts";
 import { loadScenario, parseScenario } from "../src/scenario.ts";
 
 describe("KvCache.registerOwn / mapOwn", () => {
@@ -106,6 +110,39 @@ describe("KvCache.registerOwn / mapOwn", () => {
   });
 });
 
+describe("LruHolderIndex.insert with hashes of their own", () => {
+  it("holds, evicts and matches as an index that indexes every hash (fast-check)", () => {
+    // A request: `shared` hashes from a small pool (prefixes other requests repeat), then `own` fresh ones.
+    const req = fc.record({
+      replica: fc.integer({ min: 0, max: 2 }),
+      shared: fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 6 }),
+      own: fc.integer({ min: 0, max: 6 }),
+    });
+    fc.assert(
+      fc.property(fc.array(req, { maxLength: 80 }), fc.integer({ min: 1, max: 12 }), (reqs, cap) => {
+        const a = new LruHolderIndex(3);
+        const b = new LruHolderIndex(3);
+        let fresh = 1000;
+        for (const r of reqs) {
+          const hashes = Float64Array.from([...r.shared, ...Array.from({ length: r.own }, () => fresh++)]);
+          // The reference first: its walk is what a later request with these shared hashes sees.
+          const counts = [new Int32Array(3), new Int32Array(3)];
+          expect(a.walk(hashes, r.shared.length, counts[0]!)).toBe(b.walk(hashes, r.shared.length, counts[1]!));
+          expect(counts[0]).toEqual(counts[1]);
+          a.insert(hashes, hashes.length, r.replica, cap, r.shared.length);
+          b.insert(hashes, hashes.length, r.replica, cap);
+          for (let rep = 0; rep < 3; rep++) {
+            expect(a.order(rep)).toEqual(b.order(rep));
+            expect(a.size(rep)).toBe(b.size(rep));
+          }
+          for (let h = 0; h < 13; h++) expect(a.holders(h)).toEqual(b.holders(h));
+        }
+      }),
+      { seed: 99, numRuns: 300 },
+    );
+  });
+});
+
 const chat = (extra: string, engine: string, policy = "gie-default") =>
   parseScenario(
     `name: own
@@ -130,7 +167,7 @@ workload:
 
 describe("whole runs with blocks of their own equal the reference (ownBlocks: false)", () => {
   afterEach(() => vi.restoreAllMocks());
-  const cases: [string, () => ReturnType<typeof chat>, number][] = [
+  const cases: [string, () => ReturnType<typeof chat>, number, string?][] = [
     ["scarce KV: preemption and re-admission (async scheduling)", () => chat("", "total_kv_blocks: 700"), 5],
     [
       "scarce KV, synchronous scheduling",
@@ -164,16 +201,34 @@ workload:
         ),
       0,
     ],
-    ["the shipped RAG scenario", () => loadScenario(new URL("../scenarios/rag.yaml", import.meta.url).pathname), 0],
+    [
+      "the shipped RAG scenario, with gie-default",
+      () => loadScenario(new URL("../scenarios/rag.yaml", import.meta.url).pathname),
+      0,
+      "gie-default",
+    ],
+    [
+      "client retries: the router indexes every hash (a retried request looks its own up)",
+      () => loadScenario(new URL("../scenarios/spike-retry-backoff.yaml", import.meta.url).pathname),
+      0,
+    ],
   ];
-  for (const [what, load, minPreemptions] of cases) {
+  for (const [what, load, minPreemptions, policy] of cases) {
     it(what, () => {
       const loaded = load();
-      const ref = runScenario(loaded, { ownBlocks: false, checkInvariants: true });
+      const o = policy !== undefined ? { policy } : {};
+      const ref = runScenario(loaded, { ...o, ownBlocks: false, checkInvariants: true });
       const registerOwn = vi.spyOn(KvCache.prototype, "registerOwn");
       const mapOwn = vi.spyOn(KvCache.prototype, "mapOwn");
-      const out = runScenario(loaded, { checkInvariants: true });
+      const addOwn = vi.spyOn(HolderLists.prototype, "addOwn");
+      const out = runScenario(loaded, { ...o, checkInvariants: true });
       expect(registerOwn.mock.calls.length).toBeGreaterThan(1000);
+      // The approximate prefix index (gie-default, the P/D config) when no request can be dispatched twice.
+      const approx = !/llm-d-precise|dynamo-kv/.test(what);
+      if (/retries/.test(what)) {
+        expect(addOwn).not.toHaveBeenCalled();
+        expect(out.summary.gateway.retries).toBeGreaterThan(0);
+      } else if (approx) expect(addOwn.mock.calls.length).toBeGreaterThan(1000);
       expect(out.summary.preemptions).toBeGreaterThanOrEqual(minPreemptions);
       if (minPreemptions > 0) expect(mapOwn).toHaveBeenCalled();
       expect(out.summary.requests.completed).toBeGreaterThan(100);

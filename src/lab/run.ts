@@ -33,7 +33,10 @@ export interface RunOverrides {
   readonly fastForward?: boolean;
   /** false: routers read the endpoint views only, not their columns (the reference for `EndpointColumns`). */
   readonly endpointColumns?: boolean;
-  /** false: every KV block in the prefix cache's map (the reference for `KvCache.registerOwn`). */
+  /**
+   * false: every KV block in the prefix cache's map and every hash in the routers' indexes (the reference for
+   * `KvCache.registerOwn` and `RouterInit.singleDispatch`).
+   */
   readonly ownBlocks?: boolean;
   /** Transforms the request stream before the engine pulls it (e.g. the drill's time warp for trace replays). */
   readonly wrapSource?: (source: RequestSource) => RequestSource;
@@ -72,6 +75,10 @@ export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], 
     labels,
     ...(requestSlos.size > 0 ? { requestSlos } : {}),
     ...(o.onDecision ? { traceDecisions: true } : {}),
+    // Client retries (`clients`) are the only way a request is dispatched again (`admissionSimOptions`).
+    ...(o.ownBlocks !== false && (s.clients === undefined || Object.keys(s.clients).length === 0)
+      ? { singleDispatch: true }
+      : {}),
   };
   let gw = s.gateway;
   if (o.eppVariant !== undefined) gw = { ...gw, epp_variant: eppVariant(o.eppVariant, "--epp-variant").name };

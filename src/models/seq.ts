@@ -3,7 +3,14 @@
  * knobs and the counters a replica keeps: what both the scheduler (`replica.ts`) and the fast-forward planner
  * (`fast-forward.ts`) work on.
  */
-import { blockHashes, hashInts, promptBlockHashes, requestHashSeed, type Segment } from "../sim/hash.ts";
+import {
+  blockHashes,
+  hashInts,
+  ownContentBlock,
+  promptBlockHashes,
+  requestHashSeed,
+  type Segment,
+} from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
 import type { CpuOverhead } from "./async-scheduling.ts";
 import type { KvCache } from "./kv-cache.ts";
@@ -148,16 +155,7 @@ export class Seq {
       this.hashes = promptHashes ?? promptBlockHashes(req, blockSize);
     }
     this.hashCount = this.hashes.length;
-    let uniqueFrom = this.hashCount;
-    let before = 0;
-    for (const seg of ownBlocks ? req.prompt : []) {
-      if (seg.unique === true && seg.tokens > 0) {
-        uniqueFrom = Math.min(uniqueFrom, Math.floor(before / blockSize));
-        break;
-      }
-      before += seg.tokens;
-    }
-    this.uniqueFrom = uniqueFrom;
+    this.uniqueFrom = ownBlocks ? Math.min(this.hashCount, ownContentBlock(req.prompt, blockSize)) : this.hashCount;
   }
 
   /**

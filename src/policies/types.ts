@@ -187,4 +187,10 @@ export interface RouterInit {
    * allocates no maps.
    */
   readonly traceDecisions?: boolean;
+  /**
+   * Every request is dispatched at most once (no client retries): a router may then keep the hashes of a request's
+   * own content (`Segment.unique`) out of its lookup tables, since nothing will look them up. Absent: a request may
+   * come back (retried), and every hash is indexed.
+   */
+  readonly singleDispatch?: boolean;
 }

@@ -62,6 +62,19 @@ export interface Segment {
   readonly unique?: boolean;
 }
 
+/**
+ * The first block (of `blockSize` tokens) holding content of the request's own (`Segment.unique`): it and every later
+ * block, chained to it, hash to values no other request's blocks have. `Infinity` when no segment is marked.
+ */
+export function ownContentBlock(segments: readonly Segment[], blockSize: number): number {
+  let before = 0;
+  for (const seg of segments) {
+    if (seg.unique === true && seg.tokens > 0) return Math.floor(before / blockSize);
+    before += seg.tokens;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
 /** Total tokens of a segment list. */
 export function segmentTokens(segments: readonly Segment[]): number {
   let n = 0;

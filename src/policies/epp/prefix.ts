@@ -25,7 +25,7 @@
  * `maxPrefixTokensToMatch` (HEAD 131,072) overrides `maxPrefixBlocksToMatch`; 0 for both means unlimited.
  */
 import { z } from "zod";
-import { promptBlockHashes } from "../../sim/hash.ts";
+import { ownContentBlock, promptBlockHashes } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { clamp01, partialTailHashInto } from "../common.ts";
 import { LruHolderIndex } from "../indexes/lru-holder-index.ts";
@@ -159,6 +159,10 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
   private reqId = -1;
   private hashBuf = new Float64Array(64);
   private nHashes = 0;
+  /** `hashBuf[own..nHashes)` are the request's own (`LruHolderIndex.insert`); `nHashes` when none or not allowed. */
+  private own = 0;
+  /** Whether hashes of a request's own content may stay out of the index (`RouterInit.singleDispatch`). */
+  private readonly ownContent: boolean;
   private readonly matchBlocks: Int32Array;
   private readonly result: { matchBlocks: Int32Array; totalBlocks: number; blockSize: number; noMatch: boolean };
   /** Whether `matchBlocks` holds a nonzero entry (the last walk matched a block): cleared before the next walk. */
@@ -168,6 +172,7 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     this.name = name;
     this.settings = settings;
     this.numGpuBlocks = init.numGpuBlocks;
+    this.ownContent = init.singleDispatch === true;
     // Sized from the LRUs' capacities up front (the KV cache's blocks when auto-tuned), so that a long run does not
     // rehash the index as it fills; at most 2^20 holdings here (32 MB of entries), beyond that it grows.
     let holdings = 0;
@@ -219,7 +224,7 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
   /** Adds the loaded hashes to `replica`'s LRU (refreshing recency; may evict). */
   private insert(replica: number): void {
     if (!(replica >= 0 && replica < this.matchBlocks.length)) return;
-    this.index.insert(this.hashBuf, this.nHashes, replica, this.capacity(replica));
+    this.index.insert(this.hashBuf, this.nHashes, replica, this.capacity(replica), this.own);
   }
 
   /** LRU capacity of `replica`: its `num_gpu_blocks` when auto-tuned, else `lruCapacityPerServer`. */
@@ -243,6 +248,9 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
       if (partialTailHashInto(req.prompt, s.blockSizeTokens, nFull, buf, nFull)) n++;
     }
     this.nHashes = n;
+    // From the block holding the request's own content on, every hash (the partial tail's too: it chains from the
+    // last full block and mixes the tail's content) is one only this request has.
+    this.own = this.ownContent ? Math.min(n, ownContentBlock(req.prompt, s.blockSizeTokens)) : n;
     this.reqId = req.id;
   }
 }

@@ -22,6 +22,8 @@ const PREV = 4;
 /** Offsets left to the index built on the lists (an LRU's links, a store count). */
 export const AUX0 = 5;
 export const AUX1 = 6;
+/** PREV of an entry in no holder list (`addOwn`). */
+const OWN = -2;
 
 const TWO32 = 4294967296;
 
@@ -84,16 +86,7 @@ export class HolderLists {
 
   /** A new entry: `replica` holds `hash` (it must not yet); its AUX words are zero. Returns the entry. */
   add(hash: number, replica: number): number {
-    let x = this.free;
-    if (x >= 0) this.free = this.e[x * ENTRY + NEXT]!;
-    else {
-      x = this.used++;
-      if (this.used * ENTRY > this.e.length) {
-        const e = new Int32Array(this.e.length * 2);
-        e.set(this.e);
-        this.e = e;
-      }
-    }
+    const x = this.take();
     const e = this.e;
     const o = x * ENTRY;
     const head = this.heads.exchange(hash, x);
@@ -110,12 +103,55 @@ export class HolderLists {
     return x;
   }
 
+  /**
+   * A new entry for a hash only its own request can look up (`Segment.unique`): `replica` holds `hash` but the entry
+   * is in no holder list (`find`, the walks and `heads` never see it), so adding and removing it probe no table. Its
+   * AUX words are zero. Returns the entry.
+   */
+  addOwn(hash: number, replica: number): number {
+    const x = this.take();
+    const e = this.e;
+    const o = x * ENTRY;
+    e[o + LO] = hash >>> 0;
+    e[o + HI] = Math.floor(hash / TWO32);
+    e[o + REP] = replica;
+    e[o + NEXT] = -1;
+    e[o + PREV] = OWN;
+    e[o + AUX0] = 0;
+    e[o + AUX1] = 0;
+    e[o + 7] = 0;
+    this.count++;
+    return x;
+  }
+
+  /** A free entry (from the free list, else from the end of `e`, which may grow). */
+  private take(): number {
+    let x = this.free;
+    if (x >= 0) this.free = this.e[x * ENTRY + NEXT]!;
+    else {
+      x = this.used++;
+      if (this.used * ENTRY > this.e.length) {
+        const e = new Int32Array(this.e.length * 2);
+        e.set(this.e);
+        this.e = e;
+      }
+    }
+    return x;
+  }
+
   /** Removes entry `x` (the hash leaves the table with its last holder). */
   remove(x: number): void {
     const e = this.e;
     const o = x * ENTRY;
     const next = e[o + NEXT]!;
     const prev = e[o + PREV]!;
+    if (prev === OWN) {
+      // In no holder list (`addOwn`).
+      e[o + NEXT] = this.free;
+      this.free = x;
+      this.count--;
+      return;
+    }
     if (prev >= 0) e[prev * ENTRY + NEXT] = next;
     else if (next >= 0) this.heads.set(this.hashOf(x), next);
     else this.heads.delete(this.hashOf(x));

@@ -69,13 +69,16 @@ export class LruHolderIndex {
   /**
    * PreRequest of the approximate prefix index: touches `hashes[0..n)` for `replica` in order, each fresh one
    * followed by evictions down to `cap` (the same sequence as `touch` / `evict` calls). Hashes are read from the
-   * array here, never passed around as (boxed) numbers.
+   * array here, never passed around as (boxed) numbers. `hashes[own..n)` are hashes no other request can have and
+   * that this one never looks up (content of its own, `Segment.unique`, dispatched once): they are held by `replica`
+   * as fresh hashes are (LRU place, capacity, evictions) but kept out of the holder lists (`HolderLists.addOwn`).
    */
-  insert(hashes: Float64Array, n: number, replica: number, cap: number): void {
+  insert(hashes: Float64Array, n: number, replica: number, cap: number, own = n): void {
     const lists = this.lists;
+    const m = own < n ? own : n;
     // Warms the table slots of the hashes (see `NumMap.prefetch`).
-    if (n > 1) this.sink += lists.heads.prefetch(hashes, 0, n);
-    for (let i = 0; i < n; i++) {
+    if (m > 1) this.sink += lists.heads.prefetch(hashes, 0, m);
+    for (let i = 0; i < m; i++) {
       const x = lists.find(hashes[i]!, replica);
       if (x >= 0) {
         this.refresh(x, replica);
@@ -86,6 +89,12 @@ export class LruHolderIndex {
       // replicas).
       while (this.sizes[replica]! >= cap && this.sizes[replica]! > 0) this.dropOldest(replica);
       this.append(lists.add(hashes[i]!, replica), replica);
+      while (this.sizes[replica]! > cap) this.dropOldest(replica);
+    }
+    // Hashes of its own: always fresh here.
+    for (let i = m; i < n; i++) {
+      while (this.sizes[replica]! >= cap && this.sizes[replica]! > 0) this.dropOldest(replica);
+      this.append(lists.addOwn(hashes[i]!, replica), replica);
       while (this.sizes[replica]! > cap) this.dropOldest(replica);
     }
   }
