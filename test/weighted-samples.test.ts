@@ -13,7 +13,7 @@ function lcg(seed: number): () => number {
 }
 
 describe("WeightedSamples", () => {
-  it("keeps one pair per distinct value, in first-seen order, with summed counts", () => {
+  it("keeps one pair per distinct value with summed counts (ascending when read back)", () => {
     const w = new WeightedSamples();
     for (const [v, c] of [
       [0.5, 2],
@@ -25,8 +25,9 @@ describe("WeightedSamples", () => {
     ] as const)
       w.add(v, c);
     expect(w.runs).toBe(3);
-    expect([...w.values.subarray(0, 3)]).toEqual([0.5, 0.25, 0.75]);
-    expect([...w.counts.subarray(0, 3)]).toEqual([6, 5, 1]);
+    const { values, counts } = w.sortedPairs();
+    expect([...values]).toEqual([0.25, 0.5, 0.75]);
+    expect([...counts]).toEqual([5, 6, 1]);
     expect(w.total).toBe(12);
   });
 
@@ -50,21 +51,21 @@ describe("WeightedSamples", () => {
     expect(a.mean).toBeCloseTo(b.mean, 9);
   });
 
-  it("widens its 32-bit counts past 2^32 − 1 without losing a token", () => {
+  it("counts past 2^32 − 1 without losing a token", () => {
     const w = new WeightedSamples();
-    w.add(0.02, 0xffffffff);
+    w.add(0.02, 0xfffffff0);
     w.add(0.03, 5);
-    expect(w.counts).toBeInstanceOf(Uint32Array);
-    w.add(0.02, 2); // 2^32 + 1: would wrap to 1 in 32 bits
-    expect(w.counts).toBeInstanceOf(Float64Array);
-    expect(w.counts[0]).toBe(2 ** 32 + 1);
-    expect(w.counts[1]).toBe(5);
+    expect(w.sortedPairs().counts).toBeInstanceOf(Uint32Array);
+    w.add(0.02, 0x11); // 2^32 + 1: would wrap to 1 in 32 bits
+    const { counts } = w.sortedPairs();
+    expect(counts).toBeInstanceOf(Float64Array);
+    expect([...counts]).toEqual([2 ** 32 + 1, 5]);
     const d = weightedDist(w);
     expect(d.p50).toBe(0.02);
     expect(d.p99).toBe(0.02);
   });
 
-  it("gives the same distribution after sealing (the summary drops the index) and goes on merging when added to", () => {
+  it("gives the same distribution when read mid-run, and goes on merging when added to", () => {
     const next = lcg(9);
     const a = new WeightedSamples();
     const b = new WeightedSamples();
@@ -72,10 +73,27 @@ describe("WeightedSamples", () => {
     for (let i = 0; i < 6000; i++) vs.push((next() % 3000) / 613);
     for (const v of vs) a.add(v);
     for (const v of vs.slice(0, 3000)) b.add(v);
-    const before = weightedDist(b); // seals b
+    const before = weightedDist(b);
     expect(weightedDist(b)).toEqual(before);
     for (const v of vs.slice(3000)) b.add(v);
-    expect(b.runs).toBe(a.runs); // the rebuilt index still merges repeats of values seen before the seal
+    expect(b.runs).toBe(a.runs); // repeats of values seen before the read still merge
     expect(weightedDist(b)).toEqual(weightedDist(a));
+  });
+
+  it("merges a value wherever it recurs, through growth (the previous-slot shortcut goes stale when the table grows)", () => {
+    const w = new WeightedSamples();
+    const expanded: number[] = [];
+    // Alternating and repeated values across several growths (2,048 slots at first).
+    for (let i = 0; i < 20000; i++) {
+      const v = ((i * 7919) % 6007) / 1013 + 1e-9 * (i % 3);
+      w.add(v, 1 + (i % 4));
+      w.add(v, 1); // the same value again: the previous-slot path
+      for (let k = 0; k < 2 + (i % 4); k++) expanded.push(v);
+    }
+    expect(w.runs).toBe(new Set(expanded).size);
+    expect(w.total).toBe(expanded.length);
+    const a = weightedDist(w);
+    const b = dist(Float64Array.from(expanded));
+    expect([a.p50, a.p90, a.p95, a.p99]).toEqual([b.p50, b.p90, b.p95, b.p99]);
   });
 });

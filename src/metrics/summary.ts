@@ -139,30 +139,10 @@ function weightedSum(values: Float64Array, counts: Float64Array | Uint32Array): 
   return s.value();
 }
 
-/** Distribution of run-length weighted samples (the ITL store); seals the store (its index is no longer needed). */
+/** Distribution of run-length weighted samples (the ITL store). */
 export function weightedDist(w: WeightedSamples, scale = 1): Dist {
   if (w.total === 0) return { ...EMPTY_DIST };
-  w.seal();
-  // Distinct values, sorted natively (no comparator callbacks), then each run's count added at its value's rank.
-  const sorted = Float64Array.from(w.values.subarray(0, w.runs)).sort();
-  let m = 0;
-  for (let i = 0; i < sorted.length; i++) if (m === 0 || sorted[m - 1] !== sorted[i]) sorted[m++] = sorted[i]!;
-  const values = sorted.subarray(0, m);
-  // The store keeps each value once, so counts only move (same width); repeated values would add up (64 bits).
-  const counts = m === w.runs && w.counts instanceof Uint32Array ? new Uint32Array(m) : new Float64Array(m);
-  for (let i = 0; i < w.runs; i++) {
-    const v = w.values[i]!;
-    let lo = 0;
-    let hi = m - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (values[mid]! < v) lo = mid + 1;
-      else hi = mid;
-    }
-    counts[lo]! += w.counts[i]!;
-  }
-  const vs = values.subarray(0, m);
-  const cs = counts.subarray(0, m);
+  const { values: vs, counts: cs } = w.sortedPairs();
   return {
     // Σ value × count exactly rounded: the same multiset of gaps gives the same mean, whatever order the tokens
     // were recorded in (fast-forward records a stretch's tokens at its end).
