@@ -111,7 +111,7 @@ describe("KvCache.registerOwn / mapOwn", () => {
 });
 
 describe("LruHolderIndex.insert with hashes of their own", () => {
-  it("holds, evicts and matches as an index that indexes every hash (fast-check)", () => {
+  it("holds, evicts and matches as an index that indexes every hash, its own hashes as runs (fast-check)", () => {
     // A request: `shared` hashes from a small pool (prefixes other requests repeat), then `own` fresh ones.
     const req = fc.record({
       replica: fc.integer({ min: 0, max: 2 }),
@@ -132,7 +132,8 @@ describe("LruHolderIndex.insert with hashes of their own", () => {
           a.insert(hashes, hashes.length, r.replica, cap, r.shared.length);
           b.insert(hashes, hashes.length, r.replica, cap);
           for (let rep = 0; rep < 3; rep++) {
-            expect(a.order(rep)).toEqual(b.order(rep));
+            // A run stands for its hashes without keeping them: NaN in its place.
+            expect(a.order(rep)).toEqual(b.order(rep).map((h) => (h >= 1000 ? Number.NaN : h)));
             expect(a.size(rep)).toBe(b.size(rep));
           }
           for (let h = 0; h < 13; h++) expect(a.holders(h)).toEqual(b.holders(h));
@@ -228,7 +229,7 @@ workload:
       if (/retries/.test(what)) {
         expect(addOwn).not.toHaveBeenCalled();
         expect(out.summary.gateway.retries).toBeGreaterThan(0);
-      } else if (approx) expect(addOwn.mock.calls.length).toBeGreaterThan(1000);
+      } else if (approx) expect(addOwn.mock.calls.length).toBeGreaterThan(250); // a run per dispatch
       expect(out.summary.preemptions).toBeGreaterThanOrEqual(minPreemptions);
       if (minPreemptions > 0) expect(mapOwn).toHaveBeenCalled();
       expect(out.summary.requests.completed).toBeGreaterThan(100);

@@ -11,6 +11,12 @@ import { AUX0, AUX1, ENTRY, HolderLists } from "./holder-lists.ts";
 /** LRU links in an entry: the replica's less / more recently touched holding. */
 const OLDER = AUX0;
 const NEWER = AUX1;
+/**
+ * In a run node (an entry from `HolderLists.addOwn`): how many hashes of a request's own it stands for (0 in every
+ * other entry). Such hashes are never looked up, so they need no entry each: only their place in the LRU and their
+ * number (the capacity counts them one by one, and evictions take them oldest first, a run from its front).
+ */
+const RUN = 7;
 
 export class LruHolderIndex {
   private readonly lists: HolderLists;
@@ -55,14 +61,12 @@ export class LruHolderIndex {
     return true;
   }
 
-  /** Removes and returns `replica`'s least recently touched hash (NaN when it holds none). */
+  /** Removes and returns `replica`'s least recently touched hash (NaN when it holds none, or a hash of a run). */
   evict(replica: number): number {
     const x = this.oldest[replica]!;
     if (x < 0) return Number.NaN;
-    const hash = this.lists.hashOf(x);
-    this.unlink(x, replica);
-    this.lists.remove(x);
-    this.sizes[replica]!--;
+    const hash = this.lists.e[x * ENTRY + RUN]! > 0 ? Number.NaN : this.lists.hashOf(x);
+    this.dropOldest(replica);
     return hash;
   }
 
@@ -71,7 +75,7 @@ export class LruHolderIndex {
    * followed by evictions down to `cap` (the same sequence as `touch` / `evict` calls). Hashes are read from the
    * array here, never passed around as (boxed) numbers. `hashes[own..n)` are hashes no other request can have and
    * that this one never looks up (content of its own, `Segment.unique`, dispatched once): they are held by `replica`
-   * as fresh hashes are (LRU place, capacity, evictions) but kept out of the holder lists (`HolderLists.addOwn`).
+   * as fresh hashes are (LRU place, capacity, evictions) but as one run node out of the holder lists (`RUN`).
    */
   insert(hashes: Float64Array, n: number, replica: number, cap: number, own = n): void {
     const lists = this.lists;
@@ -91,26 +95,72 @@ export class LruHolderIndex {
       this.append(lists.add(hashes[i]!, replica), replica);
       while (this.sizes[replica]! > cap) this.dropOldest(replica);
     }
-    // Hashes of its own: always fresh here.
-    for (let i = m; i < n; i++) {
-      while (this.sizes[replica]! >= cap && this.sizes[replica]! > 0) this.dropOldest(replica);
-      this.append(lists.addOwn(hashes[i]!, replica), replica);
-      while (this.sizes[replica]! > cap) this.dropOldest(replica);
+    if (m < n) this.appendRun(n - m, replica, cap);
+  }
+
+  /**
+   * `k` fresh hashes of a request's own as `replica`'s most recent, one run node: the same holdings as inserting them
+   * one by one, each followed by evictions down to `cap` — the oldest `size + k − cap` hashes go (the run's own
+   * front last), the newest `min(size + k, cap)` stay.
+   */
+  private appendRun(k: number, replica: number, cap: number): void {
+    const size = this.sizes[replica]!;
+    let drop = size + k - cap;
+    if (drop > 0) {
+      const old = drop < size ? drop : size;
+      this.dropHashes(replica, old);
+      drop -= old;
+    }
+    const c = drop > 0 ? k - drop : k;
+    if (c <= 0) return;
+    const x = this.lists.addOwn(0, replica);
+    this.lists.e[x * ENTRY + RUN] = c;
+    this.append(x, replica);
+    this.sizes[replica]! += c - 1;
+  }
+
+  /** Evicts `replica`'s `count` oldest hashes (whole entries, then the front of a run). */
+  private dropHashes(replica: number, count: number): void {
+    const e = this.lists.e;
+    while (count > 0) {
+      const x = this.oldest[replica]!;
+      const c = e[x * ENTRY + RUN]!;
+      if (c > count) {
+        e[x * ENTRY + RUN] = c - count;
+        this.sizes[replica]! -= count;
+        return;
+      }
+      this.unlink(x, replica);
+      this.lists.remove(x);
+      const n = c > 0 ? c : 1;
+      this.sizes[replica]! -= n;
+      count -= n;
     }
   }
 
+  /** Evicts `replica`'s oldest hash. */
   private dropOldest(replica: number): void {
     const old = this.oldest[replica]!;
+    const e = this.lists.e;
+    if (e[old * ENTRY + RUN]! > 1) {
+      e[old * ENTRY + RUN]!--;
+      this.sizes[replica]!--;
+      return;
+    }
     this.unlink(old, replica);
     this.lists.remove(old);
     this.sizes[replica]!--;
   }
 
-  /** Hashes of `replica` from least to most recent (tests). */
+  /** Hashes of `replica` from least to most recent, NaN for each hash of a run (tests). */
   order(replica: number): number[] {
     const out: number[] = [];
     const e = this.lists.e;
-    for (let x = this.oldest[replica]!; x >= 0; x = e[x * ENTRY + NEWER]!) out.push(this.lists.hashOf(x));
+    for (let x = this.oldest[replica]!; x >= 0; x = e[x * ENTRY + NEWER]!) {
+      const c = e[x * ENTRY + RUN]!;
+      if (c > 0) for (let i = 0; i < c; i++) out.push(Number.NaN);
+      else out.push(this.lists.hashOf(x));
+    }
     return out;
   }
 
