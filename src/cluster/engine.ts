@@ -931,8 +931,14 @@ export class Simulation implements ReplicaListener, Timers {
 function checkReplica(r: Replica): void {
   const kv = r.kv;
   if (kv.usedBlocks > kv.numBlocks) throw new Error(`${r.name}: ${kv.usedBlocks} blocks in use > ${kv.numBlocks}`);
-  if (kv.totalRefs() !== r.heldBlocks())
-    throw new Error(`${r.name}: block references ${kv.totalRefs()} != held ${r.heldBlocks()}`);
+  const held = r.heldBlocks();
+  if (kv.totalRefs() !== held.numbered)
+    throw new Error(`${r.name}: block references ${kv.totalRefs()} != held ${held.numbered}`);
+  // Blocks in use: numbered ones referenced at least once, and private ones (held by one request each).
+  if (kv.usedBlocks !== kv.numberedInUse() + held.private)
+    throw new Error(
+      `${r.name}: ${kv.usedBlocks} blocks in use != ${kv.numberedInUse()} numbered + ${held.private} private`,
+    );
   if (r.numRunning > r.cfg.maxNumSeqs) throw new Error(`${r.name}: ${r.numRunning} running > max_num_seqs`);
   r.lora?.checkInvariants();
 }

@@ -231,7 +231,7 @@ export class DecodeStretch {
     const aEnd = start[ra + 1]!;
     if (!this.registering) {
       // Allocations only, in running order (the bucket is).
-      for (; a < aEnd; a++) run[bucket[a]!]!.addBlock(kv.allocate(), kv);
+      for (; a < aEnd; a++) run[bucket[a]!]!.allocate(1, kv);
       this.allocDone = j;
       return;
     }
@@ -246,7 +246,7 @@ export class DecodeStretch {
       const i = ia < ig ? ia : ig;
       const q = run[i]!;
       if (ia === i) {
-        q.addBlock(kv.allocate(), kv);
+        q.allocate(1, kv);
         a++;
       }
       if (prefix && (ig === i || (ra === rr && ia === i))) {

@@ -45,7 +45,7 @@ export class KvCache {
    * Per-block records, 16 bytes each, indexed by block: the cached hash (f64 at `f64[2b]`), the reference count
    * (`i32[4b + 2]`) and the block's slot in the free ring (`i32[4b + 3]`, -1 when not in it). One record is one
    * quarter of a cache line, so allocating or freeing a block touches one line (four separate arrays took four
-   * misses). Only blocks below `fresh` are ever read or written, so the records are sized for every block up front:
+   * misses). Only records below `nextId` are ever read or written, so they are sized for every block up front:
    * the zero-filled pages of a large typed array are mapped on first write, and a replica that never uses its last
    * blocks never pays for their records. (Growing them by doubling took a copy and a fresh page fault per record at
    * each doubling: 3.6 % of the CPU at 1,024 replicas × 100k requests, paired, `bench/chat-1m.ts`.)
@@ -56,17 +56,27 @@ export class KvCache {
    * The free list, least recently freed first, as a circular buffer of block indices filled at the tail and taken at
    * the head (sequential memory both ways). A block taken out of the middle (a prefix hit on a free block) only clears
    * its slot field: its entry goes stale (the block's slot field no longer points at it) and is skipped when the head
-   * reaches it. `ringCount` entries from `ringHead` (stale ones included); the capacity is a power of two.
+   * reaches it. `ringCount` entries from `ringHead` (stale ones included); the capacity is a power of two. An entry
+   * of -1 is a run of private blocks (`releasePrivate`): `runs[2t]` blocks without a hash, then `runs[2t + 1]` blocks
+   * with a hash of their request's own, taken from its front.
    */
   private ring: Int32Array;
+  private runs: Int32Array;
   private ringHead = 0;
   private ringCount = 0;
   /**
-   * Blocks [fresh, numBlocks) have never been allocated: they are the front of the free list, in index order, ahead
-   * of the ring (a block joins the ring only once it was used). Nothing is written for them until they are first
-   * allocated, so an idle replica costs no memory for its blocks.
+   * Blocks never allocated yet: the front of the free list, ahead of the ring (a block joins the ring only once it
+   * was used). They have no record until they are first allocated (block numbers are handed out from `nextId`), so an
+   * idle replica costs no memory for its blocks.
    */
-  private fresh = 0;
+  private freshFree: number;
+  /**
+   * Block numbers (records) handed out so far; numbers given back when a private allocation took their block
+   * (`allocatePrivate`) are reused first (`idStack`).
+   */
+  private nextId = 0;
+  private idStack = new Int32Array(16);
+  private idTop = 0;
   private free: number;
   private readonly hashToBlock: NumMap;
   /** Hashes findable (blocks carrying a hash) and map entries left by lazy eviction. */
@@ -97,6 +107,8 @@ export class KvCache {
     this.f64 = new Float64Array(numBlocks * 2);
     this.i32 = new Int32Array(this.f64.buffer);
     this.ring = new Int32Array(16);
+    this.runs = new Int32Array(32);
+    this.freshFree = numBlocks;
     // Holds every live hash plus up to numBlocks/2 stale entries (evicted lazily, see `allocate`). It starts small and
     // grows with the hashes cached: sized for the whole cache up front it took ~1.5 MB per replica (an 8B model on an
     // H100 has ~28k blocks) before a single request, 1.6 GB for 1,024 replicas. Blocks of a request's own content stay
@@ -132,11 +144,11 @@ export class KvCache {
   }
 
   refCount(block: number): number {
-    return block >= this.fresh ? 0 : this.i32[4 * block + 2]!;
+    return block >= this.nextId ? 0 : this.i32[4 * block + 2]!;
   }
 
   blockHash(block: number): number {
-    if (block >= this.fresh) return NO_HASH;
+    if (block >= this.nextId) return NO_HASH;
     const h = this.f64[2 * block]!;
     return h < NO_HASH ? ownHash(h) : h;
   }
@@ -194,10 +206,17 @@ export class KvCache {
     return b >= 0 && this.f64[2 * b] === h ? b : -1;
   }
 
+  /** Numbered blocks referenced at least once (conservation checks: the rest of the blocks in use are private). */
+  numberedInUse(): number {
+    let n = 0;
+    for (let b = 0; b < this.nextId; b++) if (this.i32[4 * b + 2]! > 0) n++;
+    return n;
+  }
+
   /** Σ reference counts over all blocks (conservation checks). */
   totalRefs(): number {
     let n = 0;
-    for (let b = 0; b < this.fresh; b++) n += this.i32[4 * b + 2]!;
+    for (let b = 0; b < this.nextId; b++) n += this.i32[4 * b + 2]!;
     return n;
   }
 
@@ -210,13 +229,10 @@ export class KvCache {
 
   /** Allocates a fresh block (evicting the least recently freed cached block if needed); -1 if none is free. */
   allocate(): number {
-    if (this.fresh < this.numBlocks) {
-      const b = this.fresh++;
-      this.f64[2 * b] = NO_HASH;
-      this.i32[4 * b + 2] = 1;
-      this.i32[4 * b + 3] = -1;
+    if (this.freshFree > 0) {
+      this.freshFree--;
       this.free--;
-      return b;
+      return this.newRecord();
     }
     if (this.free === 0) return -1;
     // The ring's first entry still pointing at its block (stale entries of hit blocks are skipped).
@@ -225,16 +241,22 @@ export class KvCache {
     const i32 = this.i32;
     let i = this.ringHead;
     let b = ring[i]!;
-    while (i32[4 * b + 3] !== i) {
+    while (b >= 0 ? i32[4 * b + 3] !== i : this.runs[2 * i]! + this.runs[2 * i + 1]! === 0) {
       i = (i + 1) & mask;
       b = ring[i]!;
       this.ringCount--;
+    }
+    this.free--;
+    if (b < 0) {
+      // The front of a run of private blocks: a block of its own (evicting its hash if it had one).
+      this.ringHead = i; // past the stale entries skipped
+      this.takeFromRun(i, 1);
+      return this.newRecord();
     }
     this.ringHead = (i + 1) & mask;
     this.ringCount--;
     i32[4 * b + 3] = -1;
     i32[4 * b + 2] = 1;
-    this.free--;
     const h = this.f64[2 * b]!;
     if (h < NO_HASH) {
       // A block out of the map (`registerOwn`): nothing to make stale.
@@ -258,6 +280,110 @@ export class KvCache {
       }
     }
     return b;
+  }
+
+  /** A block number with a fresh record: no hash, referenced once, in no ring slot. */
+  private newRecord(): number {
+    const b = this.idTop > 0 ? this.idStack[--this.idTop]! : this.nextId++;
+    this.f64[2 * b] = NO_HASH;
+    this.i32[4 * b + 2] = 1;
+    this.i32[4 * b + 3] = -1;
+    return b;
+  }
+
+  /**
+   * Takes `k` blocks from the front of the run in ring slot `i` (its blocks without a hash first, then those with a
+   * hash of their own, each an eviction); a run left empty leaves the ring. Returns how many it took.
+   */
+  private takeFromRun(i: number, k: number): number {
+    const runs = this.runs;
+    const a = runs[2 * i]!;
+    const o = runs[2 * i + 1]!;
+    const n = k < a + o ? k : a + o;
+    const ta = n < a ? n : a;
+    runs[2 * i] = a - ta;
+    runs[2 * i + 1] = o - (n - ta);
+    this.evictions += n - ta;
+    if (n === a + o) {
+      this.ringHead = (i + 1) & (this.ring.length - 1);
+      this.ringCount--;
+    }
+    return n;
+  }
+
+  /**
+   * Private blocks: blocks of a request's own content (`Segment.unique`) and blocks that never get a hash, which no
+   * other request can find. A request holds them as a count (`Seq.privateCount`), with no block number and no record:
+   * allocating them takes `k` blocks from the front of the free list as `allocate` would, one by one (evicting what
+   * they held); freeing them puts one run at the tail (`releasePrivate`). Only without KV events and a second tier
+   * (their hashes are not kept: an eviction of a block of its own counts, nothing more). False if fewer than `k` are
+   * free.
+   */
+  allocatePrivate(k: number): boolean {
+    if (k > this.free) return false;
+    this.free -= k;
+    const f = k < this.freshFree ? k : this.freshFree;
+    this.freshFree -= f;
+    k -= f;
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    const i32 = this.i32;
+    while (k > 0) {
+      const i = this.ringHead;
+      const b = ring[i]!;
+      if (b < 0) {
+        k -= this.takeFromRun(i, k); // a run left empty leaves the ring
+        continue;
+      }
+      this.ringHead = (i + 1) & mask;
+      this.ringCount--;
+      if (i32[4 * b + 3] !== i) continue; // stale: the block was hit and taken
+      // A freed block with a number: its hash (if any) is evicted as `allocate` evicts it; the number is given back.
+      i32[4 * b + 3] = -1;
+      const h = this.f64[2 * b]!;
+      if (h !== NO_HASH) {
+        this.f64[2 * b] = NO_HASH;
+        this.evictions++;
+        const gone = h < NO_HASH ? ownHash(h) : h;
+        this.listener?.("removed", gone);
+        this.secondTier?.onEvict(gone);
+        if (h < NO_HASH) this.own--;
+        else {
+          this.live--;
+          if (++this.stale > this.numBlocks / 2) {
+            this.hashToBlock.sweepStale(this.f64, 2);
+            this.stale = 0;
+          }
+        }
+      }
+      if (this.idTop === this.idStack.length) {
+        const st = new Int32Array(this.idStack.length * 2);
+        st.set(this.idStack);
+        this.idStack = st;
+      }
+      this.idStack[this.idTop++] = b;
+      k--;
+    }
+    return true;
+  }
+
+  /**
+   * Frees a request's private blocks (tail first: `anon` without a hash, then `own` with a hash of their own): one
+   * run at the tail of the free list.
+   */
+  releasePrivate(anon: number, own: number): void {
+    if (anon + own === 0) return;
+    if (this.ringCount === this.ring.length) this.compactRing();
+    const t = (this.ringHead + this.ringCount++) & (this.ring.length - 1);
+    this.ring[t] = -1;
+    this.runs[2 * t] = anon;
+    this.runs[2 * t + 1] = own;
+    this.free += anon + own;
+  }
+
+  /** A private block a request holds becomes a numbered block (referenced once, no hash): its number. */
+  numberPrivate(): number {
+    return this.newRecord();
   }
 
   /**
@@ -353,13 +479,16 @@ export class KvCache {
 
   /** Warms the records of the next `n` blocks `allocate` will take (see `NumMap.prefetch`). */
   prefetchAllocations(n: number): void {
-    if (n < 2 || this.fresh < this.numBlocks) return;
+    if (n < 2 || this.freshFree > 0) return;
     const ring = this.ring;
     const mask = ring.length - 1;
     const f64 = this.f64;
     const m = Math.min(n, this.ringCount);
     let acc = 0;
-    for (let k = 0, i = this.ringHead; k < m; k++, i = (i + 1) & mask) acc += f64[2 * ring[i]!]!;
+    for (let k = 0, i = this.ringHead; k < m; k++, i = (i + 1) & mask) {
+      const b = ring[i]!;
+      if (b >= 0) acc += f64[2 * b]!;
+    }
     this.sink += acc;
   }
 
@@ -400,22 +529,30 @@ export class KvCache {
    */
   private compactRing(): void {
     const old = this.ring;
+    const oldRuns = this.runs;
     const mask = old.length - 1;
     let live = 0;
     const i32 = this.i32;
+    const alive = (b: number, i: number) => (b >= 0 ? i32[4 * b + 3] === i : oldRuns[2 * i]! + oldRuns[2 * i + 1]! > 0);
     for (let n = 0, i = this.ringHead; n < this.ringCount; n++, i = (i + 1) & mask) {
-      if (i32[4 * old[i]! + 3] === i) live++;
+      if (alive(old[i]!, i)) live++;
     }
     const ring = new Int32Array(2 * live > old.length ? old.length * 2 : old.length);
+    const runs = new Int32Array(2 * ring.length);
     let w = 0;
     for (let n = 0, i = this.ringHead; n < this.ringCount; n++, i = (i + 1) & mask) {
       const b = old[i]!;
-      if (i32[4 * b + 3] !== i) continue;
+      if (!alive(b, i)) continue;
       ring[w] = b;
-      i32[4 * b + 3] = w;
+      if (b >= 0) i32[4 * b + 3] = w;
+      else {
+        runs[2 * w] = oldRuns[2 * i]!;
+        runs[2 * w + 1] = oldRuns[2 * i + 1]!;
+      }
       w++;
     }
     this.ring = ring;
+    this.runs = runs;
     this.ringHead = 0;
     this.ringCount = w;
   }
@@ -423,11 +560,13 @@ export class KvCache {
   /** Free-list order from next-to-evict to last (for tests and debugging). */
   freeOrder(): number[] {
     const out: number[] = [];
-    for (let b = this.fresh; b < this.numBlocks; b++) out.push(b);
+    // Blocks never allocated: the numbers they will get while none is given back.
+    for (let k = 0; k < this.freshFree; k++) out.push(this.nextId + k);
     const mask = this.ring.length - 1;
     for (let n = 0, i = this.ringHead; n < this.ringCount; n++, i = (i + 1) & mask) {
       const b = this.ring[i]!;
-      if (this.i32[4 * b + 3] === i) out.push(b);
+      if (b < 0) for (let k = this.runs[2 * i]! + this.runs[2 * i + 1]!; k > 0; k--) out.push(-1);
+      else if (this.i32[4 * b + 3] === i) out.push(b);
     }
     return out;
   }
@@ -435,19 +574,30 @@ export class KvCache {
   /** Checks internal invariants (tests): counts, free ring integrity, map consistency. Throws on violation. */
   checkInvariants(): void {
     const linked = this.freeOrder();
-    for (const b of linked) {
+    const numbered = linked.filter((b) => b >= 0);
+    for (const b of numbered) {
       if (this.refCount(b) !== 0) throw new Error(`free block ${b} has ref ${this.refCount(b)}`);
     }
-    if (new Set(linked).size !== linked.length) throw new Error("a block is twice in the free list");
+    if (new Set(numbered).size !== numbered.length) throw new Error("a block is twice in the free list");
     if (linked.length !== this.free) throw new Error(`free count ${this.free} != list length ${linked.length}`);
-    for (let b = 0; b < this.fresh; b++) {
+    // Every number handed out is referenced, in the free ring, or given back (`idStack`), once.
+    const back = new Set(Array.from(this.idStack.subarray(0, this.idTop)));
+    if (back.size !== this.idTop) throw new Error("a block number is given back twice");
+    let held = 0;
+    for (let b = 0; b < this.nextId; b++) {
       const slot = this.i32[4 * b + 3]!;
-      if (slot >= 0 !== (this.refCount(b) === 0))
-        throw new Error(`block ${b}: ring slot ${slot}, ref ${this.refCount(b)}`);
+      const ref = this.refCount(b);
+      if (back.has(b)) {
+        if (ref !== 0 || slot >= 0 || this.f64[2 * b] !== NO_HASH) throw new Error(`given-back block ${b} in use`);
+        continue;
+      }
+      if (slot >= 0 !== (ref === 0)) throw new Error(`block ${b}: ring slot ${slot}, ref ${ref}`);
+      if (ref > 0) held++;
     }
-    let zero = 0;
-    for (let b = 0; b < this.numBlocks; b++) if (this.refCount(b) === 0) zero++;
-    if (zero !== this.free) throw new Error(`blocks with ref 0 (${zero}) != free (${this.free})`);
+    const inRing = numbered.length - Math.min(this.freshFree, numbered.length);
+    if (held + inRing + this.idTop !== this.nextId)
+      throw new Error(`numbers: ${held} held + ${inRing} free + ${this.idTop} back != ${this.nextId}`);
+    if (this.nextId - this.idTop > this.numBlocks) throw new Error("more numbered blocks than blocks");
     let live = 0;
     let stale = 0;
     // Raw records: an entry whose block now carries a hash of its own (`registerOwn`) is stale.
@@ -457,7 +607,7 @@ export class KvCache {
     });
     let hashed = 0;
     let own = 0;
-    for (let b = 0; b < this.fresh; b++) {
+    for (let b = 0; b < this.nextId; b++) {
       const x = this.f64[2 * b]!;
       if (x === NO_HASH) continue;
       if (x < NO_HASH) {

@@ -162,7 +162,18 @@ export class Replica {
 
   /** Creates the replica-side state for a request (hashes at this replica's block size). */
   makeSeq(req: Request, promptHashes?: Float64Array, maxTokens?: number): Seq {
-    const seq = new Seq(req, this.cfg.blockSize, this.cfg.maxModelLen, promptHashes, maxTokens, this.ownBlocks);
+    // Private blocks (held as counts) only where no KV events and no second tier need their hashes.
+    const priv = this.kv.listener === undefined && this.kv.secondTier === undefined;
+    const seq = new Seq(
+      req,
+      this.cfg.blockSize,
+      this.cfg.maxModelLen,
+      promptHashes,
+      maxTokens,
+      this.ownBlocks,
+      priv,
+      this.cfg.enablePrefixCaching,
+    );
     if (this.lora !== undefined && req.adapter !== undefined) seq.adapter = this.lora.intern(req.adapter); // LoRA
     return seq;
   }
@@ -487,7 +498,7 @@ export class Replica {
         for (let j = 0; j < hitBlocks; j++) s.addBlock(kv.acquireBlock(this.hitBuf[j]!), kv);
         s.registered = hitBlocks;
         s.computed = hitBlocks * bs;
-        for (let j = 0; j < fresh; j++) s.addBlock(kv.allocate(), kv);
+        s.allocate(fresh, kv);
         const c = this.counters;
         c.prefixQueries += known;
         c.prefixHits += hitBlocks * bs;
@@ -599,12 +610,12 @@ export class Replica {
   /** Ensures `s` holds blocks for `tokens` tokens; registers newly full blocks. False if not enough free blocks. */
   private allocateUpTo(s: Seq, tokens: number): boolean {
     const bs = this.cfg.blockSize;
-    const need = Math.ceil(tokens / bs) - s.blockCount;
+    const need = Math.ceil(tokens / bs) - s.heldBlocks;
     const kv = this.kv;
     if (need > 0) {
       if (need > kv.freeBlocks) return false;
       kv.prefetchAllocations(need);
-      for (let j = 0; j < need; j++) s.addBlock(kv.allocate(), kv);
+      s.allocate(need, kv);
     }
     if (this.cfg.enablePrefixCaching) {
       s.registerUpTo(Math.min(Math.floor(tokens / bs), s.hashes.length), kv);
@@ -618,6 +629,7 @@ export class Replica {
     if (run[index] !== victim) throw new Error("internal: preempting a request not at its index");
     run.splice(index, 1);
     // Its blocks of its own content go into the map before they are freed: on re-admission it looks them up.
+    if (victim.privateCount > 0) victim.numberPrivate(this.kv);
     if (victim.uniqueFrom < victim.registered) this.kv.mapOwn(victim.blocks, victim.uniqueFrom, victim.registered);
     victim.dropBlocks(this.kv);
     victim.registered = 0;
@@ -636,13 +648,19 @@ export class Replica {
     return this.batch;
   }
 
-  /** Block references held by running requests, summed (equals the cache's total reference count). */
-  heldBlocks(): number {
-    let n = 0;
-    for (const s of this.running) n += s.blockCount;
-    for (const s of this.finishing) n += s.blockCount;
-    for (const s of this.loading) n += s.blockCount;
-    for (const s of this.held) n += s.blockCount;
-    return n;
+  /**
+   * Block references held by the requests, summed: numbered ones (equal to the cache's total reference count) and
+   * private ones (`Seq.privateCount`).
+   */
+  heldBlocks(): { numbered: number; private: number } {
+    let numbered = 0;
+    let priv = 0;
+    for (const list of [this.running, this.finishing, this.loading, this.held]) {
+      for (const s of list) {
+        numbered += s.blockCount;
+        priv += s.privateCount;
+      }
+    }
+    return { numbered, private: priv };
   }
 }

@@ -49,6 +49,8 @@ export type SchedulingPolicy = (typeof SCHEDULING_POLICIES)[number];
 const OUTPUT_NS = 0x0a7;
 /** The block table of a request holding no blocks. */
 const NO_TABLE = new Int32Array(0);
+/** `Seq.privateFrom` of a request whose blocks are all numbered. */
+const NO_PRIVATE = 0x3fffffff;
 
 /** A request's state at a replica (vLLM's `Request` inside the engine). */
 export class Seq {
@@ -94,6 +96,15 @@ export class Seq {
   readonly uniqueFrom: number;
   blockCount = 0;
   /**
+   * Blocks from this index on are private (`KvCache.allocatePrivate`): held as a count (`privateCount`), with no
+   * number, no record and no place in `blocks` — blocks of the request's own content and blocks that never get a
+   * hash, which nothing else can look up. `NO_PRIVATE` when every block is numbered (KV events or a second tier to
+   * feed, `ownBlocks: false`, or after a preemption). `blocks` then holds `[0, privateFrom)`.
+   */
+  privateFrom: number;
+  /** Private blocks held (the blocks `[privateFrom, privateFrom + privateCount)` of the request). */
+  privateCount = 0;
+  /**
    * Block table: `blocks[0..blockCount)`. The table itself is lent by the replica's KV cache, sized for the whole
    * request, when the first block is added, and given back when the blocks are freed (`addBlock`, `dropBlocks`): no
    * array grows block by block, none is allocated per request.
@@ -129,6 +140,9 @@ export class Seq {
    * `promptHashes`: the prompt's block hashes at `blockSize` if already computed (by the router), to reuse.
    * `maxTokens`: a cap on the output below the request's own (the prefill leg of a disaggregated request: 1).
    * `ownBlocks`: false registers every block in the prefix cache's map (`uniqueFrom` = `hashCount`; the reference).
+   * `privateBlocks`: blocks nothing else can look up are held as a count (`privateFrom`); only where the KV cache
+   * feeds no KV events and no second tier (their hashes are not kept), with `ownBlocks`. `prefixCaching`: false makes
+   * every block private (none is ever registered).
    */
   constructor(
     req: Request,
@@ -137,6 +151,8 @@ export class Seq {
     promptHashes?: Float64Array,
     maxTokens?: number,
     ownBlocks = true,
+    privateBlocks = false,
+    prefixCaching = true,
   ) {
     this.req = req;
     this.promptTokens = req.inputTokens;
@@ -156,6 +172,9 @@ export class Seq {
     }
     this.hashCount = this.hashes.length;
     this.uniqueFrom = ownBlocks ? Math.min(this.hashCount, ownContentBlock(req.prompt, blockSize)) : this.hashCount;
+    // Not with an answer identity: its decode blocks get hashes (`hashes` goes past the prompt).
+    const priv = ownBlocks && privateBlocks && req.outputContentId === undefined;
+    this.privateFrom = !priv ? NO_PRIVATE : prefixCaching ? this.uniqueFrom : 0;
   }
 
   /**
@@ -167,13 +186,34 @@ export class Seq {
   registerUpTo(full: number, kv: KvCache): void {
     const from = this.registered;
     if (full <= from) return;
-    const own = this.preemptions === 0 && this.uniqueFrom < full ? Math.max(this.uniqueFrom, from) : full;
+    // Private blocks (from `privateFrom`) have no record: registering them is counting them.
+    const end = full < this.privateFrom ? full : this.privateFrom;
+    const own = this.preemptions === 0 && this.uniqueFrom < end ? Math.max(this.uniqueFrom, from) : end;
     if (own > from) {
       kv.prefetch(this.hashes, from, own);
       for (let j = from; j < own; j++) kv.register(this.blocks[j]!, this.hashes[j]!);
     }
-    for (let j = own; j < full; j++) kv.registerOwn(this.blocks[j]!, this.hashes[j]!);
+    for (let j = own; j < end; j++) kv.registerOwn(this.blocks[j]!, this.hashes[j]!);
     this.registered = full;
+  }
+
+  /** Blocks held, numbered and private. */
+  get heldBlocks(): number {
+    return this.blockCount + this.privateCount;
+  }
+
+  /**
+   * Takes `k` more blocks from `kv` (numbered ones up to `privateFrom`, then private ones), in the free list's order
+   * as `k` calls of `allocate` would; the caller has checked that `k` are free.
+   */
+  allocate(k: number, kv: KvCache): void {
+    const room = this.privateFrom - this.blockCount - this.privateCount;
+    const numbered = room <= 0 ? 0 : k < room ? k : room;
+    for (let j = 0; j < numbered; j++) this.addBlock(kv.allocate(), kv);
+    if (k > numbered) {
+      kv.allocatePrivate(k - numbered);
+      this.privateCount += k - numbered;
+    }
   }
 
   /** Appends block `b` of `kv` to the block table. */
@@ -182,16 +222,40 @@ export class Seq {
     this.blocks[this.blockCount++] = b;
   }
 
-  /** Frees the table's blocks in `kv` (tail first) and gives the table back. */
+  /**
+   * Frees the request's blocks in `kv`, tail first (the private ones first: those without a hash, then those of its
+   * own content), and gives the table back.
+   */
   dropBlocks(kv: KvCache): void {
+    const p = this.privateCount;
+    if (p > 0) {
+      const own = Math.min(Math.max(this.registered - this.privateFrom, 0), p);
+      kv.releasePrivate(p - own, own);
+      this.privateCount = 0;
+    }
     kv.releaseTable(this.blocks, this.blockCount);
     this.blocks = NO_TABLE;
     this.blockCount = 0;
   }
 
-  /** A table for every block the request can hold (prompt + output), or twice the current one if that is full. */
+  /**
+   * Numbers the private blocks (a preemption: the request will look its own blocks up on re-admission): they join
+   * the table, the registered ones enter the prefix cache's map, and every later block is numbered.
+   */
+  numberPrivate(kv: KvCache): void {
+    const p = this.privateCount;
+    const from = this.privateFrom;
+    this.privateFrom = NO_PRIVATE;
+    this.privateCount = 0;
+    for (let j = 0; j < p; j++) this.addBlock(kv.numberPrivate(), kv);
+    const end = Math.min(this.registered, from + p);
+    for (let j = from; j < end; j++) kv.register(this.blocks[j]!, this.hashes[j]!);
+  }
+
+  /** A table for every numbered block the request can hold, or twice the current one if that is full. */
   private growTable(kv: KvCache): void {
-    const whole = Math.ceil((this.promptTokens + this.outputTarget) / kv.blockSize);
+    const all = Math.ceil((this.promptTokens + this.outputTarget) / kv.blockSize);
+    const whole = all < this.privateFrom ? all : this.privateFrom;
     const t = kv.takeTable(Math.max(whole, 2 * this.blockCount));
     if (this.blocks.length > 0) {
       t.set(this.blocks.subarray(0, this.blockCount));
