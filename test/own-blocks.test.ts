@@ -307,9 +307,9 @@ workload:
       const numberPrivate = vi.spyOn(KvCache.prototype, "numberPrivate");
       const addOwn = vi.spyOn(HolderLists.prototype, "addOwn");
       const out = runScenario(loaded, { ...o, checkInvariants: true });
-      // KV events or a second tier to feed: blocks of their own keep their hash (registerOwn); else they are
-      // private, held as counts (allocatePrivate), and numbered when their request is preempted.
-      const feeds = /llm-d-precise|dynamo-kv|offload/.test(what);
+      // A second tier to feed: blocks of their own keep their hash (registerOwn); else they are private, held as
+      // counts (allocatePrivate; no KV events), and numbered when their request is preempted.
+      const feeds = /offload/.test(what);
       if (feeds) {
         expect(registerOwn.mock.calls.length).toBeGreaterThan(1000);
         expect(allocatePrivate).not.toHaveBeenCalled();

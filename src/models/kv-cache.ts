@@ -315,9 +315,9 @@ export class KvCache {
    * Private blocks: blocks of a request's own content (`Segment.unique`) and blocks that never get a hash, which no
    * other request can find. A request holds them as a count (`Seq.privateCount`), with no block number and no record:
    * allocating them takes `k` blocks from the front of the free list as `allocate` would, one by one (evicting what
-   * they held); freeing them puts one run at the tail (`releasePrivate`). Only without KV events and a second tier
-   * (their hashes are not kept: an eviction of a block of its own counts, nothing more). False if fewer than `k` are
-   * free.
+   * they held); freeing them puts one run at the tail (`releasePrivate`). Only without a second tier (their hashes
+   * are not kept: an eviction of a block of its own counts, and sends no KV event — no routing decision looks such a
+   * hash up). False if fewer than `k` are free.
    */
   allocatePrivate(k: number): boolean {
     if (k > this.free) return false;

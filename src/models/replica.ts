@@ -162,8 +162,10 @@ export class Replica {
 
   /** Creates the replica-side state for a request (hashes at this replica's block size). */
   makeSeq(req: Request, promptHashes?: Float64Array, maxTokens?: number): Seq {
-    // Private blocks (held as counts) only where no KV events and no second tier need their hashes.
-    const priv = this.kv.listener === undefined && this.kv.secondTier === undefined;
+    // Private blocks (held as counts, no hashes kept) only where no second tier takes their hashes when evicted (a
+    // CPU tier holds a bounded number of them: which ones it holds is seen). KV events of private blocks are not
+    // sent: their hashes are ones no routing decision looks up (the request's own content, or none).
+    const priv = this.kv.secondTier === undefined;
     const seq = new Seq(
       req,
       this.cfg.blockSize,

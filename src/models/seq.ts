@@ -141,7 +141,7 @@ export class Seq {
    * `maxTokens`: a cap on the output below the request's own (the prefill leg of a disaggregated request: 1).
    * `ownBlocks`: false registers every block in the prefix cache's map (`uniqueFrom` = `hashCount`; the reference).
    * `privateBlocks`: blocks nothing else can look up are held as a count (`privateFrom`); only where the KV cache
-   * feeds no KV events and no second tier (their hashes are not kept), with `ownBlocks`. `prefixCaching`: false makes
+   * feeds no second tier (their hashes are not kept, and send no KV events), with `ownBlocks`. `prefixCaching`: false makes
    * every block private (none is ever registered).
    */
   constructor(
