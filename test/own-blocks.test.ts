@@ -331,3 +331,43 @@ workload:
     });
   }
 });
+
+describe("private blocks across engine settings equal the reference (ownBlocks: false) and stepping", () => {
+  const engineCase = (engine: string) =>
+    parseScenario(
+      `name: e
+seed: 7
+requests: 300
+pools:
+  - model: llama-3.1-8b-instruct
+    replicas: 2
+    engine: { ${engine} }
+gateway: { policy: gie-default }
+workload:
+  type: poisson
+  rate: 40
+  input: { dist: normal, mean: 900, std: 500, min: 1 }
+  output: { dist: uniform, min: 1, max: 700 }
+  prefix: { groups: 2, tokens: { dist: uniform, min: 0, max: 200 } }
+`,
+      "e.yaml",
+      "scenarios",
+    );
+  for (const engine of [
+    "total_kv_blocks: 600, enable_prefix_caching: false",
+    "total_kv_blocks: 600, scheduling_policy: priority",
+    "total_kv_blocks: 700, long_prefill_token_threshold: 64, max_num_batched_tokens: 256",
+    "total_kv_blocks: 9000, block_size: 1",
+    "total_kv_blocks: 800, enable_chunked_prefill: false, max_num_batched_tokens: 8192",
+  ]) {
+    it(engine, () => {
+      const loaded = engineCase(engine);
+      const ref = runScenario(loaded, { ownBlocks: false, checkInvariants: true });
+      const out = runScenario(loaded, { checkInvariants: true });
+      const stepped = runScenario(loaded, { fastForward: false });
+      expect(out.summary.preemptions).toBeGreaterThan(20);
+      expect(JSON.stringify(out.summary)).toBe(JSON.stringify(ref.summary));
+      expect(JSON.stringify(stepped.summary)).toBe(JSON.stringify(ref.summary));
+    });
+  }
+});
