@@ -89,8 +89,9 @@ export interface SimOptions {
   /** Offer routers the candidates' metrics as columns (`EndpointColumns`; default true; false = views only, the reference). */
   readonly endpointColumns?: boolean;
   /**
-   * Keep blocks of a request's own content (`Segment.unique`) out of the prefix cache's map (`KvCache.registerOwn`;
-   * default true; false = every block in the map, the reference).
+   * Keep blocks nothing else can look up (a request's own content, `Segment.unique`, and blocks that never get a
+   * hash) out of the prefix cache's map, as private blocks or `KvCache.registerOwn` (default true; false = every
+   * block numbered and in the map, the reference).
    */
   readonly ownBlocks?: boolean;
   /** Check KV conservation and capacity after every step (tests; costs time). */

@@ -7,10 +7,11 @@
  * - blocks whose count drops to 0 go to the tail of a free list and keep their hash, so they can still be hit; a new
  *   allocation takes the head of the free list (least recently freed) and evicts its hash;
  * - a finished request frees its blocks tail first, so its suffix is evicted before its prefix;
- * - a block whose content no other request can hold (`registerOwn`: after a prompt segment marked `unique`) carries
- *   its hash but is not entered in `hashToBlock`: only its own request could look it up, and it does so only after a
- *   preemption, which enters its blocks first (`mapOwn`). Such a block is cached and evicted as any other (same free
- *   list, events, evictions); it only saves the map's probe, its stale entry and the sweeps.
+ * - a block whose content no other request can hold (after a prompt segment marked `unique`) is never entered in
+ *   `hashToBlock`: only its own request could look it up, and it does so only after a preemption, which enters its
+ *   blocks first. It is either private (`allocatePrivate`: held as a count, no number, no record, no hash kept) or,
+ *   where a second tier needs its hash, a numbered block carrying its hash out of the map (`registerOwn`, `mapOwn`);
+ *   both take the same places in the free list and count the same evictions as a mapped block would.
  *
  * All state lives in typed arrays; nothing is allocated per token or per step.
  */
@@ -133,7 +134,7 @@ export class KvCache {
     return 1 - this.free / this.numBlocks;
   }
 
-  /** Number of blocks carrying a hash (findable by any request, or by their own: `registerOwn`). */
+  /** Numbered blocks carrying a hash (findable by any request, or by their own: `registerOwn`); not private ones. */
   get cachedBlocks(): number {
     return this.live + this.own;
   }
@@ -257,29 +258,30 @@ export class KvCache {
     this.ringCount--;
     i32[4 * b + 3] = -1;
     i32[4 * b + 2] = 1;
-    const h = this.f64[2 * b]!;
-    if (h < NO_HASH) {
-      // A block out of the map (`registerOwn`): nothing to make stale.
-      const own = ownHash(h);
-      this.f64[2 * b] = NO_HASH;
-      this.own--;
-      this.evictions++;
-      this.listener?.("removed", own);
-      this.secondTier?.onEvict(own);
-    } else if (h !== NO_HASH) {
-      // Lazy eviction: clearing the block's hash makes its map entry stale (a cold map probe saved per eviction);
-      // stale entries are swept out in one sequential pass when they reach numBlocks / 2.
-      this.f64[2 * b] = NO_HASH;
-      this.live--;
-      this.evictions++;
-      this.listener?.("removed", h);
-      this.secondTier?.onEvict(h); // offload hook: the evicted block moves to the second tier
-      if (++this.stale > this.numBlocks / 2) {
-        this.hashToBlock.sweepStale(this.f64, 2);
-        this.stale = 0;
-      }
-    }
+    this.evictHash(b);
     return b;
+  }
+
+  /** A free block being taken: the hash it carries (if any) is evicted. */
+  private evictHash(b: number): void {
+    const h = this.f64[2 * b]!;
+    if (h === NO_HASH) return;
+    this.f64[2 * b] = NO_HASH;
+    this.evictions++;
+    const gone = h < NO_HASH ? ownHash(h) : h;
+    this.listener?.("removed", gone);
+    this.secondTier?.onEvict(gone); // offload hook: the evicted block moves to the second tier
+    if (h < NO_HASH) {
+      this.own--; // out of the map (`registerOwn`): no entry goes stale
+      return;
+    }
+    // Lazy eviction: clearing the block's hash makes its map entry stale (a cold map probe saved per eviction);
+    // stale entries are swept out in one sequential pass when they reach numBlocks / 2.
+    this.live--;
+    if (++this.stale > this.numBlocks / 2) {
+      this.hashToBlock.sweepStale(this.f64, 2);
+      this.stale = 0;
+    }
   }
 
   /** A block number with a fresh record: no hash, referenced once, in no ring slot. */
@@ -340,22 +342,7 @@ export class KvCache {
       if (i32[4 * b + 3] !== i) continue; // stale: the block was hit and taken
       // A freed block with a number: its hash (if any) is evicted as `allocate` evicts it; the number is given back.
       i32[4 * b + 3] = -1;
-      const h = this.f64[2 * b]!;
-      if (h !== NO_HASH) {
-        this.f64[2 * b] = NO_HASH;
-        this.evictions++;
-        const gone = h < NO_HASH ? ownHash(h) : h;
-        this.listener?.("removed", gone);
-        this.secondTier?.onEvict(gone);
-        if (h < NO_HASH) this.own--;
-        else {
-          this.live--;
-          if (++this.stale > this.numBlocks / 2) {
-            this.hashToBlock.sweepStale(this.f64, 2);
-            this.stale = 0;
-          }
-        }
-      }
+      this.evictHash(b);
       if (this.idTop === this.idStack.length) {
         const st = new Int32Array(this.idStack.length * 2);
         st.set(this.idStack);
@@ -432,7 +419,7 @@ export class KvCache {
       if (!map.inserted) {
         const old = map.valueAt(slot);
         if (f64[2 * old] === h) {
-          f64[2 * b] = NO_HASH; // another block holds it (not for content of its own, kept for consistency)
+          f64[2 * b] = NO_HASH; // another block holds it: this one stays anonymous, as `register` leaves it
           continue;
         }
         this.stale--;

@@ -93,8 +93,8 @@ export class Replica {
   /** Jump over pure-decode stretches (the engine turns it on unless `--no-fast-forward`). */
   fastForward = false;
   /**
-   * Register blocks of a request's own content out of the prefix cache's map (`Seq.registerUpTo`); false: every
-   * block in the map (the reference, set by the engine's `ownBlocks: false`).
+   * Keep blocks nothing else can look up out of the prefix cache's map (`Seq.privateFrom`, `Seq.registerUpTo`);
+   * false: every block numbered and in the map (the reference, set by the engine's `ownBlocks: false`).
    */
   ownBlocks = true;
   private readonly stretch: DecodeStretch;

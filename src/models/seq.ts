@@ -90,16 +90,16 @@ export class Seq {
   readonly hashCount: number;
   /**
    * First block whose content no other request holds (the block of the first token of a prompt segment marked
-   * `unique`; `hashCount` when none): blocks from here on are registered out of the prefix cache's map
-   * (`registerUpTo`) until a preemption.
+   * `unique`; `hashCount` when none): blocks from here on stay out of the prefix cache's map until a preemption
+   * (private, or `KvCache.registerOwn` where they are numbered: `registerUpTo`).
    */
   readonly uniqueFrom: number;
   blockCount = 0;
   /**
    * Blocks from this index on are private (`KvCache.allocatePrivate`): held as a count (`privateCount`), with no
    * number, no record and no place in `blocks` — blocks of the request's own content and blocks that never get a
-   * hash, which nothing else can look up. `NO_PRIVATE` when every block is numbered (KV events or a second tier to
-   * feed, `ownBlocks: false`, or after a preemption). `blocks` then holds `[0, privateFrom)`.
+   * hash, which nothing else can look up. `NO_PRIVATE` when every block is numbered (a second tier to feed, an
+   * answer identity, `ownBlocks: false`, or a preemption that numbered them). `blocks` holds `[0, privateFrom)`.
    */
   privateFrom: number;
   /** Private blocks held (the blocks `[privateFrom, privateFrom + privateCount)` of the request). */
@@ -141,8 +141,8 @@ export class Seq {
    * `maxTokens`: a cap on the output below the request's own (the prefill leg of a disaggregated request: 1).
    * `ownBlocks`: false registers every block in the prefix cache's map (`uniqueFrom` = `hashCount`; the reference).
    * `privateBlocks`: blocks nothing else can look up are held as a count (`privateFrom`); only where the KV cache
-   * feeds no second tier (their hashes are not kept, and send no KV events), with `ownBlocks`. `prefixCaching`: false makes
-   * every block private (none is ever registered).
+   * feeds no second tier (their hashes are not kept, and send no KV events), with `ownBlocks`. `prefixCaching`:
+   * false makes every block private (none is ever registered).
    */
   constructor(
     req: Request,

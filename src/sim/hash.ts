@@ -56,8 +56,9 @@ export interface Segment {
   readonly offset?: number;
   /**
    * Content no other request's prompt holds (a generator's per-request message that no later request repeats): the
-   * blocks from the one holding its first token on can only be looked up by their own request (`KvCache.registerOwn`).
-   * Only a generator that guarantees it sets it; absent: the content may be shared.
+   * blocks from the one holding its first token on can only be looked up by their own request, so they stay out of
+   * the KV cache's map and the routers' indexes (`Seq.uniqueFrom`). Only a generator that guarantees it sets it;
+   * absent: the content may be shared.
    */
   readonly unique?: boolean;
 }

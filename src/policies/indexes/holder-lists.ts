@@ -22,7 +22,7 @@ const PREV = 4;
 /** Offsets left to the index built on the lists (an LRU's links, a store count). */
 export const AUX0 = 5;
 export const AUX1 = 6;
-/** PREV of an entry in no holder list (`addOwn`). */
+/** PREV of an entry in no holder list (`addUnlisted`). */
 const OWN = -2;
 
 const TWO32 = 4294967296;
@@ -104,16 +104,16 @@ export class HolderLists {
   }
 
   /**
-   * A new entry for a hash only its own request can look up (`Segment.unique`): `replica` holds `hash` but the entry
-   * is in no holder list (`find`, the walks and `heads` never see it), so adding and removing it probe no table. Its
-   * AUX words are zero. Returns the entry.
+   * A new entry of `replica` in no holder list and with no hash (`find`, the walks and `heads` never see it), for an
+   * index to keep hashes nothing looks up (a request's own content, `Segment.unique`: `LruHolderIndex`'s run nodes);
+   * adding and removing it probe no table. Its AUX words are zero. Returns the entry.
    */
-  addOwn(hash: number, replica: number): number {
+  addUnlisted(replica: number): number {
     const x = this.take();
     const e = this.e;
     const o = x * ENTRY;
-    e[o + LO] = hash >>> 0;
-    e[o + HI] = Math.floor(hash / TWO32);
+    e[o + LO] = 0;
+    e[o + HI] = 0;
     e[o + REP] = replica;
     e[o + NEXT] = -1;
     e[o + PREV] = OWN;
@@ -146,7 +146,7 @@ export class HolderLists {
     const next = e[o + NEXT]!;
     const prev = e[o + PREV]!;
     if (prev === OWN) {
-      // In no holder list (`addOwn`).
+      // In no holder list (`addUnlisted`).
       e[o + NEXT] = this.free;
       this.free = x;
       this.count--;

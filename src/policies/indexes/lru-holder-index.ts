@@ -12,7 +12,7 @@ import { AUX0, AUX1, ENTRY, HolderLists } from "./holder-lists.ts";
 const OLDER = AUX0;
 const NEWER = AUX1;
 /**
- * In a run node (an entry from `HolderLists.addOwn`): how many hashes of a request's own it stands for (0 in every
+ * In a run node (an entry from `HolderLists.addUnlisted`): how many hashes of a request's own it stands for (0 in every
  * other entry). Such hashes are never looked up, so they need no entry each: only their place in the LRU and their
  * number (the capacity counts them one by one, and evictions take them oldest first, a run from its front).
  */
@@ -113,7 +113,7 @@ export class LruHolderIndex {
     }
     const c = drop > 0 ? k - drop : k;
     if (c <= 0) return;
-    const x = this.lists.addOwn(0, replica);
+    const x = this.lists.addUnlisted(replica);
     this.lists.e[x * ENTRY + RUN] = c;
     this.append(x, replica);
     this.sizes[replica]! += c - 1;
@@ -140,16 +140,7 @@ export class LruHolderIndex {
 
   /** Evicts `replica`'s oldest hash. */
   private dropOldest(replica: number): void {
-    const old = this.oldest[replica]!;
-    const e = this.lists.e;
-    if (e[old * ENTRY + RUN]! > 1) {
-      e[old * ENTRY + RUN]!--;
-      this.sizes[replica]!--;
-      return;
-    }
-    this.unlink(old, replica);
-    this.lists.remove(old);
-    this.sizes[replica]!--;
+    this.dropHashes(replica, 1);
   }
 
   /** Hashes of `replica` from least to most recent, NaN for each hash of a run (tests). */
