@@ -305,7 +305,7 @@ workload:
       const mapOwn = vi.spyOn(KvCache.prototype, "mapOwn");
       const allocatePrivate = vi.spyOn(KvCache.prototype, "allocatePrivate");
       const numberPrivate = vi.spyOn(KvCache.prototype, "numberPrivate");
-      const addOwn = vi.spyOn(HolderLists.prototype, "addOwn");
+      const addUnlisted = vi.spyOn(HolderLists.prototype, "addUnlisted");
       const out = runScenario(loaded, { ...o, checkInvariants: true });
       // A second tier to feed: blocks of their own keep their hash (registerOwn); else they are private, held as
       // counts (allocatePrivate; no KV events), and numbered when their request is preempted.
@@ -322,9 +322,9 @@ workload:
       // The approximate prefix index (gie-default, the P/D config) when no request can be dispatched twice.
       const approx = !/llm-d-precise|dynamo-kv/.test(what);
       if (/retries/.test(what)) {
-        expect(addOwn).not.toHaveBeenCalled();
+        expect(addUnlisted).not.toHaveBeenCalled();
         expect(out.summary.gateway.retries).toBeGreaterThan(0);
-      } else if (approx) expect(addOwn.mock.calls.length).toBeGreaterThan(250); // a run per dispatch
+      } else if (approx) expect(addUnlisted.mock.calls.length).toBeGreaterThan(250); // a run per dispatch
       expect(out.summary.preemptions).toBeGreaterThanOrEqual(minPreemptions);
       expect(out.summary.requests.completed).toBeGreaterThan(100);
       expect(JSON.stringify(out.summary)).toBe(JSON.stringify(ref.summary));
@@ -333,26 +333,6 @@ workload:
 });
 
 describe("private blocks across engine settings equal the reference (ownBlocks: false) and stepping", () => {
-  const engineCase = (engine: string) =>
-    parseScenario(
-      `name: e
-seed: 7
-requests: 300
-pools:
-  - model: llama-3.1-8b-instruct
-    replicas: 2
-    engine: { ${engine} }
-gateway: { policy: gie-default }
-workload:
-  type: poisson
-  rate: 40
-  input: { dist: normal, mean: 900, std: 500, min: 1 }
-  output: { dist: uniform, min: 1, max: 700 }
-  prefix: { groups: 2, tokens: { dist: uniform, min: 0, max: 200 } }
-`,
-      "e.yaml",
-      "scenarios",
-    );
   for (const engine of [
     "total_kv_blocks: 600, enable_prefix_caching: false",
     "total_kv_blocks: 600, scheduling_policy: priority",
@@ -361,7 +341,7 @@ workload:
     "total_kv_blocks: 800, enable_chunked_prefill: false, max_num_batched_tokens: 8192",
   ]) {
     it(engine, () => {
-      const loaded = engineCase(engine);
+      const loaded = chat("", engine);
       const ref = runScenario(loaded, { ownBlocks: false, checkInvariants: true });
       const out = runScenario(loaded, { checkInvariants: true });
       const stepped = runScenario(loaded, { fastForward: false });

@@ -1,14 +1,15 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { runScenario } from "../src/lab/run.ts";
-import { summarizeGroups, summarizeRows } from "../src/metrics/summary.ts";
+import { dist, summarizeGroups, summarizeRows } from "../src/metrics/summary.ts";
 import { parseScenario } from "../src/scenario.ts";
 import { RequestTable } from "../src/sim/records.ts";
 import { Outcome } from "../src/sim/request.ts";
 
 /**
- * The per-replica summaries come from one grouped pass over the request table (`summarizeGroups`); the reference is
- * `summarizeRows` with the group as its row filter.
+ * The per-replica summaries come from one grouped pass over the request table (`summarizeGroups`); the references
+ * are `summarizeRows` with the group as its row filter, and the group's rows taken one by one, each metric's sample
+ * through `dist`.
  */
 describe("summarizeGroups", () => {
   it("hand-computed: two groups, rows interleaved, a rejection, a drop and a row outside every group", () => {
@@ -61,7 +62,7 @@ describe("summarizeGroups", () => {
     for (const g of [0, 1]) expect(summarizeGroups(rec, rec.replica, 2)[g]).toEqual(ref(rec, g));
   });
 
-  it("equals summarizeRows per replica on shipped scenarios with rejections, drops and preemptions", () => {
+  it("equals the reference per replica on shipped scenarios with rejections, drops and preemptions", () => {
     for (const file of ["spike-flow-control.yaml", "lora-heavy.yaml", "mixed.yaml", "pd-disagg.yaml"]) {
       const path = `scenarios/${file}`;
       const out = runScenario(parseScenario(readFileSync(path, "utf8"), path, "scenarios"));
@@ -72,6 +73,7 @@ describe("summarizeGroups", () => {
       let total = 0;
       for (let g = 0; g < n; g++) {
         expect(groups[g], `${file} replica ${g}`).toEqual(ref(rec, g));
+        expect(summarizeRows(rec, (i) => rec.replica[i] === g, undefined)).toEqual(groups[g]);
         total += groups[g]!.requests.total;
       }
       expect(total).toBeGreaterThan(0);
@@ -103,6 +105,62 @@ workload:
   });
 });
 
+/** The summary of replica `g`'s rows, computed row by row, each latency sample through `dist`. */
 function ref(rec: RequestTable, g: number) {
-  return summarizeRows(rec, (i) => rec.replica[i] === g, undefined);
+  const ttft: number[] = [];
+  const e2e: number[] = [];
+  const tpot: number[] = [];
+  const queue: number[] = [];
+  let total = 0;
+  let rejected = 0;
+  let dropped = 0;
+  let out = 0;
+  let preemptions = 0;
+  let cached = 0;
+  let prompt = 0;
+  let itlSum = 0;
+  let itlCount = 0;
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  for (let i = 0; i < rec.size; i++) {
+    if (rec.replica[i] !== g) continue;
+    total++;
+    const o = rec.outcome[i];
+    if (o === Outcome.Rejected) rejected++;
+    if (o === Outcome.Dropped) dropped++;
+    const arr = rec.arrival[i]!;
+    first = Math.min(first, arr);
+    if (o !== Outcome.Completed) continue;
+    const ft = rec.firstToken[i]! - arr;
+    const done = rec.completion[i]! - arr;
+    last = Math.max(last, rec.completion[i]!);
+    ttft.push(ft);
+    e2e.push(done);
+    queue.push(rec.admit[i]! - arr);
+    const n = rec.output[i]!;
+    out += n;
+    if (n > 1) {
+      tpot.push((done - ft) / (n - 1));
+      itlSum += done - ft;
+      itlCount += n - 1;
+    }
+    preemptions += rec.preemptions[i]!;
+    cached += rec.cached[i]!;
+    prompt += rec.input[i]!;
+  }
+  const ms = (xs: number[]) => dist(Float64Array.from(xs), 1000);
+  const tpotMs = ms(tpot);
+  const completed = ttft.length;
+  const span = last > first ? last - first : 0;
+  return {
+    ttft_ms: ms(ttft),
+    e2e_ms: ms(e2e),
+    itl_ms: { ...tpotMs, mean: itlCount > 0 ? (itlSum / itlCount) * 1000 : 0 },
+    tpot_ms: tpotMs,
+    queue_ms: ms(queue),
+    prefix_cache_hit_rate: prompt > 0 ? cached / prompt : 0,
+    requests: { total, completed, rejected, dropped },
+    throughput: { requests_per_s: span > 0 ? completed / span : 0, output_tokens_per_s: span > 0 ? out / span : 0 },
+    preemptions,
+  };
 }

@@ -9,6 +9,7 @@ import type { Request } from "../src/sim/request.ts";
 import { buildWorkload } from "../src/workloads/index.ts";
 import { OtlpScanner, REORDER_S } from "../src/workloads/otlp.ts";
 import { traceStats } from "../src/workloads/stats.ts";
+import { traceContent } from "./helpers/sim.ts";
 
 /** Runs the CLI in-process: exit code and what it printed. */
 async function capture(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -111,15 +112,10 @@ describe("OTLP JSON (OpenTelemetry GenAI spans)", () => {
     expect(parsed.resourceSpans[0]!.scopeSpans[0]!.spans.length).toBe(600);
     const back = drain(trace(out));
     expect(back.length).toBe(600);
-    // A generator's `unique` mark (no other request holds this content) is not written: a file can be replayed
-    // twice (two components of a mix), so what it holds is read as content that may repeat.
+    // A generator's `unique` marks are not written (`traceContent`).
     expect(orig.some((r) => r.prompt.some((s) => s.unique === true))).toBe(true);
     expect(back.some((r) => r.prompt.some((s) => s.unique !== undefined))).toBe(false);
-    const content = ({ source: _s, ...r }: (typeof orig)[number]) => ({
-      ...r,
-      prompt: r.prompt.map(({ unique: _u, ...seg }) => seg),
-    });
-    expect(back.map(content)).toEqual(orig.map(content));
+    expect(back.map(traceContent)).toEqual(orig.map(traceContent));
     expect(orig.some((r) => r.session !== undefined && r.round === 2)).toBe(true);
     expect(orig.some((r) => r.priority === -1 && r.model === "m2")).toBe(true);
     expect(traceStats(trace(out)).prefix_cache.ideal_hit_rate).toBeCloseTo(

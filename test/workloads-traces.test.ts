@@ -8,6 +8,7 @@ import { InputError } from "../src/errors.ts";
 import type { Request } from "../src/sim/request.ts";
 import { buildWorkload } from "../src/workloads/index.ts";
 import { BlockLru, traceStats } from "../src/workloads/stats.ts";
+import { traceContent } from "./helpers/sim.ts";
 
 const SHARED = join(import.meta.dirname, "..", "..", "shared", "data");
 const MOONCAKE = join(SHARED, "mooncake", "conversation_trace.jsonl");
@@ -257,15 +258,10 @@ describe("gatelab JSONL", () => {
     expect(writeStream(buildWorkload(cfg, { seed: 4, baseDir: ".", maxRequests: 500 }), out, "jsonl")).toBe(500);
     const back = drain(trace(out));
     expect(back.length).toBe(500);
-    // A generator's `unique` mark (no other request holds this content) is not written: a file can be replayed
-    // twice (two components of a mix), so what it holds is read as content that may repeat.
+    // A generator's `unique` marks are not written (`traceContent`).
     expect(orig.some((r) => r.prompt.some((s) => s.unique === true))).toBe(true);
     expect(back.some((r) => r.prompt.some((s) => s.unique !== undefined))).toBe(false);
-    const content = ({ source: _s, ...r }: (typeof orig)[number]) => ({
-      ...r,
-      prompt: r.prompt.map(({ unique: _u, ...seg }) => seg),
-    });
-    expect(back.map(content)).toEqual(orig.map(content));
+    expect(back.map(traceContent)).toEqual(orig.map(traceContent));
     expect(traceStats(trace(out)).prefix_cache.ideal_hit_rate).toBeCloseTo(
       traceStats(buildWorkload(cfg, { seed: 4, baseDir: ".", maxRequests: 500 })).prefix_cache.ideal_hit_rate,
       12,

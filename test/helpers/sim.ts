@@ -69,3 +69,12 @@ export function listSource(reqs: Request[]): RequestSource {
   let i = 0;
   return { next: () => reqs[i++] };
 }
+
+/**
+ * A request as a trace file keeps it, for comparing a generated workload with the same one written and read back:
+ * without its source and its generator's `unique` marks (not written: a file can be replayed twice, by two
+ * components of a mix, so what it holds is read as content that may repeat).
+ */
+export function traceContent({ source: _s, ...r }: Request): Omit<Request, "source"> {
+  return { ...r, prompt: r.prompt.map(({ unique: _u, ...seg }) => seg) };
+}
