@@ -175,6 +175,15 @@ const EV_KV_DONE = 6;
 /** Kinds from here on are components' timers (`Timers`): kind − EV_TIMER indexes `timerFns`. */
 const EV_TIMER = 7;
 
+/** Entries of a column set's change log at least (`EndpointColumns.changes`; else one per position). */
+const COLUMN_LOG_MIN = 64;
+
+/** The columns as the engine writes them: values and change log. */
+interface LoggedColumns extends EndpointColumns {
+  readonly changes: Int32Array;
+  changeCount: number;
+}
+
 /** Mutable endpoint snapshot; routers see it through the read-only `EndpointView`. */
 class View implements EndpointView {
   index: number;
@@ -194,7 +203,7 @@ class View implements EndpointView {
   scrapeTime = 0;
   gpuBusyTime = 0;
   /** The columns of the candidate list this endpoint is in, and its position there (`EndpointColumns`). */
-  cols: EndpointColumns | undefined;
+  cols: LoggedColumns | undefined;
   pos = 0;
   constructor(r: Replica) {
     this.index = r.index;
@@ -214,9 +223,13 @@ class View implements EndpointView {
     this.kvCacheUsage = r.kv.usage;
     const c = this.cols;
     if (c !== undefined) {
-      c.waiting[this.pos] = this.waiting;
-      c.running[this.pos] = this.running;
-      c.kvCacheUsage[this.pos] = this.kvCacheUsage;
+      const p = this.pos;
+      const changed =
+        c.waiting[p] !== this.waiting || c.running[p] !== this.running || c.kvCacheUsage[p] !== this.kvCacheUsage;
+      c.waiting[p] = this.waiting;
+      c.running[p] = this.running;
+      c.kvCacheUsage[p] = this.kvCacheUsage;
+      if (changed) c.changes[c.changeCount++ % c.changes.length] = p;
     }
     // `vllm:lora_requests_info{running_lora_adapters, waiting_lora_adapters, max_lora}` (sets reused).
     if (r.lora !== undefined) r.lora.fillSets(this.runningAdapters, this.waitingAdapters, this.residentAdapters);
@@ -359,11 +372,13 @@ export class Simulation implements ReplicaListener, Timers {
     if (opts.endpointColumns !== false) {
       for (const [model, list] of this.viewsByModel) {
         const n = list.length;
-        const cols: EndpointColumns = {
+        const cols: LoggedColumns = {
           index: Int32Array.from(list, (v) => v.index),
           waiting: new Float64Array(n),
           running: new Float64Array(n),
           kvCacheUsage: new Float64Array(n),
+          changes: new Int32Array(Math.max(COLUMN_LOG_MIN, n)),
+          changeCount: 0,
         };
         list.forEach((v, pos) => {
           v.cols = cols;

@@ -86,6 +86,14 @@ export interface EndpointColumns {
   readonly running: Float64Array;
   /** `EndpointView.kvCacheUsage`. */
   readonly kvCacheUsage: Float64Array;
+  /**
+   * Change log (absent: none kept): the position each scrape that changed a value wrote, as a ring. Change k (counted
+   * from 0 over the run) is at `changes[k % changes.length]`, and `changeCount` counts them all, so a reader that has
+   * read the first c changes finds the positions changed since in c … changeCount − 1, or must read every position
+   * when more than `changes.length` came since (`ColumnBase`).
+   */
+  readonly changes?: Int32Array;
+  readonly changeCount?: number;
 }
 
 /** Why a router did not pick an endpoint. */

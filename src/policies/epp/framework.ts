@@ -97,11 +97,31 @@ export interface Scorer extends Plugin {
    * scratch array and its extra passes (they dominate with 1,024 endpoints). Used when no decision trace is kept.
    */
   addWeighted?(cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void;
+  /**
+   * The score is a function of one column of the candidates' scraped metrics (`EndpointColumns`) and nothing else:
+   * the profile may keep the weighted sum of such scorers between decisions (`ColumnBase`).
+   */
+  readonly column?: ColumnTerm;
+  /** True when `addWeighted` with this weight would leave every total as it is for this cycle (e.g. no prefix match). */
+  skips?(cycle: Cycle, weight: number): boolean;
 }
+
+/**
+ * A score computed from one column of `EndpointColumns`: `min-max-low` = `(max − v)/(max − min)` over the candidates
+ * (all equal → 1), `one-minus` = `1 − v`.
+ */
+export type ColumnTerm =
+  | { readonly kind: "min-max-low"; readonly field: "waiting" | "running" }
+  | { readonly kind: "one-minus"; readonly field: "kvCacheUsage" };
 
 export interface Picker extends Plugin {
   /** Index into `eps` of the pick, given the weighted totals `scores[i]` (i < eps.length); -1 when none. */
   pick(cycle: Cycle, eps: readonly EndpointView[], scores: Float64Array): number;
+  /**
+   * `pick` when the caller already knows, of `scores[0 … n − 1]` (no NaN among them), the maximum, how many indices
+   * hold it (`ties`) and, with one holder, which (`top`): the same pick and the same draws, without the scan.
+   */
+  pickTop?(cycle: Cycle, n: number, scores: Float64Array, max: number, top: number, ties: number): number;
 }
 
 /** Decides whether a request is disaggregated (P/D deciders). */

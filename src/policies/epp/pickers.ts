@@ -38,6 +38,20 @@ export class MaxScorePicker implements Picker {
       } else if (v === scores[top]) ties++;
       else if (Number.isNaN(v)) nan = true;
     }
+    return this.choose(cycle, n, scores, scores[top]!, top, ties, nan);
+  }
+  pickTop(cycle: Cycle, n: number, scores: Float64Array, max: number, top: number, ties: number): number {
+    return this.choose(cycle, n, scores, max, top, ties, false);
+  }
+  private choose(
+    cycle: Cycle,
+    n: number,
+    scores: Float64Array,
+    max: number,
+    top: number,
+    ties: number,
+    nan: boolean,
+  ): number {
     if (ties === 1 && !nan) {
       cycle.ctx.rng.skip(n - 1);
       return top;
@@ -47,8 +61,7 @@ export class MaxScorePicker implements Picker {
     shuffleIndices(cycle.ctx.rng, perm, n);
     if (!nan) {
       // The first candidate in shuffled order with the top score (with t candidates tied, about n/(t+1) in).
-      const max = scores[top]!;
-      for (let k = 0; ; k++) if (scores[perm[k]!] === max) return perm[k]!;
+      for (let k = 0; k < n; k++) if (scores[perm[k]!] === max) return perm[k]!;
     }
     let best = perm[0]!;
     for (let k = 1; k < n; k++) {

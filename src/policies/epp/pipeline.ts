@@ -21,6 +21,7 @@ import { clamp01, NO_CANDIDATES, picked, pickedPd } from "../common.ts";
 import type { EndpointView, KvEvent, KvView, RouteResult, Router, RouterInit, RoutingContext } from "../types.ts";
 import { type Admitter, isAdmitter } from "./admitter.ts";
 import { PLUGIN_TYPES } from "./catalog.ts";
+import { ColumnBase } from "./column-base.ts";
 import type { EppConfig, EppPlugin } from "./config.ts";
 import { DcgmGpuUtilization, dcgmIntervalS } from "./endpoint-attribute.ts";
 import { isLabelFilter, ROLE_LABEL, RoleFilter } from "./filters.ts";
@@ -55,6 +56,13 @@ interface CompiledProfile {
   readonly filters: readonly Filter[];
   readonly scorers: readonly { readonly scorer: Scorer; readonly weight: number }[];
   readonly picker: Picker;
+  /**
+   * The weighted sum of the column scorers, kept between decisions: present when the profile has one and every other
+   * scorer can tell that it adds nothing for a cycle (`Scorer.skips`).
+   */
+  readonly base: ColumnBase | undefined;
+  /** The scorers that are not column scorers (each has `skips`). */
+  readonly others: readonly { readonly scorer: Scorer; readonly weight: number }[];
 }
 
 export interface EppRouterOptions {
@@ -256,7 +264,13 @@ export class EppRouter implements Router {
           );
         }
       }
-      this.profiles.set(prof.name, { name: prof.name, filters, scorers, picker });
+      const columnTerms = scorers.filter((s) => s.scorer.column !== undefined && s.scorer.addWeighted !== undefined);
+      const others = scorers.filter((s) => !columnTerms.includes(s));
+      const base =
+        columnTerms.length > 0 && others.every((s) => s.scorer.skips !== undefined)
+          ? new ColumnBase(columnTerms.map((s) => ({ term: s.scorer.column!, weight: s.weight })))
+          : undefined;
+      this.profiles.set(prof.name, { name: prof.name, filters, scorers, picker, base, others });
     }
     // Hook order: in-flight producer first, approximate prefix producer last (its PreRequest inserts the request,
     // which must come after every other hook has read this request's pre-insert match).
@@ -329,6 +343,22 @@ export class EppRouter implements Router {
       }
     }
     const n = eps.length;
+    const base = prof.base !== undefined && this.breakdown === undefined ? this.fromBase(prof, cycle, eps) : undefined;
+    if (base !== undefined) {
+      const picker = prof.picker;
+      let idx: number;
+      if (picker.pickTop !== undefined) {
+        prof.base!.summarize();
+        idx = prof.base!.nan
+          ? picker.pick(cycle, eps, base)
+          : picker.pickTop(cycle, n, base, prof.base!.max, prof.base!.first, prof.base!.holders);
+      } else idx = picker.pick(cycle, eps, base);
+      if (idx < 0) {
+        if (primary) this.failReason = `no endpoints available (profile "${name}", picker "${picker.name}")`;
+        return undefined;
+      }
+      return eps[idx];
+    }
     if (this.totals.length < n) {
       this.totals = new Float64Array(n);
       this.tmp = new Float64Array(n);
@@ -358,6 +388,17 @@ export class EppRouter implements Router {
     }
     return eps[idx];
   };
+
+  /**
+   * The profile's totals from its column base, when they are what summing every scorer would give: the candidates are
+   * the context's (with columns), and every other scorer adds nothing for this cycle. Else undefined.
+   */
+  private fromBase(prof: CompiledProfile, cycle: Cycle, eps: readonly EndpointView[]): Float64Array | undefined {
+    const ctx = cycle.ctx;
+    if (eps !== ctx.endpoints || ctx.columns === undefined) return undefined;
+    for (const { scorer, weight } of prof.others) if (!scorer.skips!(cycle, weight)) return undefined;
+    return prof.base!.update(ctx.columns, eps.length);
+  }
 
   onDispatch(req: Request, replica: number, now: number): void {
     const cycle = this.last !== undefined && this.last.req.id === req.id ? this.last : undefined;

@@ -284,10 +284,14 @@ export class PrefixCacheScorer implements Scorer {
     }
   }
 
-  addWeighted(cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
-    const m = this.provider.match(cycle);
+  skips(cycle: Cycle, weight: number): boolean {
     // No candidate matched: each term below is clamp01(0, −0 or NaN) · weight = ±0, which leaves every total as it is.
-    if (m.noMatch === true && Number.isFinite(weight)) return;
+    return this.provider.match(cycle).noMatch === true && Number.isFinite(weight);
+  }
+
+  addWeighted(cycle: Cycle, eps: readonly EndpointView[], totals: Float64Array, weight: number): void {
+    if (this.skips(cycle, weight)) return;
+    const m = this.provider.match(cycle);
     const total = m.totalBlocks;
     const matched = m.matchBlocks;
     const index = columnsOf(cycle, eps)?.index;

@@ -17,7 +17,7 @@
  */
 import { clamp01 } from "../common.ts";
 import type { EndpointColumns, EndpointView } from "../types.ts";
-import type { Cycle, Scorer } from "./framework.ts";
+import type { ColumnTerm, Cycle, Scorer } from "./framework.ts";
 
 /** [min, max] of `value(ep)` over `eps` (one scratch pair: no allocation per decision). */
 const range = new Float64Array(2);
@@ -99,6 +99,7 @@ const runningOf = (ep: EndpointView): number => ep.running;
 
 export class QueueScorer implements Scorer {
   readonly type = "queue-scorer";
+  readonly column: ColumnTerm = { kind: "min-max-low", field: "waiting" };
   readonly name: string;
   constructor(name: string) {
     this.name = name;
@@ -115,6 +116,7 @@ export class QueueScorer implements Scorer {
 
 export class RunningRequestsSizeScorer implements Scorer {
   readonly type = "running-requests-size-scorer";
+  readonly column: ColumnTerm = { kind: "min-max-low", field: "running" };
   readonly name: string;
   constructor(name: string) {
     this.name = name;
@@ -131,6 +133,7 @@ export class RunningRequestsSizeScorer implements Scorer {
 
 export class KvCacheUtilizationScorer implements Scorer {
   readonly type = "kv-cache-utilization-scorer";
+  readonly column: ColumnTerm = { kind: "one-minus", field: "kvCacheUsage" };
   readonly name: string;
   constructor(name: string) {
     this.name = name;
