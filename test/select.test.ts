@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { quantileSorted } from "../src/sim/quantile.ts";
-import { quantilesBySelection, selectRank } from "../src/sim/select.ts";
+import { quantileSorted, weightedQuantile } from "../src/sim/quantile.ts";
+import { quantilesBySelection, selectRank, weightedQuantilesBySelection } from "../src/sim/select.ts";
 
 const PS = [0, 0.01, 0.25, 0.5, 0.5, 0.9, 0.95, 0.99, 0.999, 1];
 
@@ -71,6 +71,54 @@ describe("quantiles by selection", () => {
         for (let i = 0; i < k; i++) expect(a[i]! <= a[k]!).toBe(true);
         for (let i = k + 1; i < a.length; i++) expect(a[i]! >= a[k]!).toBe(true);
       }),
+    );
+  });
+});
+
+describe("weighted quantiles by selection", () => {
+  /** The sorting implementation: pairs sorted by value, then `weightedQuantile`'s walk. */
+  function bySortingPairs(vs: number[], cs: number[], ps: readonly number[]): number[] {
+    const order = vs.map((_, i) => i).sort((a, b) => vs[a]! - vs[b]!);
+    const v = Float64Array.from(order, (i) => vs[i]!);
+    const c = Float64Array.from(order, (i) => cs[i]!);
+    return ps.map((p) => weightedQuantile(v, c, p));
+  }
+
+  it("hand-computed: runs expanded, numpy linear", () => {
+    // 1 ×3, 2 ×1, 10 ×1 → [1, 1, 1, 2, 10]: p50 = 1, p90 at h = 3.6 → 2 + 0.6 · 8 = 6.8, p100 = 10.
+    const got = weightedQuantilesBySelection(Float64Array.of(10, 1, 2), Float64Array.of(1, 3, 1), [0.5, 0.9, 1]);
+    expect(got).toEqual([1, 2 + (4 * 0.9 - 3) * 8, 10]);
+    expect(weightedQuantilesBySelection(new Float64Array(0), new Float64Array(0), [0.5])).toEqual([0]);
+    expect(() => weightedQuantilesBySelection(Float64Array.of(1), Float64Array.of(1), [0.9, 0.5])).toThrow(/ascending/);
+  });
+
+  it("gives bit-identical results to sorting the pairs, with repeated values, zero counts and a degraded search", () => {
+    const pairs = fc.oneof(
+      // Distinct values (the ITL store's case), counts as fast-forward adds them.
+      fc.uniqueArray(fc.double({ min: 1e-4, max: 1, noNaN: true }), { minLength: 1, maxLength: 400 }),
+      // Few values, repeated across pairs.
+      fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 200 }),
+    );
+    const ps = fc.uniqueArray(fc.constantFrom(0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1), { minLength: 1 });
+    fc.assert(
+      fc.property(
+        pairs,
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 400, maxLength: 400 }),
+        ps,
+        fc.constantFrom(undefined, 0, 1, 3),
+        (vs, raw, psU, maxRounds) => {
+          // Counts mostly ≥ 1, some 0, at least one sample in all.
+          const cs: number[] = vs.map((_, i) => (raw[i]! % 10 === 0 ? 0 : raw[i]!));
+          if (!cs.some((c) => c > 0)) cs[0] = 1;
+          const sorted = [...psU].sort((a, b) => a - b);
+          const want = bySortingPairs(vs.map(Number), cs, sorted);
+          // Counts as the ITL store hands them over: 32-bit while the total fits, else float64.
+          const counts = raw[399]! % 2 === 0 ? Uint32Array.from(cs) : Float64Array.from(cs);
+          const got = weightedQuantilesBySelection(Float64Array.from(vs), counts, sorted, maxRounds);
+          expect(got).toEqual(want);
+        },
+      ),
+      { seed: 42, numRuns: 400 },
     );
   });
 });

@@ -17,10 +17,9 @@ import type { SloTargets } from "../policies/flow-control/options.ts";
 import type { TenantQuotaStats } from "../policies/quotas.ts";
 import { ExactSum, exactSum } from "../sim/fsum.ts";
 import { DROP_REASONS } from "../sim/outcomes.ts";
-import { weightedQuantile } from "../sim/quantile.ts";
 import type { RequestTable, WeightedSamples } from "../sim/records.ts";
 import { Outcome, type RequestSource } from "../sim/request.ts";
-import { quantilesBySelection } from "../sim/select.ts";
+import { quantilesBySelection, weightedQuantilesBySelection } from "../sim/select.ts";
 import { gatePercentile, gateSample } from "./gate.ts";
 import type { IpLabSummary } from "./inference-perf-summary.ts";
 import { type KvTransferSummary, pdSummary, type RoleSummary, replicaRoles } from "./pd.ts";
@@ -142,15 +141,19 @@ function weightedSum(values: Float64Array, counts: Float64Array | Uint32Array): 
 /** Distribution of run-length weighted samples (the ITL store). */
 export function weightedDist(w: WeightedSamples, scale = 1): Dist {
   if (w.total === 0) return { ...EMPTY_DIST };
-  const { values: vs, counts: cs } = w.sortedPairs();
+  // Unsorted pairs: the mean's exact sum is order-free, and the percentiles come from selection (the same numbers as
+  // `weightedQuantile` over the sorted pairs: `weightedQuantilesBySelection`).
+  const { values: vs, counts: cs } = w.pairs();
+  const mean = (weightedSum(vs, cs) / w.total) * scale;
+  const [p50, p90, p95, p99] = weightedQuantilesBySelection(vs, cs, DIST_PS);
   return {
     // Σ value × count exactly rounded: the same multiset of gaps gives the same mean, whatever order the tokens
     // were recorded in (fast-forward records a stretch's tokens at its end).
-    mean: (weightedSum(vs, cs) / w.total) * scale,
-    p50: weightedQuantile(vs, cs, 0.5) * scale,
-    p90: weightedQuantile(vs, cs, 0.9) * scale,
-    p95: weightedQuantile(vs, cs, 0.95) * scale,
-    p99: weightedQuantile(vs, cs, 0.99) * scale,
+    mean,
+    p50: p50! * scale,
+    p90: p90! * scale,
+    p95: p95! * scale,
+    p99: p99! * scale,
   };
 }
 

@@ -409,6 +409,24 @@ export class WeightedSamples {
   }
 
   /**
+   * The distinct values with their counts, in the table's order (no sort; counts a `Uint32Array` while the total
+   * fits in 32 bits, else a `Float64Array`).
+   */
+  pairs(): { values: Float64Array; counts: Uint32Array | Float64Array } {
+    const t = this.t;
+    const n = this.runs;
+    const values = new Float64Array(n);
+    const counts = this.total <= 0xffffffff ? new Uint32Array(n) : new Float64Array(n);
+    for (let i = 0, k = 0; k < n; i++) {
+      const x = t[2 * i]!;
+      if (Number.isNaN(x)) continue;
+      values[k] = x;
+      counts[k++] = t[2 * i + 1]!;
+    }
+    return { values, counts };
+  }
+
+  /**
    * The distinct values, ascending, with their counts (a `Uint32Array` while the total fits in 32 bits, else a
    * `Float64Array`).
    */
