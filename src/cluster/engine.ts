@@ -716,7 +716,7 @@ export class Simulation implements ReplicaListener, Timers {
     const p = this.replicas[live.prefill]!;
     const reuse = live.req.outputContentId === undefined && p.cfg.blockSize === r.cfg.blockSize;
     live.hashes = undefined;
-    const seq = r.makeSeq(live.req, reuse ? live.pseq.hashes : undefined);
+    const seq = r.makeSeq(live.req, reuse ? live.pseq.ensureHashes() : undefined);
     seq.remotePrefill = true;
     live.seq = seq;
     if (r.enqueue(seq, this.now)) this.wake(r);

@@ -252,7 +252,7 @@ export class DecodeStretch {
       if (prefix && (ig === i || (ra === rr && ia === i))) {
         // The block holding token c_i + j is now full.
         const blk = (q.computed + j) / bs - 1;
-        if (blk < q.hashes.length && blk >= q.registered) {
+        if (blk < q.hashCount && blk >= q.registered) {
           if (blk === q.registered) q.registerUpTo(blk + 1, kv);
           else {
             kv.register(q.blocks[blk]!, q.hashes[blk]!);

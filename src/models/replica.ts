@@ -160,6 +160,13 @@ export class Replica {
     return this.running.length;
   }
 
+  /**
+   * A preemption has put blocks of a request's own content in the prefix cache's map (`Seq.numberPrivate`,
+   * `KvCache.mapOwn`), where a later attempt of the same request could find them: from then on every request's
+   * hashes are computed in full (`Seq` `lazyOwnHashes`).
+   */
+  private ownLookedUp = false;
+
   /** Creates the replica-side state for a request (hashes at this replica's block size). */
   makeSeq(req: Request, promptHashes?: Float64Array, maxTokens?: number): Seq {
     // Private blocks (held as counts, no hashes kept) only where no second tier takes their hashes when evicted (a
@@ -175,6 +182,7 @@ export class Replica {
       this.ownBlocks,
       priv,
       this.cfg.enablePrefixCaching,
+      !this.ownLookedUp,
     );
     if (this.lora !== undefined && req.adapter !== undefined) seq.adapter = this.lora.intern(req.adapter); // LoRA
     return seq;
@@ -351,7 +359,7 @@ export class Replica {
     s.kvReady = true;
     s.computed = s.known - 1;
     if (this.cfg.enablePrefixCaching) {
-      s.registerUpTo(Math.min(Math.floor(s.computed / this.cfg.blockSize), s.hashes.length), this.kv);
+      s.registerUpTo(Math.min(Math.floor(s.computed / this.cfg.blockSize), s.hashCount), this.kv);
     }
     this.waiting.pushFront(s);
     return true;
@@ -620,7 +628,7 @@ export class Replica {
       s.allocate(need, kv);
     }
     if (this.cfg.enablePrefixCaching) {
-      s.registerUpTo(Math.min(Math.floor(tokens / bs), s.hashes.length), kv);
+      s.registerUpTo(Math.min(Math.floor(tokens / bs), s.hashCount), kv);
     }
     return true;
   }
@@ -631,6 +639,7 @@ export class Replica {
     if (run[index] !== victim) throw new Error("internal: preempting a request not at its index");
     run.splice(index, 1);
     // Its blocks of its own content go into the map before they are freed: on re-admission it looks them up.
+    this.ownLookedUp = true;
     if (victim.privateCount > 0) victim.numberPrivate(this.kv);
     if (victim.uniqueFrom < victim.registered) this.kv.mapOwn(victim.blocks, victim.uniqueFrom, victim.registered);
     victim.dropBlocks(this.kv);

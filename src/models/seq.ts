@@ -10,6 +10,7 @@ import {
   promptBlockHashes,
   requestHashSeed,
   type Segment,
+  segmentTokens,
 } from "../sim/hash.ts";
 import type { Request } from "../sim/request.ts";
 import type { CpuOverhead } from "./async-scheduling.ts";
@@ -86,7 +87,10 @@ export class Seq {
   adapter = -1;
   /** Leading entries of `blocks` already known to the prefix cache (hit or registered). */
   registered = 0;
-  /** `hashes.length` (read by the per-step loops without touching the array). */
+  /**
+   * Full blocks with a hash (the prompt's, or prompt and answer's with an answer identity): `hashes.length`, unless
+   * only the hashes before `uniqueFrom` were computed (`ensureHashes`).
+   */
   readonly hashCount: number;
   /**
    * First block whose content no other request holds (the block of the first token of a prompt segment marked
@@ -110,8 +114,14 @@ export class Seq {
    * array grows block by block, none is allocated per request.
    */
   blocks: Int32Array = NO_TABLE;
-  /** Chained hashes of the full blocks of prompt (+ generated text when it has an identity), at the replica's block size. */
-  readonly hashes: Float64Array;
+  /**
+   * Chained hashes of the full blocks of prompt (+ generated text when it has an identity), at the replica's block
+   * size. Created with `lazyOwnHashes`, those of its private blocks (from `uniqueFrom` on) are left out until a
+   * preemption needs them (`ensureHashes`): nothing reads them before — no map holds them, no lookup gets past the
+   * first of them, which no cache can hold.
+   */
+  hashes: Float64Array;
+  private readonly blockSize: number;
   /**
    * Tokens whose KV a preemption threw away (the sequence's `computed` then: prompt and generated tokens). Positions
    * below it that are computed again count as recomputed; those the prefix cache still holds on re-admission do not.
@@ -142,7 +152,9 @@ export class Seq {
    * `ownBlocks`: false registers every block in the prefix cache's map (`uniqueFrom` = `hashCount`; the reference).
    * `privateBlocks`: blocks nothing else can look up are held as a count (`privateFrom`); only where the KV cache
    * feeds no second tier (their hashes are not kept, and send no KV events), with `ownBlocks`. `prefixCaching`:
-   * false makes every block private (none is ever registered).
+   * false makes every block private (none is ever registered). `lazyOwnHashes`: with private blocks, compute only
+   * the hashes before them (the replica knows no lookup can find a block of the request's own content: none was
+   * ever put in its map, which only a preemption does).
    */
   constructor(
     req: Request,
@@ -153,8 +165,10 @@ export class Seq {
     ownBlocks = true,
     privateBlocks = false,
     prefixCaching = true,
+    lazyOwnHashes = false,
   ) {
     this.req = req;
+    this.blockSize = blockSize;
     this.promptTokens = req.inputTokens;
     const out = maxTokens !== undefined && maxTokens < req.outputTokens ? maxTokens : req.outputTokens;
     this.outputTarget = Math.max(1, Math.min(out, maxModelLen - req.inputTokens));
@@ -167,14 +181,27 @@ export class Seq {
         Math.floor(total / blockSize),
         requestHashSeed(req.adapter, req.cacheSalt),
       );
+      this.hashCount = this.hashes.length;
+    } else if (promptHashes !== undefined) {
+      this.hashes = promptHashes;
+      this.hashCount = promptHashes.length;
     } else {
-      this.hashes = promptHashes ?? promptBlockHashes(req, blockSize);
+      this.hashCount = Math.floor(segmentTokens(req.prompt) / blockSize);
+      const own = ownContentBlock(req.prompt, blockSize);
+      // Only the hashes before the private blocks (see `hashes`).
+      const lazy = lazyOwnHashes && ownBlocks && privateBlocks && prefixCaching && own < this.hashCount;
+      this.hashes = promptBlockHashes(req, blockSize, lazy ? own : Number.POSITIVE_INFINITY);
     }
-    this.hashCount = this.hashes.length;
     this.uniqueFrom = ownBlocks ? Math.min(this.hashCount, ownContentBlock(req.prompt, blockSize)) : this.hashCount;
     // Not with an answer identity: its decode blocks get hashes (`hashes` goes past the prompt).
     const priv = ownBlocks && privateBlocks && req.outputContentId === undefined;
     this.privateFrom = !priv ? NO_PRIVATE : prefixCaching ? this.uniqueFrom : 0;
+  }
+
+  /** Every full block's hash (`hashes`), computing those left out at creation (`lazyOwnHashes`). */
+  ensureHashes(): Float64Array {
+    if (this.hashes.length < this.hashCount) this.hashes = promptBlockHashes(this.req, this.blockSize);
+    return this.hashes;
   }
 
   /**
@@ -245,6 +272,7 @@ export class Seq {
   numberPrivate(kv: KvCache): void {
     const p = this.privateCount;
     const from = this.privateFrom;
+    this.ensureHashes();
     this.privateFrom = NO_PRIVATE;
     this.privateCount = 0;
     for (let j = 0; j < p; j++) this.addBlock(kv.numberPrivate(), kv);

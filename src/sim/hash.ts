@@ -83,6 +83,9 @@ export function segmentTokens(segments: readonly Segment[]): number {
   return n;
 }
 
+/** The one empty hash array (nothing can be written to it). */
+const NO_HASHES = new Float64Array(0);
+
 /** Hash arrays up to this many entries are cut from a shared slab (`hashArray`). */
 const SLAB_MAX = 1024;
 /** Entries per slab (64 KiB). */
@@ -99,7 +102,8 @@ let slabUsed = 0;
  * held at a time. Each array's entries belong to it alone (no slab space is handed out twice).
  */
 function hashArray(n: number): Float64Array {
-  if (n === 0 || n > SLAB_MAX) return new Float64Array(n);
+  if (n === 0) return NO_HASHES;
+  if (n > SLAB_MAX) return new Float64Array(n);
   if (slabUsed + n > SLAB_LEN) {
     slab = new ArrayBuffer(SLAB_LEN * 8);
     slabUsed = 0;
