@@ -9,8 +9,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { runScenario } from "../src/lab/run.ts";
 import { Replica } from "../src/models/replica.ts";
 import { Seq } from "../src/models/seq.ts";
+import { Cycle } from "../src/policies/epp/framework.ts";
+import { ApproxPrefixProducer, prefixProducerParams, resolvePrefixSettings } from "../src/policies/epp/prefix.ts";
+import { context, endpoints, request, routerInit } from "../src/policies/testing.ts";
 import { parseScenario } from "../src/scenario.ts";
-import { promptBlockHashes } from "../src/sim/hash.ts";
+import { promptBlockHashes, type Segment } from "../src/sim/hash.ts";
 import type { Request } from "../src/sim/request.ts";
 
 // 100 shared tokens, then 150 of its own: blocks of 16 → 15 full blocks, the 7th (tokens 96–111) the first of its own.
@@ -93,5 +96,62 @@ workload:
     // A preempted request's private blocks are numbered with their hashes: computed then.
     expect(ensure).toHaveBeenCalled();
     expect(JSON.stringify(out.summary)).toBe(JSON.stringify(ref.summary));
+  });
+});
+
+describe("the approximate prefix producer asks for its hashes before a request's own content only", () => {
+  it("matches and holds as a producer that loads every hash, with its context handing out short arrays", () => {
+    const eps = endpoints(4);
+    for (const variant of ["llm-d-router-2026-08", "gie-r1.5", "gie-v1.0"] as const) {
+      const base = routerInit(4, { blockSize: 16, numGpuBlocks: [40, 60, 80, 1000] });
+      const lazy = new ApproxPrefixProducer(
+        "lazy",
+        resolvePrefixSettings(prefixProducerParams.parse({}), { ...base, singleDispatch: true }, variant),
+        { ...base, singleDispatch: true },
+      );
+      const full = new ApproxPrefixProducer(
+        "full",
+        resolvePrefixSettings(prefixProducerParams.parse({}), base, variant),
+        base,
+      );
+      let asked = 0;
+      let longest = 0;
+      for (let k = 0; k < 300; k++) {
+        // Shared system prompts of 0–300 tokens (3 of them), then the request's own 1–400 tokens (some requests
+        // none): full blocks, partial tails, prompts shorter than a block.
+        const sys = (k * 7) % 4;
+        const segs: Segment[] = sys === 0 ? [] : [{ id: 100 + sys, tokens: sys * 100 }];
+        if (k % 9 !== 0) segs.push({ id: 10_000 + k, tokens: 1 + ((k * 37) % 400), unique: true });
+        if (segs.length === 0) segs.push({ id: 5, tokens: 30 });
+        const req = request(segs);
+        const ctxFull = context(req, eps);
+        const ctxLazy = {
+          ...context(req, eps),
+          promptHashPrefix: (bs: number, count: number) => {
+            asked++;
+            const h = promptBlockHashes(req, bs, count);
+            longest = Math.max(longest, h.length);
+            return h;
+          },
+        };
+        const a = full.match(new Cycle(2 * k, req, ctxFull));
+        const cl = new Cycle(2 * k + 1, req, ctxLazy);
+        const b = lazy.match(cl);
+        expect([b.totalBlocks, b.noMatch, [...b.matchBlocks]]).toEqual([a.totalBlocks, a.noMatch, [...a.matchBlocks]]);
+        const r = (k * 5) % 4;
+        full.onDispatch(req, r, 0, new Cycle(2 * k, req, ctxFull));
+        lazy.onDispatch(req, r, 0, cl);
+        // Without a cycle (a dispatch the router did not decide): computed here, as far as needed.
+        if (k % 50 === 49) {
+          const again = request([{ id: 100 + sys, tokens: sys * 100 + 5 }]);
+          full.onDispatch(again, (r + 1) % 4, 0, undefined);
+          lazy.onDispatch(again, (r + 1) % 4, 0, undefined);
+        }
+        for (let i = 0; i < 4; i++) expect(lazy.size(i)).toBe(full.size(i));
+      }
+      expect(asked).toBeGreaterThan(100);
+      // Never more than the shared part: at most 300 tokens of system prompt, 4 blocks of 64 or 18 of 16.
+      expect(longest).toBeLessThanOrEqual(19);
+    }
   });
 });

@@ -260,6 +260,12 @@ class RouteCtx implements RoutingContext {
     }
     return h;
   }
+  promptHashPrefix(bs: number, count: number): Float64Array {
+    const live = this.live!;
+    if (live.hashBs === bs && live.hashes !== undefined) return live.hashes;
+    // Not kept: the replica takes only a whole array (`deliver`).
+    return promptBlockHashes(live.req, bs, count);
+  }
 }
 
 interface Live extends Attempt {

@@ -66,6 +66,11 @@ export interface RoutingContext {
   /** The request's full-block prompt hashes at the router's block size (see `promptHashes`). */
   promptHashes(blockSize: number): Float64Array;
   /**
+   * At least the first `min(count, full blocks)` of `promptHashes(blockSize)` (the array may be shorter than the full
+   * one, or be it): for a caller that reads no further. Absent: call `promptHashes`.
+   */
+  promptHashPrefix?(blockSize: number, count: number): Float64Array;
+  /**
    * The candidates' scraped metrics as columns, position i holding `endpoints[i]`'s (absent: read the views). Loops
    * over every candidate at each decision read these instead of one object per endpoint (`EndpointColumns`).
    */

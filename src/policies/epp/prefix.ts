@@ -25,11 +25,11 @@
  * `maxPrefixTokensToMatch` (HEAD 131,072) overrides `maxPrefixBlocksToMatch`; 0 for both means unlimited.
  */
 import { z } from "zod";
-import { ownContentBlock, promptBlockHashes } from "../../sim/hash.ts";
+import { ownContentBlock, promptBlockHashes, segmentTokens } from "../../sim/hash.ts";
 import type { Request } from "../../sim/request.ts";
 import { clamp01, partialTailHashInto } from "../common.ts";
 import { LruHolderIndex } from "../indexes/lru-holder-index.ts";
-import type { EndpointView, RouterInit } from "../types.ts";
+import type { EndpointView, RouterInit, RoutingContext } from "../types.ts";
 import type { Cycle, Plugin, PrefixMatch, PrefixMatchProvider, Scorer } from "./framework.ts";
 import { nonNegInt, posInt, unit } from "./params.ts";
 import { columnsOf } from "./scorers.ts";
@@ -200,10 +200,11 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
   match(cycle: Cycle): PrefixMatch {
     if (cycle.id === this.cycleId) return this.result;
     this.cycleId = cycle.id;
-    this.loadHashes(cycle.req, cycle.ctx.promptHashes(this.settings.blockSizeTokens));
+    this.loadHashes(cycle.req, cycle.ctx);
     // Only a walk that matched wrote counts: after one that did not, the counts are still all 0.
     if (this.dirty) this.matchBlocks.fill(0);
-    const walked = this.index.walk(this.hashBuf, this.nHashes, this.matchBlocks);
+    // The request's own hashes are in no holder list (see `own`): the walk would stop at the first of them.
+    const walked = this.index.walk(this.hashBuf, this.own, this.matchBlocks);
     this.dirty = walked > 0;
     this.result.noMatch = walked === 0;
     this.result.totalBlocks = this.nHashes;
@@ -213,9 +214,9 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
   onDispatch(req: Request, replica: number, _now: number, cycle: Cycle | undefined): void {
     if (cycle === undefined || cycle.req.id !== req.id) {
       this.cycleId = -1;
-      this.loadHashes(req, promptBlockHashes(req, this.settings.blockSizeTokens));
+      this.loadHashes(req, undefined);
     } else if (this.reqId !== req.id) {
-      this.loadHashes(req, cycle.ctx.promptHashes(this.settings.blockSizeTokens));
+      this.loadHashes(req, cycle.ctx);
     }
     this.insert(replica);
     if (cycle !== undefined && cycle.prefill >= 0 && cycle.prefill !== replica) this.insert(cycle.prefill);
@@ -233,25 +234,42 @@ export class ApproxPrefixProducer implements Plugin, PrefixMatchProvider {
     return this.settings.autoTune && gpuBlocks > 0 ? gpuBlocks : this.settings.lruCapacityPerServer;
   }
 
-  /** Copies the request's hashes (capped at `maxBlocks`, plus the partial tail when configured) into the buffer. */
-  private loadHashes(req: Request, full: Float64Array): void {
+  /**
+   * Loads the request's hashes (capped at `maxBlocks`, plus the partial tail when configured) into the buffer, from
+   * the routing context's (or, with none, computed here). Only `hashBuf[0..own)` is ever read (the walk, the
+   * insertion), so the request's own hashes, which stay out of the index, are neither asked for nor computed.
+   */
+  private loadHashes(req: Request, ctx: RoutingContext | undefined): void {
     const s = this.settings;
-    const nFull = Math.min(full.length, s.maxBlocks);
-    if (this.hashBuf.length < nFull + 1) this.hashBuf = new Float64Array(Math.max(nFull + 1, this.hashBuf.length * 2));
-    const buf = this.hashBuf;
-    if (nFull === full.length) buf.set(full);
-    else for (let i = 0; i < nFull; i++) buf[i] = full[i]!;
-    let n = nFull;
-    // v1.4+: the tail after at least one full block; today's router: every prompt's last partial block.
-    const tail = s.variant === "router" ? nFull >= 0 : nFull >= 1;
-    if (s.hashPartialBlock && tail && nFull === full.length && nFull < s.maxBlocks) {
-      if (partialTailHashInto(req.prompt, s.blockSizeTokens, nFull, buf, nFull)) n++;
-    }
+    const bs = s.blockSizeTokens;
+    const tokens = segmentTokens(req.prompt);
+    const total = Math.floor(tokens / bs);
+    const nFull = Math.min(total, s.maxBlocks);
+    // v1.4+: the tail after at least one full block; today's router: every prompt's last partial block (there is one
+    // when tokens remain after the full blocks).
+    const tailOk = s.variant === "router" ? nFull >= 0 : nFull >= 1;
+    const tail = s.hashPartialBlock && tailOk && nFull === total && nFull < s.maxBlocks && tokens > nFull * bs;
+    const n = tail ? nFull + 1 : nFull;
     this.nHashes = n;
     // From the block holding the request's own content on, every hash (the partial tail's too: it chains from the
     // last full block and mixes the tail's content) is one only this request has.
-    this.own = this.ownContent ? Math.min(n, ownContentBlock(req.prompt, s.blockSizeTokens)) : n;
+    const own = this.ownContent ? Math.min(n, ownContentBlock(req.prompt, bs)) : n;
+    this.own = own;
     this.reqId = req.id;
+    if (this.hashBuf.length < nFull + 1) this.hashBuf = new Float64Array(Math.max(nFull + 1, this.hashBuf.length * 2));
+    const buf = this.hashBuf;
+    const fill = own < nFull ? own : nFull;
+    if (fill > 0) {
+      const hashes =
+        ctx === undefined
+          ? promptBlockHashes(req, bs, fill)
+          : ctx.promptHashPrefix !== undefined
+            ? ctx.promptHashPrefix(bs, fill)
+            : ctx.promptHashes(bs);
+      if (hashes.length === fill) buf.set(hashes);
+      else for (let i = 0; i < fill; i++) buf[i] = hashes[i]!;
+    }
+    if (tail && own > nFull) partialTailHashInto(req.prompt, bs, nFull, buf, nFull);
   }
 }
 
