@@ -173,6 +173,7 @@ export class Seq {
     const out = maxTokens !== undefined && maxTokens < req.outputTokens ? maxTokens : req.outputTokens;
     this.outputTarget = Math.max(1, Math.min(out, maxModelLen - req.inputTokens));
     const total = req.inputTokens + this.outputTarget;
+    const own = ownContentBlock(req.prompt, blockSize);
     if (req.outputContentId !== undefined) {
       const segs: Segment[] = [...req.prompt, { id: req.outputContentId, tokens: this.outputTarget }];
       this.hashes = blockHashes(
@@ -187,12 +188,11 @@ export class Seq {
       this.hashCount = promptHashes.length;
     } else {
       this.hashCount = Math.floor(segmentTokens(req.prompt) / blockSize);
-      const own = ownContentBlock(req.prompt, blockSize);
       // Only the hashes before the private blocks (see `hashes`).
       const lazy = lazyOwnHashes && ownBlocks && privateBlocks && prefixCaching && own < this.hashCount;
       this.hashes = promptBlockHashes(req, blockSize, lazy ? own : Number.POSITIVE_INFINITY);
     }
-    this.uniqueFrom = ownBlocks ? Math.min(this.hashCount, ownContentBlock(req.prompt, blockSize)) : this.hashCount;
+    this.uniqueFrom = ownBlocks ? Math.min(this.hashCount, own) : this.hashCount;
     // Not with an answer identity: its decode blocks get hashes (`hashes` goes past the prompt).
     const priv = ownBlocks && privateBlocks && req.outputContentId === undefined;
     this.privateFrom = !priv ? NO_PRIVATE : prefixCaching ? this.uniqueFrom : 0;

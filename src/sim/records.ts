@@ -426,36 +426,6 @@ export class WeightedSamples {
     return { values, counts };
   }
 
-  /**
-   * The distinct values, ascending, with their counts (a `Uint32Array` while the total fits in 32 bits, else a
-   * `Float64Array`).
-   */
-  sortedPairs(): { values: Float64Array; counts: Uint32Array | Float64Array } {
-    const t = this.t;
-    const n = this.runs;
-    const values = new Float64Array(n);
-    for (let i = 0, k = 0; k < n; i++) {
-      const x = t[2 * i]!;
-      if (!Number.isNaN(x)) values[k++] = x;
-    }
-    values.sort(); // numeric, native (no comparator callbacks); each value once
-    const counts = this.total <= 0xffffffff ? new Uint32Array(n) : new Float64Array(n);
-    const slots = this.mask + 1;
-    for (let i = 0; i < slots; i++) {
-      const v = t[2 * i]!;
-      if (Number.isNaN(v)) continue;
-      let lo = 0;
-      let hi = n - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (values[mid]! < v) lo = mid + 1;
-        else hi = mid;
-      }
-      counts[lo] = t[2 * i + 1]!;
-    }
-    return { values, counts };
-  }
-
   /** A hash of `v`'s bits (both halves mixed). */
   private slotOf(v: number): number {
     this.bits[0] = v;

@@ -10,13 +10,13 @@
  * positions change (scanned again only when the last candidate holding the maximum leaves it, or some value is NaN).
  *
  * Bit-identical: position i holds `0 + t₁ + t₂ + …` over the column scorers in profile order, each term computed
- * with the same operations as the scorer's `addWeighted` (`clamp01((hi − v)/(hi − lo)) × w`, all equal →
- * `clamp01(1) × w`; `clamp01(1 − v) × w`), which is what the framework's totals hold when every other scorer of the
+ * by the scorers' own term functions (`minMaxLowTerm`, `oneMinusTerm`, as their `addWeighted` does), which is what the framework's totals hold when every other scorer of the
  * profile adds nothing for the cycle (`Scorer.skips`). `test/column-base.test.ts` checks both against the scorers.
  */
-import { clamp01 } from "../common.ts";
 import type { EndpointColumns } from "../types.ts";
 import type { ColumnTerm } from "./framework.ts";
+import { scanTop, type TopScan } from "./pickers.ts";
+import { columnRange, minMaxLowTerm, oneMinusTerm } from "./scorers.ts";
 
 interface Term {
   readonly term: ColumnTerm;
@@ -41,10 +41,12 @@ export class ColumnBase {
   first = -1;
   /** After `summarize`: how many positions hold the maximum. */
   holders = 0;
-  /** `max`, `first` and `holders` describe `base` (else the next `summary` scans). */
+  /** `max`, `first` and `holders` describe `base` (else the next `summarize` scans). */
   private known = false;
-  /** After `summary`: some sum is NaN (the picker must scan: `pickTop` does not apply). */
+  /** After `summarize`: some sum is NaN (the picker must scan: `pickTop` does not apply). */
   nan = false;
+  private readonly topScan: TopScan = { top: 0, ties: 0, nan: false };
+  private readonly rangeOut = new Float64Array(2);
 
   constructor(terms: readonly Term[]) {
     this.terms = terms;
@@ -131,24 +133,13 @@ export class ColumnBase {
   }
 
   private scan(): void {
-    const s = this.base;
-    const n = this.n;
-    let top = 0;
-    let ties = 1;
-    let nan = Number.isNaN(s[0]!);
-    for (let i = 1; i < n; i++) {
-      const v = s[i]!;
-      if (v > s[top]!) {
-        top = i;
-        ties = 1;
-      } else if (v === s[top]) ties++;
-      else if (Number.isNaN(v)) nan = true;
-    }
-    this.max = s[top]!;
-    this.first = top;
-    this.holders = ties;
-    this.nan = nan;
-    this.known = !nan;
+    const t = this.topScan;
+    scanTop(this.base, this.n, t);
+    this.max = this.base[t.top]!;
+    this.first = t.top;
+    this.holders = t.ties;
+    this.nan = t.nan;
+    this.known = !t.nan;
   }
 
   private rebuild(count: number): void {
@@ -164,15 +155,11 @@ export class ColumnBase {
     this.read = count;
   }
 
-  /** Term k's minimum and maximum over the column (NaN skipped, as the scorers' scan does); true when they moved. */
+  /** Term k's minimum and maximum over the column (as the scorer finds them); true when they moved. */
   private range(k: number, col: Float64Array): boolean {
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < this.n; i++) {
-      const v = col[i]!;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
+    columnRange(col, this.n, this.rangeOut);
+    const lo = this.rangeOut[0]!;
+    const hi = this.rangeOut[1]!;
     const moved = !Object.is(lo, this.lo[k]) || !Object.is(hi, this.hi[k]);
     this.lo[k] = lo;
     this.hi[k] = hi;
@@ -191,11 +178,8 @@ export class ColumnBase {
     let s = 0;
     for (let k = 0; k < terms.length; k++) {
       const { term, weight } = terms[k]!;
-      if (term.kind === "min-max-low") {
-        const lo = this.lo[k]!;
-        const hi = this.hi[k]!;
-        s += hi === lo ? clamp01(1) * weight : clamp01((hi - cols[term.field][i]!) / (hi - lo)) * weight;
-      } else s += clamp01(1 - cols[term.field][i]!) * weight;
+      if (term.kind === "min-max-low") s += minMaxLowTerm(cols[term.field][i]!, this.lo[k]!, this.hi[k]!, weight);
+      else s += oneMinusTerm(cols[term.field][i]!, weight);
     }
     return s;
   }

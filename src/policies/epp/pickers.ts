@@ -15,6 +15,32 @@ import { shuffleIndices } from "../common.ts";
 import type { EndpointView } from "../types.ts";
 import type { Cycle, Picker } from "./framework.ts";
 
+/** What the max-score picker's scan finds: the first index of the maximum, how many hold it, any NaN. */
+export interface TopScan {
+  top: number;
+  ties: number;
+  /** A score is NaN (never produced by the framework; the picker then takes the shuffle path). */
+  nan: boolean;
+}
+
+/** Scans `scores[0..n)` (n ≥ 1) into `out`. */
+export function scanTop(scores: Float64Array, n: number, out: TopScan): void {
+  let top = 0;
+  let ties = 1;
+  let nan = Number.isNaN(scores[0]!);
+  for (let i = 1; i < n; i++) {
+    const v = scores[i]!;
+    if (v > scores[top]!) {
+      top = i;
+      ties = 1;
+    } else if (v === scores[top]) ties++;
+    else if (Number.isNaN(v)) nan = true;
+  }
+  out.top = top;
+  out.ties = ties;
+  out.nan = nan;
+}
+
 export class MaxScorePicker implements Picker {
   readonly type = "max-score-picker";
   readonly name: string;
@@ -22,23 +48,15 @@ export class MaxScorePicker implements Picker {
   constructor(name: string) {
     this.name = name;
   }
+  private readonly top: TopScan = { top: 0, ties: 0, nan: false };
   pick(cycle: Cycle, eps: readonly EndpointView[], scores: Float64Array): number {
     const n = eps.length;
     if (n === 0) return -1;
     // Shuffle, then the first maximum in shuffled order: with a single maximum that is the pick whatever the order,
     // so only the stream has to move on by the shuffle's n − 1 draws (a jump, not 1,023 steps, at 1,024 endpoints).
-    let top = 0;
-    let ties = 1;
-    let nan = Number.isNaN(scores[0]!); // never produced by the framework; takes the shuffle path
-    for (let i = 1; i < n; i++) {
-      const v = scores[i]!;
-      if (v > scores[top]!) {
-        top = i;
-        ties = 1;
-      } else if (v === scores[top]) ties++;
-      else if (Number.isNaN(v)) nan = true;
-    }
-    return this.choose(cycle, n, scores, scores[top]!, top, ties, nan);
+    const t = this.top;
+    scanTop(scores, n, t);
+    return this.choose(cycle, n, scores, scores[t.top]!, t.top, t.ties, t.nan);
   }
   pickTop(cycle: Cycle, n: number, scores: Float64Array, max: number, top: number, ties: number): number {
     return this.choose(cycle, n, scores, max, top, ties, false);

@@ -342,22 +342,30 @@ export class EppRouter implements Router {
         return undefined;
       }
     }
+    const idx = this.pickIn(prof, cycle, eps, primary, name);
+    if (idx < 0) {
+      if (primary) this.failReason = `no endpoints available (profile "${name}", picker "${prof.picker.name}")`;
+      return undefined;
+    }
+    return eps[idx];
+  };
+
+  /** The profile's pick among `eps`: its totals from the column base when that applies, else summed here. */
+  private pickIn(
+    prof: CompiledProfile,
+    cycle: Cycle,
+    eps: readonly EndpointView[],
+    primary: boolean,
+    name: string,
+  ): number {
     const n = eps.length;
+    const picker = prof.picker;
     const base = prof.base !== undefined && this.breakdown === undefined ? this.fromBase(prof, cycle, eps) : undefined;
     if (base !== undefined) {
-      const picker = prof.picker;
-      let idx: number;
-      if (picker.pickTop !== undefined) {
-        prof.base!.summarize();
-        idx = prof.base!.nan
-          ? picker.pick(cycle, eps, base)
-          : picker.pickTop(cycle, n, base, prof.base!.max, prof.base!.first, prof.base!.holders);
-      } else idx = picker.pick(cycle, eps, base);
-      if (idx < 0) {
-        if (primary) this.failReason = `no endpoints available (profile "${name}", picker "${picker.name}")`;
-        return undefined;
-      }
-      return eps[idx];
+      const cb = prof.base!;
+      if (picker.pickTop === undefined) return picker.pick(cycle, eps, base);
+      cb.summarize();
+      return cb.nan ? picker.pick(cycle, eps, base) : picker.pickTop(cycle, n, base, cb.max, cb.first, cb.holders);
     }
     if (this.totals.length < n) {
       this.totals = new Float64Array(n);
@@ -381,13 +389,8 @@ export class EppRouter implements Router {
       }
     }
     if (primary && this.scores !== undefined) for (let i = 0; i < n; i++) this.scores.set(eps[i]!.index, totals[i]!);
-    const idx = prof.picker.pick(cycle, eps, totals);
-    if (idx < 0) {
-      if (primary) this.failReason = `no endpoints available (profile "${name}", picker "${prof.picker.name}")`;
-      return undefined;
-    }
-    return eps[idx];
-  };
+    return picker.pick(cycle, eps, totals);
+  }
 
   /**
    * The profile's totals from its column base, when they are what summing every scorer would give: the candidates are

@@ -69,9 +69,8 @@ function addMinMaxLowIsBetter(
   for (let i = 0; i < n; i++) totals[i]! += clamp01((hi - value(eps[i]!)) / span) * weight;
 }
 
-/** The same as `addMinMaxLowIsBetter` on a column (`EndpointColumns`): the same comparisons and arithmetic. */
-function addMinMaxLowIsBetterColumn(col: Float64Array, n: number, totals: Float64Array, weight: number): void {
-  if (n === 0) return;
+/** [min, max] of `col[0..n)` into `out` (NaN skipped; +∞, −∞ when n = 0), as `rangeOf` finds them over views. */
+export function columnRange(col: Float64Array, n: number, out: Float64Array): void {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
@@ -79,13 +78,27 @@ function addMinMaxLowIsBetterColumn(col: Float64Array, n: number, totals: Float6
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  if (hi === lo) {
-    const w = clamp01(1) * weight;
-    for (let i = 0; i < n; i++) totals[i]! += w;
-    return;
-  }
-  const span = hi - lo;
-  for (let i = 0; i < n; i++) totals[i]! += clamp01((hi - col[i]!) / span) * weight;
+  out[0] = lo;
+  out[1] = hi;
+}
+
+/** What a min-max (low is better) scorer adds for value `v` over [lo, hi]: `addMinMaxLowIsBetter`'s arithmetic. */
+export function minMaxLowTerm(v: number, lo: number, hi: number, weight: number): number {
+  return hi === lo ? clamp01(1) * weight : clamp01((hi - v) / (hi - lo)) * weight;
+}
+
+/** What the KV-utilisation scorer adds for usage `u`. */
+export function oneMinusTerm(u: number, weight: number): number {
+  return clamp01(1 - u) * weight;
+}
+
+/** The same as `addMinMaxLowIsBetter` on a column (`EndpointColumns`): the same comparisons and arithmetic. */
+function addMinMaxLowIsBetterColumn(col: Float64Array, n: number, totals: Float64Array, weight: number): void {
+  if (n === 0) return;
+  columnRange(col, n, range);
+  const lo = range[0]!;
+  const hi = range[1]!;
+  for (let i = 0; i < n; i++) totals[i]! += minMaxLowTerm(col[i]!, lo, hi, weight);
 }
 
 /** The candidates' columns when `eps` is the context's candidate list and the engine keeps them (else undefined). */
@@ -145,8 +158,8 @@ export class KvCacheUtilizationScorer implements Scorer {
     const cols = columnsOf(cycle, eps);
     if (cols !== undefined) {
       const usage = cols.kvCacheUsage;
-      for (let i = 0; i < eps.length; i++) totals[i]! += clamp01(1 - usage[i]!) * weight;
-    } else for (let i = 0; i < eps.length; i++) totals[i]! += clamp01(1 - eps[i]!.kvCacheUsage) * weight;
+      for (let i = 0; i < eps.length; i++) totals[i]! += oneMinusTerm(usage[i]!, weight);
+    } else for (let i = 0; i < eps.length; i++) totals[i]! += oneMinusTerm(eps[i]!.kvCacheUsage, weight);
   }
 }
 
