@@ -28,6 +28,7 @@ import type {
 } from "../policies/types.ts";
 import { promptBlockHashes } from "../sim/hash.ts";
 import { EventHeap } from "../sim/heap.ts";
+import { IdTable } from "../sim/id-table.ts";
 import { DropReason } from "../sim/outcomes.ts";
 import { RequestTable, WeightedSamples } from "../sim/records.ts";
 import { Outcome, type Request, type RequestSource } from "../sim/request.ts";
@@ -298,10 +299,11 @@ export class Simulation implements ReplicaListener, Timers {
   private readonly defaultModel: string;
   private readonly local: LocalLoad;
   private readonly rng: Rng;
-  private readonly live = new Map<number, Live>();
+  /** In-flight requests by id (an `IdTable`, not a `Map`: see there why). */
+  private readonly live = new IdTable<Live>();
   private readonly ctx: RouteCtx;
   private readonly pendingOpen: (Request | undefined)[] = [undefined];
-  private readonly follow = new Map<number, Request>();
+  private readonly follow = new IdTable<Request>();
   /** KV events on their way to the router (undefined: the router reads none). */
   private readonly kvEvents: KvEventQueues | undefined;
   private readonly kvSink = (ev: KvEvent, due: number): void => this.router.onKvEvent?.(ev, due);
