@@ -147,6 +147,28 @@ describe("inference-perf configs", () => {
     );
   });
 
+  it("names a missing or mistyped key in the config's terms, with its line (not zod's 'received undefined')", () => {
+    const stage = (d: string) => `load:\n  type: constant\n  stages:\n    - rate: 5\n${d}`;
+    // A stage cut short (a truncated file): the key is not there.
+    expect(() => parseInferencePerfConfig(stage(""), "a.yaml")).toThrow(
+      /^a\.yaml:4: load\.stages\.0\.duration: missing \(expected number\)$/,
+    );
+    expect(() => parseInferencePerfConfig(stage("      duration: ten\n"), "b.yaml")).toThrow(
+      /^b\.yaml:5: load\.stages\.0\.duration: expected number, got "ten"$/,
+    );
+    expect(() => parseInferencePerfConfig(stage("      duration:\n"), "c.yaml")).toThrow(
+      /^c\.yaml:5: load\.stages\.0\.duration: expected number, got nothing$/,
+    );
+    // At the top level too (the whole-config schema), and under an llm-d-benchmark template's prefix.
+    expect(() => parseInferencePerfConfig("load:\n  type: constant\n  stages: 3\n", "d.yaml")).toThrow(
+      /^d\.yaml:3: load\.stages: expected array, got 3$/,
+    );
+    const tpl = "endpoint: {}\nworkload:\n  w:\n    load:\n      type: constant\n      stages:\n        - rate: 1\n";
+    expect(() => parseInferencePerfConfig(tpl, "e.yaml", "w")).toThrow(
+      /^e\.yaml:7: workload\.w\.load\.stages\.0\.duration: missing \(expected number\)$/,
+    );
+  });
+
   it("unwraps llm-d-benchmark templates (the config under workload.<name>)", () => {
     const p = loadInferencePerfConfig(
       `${CONFIGS}llm-d__guides__benchmark__inference_scheduling_shared_prefix_template.yaml`,

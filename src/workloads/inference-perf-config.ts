@@ -315,6 +315,28 @@ function notesFor(raw: IpRawConfig, plan: { numWorkersGiven: boolean }): string[
   return n;
 }
 
+/**
+ * A zod issue in the config's terms: a key that is not there is "missing", a value of the wrong type is shown as
+ * written (zod's own words for both are "expected number, received undefined").
+ */
+function issueText(issue: z.core.$ZodIssue, doc: ReturnType<typeof parseDocument>, path: PropertyKey[]): string {
+  if (issue.code === "unrecognized_keys")
+    return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (inference-perf forbids unknown keys)`;
+  if (issue.code !== "invalid_type") return issue.message;
+  const expected = issue.expected;
+  const keys = path.filter((k): k is string | number => typeof k !== "symbol");
+  if (!doc.hasIn(keys)) return `missing (expected ${expected})`;
+  const found = doc.getIn(keys);
+  const shown =
+    typeof found === "string"
+      ? `"${found}"`
+      : found === null || found === undefined
+        ? "nothing"
+        : typeof found === "object"
+          ? "a mapping or list"
+          : String(found);
+  return `expected ${expected}, got ${shown}`;
+}
 /** Line of the YAML node at `path` (or its nearest ancestor). */
 function lineOf(
   doc: ReturnType<typeof parseDocument>,
@@ -400,11 +422,8 @@ export function parseInferencePerfConfig(text: string, file: string, workloadNam
     const issue = r.error.issues[0]!;
     const path = [...prefix, ...issue.path];
     const line = lineOf(doc, lc, path);
-    let msg = issue.message;
-    if (issue.code === "unrecognized_keys")
-      msg = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (inference-perf forbids unknown keys)`;
     throw new InputError(
-      `${file}${line !== undefined ? `:${line}` : ""}: ${path.map(String).join(".") || "(top)"}: ${msg}`,
+      `${file}${line !== undefined ? `:${line}` : ""}: ${path.map(String).join(".") || "(top)"}: ${issueText(issue, doc, path)}`,
     );
   }
   const raw = r.data;
@@ -433,7 +452,8 @@ function toPlan(
     const r = schema.safeParse(s);
     if (!r.success) {
       const issue = r.error.issues[0]!;
-      throw at(["load", "stages", i, ...issue.path], issue.message);
+      const path = ["load", "stages", i, ...issue.path];
+      throw at(path, issueText(issue, doc, [...prefix, ...path]));
     }
     if (type === "concurrent") {
       const c = r.data as z.infer<typeof ConcurrentStageSchema>;
