@@ -33,6 +33,14 @@ describe("trace-format registry", () => {
     expect(detectFormat("/t/a.json", line('{"resourceSpans": []}'))).toBe("otlp");
     expect(detectFormat("/t/a.jsonl", line('{"gatelab": "requests", "version": 1}'))).toBe("jsonl");
     expect(detectFormat("/t/missing.jsonl", () => undefined)).toBe("jsonl");
+    // A renamed CSV by its header: Azure 2023's and BurstGPT's columns are unmistakable (BOM and quotes allowed).
+    expect(detectFormat("/t/prod.csv", line("TIMESTAMP,ContextTokens,GeneratedTokens"))).toBe("azure");
+    expect(detectFormat("/t/prod.csv", line('\ufeff"TIMESTAMP","ContextTokens","GeneratedTokens"'))).toBe("azure");
+    expect(
+      detectFormat("/t/prod.csv", line("Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type")),
+    ).toBe("burstgpt");
+    expect(detectFormat("/t/prod.csv", line("arrival_time_us,input_tokens,output_tokens"))).toBe("blis");
+    expect(detectFormat("/t/missing.csv", () => undefined)).toBe("blis");
   });
 
   it("reads the first line only for the endings that need it", () => {
@@ -41,10 +49,14 @@ describe("trace-format registry", () => {
       reads++;
       return '{"hash_ids": []}';
     };
-    detectFormat("/t/x.csv", first);
+    // A name that says the format reads nothing; a `.csv` whose name does not is read once for its header (two
+    // formats look at it), a `.jsonl` once for its first record.
+    expect(detectFormat("/t/AzureLLMInferenceTrace_conv.csv", first)).toBe("azure");
     expect(reads).toBe(0);
-    expect(detectFormat("/t/x.jsonl", first)).toBe("mooncake");
+    expect(detectFormat("/t/x.csv", first)).toBe("blis");
     expect(reads).toBe(1);
+    expect(detectFormat("/t/x.jsonl", first)).toBe("mooncake");
+    expect(reads).toBe(2);
   });
 
   it("writes the formats with a writer; the output name picks one", () => {

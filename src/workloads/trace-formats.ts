@@ -67,6 +67,22 @@ export interface TraceFormatEntry {
 const JSON_EXT = [".jsonl", ".json"];
 const hashIds = (l: string) => /"hash_ids"/.test(l);
 const exgenticLine = (l: string) => /"timestamp_ms"\s*:/.test(l) && hashIds(l);
+/** The column names of a CSV header line (BOM, quotes and spaces around names dropped). */
+const csvNames = (l: string) =>
+  l
+    .replace(/^\ufeff/, "")
+    .split(",")
+    .map((c) => c.trim().replace(/^"(.*)"$/, "$1"));
+/** Azure LLM inference 2023's header (`TIMESTAMP,ContextTokens,GeneratedTokens`), whatever the file is called. */
+const azureHeader = (l: string) => {
+  const c = csvNames(l);
+  return c.includes("TIMESTAMP") && c.includes("ContextTokens") && c.includes("GeneratedTokens");
+};
+/** BurstGPT's header (`Timestamp,Model,Request tokens,Response tokens,…`), whatever the file is called. */
+const burstGptHeader = (l: string) => {
+  const c = csvNames(l);
+  return c.includes("Timestamp") && c.includes("Request tokens") && c.includes("Response tokens");
+};
 
 /** Writer whose lines need no per-stream state. */
 function lineWriter(w: AtomicWriter, header: string, row: (r: Parameters<RequestWriter["write"]>[0]) => string) {
@@ -151,24 +167,26 @@ const TRACE_FORMAT_ENTRIES = {
   azure: {
     read: (o) => new AzureTraceReader(o.abs, o.shown, o.salt),
     absoluteClock: true,
-    sniff: { ext: [".csv"], test: (n) => /azure/.test(n) },
+    sniff: { ext: [".csv"], test: (n, first) => /azure/.test(n) || azureHeader(first()) },
     docs: {
       file: "Azure LLM inference 2023 CSV",
       fields: "`TIMESTAMP` (wall clock, 7 fractional digits), `ContextTokens`, `GeneratedTokens`",
       content: "unique",
-      detect: '`.csv` whose name contains "azure"',
+      detect:
+        '`.csv` whose name contains "azure", or whose header has `TIMESTAMP`, `ContextTokens` and `GeneratedTokens`',
     },
   },
   burstgpt: {
     read: (o) => new BurstGptTraceReader(o.abs, o.shown, o.salt),
     absoluteClock: true,
-    sniff: { ext: [".csv"], test: (n) => /burst/.test(n) && !/azure/.test(n) },
+    sniff: { ext: [".csv"], test: (n, first) => (/burst/.test(n) && !/azure/.test(n)) || burstGptHeader(first()) },
     docs: {
       file: "BurstGPT CSV",
       fields:
         "`Timestamp` (s), `Request tokens`, `Response tokens`; `Session ID` when present (round = order within the session); `Model`/`Log Type` ignored",
       content: "unique",
-      detect: '`.csv` whose name contains "burst" (not "azure")',
+      detect:
+        '`.csv` whose name contains "burst" (not "azure"), or whose header has `Timestamp`, `Request tokens` and `Response tokens`',
     },
   },
   servegen: {
