@@ -10,7 +10,7 @@
  * - replicas per pool ≤ 10,000; tensor parallelism ≤ 64 (8 nodes of 8 GPUs);
  * - KV blocks per replica ≤ 100,000,000 (1.6 billion tokens at block size 16; an H200 holds about 10⁶ tokens of an 8B
  *   model);
- * - arrival rates ≤ 1,000,000 requests/s; durations ≤ 10⁷ s (about 4 months).
+ * - arrival rates ≤ 1,000,000 requests/s; durations ≤ 10⁷ s (about 4 months); a scrape period of 0 or ≥ 0.1 ms.
  */
 import { closest } from "./suggest.ts";
 
@@ -59,6 +59,12 @@ const BOUNDS: Readonly<Record<string, { readonly max?: number; readonly min?: nu
   seed: { max: Number.MAX_SAFE_INTEGER, why: "seed" },
 };
 
+/**
+ * Shortest scrape period: every replica is scraped once a period, so 10⁻⁹ ms made 10¹² events a simulated second
+ * per replica (a run that never ends). 0 stays accepted: no scrape events, current metrics at every decision.
+ */
+const MIN_SCRAPE_MS = 0.1;
+
 /** Fields of a length or time distribution: bounded like a token count (10⁷; seconds for times: 4 months). */
 const DIST_FIELDS = new Set(["value", "mean", "std", "min", "max"]);
 
@@ -91,7 +97,12 @@ export function scenarioBoundIssues(raw: unknown): BoundIssue[] {
       const b = BOUNDS[k];
       const inDist = DIST_FIELDS.has(k) && ("dist" in node || k === "min" || k === "max");
       if (typeof v === "number") {
-        if (b?.max !== undefined && v > b.max)
+        if (k === "scrape_interval_ms" && v > 0 && v < MIN_SCRAPE_MS)
+          out.push({
+            path: p,
+            message: `${fmt(v)} ms is less than the least accepted, ${MIN_SCRAPE_MS} ms between metric scrapes (GIE's default is 50 ms); 0 means the gateway always sees the current state`,
+          });
+        else if (b?.max !== undefined && v > b.max)
           out.push({ path: p, message: `${fmt(v)} is more than the most accepted, ${fmt(b.max)} ${b.why}` });
         else if (b?.min !== undefined && v < b.min)
           out.push({ path: p, message: `${fmt(v)} is less than the least accepted, ${fmt(b.min)} ${b.why}` });

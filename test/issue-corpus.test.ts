@@ -71,6 +71,21 @@ describe("scenario values out of range", () => {
     const f = scenario("si.yaml", { extra: "sample_interval_s: 0.000001\n" });
     await expectInputError(["run", f], "sample_interval_s: 1e-6 is less than the least accepted, 0.01");
   });
+  it("gateway.scrape_interval_ms: 1e-9 (a run that never ends: every replica scraped 10^12 times a second)", async () => {
+    const f = scenario("scrape.yaml", { extra: "gateway: { policy: gie-default, scrape_interval_ms: 1e-9 }\n" });
+    await expectInputError(
+      ["run", f],
+      `${f}:11: gateway.scrape_interval_ms: 1e-9 ms is less than the least accepted, 0.1 ms`,
+      "0 means the gateway always sees the current state",
+    );
+    // 0 (always-fresh metrics, no scrape events) and the shortest period accepted still run.
+    for (const ms of [0, 0.1]) {
+      const g = scenario(`scrape-${ms}.yaml`, {
+        extra: `gateway: { policy: gie-default, scrape_interval_ms: ${ms} }\n`,
+      });
+      expect(await main(["run", g])).toBe(0);
+    }
+  });
   it("the estimated memory of a run is checked before it starts", async () => {
     const f = scenario("mem.yaml", {
       pool: "    engine: { total_kv_blocks: 100000000 }\n",
