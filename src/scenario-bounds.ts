@@ -56,6 +56,12 @@ const BOUNDS: Readonly<Record<string, { readonly max?: number; readonly min?: nu
   apps: { max: 1_000_000, why: "applications" },
   agents: { max: 1_000_000, why: "agents" },
   gpu_hour_usd: { max: 1_000_000, why: "dollars per GPU-hour" },
+  // Clients' retries (`clients:`): 10^9 retries with no backoff never let simulated time move on; a backoff or
+  // Retry-After cap of 10^12 s stretches the run that far.
+  max_retries: { max: 1000, why: "retries per request" },
+  backoff_s: { max: 3600, why: "seconds of backoff (an hour)" },
+  max_backoff_s: { max: 3600, why: "seconds of backoff (an hour)" },
+  max_retry_after_s: { max: 3600, why: "seconds of Retry-After (an hour)" },
   seed: { max: Number.MAX_SAFE_INTEGER, why: "seed" },
 };
 

@@ -86,6 +86,32 @@ describe("scenario values out of range", () => {
       expect(await main(["run", g])).toBe(0);
     }
   });
+  it("retry storms and flow-control loops that never let simulated time move on", async () => {
+    const fc = (extra: string) =>
+      `gateway:\n  policy: gie-default\n  flow_control:\n    saturationDetector: { type: concurrency-detector, parameters: { maxConcurrency: 1 } }\n${extra}`;
+    // 10^9 retries with no backoff against a gateway that refuses (it ran forever at one instant).
+    const a = scenario("storm.yaml", {
+      extra: `${fc("")}clients:\n  default: { max_retries: 1000000000, backoff_s: 0 }\n`,
+    });
+    await expectInputError(
+      ["run", a],
+      `${a}:16: clients.default.max_retries: 1e+9 is more than the most accepted, 1,000`,
+    );
+    // A backoff cap of 10^12 s stretched the run that far.
+    const b = scenario("cap.yaml", { extra: `${fc("")}clients:\n  default: { max_backoff_s: 1e12 }\n` });
+    await expectInputError(["run", b], "clients.default.max_backoff_s: 1e+12 is more than the most accepted, 3,600");
+    // The same through the gateway's Retry-After, and a 1 ns expiry sweep (10^9 events a simulated second).
+    const c = scenario("ra.yaml", { extra: fc("    retryAfter: 100000000000s\n") });
+    await expectInputError(["run", c], `${c}:15: gateway.flow_control.retryAfter: expected at most 3600 s`);
+    const d = scenario("sweep.yaml", { extra: fc("    expirySweep: 1ns\n") });
+    await expectInputError(
+      ["run", d],
+      `${d}:15: gateway.flow_control.expirySweep: expected a period of at least 0.1 ms`,
+    );
+    // The shortest period accepted ("100us" is 9.999…e-5 in floating point) still runs.
+    const e = scenario("tick.yaml", { extra: fc("    dispatchTick: 100us\n    expirySweep: 100us\n") });
+    expect(await main(["run", e])).toBe(0);
+  });
   it("the estimated memory of a run is checked before it starts", async () => {
     const f = scenario("mem.yaml", {
       pool: "    engine: { total_kv_blocks: 100000000 }\n",

@@ -83,6 +83,25 @@ export const durationS = z.union([z.number(), z.string()]).transform((v, ctx) =>
   return s;
 });
 
+/**
+ * Shortest period of the flow controller's own loops (`dispatchTick`, `expirySweep`): 1 ns made a run that never
+ * ends. Far below the EPP's (1 ms tick, 1 s sweep); a sanity bound, not a model.
+ */
+const MIN_PERIOD_S = 1e-4;
+/** Longest wait a gateway may ask of its clients (`retryAfter`): an hour, far beyond any real Retry-After. */
+export const MAX_CLIENT_WAIT_S = 3600;
+
+/** A period of the flow controller's own loop (a duration of at least 0.1 ms). */
+// (100 × 1e-6 is 9.999…e-5 in floating point: "100us" itself must pass.)
+const periodS = durationS.refine((s) => s >= MIN_PERIOD_S * (1 - 1e-9), {
+  error: (iss) => `expected a period of at least 0.1 ms ("100us"), got ${String(iss.input)} s`,
+});
+/** A wait asked of clients (a duration of at most an hour). */
+const clientWaitS = durationS.refine((s) => s <= MAX_CLIENT_WAIT_S, {
+  error: (iss) =>
+    `expected at most ${MAX_CLIENT_WAIT_S} s ("1h"): a longer wait only stretches the run, got ${String(iss.input)} s`,
+});
+
 /** Fairness and ordering policies gatelab simulates (policies.ts); others are named in the error. */
 export const FAIRNESS_POLICIES = FAIRNESS_TYPES;
 export const ORDERING_POLICIES = ORDERING_TYPES;
@@ -152,11 +171,11 @@ export const FlowControlSchema = z.strictObject({
     .literal(false, { error: "enableEviction: true (killing in-flight sheddable requests) is not simulated" })
     .optional(),
   /** gatelab: Retry-After (seconds or duration) sent with 429 answers. Default 1 s. */
-  retryAfter: durationS.optional(),
+  retryAfter: clientWaitS.optional(),
   /** gatelab: dispatch cycle period while requests wait and capacity is free (EPP: 1 ms tick). */
-  dispatchTick: durationS.optional(),
+  dispatchTick: periodS.optional(),
   /** gatelab: TTL sweep period (EPP: every 1 s). */
-  expirySweep: durationS.optional(),
+  expirySweep: periodS.optional(),
 });
 export type FlowControlInput = z.input<typeof FlowControlSchema>;
 export type FlowControlConfig = z.output<typeof FlowControlSchema>;
