@@ -10,7 +10,9 @@
  * - replicas per pool ≤ 10,000; tensor parallelism ≤ 64 (8 nodes of 8 GPUs);
  * - KV blocks per replica ≤ 100,000,000 (1.6 billion tokens at block size 16; an H200 holds about 10⁶ tokens of an 8B
  *   model);
- * - arrival rates ≤ 1,000,000 requests/s; durations ≤ 10⁷ s (about 4 months); a scrape period of 0 or ≥ 0.1 ms.
+ * - arrival rates ≤ 1,000,000 requests/s; durations ≤ 10⁷ s (about 4 months); a scrape period of 0 or ≥ 0.1 ms;
+ * - costs and delays ≤ an hour (`_ms`, `_us` fields other than SLO targets), ≤ a second for costs paid every step;
+ *   bandwidths ≥ 1 MB/s (`_gb_s`).
  */
 import { closest } from "./suggest.ts";
 
@@ -42,6 +44,15 @@ const BOUNDS: Readonly<Record<string, { readonly max?: number; readonly min?: nu
   output_len_max: { max: TOKENS, why: "tokens" },
   requests: { max: 20_000_000, why: "requests per run" },
   duration_s: { max: 1e7, why: "seconds of traffic (about 4 months)" },
+  // Arrival processes' and trace windows' times (an on/off process with a 10^12 s pause simulated it).
+  window_s: { max: 1e7, why: "seconds (about 4 months)" },
+  period_s: { max: 1e7, why: "seconds (about 4 months)" },
+  peak_s: { max: 1e7, why: "seconds (about 4 months)" },
+  mean_on_s: { max: 1e7, why: "seconds (about 4 months)" },
+  mean_off_s: { max: 1e7, why: "seconds (about 4 months)" },
+  stage_gap_s: { max: 1e7, why: "seconds (about 4 months)" },
+  start_s: { max: 1e7, why: "seconds (about 4 months)" },
+  end_s: { max: 1e7, why: "seconds (about 4 months)" },
   // Charts need no finer than 10 ms; 1 µs made 970 MB of samples for 3 simulated seconds.
   sample_interval_s: { min: 0.01, max: 1e6, why: "seconds between time-series samples" },
   rate: { max: 1_000_000, why: "requests per second" },
@@ -64,6 +75,18 @@ const BOUNDS: Readonly<Record<string, { readonly max?: number; readonly min?: nu
   max_retry_after_s: { max: 3600, why: "seconds of Retry-After (an hour)" },
   seed: { max: Number.MAX_SAFE_INTEGER, why: "seed" },
 };
+
+/**
+ * Costs and delays in ms (`per_step_ms`, LoRA `host_to_gpu_ms`, `kv_event_delay_ms`, …; µs for `_us`) at most an hour,
+ * and bandwidths (`_gb_s`) at least 1 MB/s: a step or a load priced at 10¹⁵ ms, or a KV transfer at 10⁻¹⁵ GB/s, made
+ * a run whose simulated time never ends. SLO targets (`ttft_ms`, `e2e_p95_ms`, …) are thresholds, not costs: left out.
+ */
+const MAX_COST_MS = 3_600_000;
+/** Costs paid in every step (sync CPU overheads, LoRA step overheads): at most a second each. */
+const STEP_COST_KEYS = new Set(["per_step_ms", "per_request_ms", "fixed_ms", "per_seq_ms", "per_adapter_ms"]);
+const MAX_STEP_COST_MS = 1000;
+const MIN_GB_S = 1e-3;
+const SLO_KEY = /^(ttft|e2e|tpot|itl|queue)_/;
 
 /**
  * Shortest scrape period: every replica is scraped once a period, so 10⁻⁹ ms made 10¹² events a simulated second
@@ -107,6 +130,26 @@ export function scenarioBoundIssues(raw: unknown): BoundIssue[] {
           out.push({
             path: p,
             message: `${fmt(v)} ms is less than the least accepted, ${MIN_SCRAPE_MS} ms between metric scrapes (GIE's default is 50 ms); 0 means the gateway always sees the current state`,
+          });
+        else if (STEP_COST_KEYS.has(k) && v > MAX_STEP_COST_MS)
+          out.push({
+            path: p,
+            message: `${fmt(v)} ms is more than the most accepted, ${fmt(MAX_STEP_COST_MS)} ms a step (a second; measured step overheads are a few milliseconds)`,
+          });
+        else if (k.endsWith("_ms") && !SLO_KEY.test(k) && k !== "scrape_interval_ms" && v > MAX_COST_MS)
+          out.push({
+            path: p,
+            message: `${fmt(v)} ms is more than the most accepted, ${fmt(MAX_COST_MS)} ms (an hour)`,
+          });
+        else if (k.endsWith("_us") && v > MAX_COST_MS * 1000)
+          out.push({
+            path: p,
+            message: `${fmt(v)} µs is more than the most accepted, ${fmt(MAX_COST_MS * 1000)} µs (an hour)`,
+          });
+        else if (k.endsWith("_gb_s") && v < MIN_GB_S)
+          out.push({
+            path: p,
+            message: `${fmt(v)} GB/s is less than the least accepted, ${fmt(MIN_GB_S)} GB/s (1 MB/s, slower than any link or disk of a GPU server)`,
           });
         else if (b?.max !== undefined && v > b.max)
           out.push({ path: p, message: `${fmt(v)} is more than the most accepted, ${fmt(b.max)} ${b.why}` });

@@ -112,6 +112,43 @@ describe("scenario values out of range", () => {
     const e = scenario("tick.yaml", { extra: fc("    dispatchTick: 100us\n    expirySweep: 100us\n") });
     expect(await main(["run", e])).toBe(0);
   });
+  it("costs, delays, bandwidths and arrival pauses that stretched simulated time without end", async () => {
+    // A sync CPU overhead of 10^12 ms a step.
+    const a = scenario("step.yaml", {
+      pool: "    engine: { async_scheduling: false, sync_cpu_overhead: { per_step_ms: 1e12, per_request_ms: 0 } }\n",
+    });
+    await expectInputError(
+      ["run", a],
+      `${a}:6: pools.0.engine.sync_cpu_overhead.per_step_ms: 1e+12 ms is more than the most accepted, 1,000 ms a step`,
+    );
+    // A LoRA load of 10^15 ms, a KV link of 10^-15 GB/s, a KV-event delay of 10^15 ms.
+    const b = scenario("lora.yaml", {
+      pool: "    engine: { max_loras: 2 }\n    lora: { load: { host_to_gpu_ms: 1e15 } }\n",
+    });
+    await expectInputError(
+      ["run", b],
+      "pools.0.lora.load.host_to_gpu_ms: 1e+15 ms is more than the most accepted, 3.6e+6 ms",
+    );
+    const c = scenario("link.yaml", { extra: "kv_transfer: { bandwidth_gb_s: 1e-15 }\n" });
+    await expectInputError(
+      ["run", c],
+      `${c}:11: kv_transfer.bandwidth_gb_s: 1e-15 GB/s is less than the least accepted, 0.001`,
+    );
+    const d = scenario("kvd.yaml", { extra: "gateway: { policy: llm-d-precise, kv_event_delay_ms: 1e15 }\n" });
+    await expectInputError(["run", d], "gateway.kv_event_delay_ms: 1e+15 ms is more than the most accepted");
+    // An on/off arrival process with a 10^12 s pause (scrapes ran all through it).
+    const e = scenario("off.yaml", {
+      workload:
+        "  type: poisson\n  arrival: { rate: 10, bursts: { mean_on_s: 1, mean_off_s: 1e12, off_level: 0 } }\n  input: 100\n  output: 10",
+    });
+    await expectInputError(
+      ["run", e],
+      "workload.arrival.bursts.mean_off_s: 1e+12 is more than the most accepted, 1e+7",
+    );
+    // SLO targets are thresholds, not costs: a generous one is accepted.
+    const f = scenario("slo.yaml", { extra: "slos: { ttft_p95_ms: 1e9, e2e_p99_ms: 1e12 }\n" });
+    expect(await main(["run", f])).toBe(0);
+  });
   it("the estimated memory of a run is checked before it starts", async () => {
     const f = scenario("mem.yaml", {
       pool: "    engine: { total_kv_blocks: 100000000 }\n",
