@@ -402,6 +402,16 @@ export function formatZodError(
     } else if (issue.code === "invalid_type" && / received undefined$/.test(msg)) {
       // zod says "expected number, received undefined" for a field that is simply not there.
       msg = `missing field (expected ${typeName((issue as { expected?: string }).expected)})`;
+    } else if (
+      (issue.code === "too_small" || issue.code === "too_big") &&
+      issue.origin === "number" &&
+      doc !== undefined &&
+      doc.hasIn(path)
+    ) {
+      // zod: "Too small: expected number to be >0"; say it as a bound and show what is written there.
+      const bound = issue.code === "too_small" ? issue.minimum : issue.maximum;
+      const rel = issue.code === "too_small" ? (issue.inclusive ? "≥" : ">") : issue.inclusive ? "≤" : "<";
+      msg = `expected a number ${rel} ${String(bound)}, got ${String(doc.getIn(path))}`;
     } else if (issue.code === "invalid_type" && doc !== undefined && doc.hasIn(path)) {
       // A value of the wrong type: say what was expected and show what is written there.
       const found = doc.getIn(path);

@@ -149,6 +149,13 @@ describe("scenario values out of range", () => {
     const f = scenario("slo.yaml", { extra: "slos: { ttft_p95_ms: 1e9, e2e_p99_ms: 1e12 }\n" });
     expect(await main(["run", f])).toBe(0);
   });
+  it("a number below or above the schema's bound is shown with the bound and the value written", async () => {
+    const a = scenario("neg.yaml");
+    writeFileSync(a, (await import("node:fs")).readFileSync(a, "utf8").replace("replicas: 2", "replicas: -3"));
+    await expectInputError(["run", a], `${a}:5: pools.0.replicas: expected a number > 0, got -3`);
+    const b = scenario("jit.yaml", { extra: "clients:\n  default: { jitter: 2 }\n" });
+    await expectInputError(["run", b], `${b}:12: clients.default.jitter: expected a number ≤ 1, got 2`);
+  });
   it("the estimated memory of a run is checked before it starts", async () => {
     const f = scenario("mem.yaml", {
       pool: "    engine: { total_kv_blocks: 100000000 }\n",
