@@ -21,6 +21,59 @@ export function inputError(
   return new InputError(parts.join(": "));
 }
 
+/** What a schema issue carries (zod's issues; structural, so the kernel needs no zod types). */
+export interface SchemaIssue {
+  readonly code: string;
+  readonly message: string;
+  readonly path: readonly PropertyKey[];
+  readonly expected?: unknown;
+  readonly minimum?: unknown;
+  readonly maximum?: unknown;
+  readonly inclusive?: boolean;
+  readonly origin?: unknown;
+  /** The accepted values (zod's `invalid_value`: a literal or an enum). */
+  readonly values?: readonly unknown[];
+}
+
+/** The value at `path` in parsed JSON/YAML data, and whether a key or index is there at all. */
+export function valueAtPath(root: unknown, path: readonly PropertyKey[]): { has: boolean; value: unknown } {
+  let v: unknown = root;
+  for (const k of path) {
+    if (typeof v !== "object" || v === null || typeof k === "symbol" || !(k in (v as object)))
+      return { has: false, value: undefined };
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return { has: true, value: v };
+}
+
+function shown(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === null || v === undefined) return "nothing";
+  if (typeof v === "object") return Array.isArray(v) ? "a list" : "a mapping";
+  return String(v);
+}
+
+/**
+ * A schema issue in the input's terms, with the value written there: "missing (expected number)" for a key that is
+ * not there, "expected number, got \"ten\"", "expected a number ≥ 0, got -2" — not zod's "Invalid input: expected
+ * number, received undefined" or "Too small: expected number to be >=0". Other issues keep their message.
+ */
+export function schemaIssueText(issue: SchemaIssue, root: unknown): string {
+  const at = valueAtPath(root, issue.path);
+  const one = issue.values?.length === 1 ? JSON.stringify(issue.values[0]) : undefined;
+  const expected = typeof issue.expected === "string" ? issue.expected : one;
+  if (!at.has && (issue.code === "invalid_type" || issue.code === "invalid_union" || issue.code === "invalid_value"))
+    return `missing${expected !== undefined ? ` (expected ${expected})` : ""}`;
+  if (issue.code === "invalid_type" && typeof issue.expected === "string")
+    return `expected ${issue.expected}, got ${shown(at.value)}`;
+  if ((issue.code === "too_small" || issue.code === "too_big") && issue.origin === "number") {
+    const small = issue.code === "too_small";
+    const rel = small ? (issue.inclusive ? "≥" : ">") : issue.inclusive ? "≤" : "<";
+    return `expected a number ${rel} ${String(small ? issue.minimum : issue.maximum)}, got ${shown(at.value)}`;
+  }
+  return issue.message;
+}
+
 /**
  * An output that cannot be written (folder not creatable, not writable, full disk, a path through a file). The CLI
  * prints the message, which names the path, and exits with code 3.

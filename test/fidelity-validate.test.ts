@@ -68,7 +68,15 @@ describe("validation files", () => {
     expect(() => parseValidationSet("{", "v.json")).toThrow(/^v\.json: not valid JSON/);
     expect(() => parseValidationSet("{}", "v.json")).toThrow("v.json: experiments: expected an array of experiments");
     expect(() => parseValidationSet(file([small({ tp: "two" })]), "v.json")).toThrow(
-      /^v\.json: experiments\.0 \(id "q"\)\.tp: /,
+      /^v\.json: experiments\.0 \(id "q"\)\.tp: expected number, got "two"$/,
+    );
+    expect(() => parseValidationSet(file([small({ tp: -2 })]), "v.json")).toThrow(
+      /^v\.json: experiments\.0 \(id "q"\)\.tp: expected a number > 0, got -2$/,
+    );
+    const noTp = small();
+    delete (noTp as { tp?: unknown }).tp;
+    expect(() => parseValidationSet(file([noTp]), "v.json")).toThrow(
+      /^v\.json: experiments\.0 \(id "q"\)\.tp: missing \(expected number\)$/,
     );
     expect(() => parseValidationSet(file([small(), small({ id: "b", model: "acme/unknown-7b" })]), "v.json")).toThrow(
       /^v\.json: experiments\.1 \(id "b"\)\.model: Unknown model "acme\/unknown-7b"/,

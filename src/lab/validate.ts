@@ -28,7 +28,7 @@
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { type PoolSpec, type SimResult, Simulation } from "../cluster/engine.ts";
-import { InputError, readTextInput } from "../errors.ts";
+import { InputError, readTextInput, schemaIssueText } from "../errors.ts";
 import { dist } from "../metrics/summary.ts";
 import { getGpu, getModel, type ModelSpec } from "../models/catalog.ts";
 import type { CostModel } from "../models/cost.ts";
@@ -142,7 +142,7 @@ export function parseValidationSet(text: string, file: string): ValidationSet {
     const r = ExperimentSchema.safeParse(e);
     if (!r.success) {
       const issue = r.error.issues[0]!;
-      throw new InputError(`${where}.${issue.path.join(".") || "(experiment)"}: ${issue.message}`);
+      throw new InputError(`${where}.${issue.path.join(".") || "(experiment)"}: ${schemaIssueText(issue, e)}`);
     }
     const x = r.data;
     try {

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
-import { InputError, readTextInput } from "../errors.ts";
+import { InputError, readTextInput, schemaIssueText } from "../errors.ts";
 import { BLIS_DATA_DIR, type GpuSpec, type ModelSpec } from "./catalog.ts";
 import type { CostModel, RequestOverheads } from "./cost.ts";
 import type { Family, FitTarget } from "./cost-calibration.ts";
@@ -145,7 +145,7 @@ export function parseCoefficientJson(text: string, path: string): CoefficientFil
   const r = CoefficientFileSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new InputError(`${path}: ${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new InputError(`${path}: ${i.path.join(".") || "(root)"}: ${schemaIssueText(i, raw)}`);
   }
   return r.data;
 }

@@ -49,7 +49,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { InputError } from "../errors.ts";
+import { InputError, schemaIssueText } from "../errors.ts";
 import { BLIS_DATA_DIR, type GpuSpec, type ModelSpec, resolveGpu, resolveModel } from "./catalog.ts";
 import type { BatchShape, CostModel, RequestOverheads } from "./cost.ts";
 
@@ -154,7 +154,7 @@ export function parseKernelProfile(text: string, path: string): KernelProfile {
   const r = ProfileSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new InputError(`${path}: ${i.path.join(".")}: ${i.message}`);
+    throw new InputError(`${path}: ${i.path.join(".") || "(root)"}: ${schemaIssueText(i, raw)}`);
   }
   const p = r.data;
   const ca = p.context_attention;

@@ -32,6 +32,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { schemaIssueText } from "../errors.ts";
 import { BLIS_DATA_DIR, type GpuSpec, kvHeadsPerRank, type ModelSpec, resolveGpu, resolveModel } from "./catalog.ts";
 import type { BatchShape, CostModel, RequestOverheads } from "./cost.ts";
 
@@ -128,7 +129,7 @@ export function parseRooflineFile(text: string, path: string): RooflineFile {
   const r = RooflineFileSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new Error(`${path}: ${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new Error(`${path}: ${i.path.join(".") || "(root)"}: ${schemaIssueText(i, raw)}`);
   }
   return r.data;
 }
