@@ -84,7 +84,8 @@ describe("gatelab CLI", () => {
     expect(io.err).toBe("gatelab: /no/such.yaml: cannot read the scenario file (no such file)\n");
     io.err = "";
     expect(await main(["run", "--policy", "nope", scenarioFile()])).toBe(2);
-    expect(io.err).toMatch(/unknown policy "nope"; accepted: round-robin/);
+    // Named on the command line: the flag's error, not the scenario file's.
+    expect(io.err).toMatch(/^gatelab: command line \(-p\/-P\): unknown policy "nope"; accepted: round-robin/);
     io.err = "";
     expect(await main(["run", "--seed", "x"])).toBe(2);
     expect(io.err).toMatch(/expected a non-negative integer/);

@@ -156,6 +156,22 @@ describe("scenario values out of range", () => {
     const b = scenario("jit.yaml", { extra: "clients:\n  default: { jitter: 2 }\n" });
     await expectInputError(["run", b], `${b}:12: clients.default.jitter: expected a number ≤ 1, got 2`);
   });
+  it("a router parameter out of range names the scenario file (SGLang's eviction every 10^-12 s never ended)", async () => {
+    const f = scenario("sg.yaml", {
+      extra: "gateway: { policy: sglang-cache-aware, params: { sglang-cache-aware.evictionIntervalSecs: 1e-12 } }\n",
+    });
+    await expectInputError(
+      ["run", f],
+      `${f}: gateway.params: "sglang-cache-aware.evictionIntervalSecs": expected a number ≥ 0.001, got 1e-12`,
+    );
+    const g = scenario("sg2.yaml", {
+      extra: 'gateway: { policy: sglang-cache-aware, params: { sglang-cache-aware.balanceAbsThreshold: "x" } }\n',
+    });
+    await expectInputError(
+      ["run", g],
+      `${g}: gateway.params: "sglang-cache-aware.balanceAbsThreshold": expected number, got "x"`,
+    );
+  });
   it("the estimated memory of a run is checked before it starts", async () => {
     const f = scenario("mem.yaml", {
       pool: "    engine: { total_kv_blocks: 100000000 }\n",

@@ -87,7 +87,17 @@ export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], 
     const { epp_config: _drop, ...rest } = gw;
     gw = { ...rest, policy: o.policy };
   }
-  return createRouter(gw, init, o.eppConfig !== undefined ? process.cwd() : loaded.baseDir);
+  const base = o.eppConfig !== undefined ? process.cwd() : loaded.baseDir;
+  // The scenario's `gateway:` fields (a router parameter out of range, an unknown policy) name the scenario file.
+  try {
+    return createRouter(gw, init, base);
+  } catch (e) {
+    if (!(e instanceof InputError) || !e.message.startsWith("gateway.")) throw e;
+    // A policy named on the command line is the flag's error, not the file's.
+    if (o.policy !== undefined && e.message.startsWith("gateway.policy:"))
+      throw new InputError(e.message.replace(/^gateway\.policy:/, "command line (-p/-P):"));
+    throw new InputError(`${loaded.file}: ${e.message}`);
+  }
 }
 
 export type { RunOutput } from "../metrics/summary.ts";

@@ -8,7 +8,7 @@
  * `<plugin name>.<parameter>` (e.g. `prefix-cache-scorer.weight`). Unknown keys are `InputError`s.
  */
 import type { z } from "zod";
-import { InputError } from "../errors.ts";
+import { InputError, schemaIssueText } from "../errors.ts";
 import { applyEppOverrides, type EppConfig, normalizeEppConfig } from "./epp/config.ts";
 import { createRouterFromEpp } from "./epp/pipeline.ts";
 import { EPP_PRESETS } from "./epp/presets.ts";
@@ -82,7 +82,7 @@ function routerEntry<S extends z.ZodType>(
       if (!r.success) {
         const issue = r.error.issues[0]!;
         throw new InputError(
-          `${where}: "${name}.${issue.path.join(".")}": ${issue.message.replace(/^Invalid input: /, "")}`,
+          `${where}: "${name}.${issue.path.join(".")}": ${schemaIssueText(issue, raw).replace(/^Invalid input: /, "")}`,
         );
       }
       return make(init, r.data);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { InputError } from "../errors.ts";
+import { InputError, schemaIssueText } from "../errors.ts";
 import { InferencePerfSourceSchema } from "./inference-perf.ts";
 import { RagSourceSchema } from "./rag.ts";
 import { ServeGenOptionsSchema } from "./servegen.ts";
@@ -89,7 +89,7 @@ export function parseWorkload(raw: unknown, file?: string, prefix = "workload"):
   const r2 = target.safeParse(raw);
   const issue = (r2.success ? r.error : r2.error).issues[0]!;
   const where = issuePath(prefix, issue.path);
-  throw new InputError(`${file ? `${file}: ` : ""}${where}: ${issue.message}`);
+  throw new InputError(`${file ? `${file}: ` : ""}${where}: ${schemaIssueText(issue, raw)}`);
 }
 
 // The builder lives in index.ts; re-exported here for callers that import the workload section's module.

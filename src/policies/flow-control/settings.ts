@@ -11,7 +11,7 @@
  * Retry-After sent with 429s.
  */
 import { z } from "zod";
-import { InputError } from "../../errors.ts";
+import { InputError, schemaIssueText } from "../../errors.ts";
 import type { EppConfig } from "../epp/config.ts";
 import {
   type ConcurrencySettings,
@@ -260,7 +260,7 @@ export function flowControlFromEpp(cfg: EppConfig): FlowControlSettings | undefi
     const msg =
       iss.code === "unrecognized_keys"
         ? `unknown field "${(iss as { keys: string[] }).keys.join('", "')}"`
-        : iss.message;
+        : schemaIssueText(iss, raw);
     throw new InputError(`${where}${path ? `.${path}` : ""}: ${msg}`);
   }
   const fc = r.data;

@@ -37,7 +37,11 @@ export const sglangParams = z.strictObject({
   cacheThreshold: z.number().min(0).max(1).default(0.3),
   balanceAbsThreshold: z.number().min(0).default(64),
   balanceRelThreshold: z.number().min(0).default(1.5),
-  evictionIntervalSecs: z.number().positive().default(120),
+  // At least 1 ms: a sanity bound (a period of 10⁻¹² s never let simulated time move on), far below SGLang's 120 s.
+  evictionIntervalSecs: z
+    .number()
+    .min(1e-3, { error: "expected at least 0.001 s between evictions (SGLang's default is 120 s)" })
+    .default(120),
   maxTreeSize: z.number().int().positive().default(67_108_864),
   blockSizeTokens: z.number().int().positive().default(16),
 });
