@@ -94,6 +94,13 @@ const SLO_KEY = /^(ttft|e2e|tpot|itl|queue)_/;
  */
 const MIN_SCRAPE_MS = 0.1;
 
+/**
+ * A session's pauses (`think_time`, `tool_latency`), seconds: at most a day. Months-long pauses kept every replica
+ * scraped 20 times a simulated second all the while, a run of hours for a few requests.
+ */
+const WAIT_KEYS = new Set(["think_time", "tool_latency"]);
+const MAX_WAIT_S = 86_400;
+
 /** Fields of a length or time distribution: bounded like a token count (10⁷; seconds for times: 4 months). */
 const DIST_FIELDS = new Set(["value", "mean", "std", "min", "max"]);
 
@@ -125,6 +132,15 @@ export function scenarioBoundIssues(raw: unknown): BoundIssue[] {
       const p = [...path, k];
       const b = BOUNDS[k];
       const inDist = DIST_FIELDS.has(k) && ("dist" in node || k === "min" || k === "max");
+      if (WAIT_KEYS.has(k)) {
+        // A session's pause (a bare number or a distribution's value, mean, std, min or max), in seconds.
+        const parts: [(string | number)[], unknown][] = isRecord(v)
+          ? [...DIST_FIELDS].filter((f) => f in v).map((f) => [[...p, f], v[f]])
+          : [[p, v]];
+        for (const [at, x] of parts)
+          if (typeof x === "number" && x > MAX_WAIT_S)
+            out.push({ path: at, message: `${fmt(x)} s is more than the most accepted, ${fmt(MAX_WAIT_S)} s (a day)` });
+      }
       if (typeof v === "number") {
         if (k === "scrape_interval_ms" && v > 0 && v < MIN_SCRAPE_MS)
           out.push({

@@ -172,6 +172,16 @@ describe("scenario values out of range", () => {
       `${g}: gateway.params: "sglang-cache-aware.balanceAbsThreshold": expected number, got "x"`,
     );
   });
+  it("session pauses of months or more (think time, tool latency) are refused; a day still runs", async () => {
+    const f = scenario("think.yaml", { workload: "  type: chat\n  rate: 1\n  think_time: 1e7" });
+    await expectInputError(["run", f], `${f}:9: workload.think_time: 1e+7 s is more than the most accepted, 86,400 s`);
+    const g = scenario("tool.yaml", {
+      workload: "  type: agent\n  rate: 1\n  rounds: 3\n  tool_latency: { dist: lognormal, mean: 1e8, std: 1 }",
+    });
+    await expectInputError(["run", g], "workload.tool_latency.mean: 1e+8 s is more than the most accepted");
+    const h = scenario("day.yaml", { workload: "  type: chat\n  rate: 1\n  turns: 2\n  think_time: 86400" });
+    expect(await main(["run", h])).toBe(0);
+  });
   it("the estimated memory of a run is checked before it starts", async () => {
     const f = scenario("mem.yaml", {
       pool: "    engine: { total_kv_blocks: 100000000 }\n",
