@@ -66,12 +66,15 @@ export function schemaIssueText(issue: SchemaIssue, root: unknown): string {
     return `missing${expected !== undefined ? ` (expected ${expected})` : ""}`;
   if (issue.code === "invalid_type" && typeof issue.expected === "string")
     return `expected ${issue.expected}, got ${shown(at.value)}`;
-  if ((issue.code === "too_small" || issue.code === "too_big") && issue.origin === "number") {
-    const small = issue.code === "too_small";
-    const rel = small ? (issue.inclusive ? "≥" : ">") : issue.inclusive ? "≤" : "<";
-    return `expected a number ${rel} ${String(small ? issue.minimum : issue.maximum)}, got ${shown(at.value)}`;
-  }
-  return issue.message;
+  return numberBoundText(issue, at.value) ?? issue.message;
+}
+
+/** A number outside a schema's bound as "expected a number > 0, got -3"; undefined for any other issue. */
+export function numberBoundText(issue: SchemaIssue, value: unknown): string | undefined {
+  if ((issue.code !== "too_small" && issue.code !== "too_big") || issue.origin !== "number") return undefined;
+  const small = issue.code === "too_small";
+  const rel = small ? (issue.inclusive ? "≥" : ">") : issue.inclusive ? "≤" : "<";
+  return `expected a number ${rel} ${String(small ? issue.minimum : issue.maximum)}, got ${shown(value)}`;
 }
 
 /**

@@ -188,7 +188,10 @@ export function scenarioBoundIssues(raw: unknown): BoundIssue[] {
   };
   walk(raw, []);
   if (isRecord(raw)) undefinedClasses(raw, out);
-  return out.slice(0, 5);
+  // One issue per field: the first, most specific one (a think time above a day is also above the 10⁷ s of any
+  // distribution field).
+  const seen = new Set<string>();
+  return out.filter((i) => !seen.has(i.path.join(".")) && seen.add(i.path.join("."))).slice(0, 5);
 }
 
 function contradictions(node: Record<string, unknown>, path: (string | number)[], out: BoundIssue[]): void {

@@ -7,7 +7,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { InputError, readTextInput } from "./errors.ts";
+import { InputError, numberBoundText, readTextInput } from "./errors.ts";
 import { findGpu, findModel, listGpus, listModels } from "./models/catalog.ts";
 import { CostModelSchema } from "./models/cost-factory.ts";
 import { KV_LINKS } from "./models/kv-transfer.ts";
@@ -394,6 +394,7 @@ export function formatZodError(
   for (const issue of resolveUnions(err.issues, []).slice(0, 5)) {
     let path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
     let msg = issue.message;
+    const bound = doc?.hasIn(path) ? numberBoundText(issue, doc.getIn(path)) : undefined;
     if (issue.code === "unrecognized_keys") {
       const keys = (issue as { keys: string[] }).keys;
       const known = keysAt(schema, path);
@@ -402,16 +403,9 @@ export function formatZodError(
     } else if (issue.code === "invalid_type" && / received undefined$/.test(msg)) {
       // zod says "expected number, received undefined" for a field that is simply not there.
       msg = `missing field (expected ${typeName((issue as { expected?: string }).expected)})`;
-    } else if (
-      (issue.code === "too_small" || issue.code === "too_big") &&
-      issue.origin === "number" &&
-      doc !== undefined &&
-      doc.hasIn(path)
-    ) {
+    } else if (bound !== undefined) {
       // zod: "Too small: expected number to be >0"; say it as a bound and show what is written there.
-      const bound = issue.code === "too_small" ? issue.minimum : issue.maximum;
-      const rel = issue.code === "too_small" ? (issue.inclusive ? "≥" : ">") : issue.inclusive ? "≤" : "<";
-      msg = `expected a number ${rel} ${String(bound)}, got ${String(doc.getIn(path))}`;
+      msg = bound;
     } else if (issue.code === "invalid_type" && doc !== undefined && doc.hasIn(path)) {
       // A value of the wrong type: say what was expected and show what is written there.
       const found = doc.getIn(path);

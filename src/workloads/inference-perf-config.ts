@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { InputError } from "../errors.ts";
+import { InputError, schemaIssueText } from "../errors.ts";
 
 /** `Distribution` of inference_perf/config/common.py:33-67 (defaults as there). */
 export const IpDistributionSchema = z.strictObject({
@@ -316,27 +316,15 @@ function notesFor(raw: IpRawConfig, plan: { numWorkersGiven: boolean }): string[
 }
 
 /**
- * A zod issue in the config's terms: a key that is not there is "missing", a value of the wrong type is shown as
- * written (zod's own words for both are "expected number, received undefined").
+ * A zod issue in the config's terms (`schemaIssueText`: "missing (expected number)", "expected number, got \"ten\""),
+ * unknown keys as inference-perf rejects them. `root`: the object the issue's path starts from.
  */
-function issueText(issue: z.core.$ZodIssue, doc: ReturnType<typeof parseDocument>, path: PropertyKey[]): string {
+function issueText(issue: z.core.$ZodIssue, root: unknown): string {
   if (issue.code === "unrecognized_keys")
     return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (inference-perf forbids unknown keys)`;
-  if (issue.code !== "invalid_type") return issue.message;
-  const expected = issue.expected;
-  const keys = path.filter((k): k is string | number => typeof k !== "symbol");
-  if (!doc.hasIn(keys)) return `missing (expected ${expected})`;
-  const found = doc.getIn(keys);
-  const shown =
-    typeof found === "string"
-      ? `"${found}"`
-      : found === null || found === undefined
-        ? "nothing"
-        : typeof found === "object"
-          ? "a mapping or list"
-          : String(found);
-  return `expected ${expected}, got ${shown}`;
+  return schemaIssueText(issue, root);
 }
+
 /** Line of the YAML node at `path` (or its nearest ancestor). */
 function lineOf(
   doc: ReturnType<typeof parseDocument>,
@@ -423,7 +411,7 @@ export function parseInferencePerfConfig(text: string, file: string, workloadNam
     const path = [...prefix, ...issue.path];
     const line = lineOf(doc, lc, path);
     throw new InputError(
-      `${file}${line !== undefined ? `:${line}` : ""}: ${path.map(String).join(".") || "(top)"}: ${issueText(issue, doc, path)}`,
+      `${file}${line !== undefined ? `:${line}` : ""}: ${path.map(String).join(".") || "(top)"}: ${issueText(issue, config)}`,
     );
   }
   const raw = r.data;
@@ -452,8 +440,7 @@ function toPlan(
     const r = schema.safeParse(s);
     if (!r.success) {
       const issue = r.error.issues[0]!;
-      const path = ["load", "stages", i, ...issue.path];
-      throw at(path, issueText(issue, doc, [...prefix, ...path]));
+      throw at(["load", "stages", i, ...issue.path], issueText(issue, s));
     }
     if (type === "concurrent") {
       const c = r.data as z.infer<typeof ConcurrentStageSchema>;
