@@ -111,6 +111,31 @@ describe("KvCache.registerOwn / mapOwn", () => {
 });
 
 describe("KvCache private blocks (allocatePrivate / releasePrivate / numberPrivate)", () => {
+  it("a cache whose blocks all stay private allocates no per-block records; the first numbered block does", () => {
+    // 256 caches of an 8B model's 26,312 blocks: records for every block would be 256 × 421 KB = 108 MB.
+    const before = process.memoryUsage().arrayBuffers;
+    const caches: KvCache[] = [];
+    for (let i = 0; i < 256; i++) {
+      const kv = new KvCache(26_312, 16);
+      expect(kv.allocatePrivate(2_000)).toBe(true);
+      kv.releasePrivate(1_500, 0);
+      expect(kv.allocatePrivate(3_000)).toBe(true);
+      caches.push(kv);
+    }
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(20 * 2 ** 20);
+    // Numbering a block (a preemption) brings the records: the block's own, then any later one's.
+    const kv = caches[0]!;
+    const b = kv.numberPrivate();
+    expect(kv.refCount(b)).toBe(1);
+    const c = kv.allocate();
+    expect(c).not.toBe(b);
+    kv.register(c, 12345);
+    expect(kv.blockHash(c)).toBe(12345);
+    // numberPrivate numbers a block already held (no new one); allocate takes one more.
+    expect(kv.usage).toBeCloseTo((3_500 + 1) / 26_312, 12);
+    kv.checkInvariants();
+  });
+
   it("take and free capacity as numbered blocks would: same evictions, free counts and hits (fast-check)", () => {
     // op 0: a numbered block with a shared hash (0..9); 1: a request's private blocks (`o` of its own content
     // registered, then anonymous ones); 2: free a held item, tail first; 3: hit a shared hash; 4: number a private

@@ -39,6 +39,10 @@ export interface KvSecondTier {
   loadTime(blocks: number): number;
 }
 
+/** The records of a cache that has numbered no block yet (`KvCache.f64`). */
+const NO_RECORDS_F64 = new Float64Array(0);
+const NO_RECORDS_I32 = new Int32Array(0);
+
 export class KvCache {
   readonly numBlocks: number;
   readonly blockSize: number;
@@ -46,13 +50,17 @@ export class KvCache {
    * Per-block records, 16 bytes each, indexed by block: the cached hash (f64 at `f64[2b]`), the reference count
    * (`i32[4b + 2]`) and the block's slot in the free ring (`i32[4b + 3]`, -1 when not in it). One record is one
    * quarter of a cache line, so allocating or freeing a block touches one line (four separate arrays took four
-   * misses). Only records below `nextId` are ever read or written, so they are sized for every block up front:
-   * the zero-filled pages of a large typed array are mapped on first write, and a replica that never uses its last
+   * misses). Only records below `nextId` are ever read or written, so they are sized for every block at once: the
+   * zero-filled pages of a large typed array are mapped on first write, and a replica that never uses its last
    * blocks never pays for their records. (Growing them by doubling took a copy and a fresh page fault per record at
-   * each doubling: 3.6 % of the CPU at 1,024 replicas × 100k requests, paired, `bench/chat-1m.ts`.)
+   * each doubling: 3.6 % of the CPU at 1,024 replicas × 100k requests, paired, `bench/chat-1m.ts`.) "At once" is at
+   * the first numbered block (`newRecord`), not in the constructor: a replica whose blocks all stay private (unique
+   * prompts, `allocatePrivate`) never numbers one, and 1,024 replicas' 421 KB arrays, allocated up front, cost
+   * ~40 ms and five full garbage collections (V8 counts their 431 MB as external memory pressure) before the first
+   * request of `chat-1m 100000 1024`, which never touched them.
    */
-  private readonly f64: Float64Array;
-  private readonly i32: Int32Array;
+  private f64: Float64Array = NO_RECORDS_F64;
+  private i32: Int32Array = NO_RECORDS_I32;
   /**
    * The free list, least recently freed first, as a circular buffer of block indices filled at the tail and taken at
    * the head (sequential memory both ways). A block taken out of the middle (a prefix hit on a free block) only clears
@@ -104,9 +112,6 @@ export class KvCache {
     if (!(numBlocks >= 1) || !Number.isInteger(numBlocks)) throw new Error(`numBlocks must be a positive integer`);
     this.numBlocks = numBlocks;
     this.blockSize = blockSize;
-    // NO_HASH and the slot field are written on first allocation (see `fresh`).
-    this.f64 = new Float64Array(numBlocks * 2);
-    this.i32 = new Int32Array(this.f64.buffer);
     this.ring = new Int32Array(16);
     this.runs = new Int32Array(32);
     this.freshFree = numBlocks;
@@ -284,8 +289,15 @@ export class KvCache {
     }
   }
 
+  /** The per-block records, for every block (their fields are written by `newRecord`). */
+  private allocateRecords(): void {
+    this.f64 = new Float64Array(this.numBlocks * 2);
+    this.i32 = new Int32Array(this.f64.buffer);
+  }
+
   /** A block number with a fresh record: no hash, referenced once, in no ring slot. */
   private newRecord(): number {
+    if (this.nextId === 0) this.allocateRecords();
     const b = this.idTop > 0 ? this.idStack[--this.idTop]! : this.nextId++;
     this.f64[2 * b] = NO_HASH;
     this.i32[4 * b + 2] = 1;
