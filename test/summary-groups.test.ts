@@ -105,6 +105,35 @@ workload:
   });
 });
 
+describe("class and tenant summaries", () => {
+  it("equal summarizeRows over their rows, whether a class or tenant holds every row (taken from the all-rows summary) or not", () => {
+    let whole = 0;
+    let part = 0;
+    for (const file of ["spike-flow-control.yaml", "spike-fairness.yaml", "spike-quotas.yaml", "mixed.yaml"]) {
+      const path = `scenarios/${file}`;
+      const out = runScenario(parseScenario(readFileSync(path, "utf8"), path, "scenarios"));
+      const rec = out.result.records;
+      const check = (names: readonly string[], col: ArrayLike<number>, got: Record<string, object>, what: string) => {
+        names.forEach((name, g) => {
+          const keep = (i: number) => col[i] === g;
+          const ref = summarizeRows(rec, keep, undefined);
+          const rows = Array.from({ length: rec.size }, (_, i) => i).filter(keep).length;
+          if (rows === rec.size) whole++;
+          else part++;
+          // Every field summarizeRows reports, as it reports it (the group's ITL from its TPOT sample, not the
+          // cluster's token-level ITL), and no Dist object shared with the run's own.
+          expect(got[name], `${file} ${what} ${name}`).toMatchObject(ref);
+          expect((got[name] as { ttft_ms: object }).ttft_ms).not.toBe(out.summary.ttft_ms);
+        });
+      };
+      check(rec.classes.names, rec.sloClass, out.summary.classes, "class");
+      check(rec.tenants.names, rec.tenant, out.summary.tenants, "tenant");
+    }
+    expect(whole).toBeGreaterThan(0);
+    expect(part).toBeGreaterThan(0);
+  });
+});
+
 /** The summary of replica `g`'s rows, computed row by row, each latency sample through `dist`. */
 function ref(rec: RequestTable, g: number) {
   const ttft: number[] = [];

@@ -197,6 +197,19 @@ export function summarizeRows(
   itlMs: Dist | undefined,
   all = false,
 ): Summary {
+  return summarizeRowsAnd(rec, keep, itlMs, all).summary;
+}
+
+/**
+ * `summarizeRows`, and the ITL a subset's summary reports (`subsetItl`: the TPOT percentiles with the exact mean
+ * gap), so that a group holding every row can take the all-rows summary with it (`groupSummaries`).
+ */
+function summarizeRowsAnd(
+  rec: RequestTable,
+  keep: (i: number) => boolean,
+  itlMs: Dist | undefined,
+  all: boolean,
+): { summary: Summary; subsetItl: Dist } {
   const n = rec.size;
   let total = 0;
   let completed = 0;
@@ -249,12 +262,13 @@ export function summarizeRows(
   const e2eMs = metric(M_E2E);
   const tpotMs = metric(M_TPOT);
   const queueMs = metric(M_QUEUE);
-  return {
+  // Per-subset ITL: the mean is exact (Σ gaps / Σ gaps count); percentiles need the token-level store, which is
+  // kept for the whole cluster only, so subsets report the per-request TPOT distribution's percentiles instead.
+  const subsetItl = { ...tpotMs, mean: itlCount > 0 ? (itlSum / itlCount) * 1000 : 0 };
+  const summary: Summary = {
     ttft_ms: ttftMs,
     e2e_ms: e2eMs,
-    // Per-subset ITL: the mean is exact (Σ gaps / Σ gaps count); percentiles need the token-level store, which is
-    // kept for the whole cluster only, so subsets report the per-request TPOT distribution's percentiles instead.
-    itl_ms: itlMs ?? { ...tpotMs, mean: itlCount > 0 ? (itlSum / itlCount) * 1000 : 0 },
+    itl_ms: itlMs ?? subsetItl,
     tpot_ms: tpotMs,
     queue_ms: queueMs,
     prefix_cache_hit_rate: prompt > 0 ? cached / prompt : 0,
@@ -265,6 +279,7 @@ export function summarizeRows(
     },
     preemptions,
   };
+  return { summary, subsetItl: { ...subsetItl } };
 }
 
 /**
@@ -368,7 +383,8 @@ export function summarizeGroups(rec: RequestTable, group: ArrayLike<number>, gro
 /** The summary of a whole run: cluster, then per replica. */
 export function summarize(res: SimResult): RunSummary {
   const rec = res.records;
-  const cluster = summarizeRows(rec, () => true, weightedDist(res.itl, 1000), true);
+  const all = summarizeRowsAnd(rec, () => true, weightedDist(res.itl, 1000), true);
+  const cluster = all.summary;
   let queries = 0;
   let hits = 0;
   let qBlocks = 0;
@@ -439,7 +455,7 @@ export function summarize(res: SimResult): RunSummary {
     replicas,
     // P/D: a prefill pod's share of the work is the prefill legs it ran (requests are routed to decode pods).
     routing: routingHealth(res, res.pd.transfers > 0 ? routed.map((n, i) => n + res.pd.prefillLegs[i]!) : routed),
-    ...groupSummaries(res, duration),
+    ...groupSummaries(res, duration, { ...cluster, itl_ms: all.subsetItl }),
     ...pdSummary(res, routed),
   };
 }
@@ -601,13 +617,24 @@ const PERCENTILE_TARGETS = [
   ["tpot_p95_ms", "tpot", 0.95],
 ] as const;
 
-/** Classes, tenants, goodput, outcomes, gateway and LoRA sections of the run summary. */
+/**
+ * Classes, tenants, goodput, outcomes, gateway and LoRA sections of the run summary. `allRows`: what `summarizeRows`
+ * gives for a group holding every row (the all-rows summary with a subset's ITL), taken as it is for a class or
+ * tenant that holds every row — the usual single `default` class and tenant, whose two summaries were a third of the
+ * summary's time (the same completed rows in the same order, so the same numbers).
+ */
 function groupSummaries(
   res: SimResult,
   duration: number,
+  allRows: Summary,
 ): Pick<RunSummary, "classes" | "tenants" | "goodput" | "outcomes" | "gateway" | "lora"> {
   const rec = res.records;
   const n = rec.size;
+  const rowsOf = (group: ArrayLike<number>, g: number, keep: (i: number) => boolean): Summary => {
+    let k = 0;
+    for (let i = 0; i < n; i++) if (group[i] === g) k++;
+    return k === n ? copySummary(allRows) : summarizeRows(rec, keep, undefined);
+  };
   const classNames = rec.classes.names;
   const targets = classNames.map((c) => classTargets(res.slo, c));
   const good = new Uint8Array(n);
@@ -631,7 +658,7 @@ function groupSummaries(
   const classes: Record<string, ClassSummary> = {};
   classNames.forEach((name, c) => {
     const keep = (i: number) => rec.sloClass[i] === c;
-    const sum = summarizeRows(rec, keep, undefined);
+    const sum = rowsOf(rec.sloClass, c, keep);
     const slo: Record<string, Verdict> = {};
     const cfg = res.slo?.classes?.[name];
     // Verdicts count the class's unserved requests as misses (src/metrics/gate.ts), unlike the distributions above,
@@ -650,7 +677,7 @@ function groupSummaries(
     const keep = (i: number) => rec.tenant[i] === t;
     const q = res.gateway.tenants[name];
     tenants[name] = {
-      ...summarizeRows(rec, keep, undefined),
+      ...rowsOf(rec.tenant, t, keep),
       goodput: goodput(keep),
       outcomes: outcomesOf(rec, keep),
       ...(q !== undefined ? { quota: q } : {}),
@@ -667,6 +694,20 @@ function groupSummaries(
     outcomes: outcomesOf(rec, () => true),
     gateway: res.gateway,
     lora: loraSummary(res.replicas.flatMap((r) => (r.lora !== undefined ? [r.lora.counters] : []))),
+  };
+}
+
+/** A summary with distributions of its own (groups taking the all-rows summary share no object with it). */
+function copySummary(s: Summary): Summary {
+  return {
+    ...s,
+    ttft_ms: { ...s.ttft_ms },
+    e2e_ms: { ...s.e2e_ms },
+    itl_ms: { ...s.itl_ms },
+    tpot_ms: { ...s.tpot_ms },
+    queue_ms: { ...s.queue_ms },
+    requests: { ...s.requests },
+    throughput: { ...s.throughput },
   };
 }
 
