@@ -12,6 +12,7 @@ import {
   warpTime,
   withSpike,
 } from "../src/lab/drill.ts";
+import { gatePercentile, gateSample } from "../src/metrics/gate.ts";
 import { loadScenario } from "../src/scenario.ts";
 
 const SCENARIO = join(import.meta.dirname, "fixtures", "lab-small.yaml");
@@ -124,6 +125,43 @@ describe("drill verdicts", () => {
     expect(d.recovery.target?.sloClass).toBe("interactive");
   });
 
+  it("recovery is the first window after the spike, of the given width, whose p95 TTFT (unserved as misses) is back within the SLO", () => {
+    const s = structuredClone(loaded.scenario);
+    delete s.requests;
+    s.duration_s = 16;
+    for (const w of [0.25, 0.5, 0.7]) {
+      const d = drill({ ...loaded, scenario: s }, { factor: 5, at: 2, duration: 2, ttftSloMs: 200, windowS: w });
+      const rec = d.run.result.records;
+      let last = 0;
+      for (let i = 0; i < rec.size; i++) last = Math.max(last, rec.arrival[i]!);
+      // Reference: windows [t0, t0 + w) from the spike's end, every row of the table tested against each.
+      let want: number | null = null;
+      let late = 0;
+      for (let t0 = 4; t0 <= last; t0 += w) {
+        const g = gateSample(rec, (i) => rec.arrival[i]! >= t0 && rec.arrival[i]! < t0 + w);
+        const p = gatePercentile(g, "ttft", 0.95);
+        if (p !== null && p <= 200) {
+          want = t0 - 4;
+          break;
+        }
+        late++;
+      }
+      expect(want, `window ${w}`).not.toBeNull();
+      expect(late, `window ${w}: some windows after the spike are not yet back`).toBeGreaterThan(0);
+      expect(d.recovery.time_s).toBe(want);
+      expect(d.recovery.window_s).toBe(w);
+    }
+  });
+
+  it("refuses a window of 0 s, and one that would cut the traffic into more than 100,000 windows", () => {
+    expect(() => drill(loaded, { factor: 2, at: 1, duration: 1, windowS: 0 })).toThrow(
+      /--window: the window must be > 0 s/,
+    );
+    expect(() => drill(loaded, { factor: 2, at: 1, duration: 1, windowS: 1e-6 })).toThrow(
+      /--window 0\.000001s: [\d,]+ windows over the [\d.]+ s of traffic; at most 100,000 \(use --window [\d.e-]+s or more\)/,
+    );
+  });
+
   it("needs a TTFT target", () => {
     const s = structuredClone(loaded.scenario);
     s.slos = {};
@@ -147,5 +185,7 @@ describe("gatelab drill (CLI)", () => {
     expect(await main(["drill", SCENARIO, "--spike", "12x", "--at", "1s", "--for", "3s", "--ttft-p95", "200"])).toBe(1);
     process.exitCode = undefined;
     expect(await main(["drill", SCENARIO, "--spike", "none"])).toBe(2);
+    process.exitCode = undefined;
+    expect(await main(["drill", SCENARIO, "--window", "0s"])).toBe(2);
   });
 });

@@ -19,6 +19,7 @@ import { gatePercentile, gateSample } from "../metrics/gate.ts";
 import { declaredSpikes, type Span, type WindowStat, windowStats } from "../metrics/windows.ts";
 import { fmtNum, renderTable } from "../report/table.ts";
 import type { LoadedScenario, Scenario } from "../scenario.ts";
+import type { RequestTable } from "../sim/records.ts";
 import type { Request, RequestSource } from "../sim/request.ts";
 import { ArrivalSchema } from "../workloads/arrivals.ts";
 import { analyzeRuns, type CompareOutput } from "./compare.ts";
@@ -224,6 +225,51 @@ export function drillTargets(s: Scenario, ttftOverride?: number): DrillTarget[] 
   return out;
 }
 
+/** The most windows a drill reports (drill.json lists them; at 100,000 it is ~15 MB). */
+export const MAX_DRILL_WINDOWS = 100_000;
+
+/** Refuses a `--window` that cuts the traffic (arrivals up to `last` s) into more than `MAX_DRILL_WINDOWS` windows. */
+function checkWindowCount(w: number, last: number, rows: number): void {
+  const count = rows === 0 ? 0 : Math.floor(last / w) + 1;
+  if (count <= MAX_DRILL_WINDOWS) return;
+  const min = Number((last / (MAX_DRILL_WINDOWS - 1)).toPrecision(2));
+  const least = min * (MAX_DRILL_WINDOWS - 1) >= last ? min : Number((min * 1.1).toPrecision(2));
+  throw new InputError(
+    `--window ${w}s: ${fmtNum(count)} windows over the ${fmtNum(last)} s of traffic; at most ${fmtNum(MAX_DRILL_WINDOWS)} (use --window ${least}s or more)`,
+  );
+}
+
+/**
+ * The recovery windows [t₀, t₀ + w) from the end of the spike (t₀ = end, end + w, … by repeated addition, while
+ * t₀ ≤ last) and the rows arriving in each, ascending: every row sorted into its window once (a binary search over
+ * the starts), not the whole table scanned per window.
+ */
+function recoveryWindows(
+  rec: RequestTable,
+  end: number,
+  last: number,
+  w: number,
+): { starts: number[]; rows: number[][] } {
+  const starts: number[] = [];
+  for (let t0 = end; t0 <= last; t0 += w) starts.push(t0);
+  const rows: number[][] = starts.map(() => []);
+  if (starts.length === 0) return { starts, rows };
+  for (let i = 0; i < rec.size; i++) {
+    const a = rec.arrival[i]!;
+    if (!(a >= starts[0]!)) continue;
+    // The last start ≤ a; the window ends at that start + w, which is the next start (the same addition).
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= a) lo = mid;
+      else hi = mid - 1;
+    }
+    if (a < starts[lo]! + w) rows[lo]!.push(i);
+  }
+  return { starts, rows };
+}
+
 /** Default window: the largest round width ≤ a sixth of the spike (at least 0.5 s). */
 export function drillWindow(duration: number): number {
   const steps = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
@@ -243,6 +289,7 @@ export function drill(loaded: LoadedScenario, o: DrillOptions): DrillResult {
   const s = loaded.scenario;
   if (!(o.factor > 0)) throw new InputError("--spike: the factor must be > 0");
   if (!(o.duration > 0)) throw new InputError("--for: the spike must last > 0 s");
+  if (o.windowS !== undefined && !(o.windowS > 0)) throw new InputError("--window: the window must be > 0 s");
   if (s.duration_s !== undefined && o.at >= s.duration_s) {
     throw new InputError(
       `--at ${o.at}s: the workload stops at duration_s ${s.duration_s}s; place the spike inside it (e.g. --at ${Math.round(s.duration_s / 3)}s)`,
@@ -291,6 +338,7 @@ export function drill(loaded: LoadedScenario, o: DrillOptions): DrillResult {
     .filter((t) => t.sloClass !== null)
     .map((t) => ({ sloClass: t.sloClass!, phases: phasesOf(classId(t.sloClass)) }));
   const w = o.windowS ?? drillWindow(o.duration);
+  checkWindowCount(w, last, rec.size);
   const windows = windowStats(rec, w);
   // Recovery: windows aligned on the end of the spike, judged on the cluster's TTFT target or the tightest class one.
   const withTtft = targets.filter((t) => t.ttft_p95_ms !== null);
@@ -301,10 +349,13 @@ export function drill(loaded: LoadedScenario, o: DrillOptions): DrillResult {
   let recovered: { time: number } | undefined;
   if (rt) {
     const cid = classId(rt.sloClass);
-    for (let t0 = end; t0 <= last; t0 += w) {
-      const ph = phaseStat("after", t0, t0 + w, run, cid);
-      if (ph.ttft_p95_ms !== null && ph.ttft_p95_ms <= rt.ttft_p95_ms!) {
-        recovered = { time: t0 - end };
+    const byWindow = recoveryWindows(rec, end, last, w);
+    const keep = (i: number) => cid === null || rec.sloClass[i] === cid;
+    for (let k = 0; k < byWindow.starts.length; k++) {
+      const g = gateSample(rec, keep, byWindow.rows[k]!);
+      const p = gatePercentile(g, "ttft", 0.95);
+      if (p !== null && p <= rt.ttft_p95_ms!) {
+        recovered = { time: byWindow.starts[k]! - end };
         break;
       }
     }

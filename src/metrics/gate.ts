@@ -39,14 +39,19 @@ export interface GateSample {
   readonly tpotS: Float64Array;
 }
 
-/** Collects a group's latencies (rows where `keep(i)`), unserved requests counted apart. */
-export function gateSample(rec: RequestTable, keep: (i: number) => boolean): GateSample {
+/**
+ * Collects a group's latencies (rows where `keep(i)`; or the rows listed in `rows`, ascending, when given), unserved
+ * requests counted apart.
+ */
+export function gateSample(rec: RequestTable, keep: (i: number) => boolean, rows?: ArrayLike<number>): GateSample {
   const ttft: number[] = [];
   const e2e: number[] = [];
   const tpot: number[] = [];
   let requests = 0;
   let unserved = 0;
-  for (let i = 0; i < rec.size; i++) {
+  const n = rows === undefined ? rec.size : rows.length;
+  for (let j = 0; j < n; j++) {
+    const i = rows === undefined ? j : rows[j]!;
     if (!keep(i)) continue;
     requests++;
     if (rec.outcome[i] !== Outcome.Completed) {
