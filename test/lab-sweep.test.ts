@@ -56,6 +56,10 @@ describe("sweep parameters", () => {
     expect(paramPath("pools.0.replicas")).toEqual(["pools", "0", "replicas"]);
     expect(paramPath("prefix-cache-scorer.weight")).toEqual(["gateway", "params", "prefix-cache-scorer.weight"]);
     expect(paramPath("gateway.params.dynamo-kv.temperature")).toEqual(["gateway", "params", "dynamo-kv.temperature"]);
+    // Every top-level section of a scenario is a path (these two were once taken for plugin parameters).
+    expect(paramPath("clients.default.max_retries")).toEqual(["clients", "default", "max_retries"]);
+    expect(paramPath("kv_transfer.bandwidth_gb_s")).toEqual(["kv_transfer", "bandwidth_gb_s"]);
+    expect(paramPath("sample_interval_s")).toEqual(["sample_interval_s"]);
   });
 
   it("rejects malformed parameters with an InputError naming them", () => {

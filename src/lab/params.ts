@@ -13,6 +13,7 @@
  * - `lo..hi`: integers lo..hi in a grid; in random search, uniform in [lo, hi].
  */
 import { InputError } from "../errors.ts";
+import { ScenarioSchema } from "../scenario.ts";
 import type { Rng } from "../sim/rng.ts";
 
 export type ParamValue = number | string | boolean;
@@ -30,19 +31,12 @@ export interface ParamSpec {
   readonly range?: { readonly lo: number; readonly hi: number };
 }
 
-/** Top-level fields of a scenario: a parameter name starting with one of them is a scenario path. */
-const SCENARIO_FIELDS = new Set([
-  "name",
-  "description",
-  "seed",
-  "requests",
-  "duration_s",
-  "pools",
-  "gateway",
-  "workload",
-  "slos",
-  "sample_interval_s",
-]);
+/**
+ * Top-level fields of a scenario (the schema's own keys, so that a new section is sweepable as soon as it exists: a
+ * hand-kept list missed `clients` and `kv_transfer`, whose paths were taken for plugin parameters): a parameter name
+ * starting with one of them is a scenario path.
+ */
+const SCENARIO_FIELDS = new Set(Object.keys(ScenarioSchema.shape));
 
 /** Rounds away binary noise (0.1 + 0.2) so that values print and compare cleanly. */
 function clean(x: number): number {
