@@ -4,7 +4,7 @@ import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { resolveShard } from "../src/cli/lab.ts";
 import { InputError } from "../src/errors.ts";
-import { applyValues, gridPoints, paramPath, parseParam, randomPoints } from "../src/lab/params.ts";
+import { applyValues, gridPoints, paramPath, parseParam, randomPoints, scenarioFieldHint } from "../src/lab/params.ts";
 import {
   loadSweepBase,
   mergeSweeps,
@@ -60,6 +60,14 @@ describe("sweep parameters", () => {
     expect(paramPath("clients.default.max_retries")).toEqual(["clients", "default", "max_retries"]);
     expect(paramPath("kv_transfer.bandwidth_gb_s")).toEqual(["kv_transfer", "bandwidth_gb_s"]);
     expect(paramPath("sample_interval_s")).toEqual(["sample_interval_s"]);
+    // A plugin-looking name whose head is a misspelt scenario field gets a hint; plugin names and fields do not.
+    expect(scenarioFieldHint("pool.0.replicas")).toBe(
+      '--param pool.0.replicas: did you mean the scenario field "pools"?',
+    );
+    expect(scenarioFieldHint("client.default.max_retries")).toMatch(/"clients"/);
+    expect(scenarioFieldHint("prefix-cache-scorer.weight")).toBeUndefined();
+    expect(scenarioFieldHint("pools.0.replicas")).toBeUndefined();
+    expect(scenarioFieldHint("gateway.params.pool.x")).toBeUndefined();
   });
 
   it("rejects malformed parameters with an InputError naming them", () => {

@@ -15,6 +15,7 @@
 import { InputError } from "../errors.ts";
 import { ScenarioSchema } from "../scenario.ts";
 import type { Rng } from "../sim/rng.ts";
+import { closest } from "../suggest.ts";
 
 export type ParamValue = number | string | boolean;
 
@@ -37,6 +38,17 @@ export interface ParamSpec {
  * starting with one of them is a scenario path.
  */
 const SCENARIO_FIELDS = new Set(Object.keys(ScenarioSchema.shape));
+
+/**
+ * For a name taken as a plugin parameter whose first segment looks like a misspelt scenario field (`pool.0.replicas`,
+ * `client.default.max_retries`), a hint naming the field; else undefined.
+ */
+export function scenarioFieldHint(name: string): string | undefined {
+  const head = name.split(".")[0]!;
+  if (SCENARIO_FIELDS.has(head) || name.startsWith("gateway.params.")) return undefined;
+  const near = closest(head, SCENARIO_FIELDS);
+  return near === undefined ? undefined : `--param ${name}: did you mean the scenario field "${near}"?`;
+}
 
 /** Rounds away binary noise (0.1 + 0.2) so that values print and compare cleanly. */
 function clean(x: number): number {

@@ -40,6 +40,7 @@ import {
   type PointValues,
   parseParam,
   randomPoints,
+  scenarioFieldHint,
 } from "./params.ts";
 import { runPool } from "./pool.ts";
 import { buildPools } from "./pools.ts";
@@ -252,8 +253,12 @@ export function planSweep(base: SweepBase, o: SweepPlanOptions): SweepPlan {
     try {
       buildRouter(loaded, buildPools(loaded.scenario, loaded.baseDir), {});
     } catch (e) {
-      if (e instanceof InputError) throw new InputError(`point ${j.id} (${describe(j.values)}): ${e.message}`);
-      throw e;
+      if (!(e instanceof InputError)) throw e;
+      // A parameter taken for a plugin's that is a misspelt scenario field: say so.
+      const hints = params.map((p) => scenarioFieldHint(p.name)).filter((h) => h !== undefined);
+      throw new InputError(
+        `point ${j.id} (${describe(j.values)}): ${e.message}${hints.length > 0 ? ` (${hints.join("; ")})` : ""}`,
+      );
     }
   }
   return { manifest, params, jobs };
