@@ -67,6 +67,14 @@ describe("gatelab check", () => {
     writeFileSync(join(f, "..", "bad.json"), "{}");
     expect(await main(["check", f, "--baseline", join(f, "..", "bad.json")])).toBe(2);
     expect(io.err).toMatch(/not a gatelab baseline/);
+    // A baseline that compares nothing (every regression would pass), or a negative latency (a corrupted file).
+    const head = '{"format":"gatelab-baseline/1","scenario":"s","policy":"gie-default","seed":42,"metrics":';
+    writeFileSync(join(f, "..", "empty.json"), `${head}{}}`);
+    expect(await main(["check", f, "--baseline", join(f, "..", "empty.json")])).toBe(2);
+    expect(io.err).toMatch(/empty\.json: metrics: none \(a baseline compares at least one metric/);
+    writeFileSync(join(f, "..", "neg.json"), `${head}{"ttft_p95_ms":-1}}`);
+    expect(await main(["check", f, "--baseline", join(f, "..", "neg.json")])).toBe(2);
+    expect(io.err).toMatch(/neg\.json: metrics\.ttft_p95_ms: expected a number ≥ 0, got -1/);
   });
 });
 

@@ -120,10 +120,18 @@ export function readBaseline(path: string): Baseline {
   if (typeof b.scenario !== "string") throw new InputError(`${path}: scenario: expected the scenario's name`);
   if (typeof b.policy !== "string") throw new InputError(`${path}: policy: expected a policy name`);
   if (!Number.isInteger(b.seed) || b.seed < 0) throw new InputError(`${path}: seed: expected a non-negative integer`);
-  for (const [k, v] of Object.entries(b.metrics)) {
+  const entries = Object.entries(b.metrics);
+  // A baseline that compares nothing would let every regression pass.
+  if (entries.length === 0)
+    throw new InputError(
+      `${path}: metrics: none (a baseline compares at least one metric; write one with --update-baseline)`,
+    );
+  for (const [k, v] of entries) {
     if (!metricInfo(k)) throw new InputError(`${path}: metrics.${k}: unknown metric`);
     if ((typeof v !== "number" || Number.isNaN(v)) && v !== null)
       throw new InputError(`${path}: metrics.${k}: expected a number, got ${JSON.stringify(v)}`);
+    // Every metric is a latency, rate, count, share or cost: a negative value is a corrupted file.
+    if (typeof v === "number" && v < 0) throw new InputError(`${path}: metrics.${k}: expected a number ≥ 0, got ${v}`);
   }
   return b;
 }
