@@ -243,6 +243,27 @@ describe("traces", () => {
     const j = file("e.jsonl", "");
     await expectInputError(["trace", "stats", j, "--format", "mooncake"], j);
   });
+  it("a replay past 10^8 s: speedup 1e-9, or a timestamp off by 10^12 (the run never ended)", async () => {
+    const t = file(
+      "slow.jsonl",
+      '{"timestamp": 0, "input_length": 10, "output_length": 5, "hash_ids": [0]}\n'.repeat(2) +
+        '{"timestamp": 3000, "input_length": 10, "output_length": 5, "hash_ids": [0]}\n',
+    );
+    const f = scenario("slow.yaml", {
+      workload: `  type: trace\n  format: mooncake\n  path: ${t}\n  speedup: 0.000000001`,
+    });
+    await expectInputError(
+      ["run", f],
+      `${t}:3: arrival: 3 s into the trace at speedup 1e-9 replays at 3000000000 s, past 10^8 s`,
+    );
+    const far = file(
+      "far.jsonl",
+      '{"timestamp": 0, "input_length": 10, "output_length": 5, "hash_ids": [0]}\n' +
+        '{"timestamp": 1e15, "input_length": 10, "output_length": 5, "hash_ids": [0]}\n',
+    );
+    const g = scenario("far.yaml", { workload: `  type: trace\n  format: mooncake\n  path: ${far}` });
+    await expectInputError(["run", g], `${far}:2: arrival:`, "past 10^8 s (about 3 years)");
+  });
   it("impossible Azure dates", async () => {
     const t = file("az.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-02-30 10:00:00.0000000,5,5\n");
     await expectInputError(["trace", "stats", t, "--format", "azure"], `${t}:2: TIMESTAMP`);

@@ -84,6 +84,9 @@ function checkLengths(d: Draft, reader: TraceReader): void {
 }
 
 /** Seconds, printed without float noise. */
+/** Latest replayed arrival, seconds (about 3 years; ten times the longest public LLM trace, BurstGPT's 121 days). */
+const MAX_REPLAY_S = 1e8;
+
 function secs(t: number): string {
   return String(Number(t.toFixed(6)));
 }
@@ -148,6 +151,15 @@ export class TraceGen implements Gen {
       if (this.opts.sample < 1 && this.rng.next() >= this.opts.sample) continue;
       if (this.shift === undefined) this.shift = t;
       d.arrival = (t - this.shift) / this.opts.speedup;
+      if (d.arrival > MAX_REPLAY_S) {
+        // Far past any recorded trace (BurstGPT_1.csv, the longest public one we know, spans 10.5·10^6 s): replicas
+        // would be scraped every interval through the gap, and the run would not end (a speedup of 10^-9 on an hour
+        // of trace replays it over 10^11 s).
+        const sp = this.opts.speedup;
+        throw new InputError(
+          `${this.reader.where()}: arrival: ${secs(t - this.shift)} s into the trace${sp !== 1 ? ` at speedup ${sp}` : ""} replays at ${secs(d.arrival)} s, past 10^8 s (about 3 years); raise speedup, or keep a window of the trace (window: {start_s, end_s})`,
+        );
+      }
       d.source = this.name;
       if (this.tag) {
         // Scenario tags fill what the trace leaves empty; the trace's own values win.
