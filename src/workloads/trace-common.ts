@@ -157,7 +157,7 @@ export class TraceGen implements Gen {
         // of trace replays it over 10^11 s).
         const sp = this.opts.speedup;
         throw new InputError(
-          `${this.reader.where()}: arrival: ${secs(t - this.shift)} s into the trace${sp !== 1 ? ` at speedup ${sp}` : ""} replays at ${secs(d.arrival)} s, past 10^8 s (about 3 years); raise speedup, or keep a window of the trace (window: {start_s, end_s})`,
+          `${this.reader.where()}: arrival: ${secs(t - this.shift)} s into the trace${sp !== 1 ? ` at speedup ${sp}` : ""} replays at ${secs(d.arrival)} s, past 10^8 s (about 3 years); raise the speedup, or replay a window of the trace`,
         );
       }
       d.source = this.name;
