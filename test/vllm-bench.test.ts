@@ -219,5 +219,58 @@ describe("calibration from step times and vllm bench serve results: round trip",
     await expect(
       runFidelityCli(["calibrate", "--steps", STEPS, "--tp", "0", "-o", join(dir, "z.json")]),
     ).rejects.toThrow('--tp: expected a positive integer, got "0"');
+    const server = ["--model-name", "llama-3.1-8b-instruct", "--gpu", "H100", "--tp", "1", "-q"];
+    const bench = ["calibrate", "--model", "physics", "--vllm-bench", BENCH, ...server, "-o", join(dir, "w.json")];
+    // Engine settings past the scenario's bounds (10^12 blocks was an internal error: typed array length).
+    await expect(runFidelityCli([...bench, "--num-gpu-blocks", "1000000000000"])).rejects.toThrow(
+      '--num-gpu-blocks: at most 100,000,000 KV blocks, got "1000000000000"',
+    );
+    // A server that serves nothing predicts nothing (the fit was written with 100 % errors).
+    await expect(runFidelityCli([...bench, "--num-gpu-blocks", "1"])).rejects.toThrow(
+      /#1: the simulated server completed none of its 40 requests \(40 × prompt \+ output need \d+ KV blocks, the cache has 1\); check its engine settings/,
+    );
+    // Server flags that --data experiments would ignore without a word.
+    const data = [
+      "calibrate",
+      "--data",
+      join(
+        FIX,
+        "..",
+        "..",
+        "..",
+        "..",
+        "shared",
+        "data",
+        "sim-to-real-validation",
+        "calibration_set_h100_vllm_7exp.json",
+      ),
+    ];
+    await expect(runFidelityCli([...data, "--max-num-seqs", "64", "-o", join(dir, "v.json")])).rejects.toThrow(
+      "--max-num-seqs: describes the server of --vllm-bench runs; give it with --vllm-bench",
+    );
+    await expect(runFidelityCli([...data, "--tp", "4", "-o", join(dir, "v.json")])).rejects.toThrow(
+      "--tp: applies to --steps rows and --vllm-bench runs without one",
+    );
+  });
+
+  it("a metric the benchmark did not report reads n/a, not NaN%", async () => {
+    const text = await runFidelityCli([
+      "calibrate",
+      "--model",
+      "physics",
+      "--vllm-bench",
+      BENCH,
+      "--model-name",
+      "llama-3.1-8b-instruct",
+      "--gpu",
+      "H100",
+      "--tp",
+      "1",
+      "-q",
+      "-o",
+      join(dir, "na.json"),
+    ]);
+    expect(text).not.toContain("NaN");
+    expect(text).toMatch(/#1 +[\d.]+% +n\/a /);
   });
 });

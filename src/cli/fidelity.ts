@@ -36,7 +36,8 @@ function workloadMode(v: string | undefined): WorkloadMode {
   return m;
 }
 
-const pct = (x: number | undefined): string => (x === undefined ? "n/a" : `${(x * 100).toFixed(1)}%`);
+const pct = (x: number | undefined): string =>
+  x === undefined || Number.isNaN(x) ? "n/a" : `${(x * 100).toFixed(1)}%`; // NaN: a metric the measured run did not report
 
 function metricRow(label: string, m: Partial<Metrics> | undefined): string[] {
   return [label, ...METRICS.map((k) => pct(m?.[k]))];
@@ -128,6 +129,29 @@ export function registerFidelityCommands(program: Command): void {
         const mode = workloadMode(o.workloadMode);
         if (o.data === undefined && o.vllmBench === undefined && o.steps === undefined) {
           throw new InputError("calibrate: expected measurements: --data, --vllm-bench and/or --steps");
+        }
+        // The server's settings describe --vllm-bench runs (and the model, GPU and TP --steps rows); --data
+        // experiments carry their own, so there they would be ignored without a word.
+        const serverOnly = [
+          ["--max-num-seqs", o.maxNumSeqs],
+          ["--max-num-batched-tokens", o.maxNumBatchedTokens],
+          ["--num-gpu-blocks", o.numGpuBlocks],
+        ] as const;
+        for (const [flag, v] of serverOnly) {
+          if (v !== undefined && o.vllmBench === undefined)
+            throw new InputError(
+              `${flag}: describes the server of --vllm-bench runs; give it with --vllm-bench (--data experiments carry their own engine settings)`,
+            );
+        }
+        for (const [flag, v] of [
+          ["--model-name", o.modelName],
+          ["--gpu", o.gpu],
+          ["--tp", o.tp],
+        ] as const) {
+          if (v !== undefined && o.vllmBench === undefined && o.steps === undefined)
+            throw new InputError(
+              `${flag}: applies to --steps rows and --vllm-bench runs without one; --data experiments carry their own`,
+            );
         }
         const tp = positiveInt(o.tp, "--tp");
         const server: BenchServer = {
@@ -253,10 +277,21 @@ export function registerFidelityCommands(program: Command): void {
     );
 }
 
+/** The scenario's bounds on the same engine settings (src/scenario-bounds.ts: `tp`, `total_kv_blocks`, …). */
+const FLAG_MAX: Record<string, { max: number; what: string }> = {
+  "--tp": { max: 64, what: "GPUs per replica" },
+  "--num-gpu-blocks": { max: 100_000_000, what: "KV blocks" },
+  "--max-num-seqs": { max: 1_000_000, what: "running sequences" },
+  "--max-num-batched-tokens": { max: 10_000_000, what: "tokens per step" },
+};
+
 function positiveInt(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
   if (!Number.isInteger(x) || x <= 0) throw new InputError(`${flag}: expected a positive integer, got "${v}"`);
+  const bound = FLAG_MAX[flag];
+  if (bound !== undefined && x > bound.max)
+    throw new InputError(`${flag}: at most ${bound.max.toLocaleString("en-US")} ${bound.what}, got "${v}"`);
   return x;
 }
 

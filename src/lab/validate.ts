@@ -364,6 +364,7 @@ export function simulateExperiment(e: Experiment, cost: CostModel, o: Experiment
   o.beforeRun?.(sim);
   const result = sim.run();
   const rec = result.records;
+  checkServed(e, result);
   const starts = stageStarts(e);
   const stageOf = new Int32Array(rec.size);
   for (let i = 0; i < rec.size; i++) {
@@ -378,6 +379,22 @@ export function simulateExperiment(e: Experiment, cost: CostModel, o: Experiment
     predicted[`stage_${k}`] = metricsOf(result, (i) => stageOf[i] === k, post);
   });
   return { experiment: e, model, cost, result, predicted, stageOf, offload: tier?.counters };
+}
+
+/**
+ * A measured run served its requests: a simulated server that completes none of them (every prompt rejected: a KV
+ * cache of a few blocks, a step budget below one prompt) predicts nothing, and a fit or validation on it would
+ * report 100 % errors as if they meant something.
+ */
+function checkServed(e: Experiment, result: SimResult): void {
+  const rec = result.records;
+  if (rec.size === 0) return;
+  for (let i = 0; i < rec.size; i++) if (rec.outcome[i] === Outcome.Completed) return;
+  const why = [...result.rejectReasons].map(([r, n]) => `${n} × ${r}`).join("; ");
+  throw new InputError(
+    `${e.id}: the simulated server completed none of its ${rec.size} requests${why !== "" ? ` (${why})` : ""}; ` +
+      `check its engine settings: total_kv_blocks_gpu ${e.total_kv_blocks_gpu}, max_num_batched_tokens ${e.max_num_batched_tokens}, max_num_seqs ${e.max_num_seqs}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -579,7 +596,7 @@ function ms(x: number): string {
 }
 
 function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
+  return Number.isNaN(x) ? "n/a" : `${(x * 100).toFixed(1)}%`;
 }
 
 /** Plain-text report: per experiment and stage, predicted / measured / APE rows; then MAPE per metric. */
