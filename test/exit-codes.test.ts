@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT_INTERNAL, exitCodeOf, main } from "../src/cli/main.ts";
 import { InputError, OutputError } from "../src/errors.ts";
+import { makeDirs } from "../src/report/atomic.ts";
 import { captureOutput } from "./helpers/capture.ts";
 
 const io = captureOutput();
@@ -94,6 +95,26 @@ describe("outputs that cannot be written: exit 3 with the path, before the simul
   });
   it("run --trace-decisions /proc/d.jsonl", async () => {
     expect(await main(["run", TINY, "--trace-decisions", "/proc/d.jsonl"])).toBe(3);
+  });
+  it("inference-perf compare --chart /proc/x, and a folder under a dangling link (Node's recursive mkdir spun forever)", async () => {
+    const reports = join(import.meta.dirname, "../../shared/data/inference-perf/reports");
+    const run = join(reports, "inference-perf__demos__kubecon-na-2025__vllm+batch_size__results__");
+    const argv = ["inference-perf", "compare", "--measured", run, "--predicted", run, "--chart"];
+    expect(await main([...argv, "/proc/x"])).toBe(3);
+    expect(io.err).toBe("gatelab: /proc/x: cannot create the folder: ENOENT (no such folder)\n");
+    const link = join(dir, "dangling");
+    symlinkSync(join(dir, "no-such-target"), link);
+    expect(await main([...argv, join(link, "charts")])).toBe(3);
+    expect(io.err).toContain(`${join(link, "charts")}: cannot create the folder`);
+  });
+  it("makeDirs creates missing parents, accepts existing folders, and fails once where a parent cannot hold children", () => {
+    const deep = join(dir, "a", "b", "c");
+    makeDirs(deep);
+    expect(statSync(deep).isDirectory()).toBe(true);
+    makeDirs(deep);
+    expect(() => makeDirs("/proc/x/y")).toThrow(/ENOENT/);
+    writeFileSync(join(dir, "plain"), "x");
+    expect(() => makeDirs(join(dir, "plain", "sub"))).toThrow(/ENOTDIR/);
   });
   it("a folder holding someone else's files is not overwritten", async () => {
     const d = join(dir, "mine");

@@ -1,7 +1,7 @@
 /** `gatelab inference-perf …`: inference-perf configs and reports (docs/inference-perf.md). */
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { InputError } from "../errors.ts";
+import { InputError, OutputError } from "../errors.ts";
 import { writeCharts } from "../report/charts.ts";
 import {
   compareStages,
@@ -52,6 +52,8 @@ export function registerInferencePerfCommands(program: Command): void {
           try {
             files = await writeCharts(resolve(o.chart), rateCharts(m, p));
           } catch (e) {
+            // An output error already names the path and the cause; anything else (the renderer) is said here.
+            if (e instanceof OutputError) throw e;
             throw new OutputWriteError(`${o.chart}: cannot write the chart (${(e as Error).message})`);
           }
           (o.json ? process.stderr : process.stdout).write(`chart: ${files.join(", ")}\n`);

@@ -66,9 +66,34 @@ export function tmpSibling(path: string, tag = TMP_TAG): string {
 }
 
 /** Creates `dir` (and parents) or throws OutputError naming it. */
+/**
+ * `mkdir -p`: creates `dir` and its missing parents, one component at a time from the nearest existing ancestor.
+ * Not `mkdirSync(dir, { recursive: true })`: Node's recursive mkdir (20.x and later) spins forever where a parent
+ * exists but cannot hold children and answers ENOENT, as every folder under /proc does (`/proc/x` looped at 100 %
+ * CPU: mkdir /proc/x → ENOENT, mkdir /proc → EEXIST, again; the same bug was found and fixed in Bun,
+ * oven-sh/bun#40600). Here each component is made once and its error is final.
+ */
+export function makeDirs(dir: string): void {
+  const abs = resolve(dir);
+  const missing: string[] = [];
+  for (let p = abs; !existsSync(p); ) {
+    missing.push(p);
+    const up = dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  for (let k = missing.length - 1; k >= 0; k--) {
+    try {
+      mkdirSync(missing[k]!);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
+}
+
 function ensureDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (e) {
     throw outputError(dir, e, "cannot create the folder");
   }

@@ -3,11 +3,11 @@
  * `{"id","t","pick"|"refused","status","reason","candidates":[{"replica","name","waiting","running","kv","age_ms",
  * "score","scores":{"<scorer>":x}}]}`, and `"prefill"` (the prefill pod) for a P/D-disaggregated request. Written to a temporary file and renamed when the run ends (atomic).
  */
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DecisionRecord } from "../cluster/engine.ts";
 import { outputError } from "../errors.ts";
-import { checkWritableFile, cleanStaleTemps, tmpSibling } from "./atomic.ts";
+import { checkWritableFile, cleanStaleTemps, makeDirs, tmpSibling } from "./atomic.ts";
 
 export interface DecisionTraceWriter {
   record(d: DecisionRecord): void;
@@ -59,7 +59,7 @@ export function decisionTraceWriter(path: string): DecisionTraceWriter {
   const tmp = tmpSibling(path);
   let fd: number;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirs(dirname(path));
     cleanStaleTemps(path);
     fd = openSync(tmp, "w");
   } catch (e) {

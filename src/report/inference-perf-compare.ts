@@ -81,8 +81,9 @@ function metricsOf(stage: number, rep: Json, file: string): IpStageMetrics {
 }
 
 /**
- * Stage reports of a run: `where` is a folder holding `stage_<N>_lifecycle_metrics.json`, or a file-name prefix (a
- * folder plus the start of the names, e.g. `reports/inference-perf__demos__kubecon-na-2025__vllm__results__`).
+ * Stage reports of a run: `where` is a folder holding `stage_<N>_lifecycle_metrics.json`, a file-name prefix (a
+ * folder plus the start of the names, e.g. `reports/inference-perf__demos__kubecon-na-2025__vllm__results__`), or
+ * one of the stage reports (its run's prefix).
  */
 export function readStageReports(where: string): IpStageMetrics[] {
   let dir = where;
@@ -90,6 +91,9 @@ export function readStageReports(where: string): IpStageMetrics[] {
   if (!(existsSync(where) && statSync(where).isDirectory())) {
     dir = dirname(where);
     prefix = basename(where);
+    // One of the run's stage reports named: the run is every stage with the same prefix.
+    const stageFile = /^(.*)stage_\d+_lifecycle_metrics\.json$/.exec(prefix);
+    if (stageFile) prefix = stageFile[1]!;
   }
   let names: string[];
   try {
