@@ -63,6 +63,12 @@ describe("gatelab inference-perf", () => {
     for (const r of req) expect(Math.abs(r.error!)).toBeLessThan(1e-12);
   }, 120_000);
 
+  it("a run's reports are found from its folder prefix or from any one of its stage reports", () => {
+    const byPrefix = readStageReports(measured("vllm"));
+    expect(byPrefix.length).toBeGreaterThan(1);
+    expect(readStageReports(`${measured("vllm")}stage_2_lifecycle_metrics.json`)).toEqual(byPrefix);
+  });
+
   it("compare --knee-ttft-p95-ms prints both knees (the measured baseline's by hand: 92.19 req/s)", async () => {
     const predicted = join(out, "inference-perf", "round-robin");
     if (!existsSync(predicted))
