@@ -87,6 +87,11 @@ describe("gatelab CLI", () => {
     // Named on the command line: the flag's error, not the scenario file's.
     expect(io.err).toMatch(/^gatelab: command line \(-p\/-P\): unknown policy "nope"; accepted: round-robin/);
     io.err = "";
+    expect(await main(["compare", "--epp-config", "nope.yaml", scenarioFile()])).toBe(2);
+    expect(io.err).toBe(
+      'gatelab: command line (--epp-config): "nope.yaml": cannot read the EndpointPickerConfig (no such file)\n',
+    );
+    io.err = "";
     expect(await main(["run", "--seed", "x"])).toBe(2);
     expect(io.err).toMatch(/expected a non-negative integer/);
   });

@@ -96,6 +96,9 @@ export function buildRouter(loaded: LoadedScenario, pools: readonly PoolSpec[], 
     // A policy named on the command line is the flag's error, not the file's.
     if (o.policy !== undefined && e.message.startsWith("gateway.policy:"))
       throw new InputError(e.message.replace(/^gateway\.policy:/, "command line (-p/-P):"));
+    // So is a config file named with --epp-config (`run --epp-config nope.yaml` named the scenario).
+    if (o.eppConfig !== undefined && e.message.startsWith("gateway.epp_config:"))
+      throw new InputError(e.message.replace(/^gateway\.epp_config:/, "command line (--epp-config):"));
     throw new InputError(`${loaded.file}: ${e.message}`);
   }
 }
