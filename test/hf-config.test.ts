@@ -96,6 +96,14 @@ describe("fields it cannot interpret", () => {
     ["a Mamba block", (c) => (c.ssm_state_size = 128), "ssm_state_size"],
     ["a non-integer size", (c) => (c.hidden_size = "5120"), "hidden_size"],
     ["an MoE config without experts per token", (c) => (c.num_experts = 8), "num_experts_per_tok"],
+    // Zeros name their own field (all three were reported as "num_hidden_layers"), and a layer count past any model
+    // (10^12 built a per-layer table: an internal error).
+    ["zero hidden size", (c) => (c.hidden_size = 0), "hidden_size"],
+    ["zero attention heads", (c) => (c.num_attention_heads = 0), "num_attention_heads"],
+    ["10^12 layers", (c) => (c.num_hidden_layers = 1e12), "num_hidden_layers"],
+    ["a zero head_dim (an 'Infinity GB' memory estimate)", (c) => (c.head_dim = 0), "head_dim"],
+    ["a zero vocabulary", (c) => (c.vocab_size = 0), "vocab_size"],
+    ["a zero context length", (c) => (c.max_position_embeddings = 0), "max_position_embeddings"],
   ];
   for (const [what, edit, field] of cases) {
     it(`${what} → an error naming ${field}`, () => {

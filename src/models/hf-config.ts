@@ -37,6 +37,21 @@ function intField(cfg: Json, key: string, file: string, fallback?: number | null
   return v;
 }
 
+/** The most layers a config may declare (real models have up to ~130; per-layer tables are built from it). */
+const MAX_LAYERS = 10_000;
+
+/** `v` (the integer field `key`) when it is > 0; a zero names the field ("layers, hidden and heads > 0" named one). */
+function positive(key: string, file: string, v: number): number {
+  if (!(v > 0)) throw new HfConfigError(file, key, `expected an integer > 0, got ${v}`);
+  return v;
+}
+
+/** An optional integer field that must be > 0 when present (`fallback` when absent). */
+function positiveOrNull(cfg: Json, key: string, file: string, fallback: number | null): number | null {
+  const v = intField(cfg, key, file, fallback);
+  return v === null ? null : positive(key, file, v);
+}
+
 /**
  * Keys that describe blocks this parser does not model (state-space / linear-attention / hybrid-Mamba layers,
  * vision-only wrappers without a text model). Their presence means the numbers below would describe another model.
@@ -189,16 +204,20 @@ export function parseHfConfig(root: Json, file: string, names: HfNames): ModelSp
   }
   const mlpMatrices = bloom ? 2 : 3;
 
-  const L = intField(cfg, "num_hidden_layers", file);
-  const d = intField(cfg, "hidden_size", file);
-  const h = intField(cfg, "num_attention_heads", file);
-  if (L === 0 || d === 0 || h === 0) throw new HfConfigError(file, "num_hidden_layers", "layers, hidden and heads > 0");
+  const L = positive("num_hidden_layers", file, intField(cfg, "num_hidden_layers", file));
+  // Per-layer tables are built below: a layer count past any model (the largest have ~130) is a typo, not a model.
+  if (L > MAX_LAYERS)
+    throw new HfConfigError(file, "num_hidden_layers", `at most ${MAX_LAYERS.toLocaleString("en-US")}, got ${L}`);
+  const d = positive("hidden_size", file, intField(cfg, "hidden_size", file));
+  const h = positive("num_attention_heads", file, intField(cfg, "num_attention_heads", file));
   const kvH = intField(cfg, "num_key_value_heads", file, h) ?? h;
-  const headDim = intField(cfg, "head_dim", file, null) ?? d / h;
+  const hd = intField(cfg, "head_dim", file, null);
+  const headDim = hd === null ? d / h : positive("head_dim", file, hd);
   const ff = intField(cfg, "intermediate_size", file);
   // Gemma 3's HF file omits vocab_size; transformers Gemma3TextConfig default 262208 (model-configs README).
   const vocab = intField(cfg, "vocab_size", file, gemma3 ? 262208 : null);
   if (vocab === null) throw new HfConfigError(file, "vocab_size", "missing (expected a non-negative integer)");
+  positive("vocab_size", file, vocab);
   // Gemma ties lm_head to the embeddings by default (transformers Gemma3TextConfig tie_word_embeddings=True).
   const tied = cfg.tie_word_embeddings === true || (gemma3 && cfg.tie_word_embeddings === undefined);
   const dtype = String(root.torch_dtype ?? root.dtype ?? text.torch_dtype ?? "bfloat16");
@@ -318,7 +337,7 @@ export function parseHfConfig(root: Json, file: string, names: HfNames): ModelSp
     intermediateSize: ff,
     mlpMatrices,
     vocabSize: vocab,
-    maxPositionEmbeddings: intField(cfg, "max_position_embeddings", file, gemma3 ? 131072 : null),
+    maxPositionEmbeddings: positiveOrNull(cfg, "max_position_embeddings", file, gemma3 ? 131072 : null),
     tieWordEmbeddings: tied,
     dtype,
     quantization,
