@@ -105,6 +105,30 @@ describe("fields it cannot interpret", () => {
     ["a zero vocabulary", (c) => (c.vocab_size = 0), "vocab_size"],
     ["a zero context length", (c) => (c.max_position_embeddings = 0), "max_position_embeddings"],
   ];
+  // MoE: experts per token outside 1..E (more than E made the roofline's expected-experts term negative: the run
+  // never ended), and a zero MoE layer frequency.
+  const moeCases: [string, (c: Record<string, unknown>) => void, string, string][] = [
+    [
+      "more experts per token than experts",
+      (c) => (c.num_experts_per_tok = 1000),
+      "num_experts_per_tok",
+      "expected 1 to 256 (the experts), got 1000",
+    ],
+    [
+      "zero experts per token",
+      (c) => (c.num_experts_per_tok = 0),
+      "num_experts_per_tok",
+      "expected 1 to 256 (the experts), got 0",
+    ],
+    ["a zero MoE layer frequency", (c) => (c.moe_layer_freq = 0), "moe_layer_freq", "expected an integer > 0, got 0"],
+  ];
+  for (const [what, edit, field, detail] of moeCases) {
+    it(`DeepSeek-V3 with ${what} → an error naming ${field}`, () => {
+      const c = read("deepseek-ai--deepseek-v3");
+      edit(c);
+      expect(() => parseHfConfig(c, "cfg.json", names)).toThrow(`cfg.json: field "${field}": ${detail}`);
+    });
+  }
   for (const [what, edit, field] of cases) {
     it(`${what} → an error naming ${field}`, () => {
       const c = read("qwen--qwen3-32b");

@@ -95,7 +95,7 @@ function isMoeLayer(cfg: Json, i: number, file: string): boolean {
   if (step !== null && step > 0) return (i + 1) % step === 0; // Llama 4: layers step-1, 2·step-1, …
   const firstK = intField(cfg, "first_k_dense_replace", file, null);
   if (firstK !== null) {
-    const freq = intField(cfg, "moe_layer_freq", file, 1) ?? 1; // DeepSeek / GLM
+    const freq = positive("moe_layer_freq", file, intField(cfg, "moe_layer_freq", file, 1) ?? 1); // DeepSeek / GLM
     return i >= firstK && i % freq === 0;
   }
   const sparseStep = intField(cfg, "decoder_sparse_step", file, null);
@@ -275,6 +275,11 @@ export function parseHfConfig(root: Json, file: string, names: HfNames): ModelSp
       intField(cfg, "num_experts_per_tok", file, null) ?? intField(cfg, "experts_per_token", file, null);
     if (expertsPerToken === null) {
       throw new HfConfigError(file, "num_experts_per_tok", "an MoE config needs the experts per token");
+    }
+    // A token is routed to k of the E experts: 1 ≤ k ≤ E (k above E made the expected-experts arithmetic spin).
+    if (expertsPerToken < 1 || expertsPerToken > numExperts) {
+      const key = cfg.num_experts_per_tok !== undefined ? "num_experts_per_tok" : "experts_per_token";
+      throw new HfConfigError(file, key, `expected 1 to ${numExperts} (the experts), got ${expertsPerToken}`);
     }
     const expertFf = intField(cfg, "moe_intermediate_size", file, null) ?? ff;
     const nShared = intField(cfg, "n_shared_experts", file, null);
