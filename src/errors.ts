@@ -66,6 +66,9 @@ export function schemaIssueText(issue: SchemaIssue, root: unknown): string {
     return `missing${expected !== undefined ? ` (expected ${expected})` : ""}`;
   if (issue.code === "invalid_type" && typeof issue.expected === "string")
     return `expected ${issue.expected}, got ${shown(at.value)}`;
+  // An enum: the choices plainly, and what is written ('Invalid option: expected one of "a"|"b"' in zod's words).
+  if (issue.code === "invalid_value" && issue.values !== undefined && issue.values.length >= 2)
+    return `expected one of ${issue.values.map((v) => String(v)).join(", ")}, got ${shown(at.value)}`;
   return numberBoundText(issue, at.value) ?? issue.message;
 }
 

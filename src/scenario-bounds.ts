@@ -66,6 +66,8 @@ const BOUNDS: Readonly<Record<string, { readonly max?: number; readonly min?: nu
   documents: { max: 100_000_000, why: "documents" },
   apps: { max: 1_000_000, why: "applications" },
   agents: { max: 1_000_000, why: "agents" },
+  // `workload.adapter.count` (generated adapter names): 10^9 exhausted the heap building them.
+  count: { max: 1_000_000, why: "LoRA adapters" },
   gpu_hour_usd: { max: 1_000_000, why: "dollars per GPU-hour" },
   // Clients' retries (`clients:`): 10^9 retries with no backoff never let simulated time move on; a backoff or
   // Retry-After cap of 10^12 s stretches the run that far.

@@ -406,6 +406,14 @@ export function formatZodError(
     } else if (bound !== undefined) {
       // zod: "Too small: expected number to be >0"; say it as a bound and show what is written there.
       msg = bound;
+    } else if (choiceOf(issue) !== undefined && doc !== undefined && doc.hasIn(path)) {
+      // zod: 'Invalid option: expected one of "a"|"b"' or "Invalid discriminator value. Expected 'a' | 'b'": say
+      // the choices plainly, what is written there, and the closest choice.
+      const choices = choiceOf(issue)!;
+      const found = doc.getIn(path);
+      const written =
+        typeof found === "string" ? `"${found}"` : typeof found === "object" ? "a mapping or list" : String(found);
+      msg = `expected one of ${choices.join(", ")}, got ${written}${typeof found === "string" ? didYouMean(found, choices) : ""}`;
     } else if (issue.code === "invalid_type" && doc !== undefined && doc.hasIn(path)) {
       // A value of the wrong type: say what was expected and show what is written there.
       const found = doc.getIn(path);
@@ -431,6 +439,19 @@ export function formatZodError(
 }
 
 type Issue = z.core.$ZodIssue;
+
+/** The accepted values of an enum or discriminator issue (as text), else undefined. */
+function choiceOf(issue: Issue): string[] | undefined {
+  const i = issue as { code: string; values?: unknown[]; options?: unknown[]; note?: string };
+  const vals =
+    i.code === "invalid_value"
+      ? i.values
+      : i.code === "invalid_union" && i.note === "No matching discriminator"
+        ? i.options
+        : undefined;
+  if (vals === undefined || vals.length < 2) return undefined;
+  return vals.map((v) => String(v));
+}
 
 /**
  * Replaces each union failure by the issues of the branch the user most likely meant: the one whose first issue got

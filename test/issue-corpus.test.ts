@@ -53,6 +53,28 @@ describe("scenario values out of range", () => {
     const f = scenario("in0.yaml", { workload: "  type: poisson\n  rate: 10\n  input: 0\n  output: 10" });
     await expectInputError(["run", f], `${f}:9: workload.input: 0 tokens`);
   });
+  it("adapter count: 1e9 (V8 ran out of heap building the names)", async () => {
+    const f = scenario("adapters.yaml", {
+      workload: "  type: poisson\n  rate: 10\n  input: 200\n  output: 10\n  adapter: { count: 1e9 }",
+    });
+    await expectInputError(["run", f], `${f}:11: workload.adapter.count: 1e+9 is more than the most accepted`);
+  });
+  it('a misspelt choice: the choices plainly, the value written, the closest (zod: \'Invalid option: …"a"|"b"\')', async () => {
+    const f = scenario("choice.yaml", {
+      workload: "  type: poisson\n  rate: 10\n  input: { dist: lognorm, mean: 200, std: 50 }\n  output: 10",
+    });
+    await expectInputError(
+      ["run", f],
+      `${f}:9: workload.input.dist: expected one of constant, normal, lognormal, uniform, exponential, empirical, got "lognorm"; did you mean "lognormal"?`,
+    );
+    const g = scenario("proc.yaml", {
+      workload: "  type: poisson\n  rate: 10\n  input: 200\n  output: 10\n  arrival: { process: gama }",
+    });
+    await expectInputError(
+      ["run", g],
+      `workload.arrival.process: expected one of poisson, gamma, weibull, uniform, got "gama"; did you mean "gamma"?`,
+    );
+  });
   it("replicas: 1e12 (aborted V8)", async () => {
     const f = scenario("rep.yaml");
     writeFileSync(f, `${(await import("node:fs")).readFileSync(f, "utf8").replace("replicas: 2", "replicas: 1e12")}`);

@@ -63,7 +63,7 @@ describe("scenario files", () => {
     expect(limits("H100", "\n    engine: { max_num_batched_tokens: 512 }")).toEqual([512, 512]);
     expect(limits("H100", "\n    engine: { max_num_seqs: 64 }")).toEqual([8192, 64]);
     expect(err(base.replace("    replicas: 2", "    replicas: 2\n    engine: { defaults: vllm-0.4 }"))).toMatch(
-      /^s\.yaml:7: pools\.0\.engine\.defaults: .*"vllm"/,
+      /^s\.yaml:7: pools\.0\.engine\.defaults: expected one of vllm, vllm-legacy, got "vllm-0\.4"/,
     );
   });
 
