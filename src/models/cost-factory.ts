@@ -446,9 +446,7 @@ export function parseCoefficientFile(text: string, path: string): CoefficientFil
   const entry = costModelEntry(f.model);
   if (entry?.coefficients === undefined) {
     const kinds = COST_MODEL_KINDS.filter((k) => COST_MODELS[k].coefficients !== undefined);
-    throw new InputError(
-      `${path}: model: Invalid option: expected one of ${kinds.map((k) => JSON.stringify(k)).join("|")}`,
-    );
+    throw new InputError(`${path}: model: expected one of ${kinds.join(", ")}, got ${JSON.stringify(f.model)}`);
   }
   return checkCoefficientShape(f, entry.coefficients, path);
 }
