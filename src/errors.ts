@@ -72,9 +72,24 @@ export function schemaIssueText(issue: SchemaIssue, root: unknown): string {
   return numberBoundText(issue, at.value) ?? issue.message;
 }
 
-/** A number outside a schema's bound as "expected a number > 0, got -3"; undefined for any other issue. */
+/**
+ * A number outside a schema's bound as "expected a number > 0, got -3"; a list or text of the wrong length as
+ * "expected at least 1 item, got an empty list" or "expected a non-empty string, got \"\"" (zod: "Too small: expected
+ * array to have >=1 items"); undefined for any other issue.
+ */
 export function numberBoundText(issue: SchemaIssue, value: unknown): string | undefined {
-  if ((issue.code !== "too_small" && issue.code !== "too_big") || issue.origin !== "number") return undefined;
+  if (issue.code !== "too_small" && issue.code !== "too_big") return undefined;
+  const n = Number(issue.code === "too_small" ? issue.minimum : issue.maximum);
+  if (issue.origin === "array" && Array.isArray(value) && Number.isInteger(n)) {
+    const items = (k: number) => `${k} item${k === 1 ? "" : "s"}`;
+    const got = value.length === 0 ? "an empty list" : `${items(value.length)}`;
+    return `expected ${issue.code === "too_small" ? "at least" : "at most"} ${items(n)}, got ${got}`;
+  }
+  if (issue.origin === "string" && typeof value === "string" && Number.isInteger(n)) {
+    if (issue.code === "too_small" && n === 1) return `expected a non-empty string, got ""`;
+    return `expected ${issue.code === "too_small" ? "at least" : "at most"} ${n} characters, got ${value.length}`;
+  }
+  if (issue.origin !== "number") return undefined;
   const small = issue.code === "too_small";
   const rel = small ? (issue.inclusive ? "≥" : ">") : issue.inclusive ? "≤" : "<";
   return `expected a number ${rel} ${String(small ? issue.minimum : issue.maximum)}, got ${shown(value)}`;

@@ -394,7 +394,7 @@ export function formatZodError(
   for (const issue of resolveUnions(err.issues, []).slice(0, 5)) {
     let path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
     let msg = issue.message;
-    const bound = doc?.hasIn(path) ? numberBoundText(issue, doc.getIn(path)) : undefined;
+    const bound = doc?.hasIn(path) ? numberBoundText(issue, plainValue(doc.getIn(path))) : undefined;
     if (issue.code === "unrecognized_keys") {
       const keys = (issue as { keys: string[] }).keys;
       const known = keysAt(schema, path);
@@ -439,6 +439,13 @@ export function formatZodError(
 }
 
 type Issue = z.core.$ZodIssue;
+
+/** A YAML document's value as plain data (`getIn` returns collections as YAML nodes). */
+function plainValue(v: unknown): unknown {
+  return typeof v === "object" && v !== null && typeof (v as { toJSON?: unknown }).toJSON === "function"
+    ? (v as { toJSON(): unknown }).toJSON()
+    : v;
+}
 
 /** The accepted values of an enum or discriminator issue (as text), else undefined. */
 function choiceOf(issue: Issue): string[] | undefined {

@@ -75,6 +75,17 @@ describe("scenario values out of range", () => {
       `workload.arrival.process: expected one of poisson, gamma, weibull, uniform, got "gama"; did you mean "gamma"?`,
     );
   });
+  it("an empty list and an empty name, in words", async () => {
+    const f = scenario("empty.yaml", {
+      workload: '  type: poisson\n  rate: 10\n  input: 200\n  output: 10\n  tenant: ""',
+      extra: "gateway:\n  policy: round-robin\n  quotas:\n    tenants:\n      a: { requests_per_s: 1, models: [] }\n",
+    });
+    await expectInputError(["run", f], 'workload.tenant: expected a non-empty string, got ""');
+    const g = scenario("empty2.yaml", {
+      extra: "gateway:\n  policy: round-robin\n  quotas:\n    tenants:\n      a: { requests_per_s: 1, models: [] }\n",
+    });
+    await expectInputError(["run", g], "gateway.quotas.tenants.a.models: expected at least 1 item, got an empty list");
+  });
   it("replicas: 1e12 (aborted V8)", async () => {
     const f = scenario("rep.yaml");
     writeFileSync(f, `${(await import("node:fs")).readFileSync(f, "utf8").replace("replicas: 2", "replicas: 1e12")}`);

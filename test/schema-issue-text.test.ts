@@ -8,6 +8,7 @@ const Schema = z.strictObject({
   share: z.number().min(0).max(1),
   list: z.array(z.strictObject({ name: z.string() })),
   kind: z.enum(["a", "b"]).optional(),
+  tags: z.array(z.string().min(1)).min(1).max(2).optional(),
 });
 
 function first(raw: unknown): string {
@@ -39,6 +40,12 @@ describe("schemaIssueText", () => {
     expect(first({ ...ok, n: 0 })).toBe("n: expected a number > 0, got 0");
     expect(first({ ...ok, share: -0.5 })).toBe("share: expected a number ≥ 0, got -0.5");
     expect(first({ ...ok, share: 2 })).toBe("share: expected a number ≤ 1, got 2");
+  });
+
+  it("says a list or text of the wrong length in words (zod: 'Too small: expected array to have >=1 items')", () => {
+    expect(first({ ...ok, tags: [] })).toBe("tags: expected at least 1 item, got an empty list");
+    expect(first({ ...ok, tags: ["a", "b", "c"] })).toBe("tags: expected at most 2 items, got 3 items");
+    expect(first({ ...ok, tags: [""] })).toBe('tags.0: expected a non-empty string, got ""');
   });
 
   it("lists an enum's choices with the value written", () => {
