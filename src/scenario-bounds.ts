@@ -189,7 +189,10 @@ export function scenarioBoundIssues(raw: unknown): BoundIssue[] {
     contradictions(node, path, out);
   };
   walk(raw, []);
-  if (isRecord(raw)) undefinedClasses(raw, out);
+  if (isRecord(raw)) {
+    undefinedClasses(raw, out);
+    unknownQuotaTenants(raw, out);
+  }
   // One issue per field: the first, most specific one (a think time above a day is also above the 10⁷ s of any
   // distribution field).
   const seen = new Set<string>();
@@ -237,6 +240,42 @@ function undefinedClasses(raw: Record<string, unknown>, out: BoundIssue[]): void
       path: [...p, "slo_class"],
       message:
         `class "${c.slo_class}" is not among slos.classes (${classes.join(", ")})` +
+        (near !== undefined ? `; did you mean "${near}"?` : ""),
+    });
+  }
+}
+
+/** Component types whose requests carry only the tenants their `tenant:` tag names (traces carry their own). */
+const TAGGED_ONLY = new Set(["poisson", "batch", "chat", "rag", "agent", "shared-prefix", "inference-perf"]);
+
+/**
+ * Quotas for a tenant no request can carry (`gateway.quotas.tenants.nosiy` for `noisy`): the quota would silently
+ * never apply. Checked when every component is generated (their tenants are the `tenant:` tags, `default` for
+ * components without one); a trace may carry any tenant.
+ */
+function unknownQuotaTenants(raw: Record<string, unknown>, out: BoundIssue[]): void {
+  const gw = raw.gateway;
+  const quotas = isRecord(gw) && isRecord(gw.quotas) && isRecord(gw.quotas.tenants) ? gw.quotas.tenants : undefined;
+  if (quotas === undefined) return;
+  const w = raw.workload;
+  const comps: unknown[] = isRecord(w) && Array.isArray(w.mix) ? w.mix : [w];
+  const tenants = new Set<string>();
+  for (const c of comps) {
+    if (!isRecord(c) || typeof c.type !== "string" || !TAGGED_ONLY.has(c.type)) return;
+    const t = c.tenant;
+    if (t === undefined) tenants.add("default");
+    else if (typeof t === "string") tenants.add(t);
+    else if (isRecord(t) && Array.isArray(t.values)) for (const v of t.values) tenants.add(String(v));
+    else return;
+  }
+  const known = [...tenants];
+  for (const name of Object.keys(quotas)) {
+    if (tenants.has(name)) continue;
+    const near = closest(name, known);
+    out.push({
+      path: ["gateway", "quotas", "tenants", name],
+      message:
+        `no request carries tenant "${name}" (the workload's tenants: ${known.join(", ")}), so this quota would never apply` +
         (near !== undefined ? `; did you mean "${near}"?` : ""),
     });
   }

@@ -86,6 +86,20 @@ describe("scenario values out of range", () => {
     });
     await expectInputError(["run", g], "gateway.quotas.tenants.a.models: expected at least 1 item, got an empty list");
   });
+  it("a quota for a tenant no request carries (a typo: the quota silently never applied)", async () => {
+    const quotas = "gateway:\n  policy: round-robin\n  quotas:\n    tenants:\n      nosiy: { requests_per_s: 1 }\n";
+    const f = scenario("quota.yaml", {
+      workload: "  type: poisson\n  rate: 10\n  input: 200\n  output: 10\n  tenant: { values: [noisy, acme] }",
+      extra: quotas,
+    });
+    await expectInputError(
+      ["run", f],
+      `${f}:16: gateway.quotas.tenants.nosiy: no request carries tenant "nosiy" (the workload's tenants: noisy, acme), so this quota would never apply; did you mean "noisy"?`,
+    );
+    // Untagged requests are the "default" tenant; a trace may carry any tenant, so there the quota stands.
+    const ok = scenario("quota-default.yaml", { extra: quotas.replace("nosiy", "default") });
+    expect(await main(["run", ok, "--json"])).toBe(0);
+  });
   it("replicas: 1e12 (aborted V8)", async () => {
     const f = scenario("rep.yaml");
     writeFileSync(f, `${(await import("node:fs")).readFileSync(f, "utf8").replace("replicas: 2", "replicas: 1e12")}`);
