@@ -94,5 +94,9 @@ describe("gatelab CLI", () => {
     io.err = "";
     expect(await main(["run", "--seed", "x"])).toBe(2);
     expect(io.err).toMatch(/expected a non-negative integer/);
+    io.err = "";
+    // A seed a double cannot hold exactly: 1e30 passed for an integer, and seeds above 2^53 were one another's.
+    expect(await main(["run", "--seed", "1e30"])).toBe(2);
+    expect(io.err).toMatch(/at most 9,007,199,254,740,991 \(2\^53 − 1: larger seeds are not told apart\), got "1e30"/);
   });
 });

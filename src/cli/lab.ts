@@ -2,6 +2,7 @@
  * The lab's commands: `sweep`, `merge`, `drill`, `check`. Thin: parse arguments, call `src/lab/`, print, set the
  * exit code (0 ok, 1 failed verdict, 2 bad input via InputError).
  */
+
 import { dirname, join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { InputError } from "../errors.ts";
@@ -17,13 +18,8 @@ import {
   writeOutputSet,
 } from "../report/atomic.ts";
 import { loadScenario } from "../scenario.ts";
+import { seedArg } from "./args.ts";
 import { progressWanted as cliProgressWanted, onInterrupt, simulationProgress } from "./progress.ts";
-
-function parseIntArg(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${v}"`);
-  return n;
-}
 
 function parsePositive(v: string): number {
   const n = Number(v);
@@ -102,11 +98,7 @@ export function registerLabCommands(program: Command): void {
     )
     .option("-j, --jobs <n>", "worker threads (default: the machine's cores; 1 = no threads)", parsePositive)
     .option("--random <k>", "random search: k points sampled from the parameters' values/ranges", parsePositive)
-    .option(
-      "-s, --seed <n>",
-      "base seed (default: the scenario's): samples random points and seeds the runs",
-      parseIntArg,
-    )
+    .option("-s, --seed <n>", "base seed (default: the scenario's): samples random points and seeds the runs", seedArg)
     .option("--vary-seed", "seed each point from (base seed, point id) instead of the same seed for every point")
     .option("--pareto <metrics>", "Pareto objectives (default ttft_p95_ms:min,throughput_rps:max)", list)
     .option("--objective <metric>", "what 'best' optimizes among points meeting the SLOs (default ttft_p95_ms:min)")
@@ -217,7 +209,7 @@ export function registerLabCommands(program: Command): void {
     .option("--for <time>", "spike length, e.g. 30s (default: a sixth of the traffic)")
     .option("-p, --policy <name>", "routing policy (overrides the scenario's)")
     .option("--epp-config <file>", "EndpointPickerConfig YAML to route with")
-    .option("-s, --seed <n>", "random seed (overrides the scenario's)", parseIntArg)
+    .option("-s, --seed <n>", "random seed (overrides the scenario's)", seedArg)
     .option("--window <time>", "window for p95 over time and the recovery time (default: the spike length / 6)")
     .option("--ttft-p95 <ms>", "TTFT p95 target in ms (default: the scenario's slos.ttft_p95_ms)", Number)
     .option("--json", "print the verdict as JSON")
@@ -296,7 +288,7 @@ export function registerLabCommands(program: Command): void {
     .option("--report <file>", "also write an HTML report (SLO verdicts, the baseline diff)")
     .option("-p, --policy <name>", "routing policy (overrides the scenario's)")
     .option("--epp-config <file>", "EndpointPickerConfig YAML to route with")
-    .option("-s, --seed <n>", "random seed (overrides the scenario's)", parseIntArg)
+    .option("-s, --seed <n>", "random seed (overrides the scenario's)", seedArg)
     .option("--json", "print the result as JSON")
     .action(
       async (

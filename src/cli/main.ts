@@ -1,6 +1,7 @@
 /**
  * The `gatelab` command line. Thin: parse arguments, call the lab, print. Bad input → one line on stderr, exit 2.
  */
+
 import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
@@ -21,6 +22,7 @@ import { writeRunOutputs } from "../report/outputs.ts";
 import { formatRun } from "../report/text.ts";
 import { formatZodError, loadScenario } from "../scenario.ts";
 import { didYouMean } from "../suggest.ts";
+import { seedArg } from "./args.ts";
 import { registerFidelityCommands } from "./fidelity.ts";
 import { registerInferencePerfCommands } from "./inference-perf.ts";
 import { registerLabCommands } from "./lab.ts";
@@ -34,12 +36,6 @@ export const DEFAULT_COMPARE_POLICIES = ["round-robin", "least-request", "gie-de
 
 /** Where `compare` (and so `npm start`) writes its charts and report when no --out is given. */
 export const DEFAULT_RESULTS_DIR = "results/latest";
-
-function parseIntArg(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${v}"`);
-  return n;
-}
 
 function parseList(v: string): string[] {
   const list = v
@@ -69,7 +65,7 @@ export function buildProgram(): Command {
       "--epp-variant <name>",
       `Endpoint Picker semantics: ${EPP_VARIANTS.join(", ")} (default ${DEFAULT_EPP_VARIANT}, today's router)`,
     )
-    .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", parseIntArg)
+    .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", seedArg)
     .option("--json", "print the summary as JSON")
     .option("-o, --out <dir>", "write summary.json and requests.csv to this folder")
     .option("--trace-decisions <file>", "write every routing decision (candidates, scores, pick) as JSONL")
@@ -167,7 +163,7 @@ export function buildProgram(): Command {
       "comma-separated EndpointPickerConfig YAML files, compared after the policies",
       parseList,
     )
-    .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", parseIntArg)
+    .option("-s, --seed <n>", "random seed (overrides the scenario's seed)", seedArg)
     .option("--json", "print the summaries as JSON")
     .option("-o, --out <dir>", "write summary.json, requests.csv, charts/ and report.html to this folder")
     .option(

@@ -2,6 +2,7 @@
  * `gatelab trace stats|convert` and `gatelab workload export`: thin wrappers over `src/workloads/`. Bad input throws
  * `InputError` (the CLI maps it to exit code 2).
  */
+
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.ts";
@@ -17,6 +18,7 @@ import {
   WRITE_FORMATS,
   type WriteFormat,
 } from "../workloads/trace-formats.ts";
+import { seedArg } from "./args.ts";
 
 function positive(v: string): number {
   const n = Number(v);
@@ -153,7 +155,7 @@ export function registerTraceCommands(program: Command): void {
     .option("--window <start:end>", "keep requests in this window of trace time (s)", windowArg)
     .option("--sample <p>", "keep each request with probability p", fraction)
     .option("--limit <n>", "keep the first n requests", boundedInt(20_000_000, "requests"))
-    .option("--seed <n>", "seed for sampling and generated content", positiveInt)
+    .option("--seed <n>", "seed for sampling and generated content", seedArg)
     .action((input: string, out: string, o: TraceOpts & { to?: WriteFormat }) => {
       checkWritableFile(out, "converted trace");
       const src = openTrace(input, o);
@@ -172,11 +174,7 @@ export function registerTraceCommands(program: Command): void {
       "output file (.jsonl: gatelab JSONL; .csv: BLIS TraceV2; .otlp.json: OpenTelemetry OTLP JSON)",
     )
     .option("--to <format>", "output format", writeFormat)
-    .option("-s, --seed <n>", "seed (overrides the scenario's)", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${v}"`);
-      return n;
-    })
+    .option("-s, --seed <n>", "seed (overrides the scenario's)", seedArg)
     .option("--requests <n>", "stop after n requests (overrides the scenario's)", boundedInt(20_000_000, "requests"))
     .option("--duration <s>", "stop at this arrival time (overrides the scenario's duration_s)", positive)
     .action(
