@@ -14,6 +14,7 @@
  * - costs and delays ≤ an hour (`_ms`, `_us` fields other than SLO targets), ≤ a second for costs paid every step;
  *   bandwidths ≥ 1 MB/s (`_gb_s`).
  */
+import { ROLE_LABEL, ROLE_NAMES } from "./policies/epp/filters.ts";
 import { closest } from "./suggest.ts";
 
 export interface BoundIssue {
@@ -192,6 +193,7 @@ export function scenarioBoundIssues(raw: unknown): BoundIssue[] {
   if (isRecord(raw)) {
     undefinedClasses(raw, out);
     unknownQuotaTenants(raw, out);
+    poolIssues(raw, out);
   }
   // One issue per field: the first, most specific one (a think time above a day is also above the 10⁷ s of any
   // distribution field).
@@ -243,6 +245,35 @@ function undefinedClasses(raw: Record<string, unknown>, out: BoundIssue[]): void
         (near !== undefined ? `; did you mean "${near}"?` : ""),
     });
   }
+}
+
+/**
+ * Pools: a name used twice (said with its line here; `lab/pools.ts` keeps the check for pools built in code), and an
+ * `llm-d.ai/role` label no role filter knows (`prefil`: the pod would be kept by no decode or prefill filter, so a P/D
+ * config would never route to it — a typo, not a role).
+ */
+function poolIssues(raw: Record<string, unknown>, out: BoundIssue[]): void {
+  if (!Array.isArray(raw.pools)) return;
+  const names = new Map<string, number>();
+  raw.pools.forEach((p, i) => {
+    if (!isRecord(p)) return;
+    if (typeof p.name === "string") {
+      const first = names.get(p.name);
+      if (first !== undefined)
+        out.push({ path: ["pools", i, "name"], message: `duplicate pool name "${p.name}" (pools.${first} has it)` });
+      else names.set(p.name, i);
+    }
+    const role = isRecord(p.labels) ? p.labels[ROLE_LABEL] : undefined;
+    if (typeof role === "string" && !ROLE_NAMES.includes(role)) {
+      const near = closest(role, ROLE_NAMES);
+      out.push({
+        path: ["pools", i, "labels", ROLE_LABEL],
+        message:
+          `"${role}" is no role llm-d's filters know (${ROLE_NAMES.join(", ")}): no decode or prefill filter would keep the pod` +
+          (near !== undefined ? `; did you mean "${near}"?` : ""),
+      });
+    }
+  });
 }
 
 /** Component types whose requests carry only the tenants their `tenant:` tag names (traces carry their own). */

@@ -100,6 +100,19 @@ describe("scenario values out of range", () => {
     const ok = scenario("quota-default.yaml", { extra: quotas.replace("nosiy", "default") });
     expect(await main(["run", ok, "--json"])).toBe(0);
   });
+  it("a misspelt P/D role label (no filter would keep the pod) and a pool name used twice, with their lines", async () => {
+    const f = scenario("role.yaml", { pool: "    labels: { llm-d.ai/role: prefil }\n" });
+    await expectInputError(
+      ["run", f],
+      `${f}:6: pools.0.labels.llm-d.ai/role: "prefil" is no role llm-d's filters know`,
+      'did you mean "prefill"?',
+    );
+    const g = file(
+      "dup.yaml",
+      "name: dup\nrequests: 5\npools:\n  - { name: a, model: llama-3.1-8b-instruct, replicas: 1 }\n  - { name: a, model: llama-3.1-8b-instruct, replicas: 1 }\nworkload: { type: poisson, rate: 10, input: 200, output: 10 }\n",
+    );
+    await expectInputError(["run", g], `${g}:5: pools.1.name: duplicate pool name "a" (pools.0 has it)`);
+  });
   it("replicas: 1e12 (aborted V8)", async () => {
     const f = scenario("rep.yaml");
     writeFileSync(f, `${(await import("node:fs")).readFileSync(f, "utf8").replace("replicas: 2", "replicas: 1e12")}`);

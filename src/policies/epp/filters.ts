@@ -164,6 +164,8 @@ const ROLE_VALUES: Readonly<Record<RoleFilterType, readonly string[]>> = {
   "encode-filter": ["encode", "encode-prefill", "encode-prefill-decode"],
 };
 export type RoleFilterType = "decode-filter" | "prefill-filter" | "encode-filter";
+/** Every value of `llm-d.ai/role` some role filter keeps (a pod with another value is kept by none). */
+export const ROLE_NAMES: readonly string[] = [...new Set(Object.values(ROLE_VALUES).flat())];
 
 /** Keeps the endpoints whose labels `keep` accepts (allocation-free: a cycle buffer). */
 abstract class LabelFilter extends NamedFilter {
