@@ -312,6 +312,13 @@ function unknownQuotaTenants(raw: Record<string, unknown>, out: BoundIssue[]): v
   }
 }
 
+/** The bound of scenario field `name` (for command-line flags that set the same thing), if it has one. */
+export function fieldBound(
+  name: string,
+): { readonly max?: number; readonly min?: number; readonly why: string } | undefined {
+  return BOUNDS[name];
+}
+
 /** Token-length fields whose bare number must be ≥ 1 (a request has at least one prompt and one output token). */
 export function zeroLengthIssues(raw: unknown): BoundIssue[] {
   const out: BoundIssue[] = [];

@@ -411,15 +411,11 @@ export function formatZodError(
       // the choices plainly, what is written there, and the closest choice.
       const choices = choiceOf(issue)!;
       const found = doc.getIn(path);
-      const written =
-        typeof found === "string" ? `"${found}"` : typeof found === "object" ? "a mapping or list" : String(found);
-      msg = `expected one of ${choices.join(", ")}, got ${written}${typeof found === "string" ? didYouMean(found, choices) : ""}`;
+      msg = `expected one of ${choices.join(", ")}, got ${written(found)}${typeof found === "string" ? didYouMean(found, choices) : ""}`;
     } else if (issue.code === "invalid_type" && doc !== undefined && doc.hasIn(path)) {
       // A value of the wrong type: say what was expected and show what is written there.
       const found = doc.getIn(path);
-      const shown =
-        typeof found === "string" ? `"${found}"` : typeof found === "object" ? "a mapping or list" : String(found);
-      msg = `expected ${typeName((issue as { expected?: string }).expected)}, got ${shown}`;
+      msg = `expected ${typeName((issue as { expected?: string }).expected)}, got ${written(found)}`;
     } else if (
       doc !== undefined &&
       path.length > 0 &&
@@ -439,6 +435,11 @@ export function formatZodError(
 }
 
 type Issue = z.core.$ZodIssue;
+
+/** A value as written in the scenario, for "got …" in messages. */
+function written(found: unknown): string {
+  return typeof found === "string" ? `"${found}"` : typeof found === "object" ? "a mapping or list" : String(found);
+}
 
 /** A YAML document's value as plain data (`getIn` returns collections as YAML nodes). */
 function plainValue(v: unknown): unknown {

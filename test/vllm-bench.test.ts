@@ -15,6 +15,12 @@ import { EXAMPLE_TRUTH, syntheticBench, syntheticSteps } from "./helpers/synthet
 const FIX = join(import.meta.dirname, "fixtures", "calibration");
 const BENCH = join(FIX, "vllm-bench-llama-3.1-8b-h100.json");
 const STEPS = join(FIX, "steps-llama-3.1-8b-h100.csv");
+/** The benchmarked server of BENCH, for `calibrate --vllm-bench` (the file carries no metadata). */
+const SERVER = ["--model-name", "llama-3.1-8b-instruct", "--gpu", "H100", "--tp", "1"];
+const CAL_SET = join(
+  import.meta.dirname,
+  "../../shared/data/sim-to-real-validation/calibration_set_h100_vllm_7exp.json",
+);
 const dir = mkdtempSync(join(tmpdir(), "gatelab-bench-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -219,32 +225,27 @@ describe("calibration from step times and vllm bench serve results: round trip",
     await expect(
       runFidelityCli(["calibrate", "--steps", STEPS, "--tp", "0", "-o", join(dir, "z.json")]),
     ).rejects.toThrow('--tp: expected a positive integer, got "0"');
-    const server = ["--model-name", "llama-3.1-8b-instruct", "--gpu", "H100", "--tp", "1", "-q"];
-    const bench = ["calibrate", "--model", "physics", "--vllm-bench", BENCH, ...server, "-o", join(dir, "w.json")];
+    const bench = [
+      "calibrate",
+      "--model",
+      "physics",
+      "--vllm-bench",
+      BENCH,
+      ...SERVER,
+      "-q",
+      "-o",
+      join(dir, "w.json"),
+    ];
     // Engine settings past the scenario's bounds (10^12 blocks was an internal error: typed array length).
     await expect(runFidelityCli([...bench, "--num-gpu-blocks", "1000000000000"])).rejects.toThrow(
-      '--num-gpu-blocks: at most 100,000,000 KV blocks, got "1000000000000"',
+      '--num-gpu-blocks: at most 100,000,000 KV blocks per replica, got "1000000000000"',
     );
     // A server that serves nothing predicts nothing (the fit was written with 100 % errors).
     await expect(runFidelityCli([...bench, "--num-gpu-blocks", "1"])).rejects.toThrow(
       /#1: the simulated server completed none of its 40 requests \(40 × prompt \+ output need \d+ KV blocks, the cache has 1\); check its engine settings/,
     );
     // Server flags that --data experiments would ignore without a word.
-    const data = [
-      "calibrate",
-      "--data",
-      join(
-        FIX,
-        "..",
-        "..",
-        "..",
-        "..",
-        "shared",
-        "data",
-        "sim-to-real-validation",
-        "calibration_set_h100_vllm_7exp.json",
-      ),
-    ];
+    const data = ["calibrate", "--data", CAL_SET];
     await expect(runFidelityCli([...data, "--max-num-seqs", "64", "-o", join(dir, "v.json")])).rejects.toThrow(
       "--max-num-seqs: describes the server of --vllm-bench runs; give it with --vllm-bench",
     );
@@ -260,12 +261,7 @@ describe("calibration from step times and vllm bench serve results: round trip",
       "physics",
       "--vllm-bench",
       BENCH,
-      "--model-name",
-      "llama-3.1-8b-instruct",
-      "--gpu",
-      "H100",
-      "--tp",
-      "1",
+      ...SERVER,
       "-q",
       "-o",
       join(dir, "na.json"),

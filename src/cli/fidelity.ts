@@ -21,6 +21,7 @@ import { type BenchServer, benchExperiment, loadVllmBench } from "../lab/vllm-be
 import { COST_MODELS, type CostModelInput } from "../models/cost-factory.ts";
 import { writeFileAtomic } from "../report/atomic.ts";
 import { renderTable } from "../report/table.ts";
+import { fieldBound } from "../scenario-bounds.ts";
 
 function modelKind(v: string | undefined, flag: string): ModelKind {
   const k = (v ?? "kernel") as ModelKind;
@@ -277,21 +278,22 @@ export function registerFidelityCommands(program: Command): void {
     );
 }
 
-/** The scenario's bounds on the same engine settings (src/scenario-bounds.ts: `tp`, `total_kv_blocks`, …). */
-const FLAG_MAX: Record<string, { max: number; what: string }> = {
-  "--tp": { max: 64, what: "GPUs per replica" },
-  "--num-gpu-blocks": { max: 100_000_000, what: "KV blocks" },
-  "--max-num-seqs": { max: 1_000_000, what: "running sequences" },
-  "--max-num-batched-tokens": { max: 10_000_000, what: "tokens per step" },
+/** The scenario field each engine flag sets: the flag takes that field's bound (src/scenario-bounds.ts). */
+const FLAG_FIELD: Readonly<Record<string, string>> = {
+  "--tp": "tp",
+  "--num-gpu-blocks": "total_kv_blocks",
+  "--max-num-seqs": "max_num_seqs",
+  "--max-num-batched-tokens": "max_num_batched_tokens",
 };
 
 function positiveInt(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
   if (!Number.isInteger(x) || x <= 0) throw new InputError(`${flag}: expected a positive integer, got "${v}"`);
-  const bound = FLAG_MAX[flag];
-  if (bound !== undefined && x > bound.max)
-    throw new InputError(`${flag}: at most ${bound.max.toLocaleString("en-US")} ${bound.what}, got "${v}"`);
+  const field = FLAG_FIELD[flag];
+  const bound = field !== undefined ? fieldBound(field) : undefined;
+  if (bound?.max !== undefined && x > bound.max)
+    throw new InputError(`${flag}: at most ${bound.max.toLocaleString("en-US")} ${bound.why}, got "${v}"`);
   return x;
 }
 

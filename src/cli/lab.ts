@@ -2,7 +2,6 @@
  * The lab's commands: `sweep`, `merge`, `drill`, `check`. Thin: parse arguments, call `src/lab/`, print, set the
  * exit code (0 ok, 1 failed verdict, 2 bad input via InputError).
  */
-
 import { dirname, join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { InputError } from "../errors.ts";

@@ -1,7 +1,6 @@
 /**
  * The `gatelab` command line. Thin: parse arguments, call the lab, print. Bad input → one line on stderr, exit 2.
  */
-
 import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";

@@ -2,7 +2,6 @@
  * `gatelab trace stats|convert` and `gatelab workload export`: thin wrappers over `src/workloads/`. Bad input throws
  * `InputError` (the CLI maps it to exit code 2).
  */
-
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { InputError } from "../errors.ts";

@@ -279,7 +279,7 @@ function summarizeRowsAnd(
     },
     preemptions,
   };
-  return { summary, subsetItl: { ...subsetItl } };
+  return { summary, subsetItl };
 }
 
 /**

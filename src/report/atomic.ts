@@ -65,7 +65,6 @@ export function tmpSibling(path: string, tag = TMP_TAG): string {
   return join(dirname(path), `.${basename(path)}${tag}${process.pid}`);
 }
 
-/** Creates `dir` (and parents) or throws OutputError naming it. */
 /**
  * `mkdir -p`: creates `dir` and its missing parents, one component at a time from the nearest existing ancestor.
  * Not `mkdirSync(dir, { recursive: true })`: Node's recursive mkdir (20.x and later) spins forever where a parent
@@ -91,6 +90,7 @@ export function makeDirs(dir: string): void {
   }
 }
 
+/** Creates `dir` (and parents) or throws OutputError naming it. */
 function ensureDir(dir: string): void {
   try {
     makeDirs(dir);

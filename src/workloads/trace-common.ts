@@ -83,10 +83,10 @@ function checkLengths(d: Draft, reader: TraceReader): void {
   }
 }
 
-/** Seconds, printed without float noise. */
 /** Latest replayed arrival, seconds (about 3 years; ten times the longest public LLM trace, BurstGPT's 121 days). */
 const MAX_REPLAY_S = 1e8;
 
+/** Seconds, printed without float noise. */
 function secs(t: number): string {
   return String(Number(t.toFixed(6)));
 }
