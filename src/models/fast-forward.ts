@@ -54,6 +54,14 @@ export class DecodeStretch {
   private bucketStart = new Int32Array(17);
   /** Whether some request may register a full block during the stretch (set by `plan`). */
   private registering = false;
+  /**
+   * Whether every block a request of the stretch allocates is private (`Seq.privateFrom` reached: a count, no number;
+   * set by `plan`): a step's allocations are then one `KvCache.allocatePrivate` of the step's count — the same free
+   * list order and evictions as one block per request in running order — and each request's `privateCount` is
+   * brought up to date by `finish` (nothing reads a running request's count during the stretch), so the step touches
+   * none of its requests.
+   */
+  private allPrivate = false;
   /** Scratch of the counting sort (next free place per residue). */
   private bucketFill = new Int32Array(16);
 
@@ -80,11 +88,13 @@ export class DecodeStretch {
     const b = this.batch;
     if (D === 0 || h.waiting.length > 0 || b.prefillRequests > 0 || b.decodeRequests !== D) return false;
     let steps = Number.POSITIVE_INFINITY;
+    let allPrivate = true;
     for (let i = 0; i < D; i++) {
       const q = run[i]!;
       if (q.lastTokenTime !== now) return false;
       const rem = q.outputTarget - q.generated;
       if (rem < steps) steps = rem;
+      if (q.privateFrom - q.blockCount - q.privateCount > 0) allPrivate = false;
     }
     // Step `steps` completes a request: it is the last step of the stretch, run normally by `finishStep`.
     if (steps < 2) return false;
@@ -95,11 +105,6 @@ export class DecodeStretch {
     start.fill(0, 0, bs + 1);
     for (let i = 0; i < D; i++) start[(run[i]!.computed % bs) + 1]!++;
     for (let r = 0; r < bs; r++) start[r + 1]! += start[r]!;
-    if (this.bucket.length < D) this.bucket = new Int32Array(D * 2);
-    if (this.bucketFill.length < bs) this.bucketFill = new Int32Array(bs);
-    const fill = this.bucketFill;
-    for (let r = 0; r < bs; r++) fill[r] = start[r]!;
-    for (let i = 0; i < D; i++) this.bucket[fill[run[i]!.computed % bs]!++] = i;
     // Whether a decode block can become full and be registered in this stretch: only a request with prompt (or
     // answer) hashes beyond its registered blocks can; otherwise every step only allocates (chat without an answer
     // identity: the decode blocks stay anonymous).
@@ -111,6 +116,15 @@ export class DecodeStretch {
           break;
         }
       }
+    }
+    this.allPrivate = allPrivate && !this.registering;
+    if (!this.allPrivate) {
+      // The requests of each residue, in running order (the order stepping allocates and registers in).
+      if (this.bucket.length < D) this.bucket = new Int32Array(D * 2);
+      if (this.bucketFill.length < bs) this.bucketFill = new Int32Array(bs);
+      const fill = this.bucketFill;
+      for (let r = 0; r < bs; r++) fill[r] = start[r]!;
+      for (let i = 0; i < D; i++) this.bucket[fill[run[i]!.computed % bs]!++] = i;
     }
     let free = h.kv.freeBlocks;
     for (let j = 2; j <= steps; j++) {
@@ -229,6 +243,12 @@ export class DecodeStretch {
     const ra = (((1 - j) % bs) + bs) % bs;
     let a = start[ra]!;
     const aEnd = start[ra + 1]!;
+    if (this.allPrivate) {
+      // Private blocks only: counted per request by `finish`.
+      if (aEnd > a) kv.allocatePrivate(aEnd - a);
+      this.allocDone = j;
+      return;
+    }
     if (!this.registering) {
       // Allocations only, in running order (the bucket is).
       for (; a < aEnd; a++) run[bucket[a]!]!.allocate(1, kv);
@@ -286,8 +306,12 @@ export class DecodeStretch {
       c.decodeTokens += D;
       c.outputTokens += D;
     }
+    const bs = this.host.cfg.blockSize;
+    const priv = this.allPrivate;
     for (let i = 0; i < D; i++) {
       const q = run[i]!;
+      // Steps 2…J allocated a block for each c + j − 1 ≡ 0 (mod bs): the multiples of bs in [c + 1, c + J − 1].
+      if (priv) q.privateCount += Math.floor((q.computed + J - 1) / bs) - Math.floor(q.computed / bs);
       q.computed += J - 1;
       q.generated += J - 1;
       q.lastTokenTime = prev;
