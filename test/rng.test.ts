@@ -2,10 +2,12 @@
  * The random streams step seedrandom's Alea themselves (src/sim/rng.ts): every draw must be bit-identical to
  * seedrandom's own generator for the same seed, and `skip(k)` must leave the stream exactly where k draws would.
  */
+import fc from "fast-check";
 import seedrandom from "seedrandom";
 import { describe, expect, it } from "vitest";
 import { hashString, mix } from "../src/sim/hash.ts";
-import { rngStream } from "../src/sim/rng.ts";
+import { rngStream, setShuffleKernel } from "../src/sim/rng.ts";
+import { SHUFFLE_KERNEL_MAX_N, shuffleKernel } from "../src/sim/wasm-shuffle.ts";
 
 const seedString = (seed: number, purpose: string) => `${seed}:${purpose}:${mix(hashString(purpose), seed >>> 0)}`;
 
@@ -63,6 +65,34 @@ describe("rngStream", () => {
         expect(a.next()).toBe(b.next());
       }
     }
+  });
+
+  it("the WebAssembly shuffle kernel gives the JavaScript loop's permutation and stream, up to its length bound", () => {
+    expect(shuffleKernel()).toBeDefined(); // Node 20 has WebAssembly: the kernel is what runs
+    const lengths = [2, 3, 5, 16, 17, 255, 1024, 4093, 16_380, 16_381, 40_000, SHUFFLE_KERNEL_MAX_N];
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 0, max: lengths.length - 1 }), (seed, li) => {
+        const n = lengths[li]!;
+        const a = rngStream(seed, "routing");
+        const b = rngStream(seed, "routing");
+        a.skip(seed % 7); // carries and digits from anywhere in the stream
+        b.skip(seed % 7);
+        const pa = new Int32Array(n);
+        const pb = new Int32Array(n);
+        try {
+          setShuffleKernel(false);
+          b.shuffleIndices(pb, n);
+        } finally {
+          setShuffleKernel(true);
+        }
+        a.shuffleIndices(pa, n);
+        let diff = -1;
+        for (let i = 0; i < n && diff < 0; i++) if (pa[i] !== pb[i]) diff = i;
+        expect(diff).toBe(-1);
+        for (let k = 0; k < 4; k++) expect(a.next()).toBe(b.next());
+      }),
+      { seed: 5, numRuns: 60 },
+    );
   });
 
   it("int(n) is floor(next() × n), in [0, n)", () => {

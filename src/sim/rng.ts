@@ -1,5 +1,6 @@
 import seedrandom from "seedrandom";
 import { hashString, mix } from "./hash.ts";
+import { SHUFFLE_KERNEL_MAX_N, type ShuffleKernel, shuffleKernel } from "./wasm-shuffle.ts";
 
 /**
  * A seeded random stream (seedrandom's Alea). Each purpose gets its own stream derived from (seed, purpose name), so
@@ -107,8 +108,28 @@ class AleaRng implements Rng {
   }
 
   shuffleIndices(perm: Int32Array, n: number): void {
+    const k = n > 1 && n <= SHUFFLE_KERNEL_MAX_N && useKernel ? shuffleKernel() : undefined;
+    if (k !== undefined) {
+      this.shuffleIn(k, perm, n);
+      return;
+    }
     for (let i = 0; i < n; i++) perm[i] = i;
     if (n > 1) this.stepDigits(n - 1, perm, n);
+  }
+
+  /** `shuffleIndices` by the WebAssembly kernel (`wasm-shuffle.ts`): the same draws and swaps. */
+  private shuffleIn(k: ShuffleKernel, perm: Int32Array, n: number): void {
+    const st = k.state;
+    st[0] = this.s0 * TWO32;
+    st[1] = this.s1 * TWO32;
+    st[2] = this.s2 * TWO32;
+    st[3] = this.c;
+    perm.set(k.shuffle(n));
+    const out = k.state; // a new view if the kernel's memory grew
+    this.s0 = out[0]! / TWO32;
+    this.s1 = out[1]! / TWO32;
+    this.s2 = out[2]! / TWO32;
+    this.c = out[3]!;
   }
 
   /**
@@ -155,6 +176,16 @@ interface AleaState {
   readonly s0: number;
   readonly s1: number;
   readonly s2: number;
+}
+
+let useKernel = true;
+
+/**
+ * Whether shuffles may run on the WebAssembly kernel (default true, where WebAssembly is available); false runs the
+ * JavaScript loop, the reference (tests compare the two).
+ */
+export function setShuffleKernel(on: boolean): void {
+  useKernel = on;
 }
 
 /** The stream for `purpose` under `seed` (e.g. `rngStream(42, "arrivals")`). */
