@@ -85,11 +85,26 @@ describe("rngStream", () => {
         } finally {
           setShuffleKernel(true);
         }
-        a.shuffleIndices(pa, n);
+        const c = rngStream(seed, "routing");
+        c.skip(seed % 7);
+        if (seed % 2 === 0) a.shuffleIndices(pa, n);
+        else pa.set(a.shuffled(n).subarray(0, n)); // the kernel's buffer, no copy
         let diff = -1;
         for (let i = 0; i < n && diff < 0; i++) if (pa[i] !== pb[i]) diff = i;
         expect(diff).toBe(-1);
         for (let k = 0; k < 4; k++) expect(a.next()).toBe(b.next());
+        // Without the kernel, `shuffled` gives the same permutation from its own buffer.
+        try {
+          setShuffleKernel(false);
+          const pc = c.shuffled(n);
+          diff = -1;
+          for (let i = 0; i < n && diff < 0; i++) if (pc[i] !== pb[i]) diff = i;
+          expect(diff).toBe(-1);
+        } finally {
+          setShuffleKernel(true);
+        }
+        c.skip(4); // a and b drew 4 above
+        expect(c.next()).toBe(b.next());
       }),
       { seed: 5, numRuns: 60 },
     );

@@ -18,6 +18,11 @@ export interface Rng {
    * `perm[int(i + 1)]` — the same n − 1 draws, the same permutation as calling `int` in that loop.
    */
   shuffleIndices(perm: Int32Array, n: number): void;
+  /**
+   * The permutation `shuffleIndices` would write (the same draws), in a buffer of at least n entries that the next
+   * shuffle of any stream overwrites: read it before drawing again.
+   */
+  shuffled(n: number): Int32Array;
 }
 
 /** 2^32, the base of Alea's multiply-with-carry. */
@@ -110,26 +115,35 @@ class AleaRng implements Rng {
   shuffleIndices(perm: Int32Array, n: number): void {
     const k = n > 1 && n <= SHUFFLE_KERNEL_MAX_N && useKernel ? shuffleKernel() : undefined;
     if (k !== undefined) {
-      this.shuffleIn(k, perm, n);
+      perm.set(this.shuffleIn(k, n).subarray(0, n));
       return;
     }
     for (let i = 0; i < n; i++) perm[i] = i;
     if (n > 1) this.stepDigits(n - 1, perm, n);
   }
 
-  /** `shuffleIndices` by the WebAssembly kernel (`wasm-shuffle.ts`): the same draws and swaps. */
-  private shuffleIn(k: ShuffleKernel, perm: Int32Array, n: number): void {
+  shuffled(n: number): Int32Array {
+    const k = n > 1 && n <= SHUFFLE_KERNEL_MAX_N && useKernel ? shuffleKernel() : undefined;
+    if (k !== undefined) return this.shuffleIn(k, n);
+    if (scratch.length < n) scratch = new Int32Array(Math.max(n, 2 * scratch.length));
+    this.shuffleIndices(scratch, n);
+    return scratch;
+  }
+
+  /** The shuffle of 0 … n − 1 by the WebAssembly kernel (`wasm-shuffle.ts`): the same draws and swaps. */
+  private shuffleIn(k: ShuffleKernel, n: number): Int32Array {
     const st = k.state;
     st[0] = this.s0 * TWO32;
     st[1] = this.s1 * TWO32;
     st[2] = this.s2 * TWO32;
     st[3] = this.c;
-    perm.set(k.shuffle(n));
+    const perm = k.shuffle(n);
     const out = k.state; // a new view if the kernel's memory grew
     this.s0 = out[0]! / TWO32;
     this.s1 = out[1]! / TWO32;
     this.s2 = out[2]! / TWO32;
     this.c = out[3]!;
+    return perm;
   }
 
   /**
@@ -179,6 +193,8 @@ interface AleaState {
 }
 
 let useKernel = true;
+/** `shuffled`'s buffer where the kernel does not run. */
+let scratch = new Int32Array(16);
 
 /**
  * Whether shuffles may run on the WebAssembly kernel (default true, where WebAssembly is available); false runs the

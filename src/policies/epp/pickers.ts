@@ -11,7 +11,7 @@
  *   score ≤ 0, largest key wins; when every score ≤ 0 it behaves as `random-picker`. For k = 1,
  *   P(i) = score_i / Σ score.
  */
-import { shuffleIndices } from "../common.ts";
+import { shuffled } from "../common.ts";
 import type { EndpointView } from "../types.ts";
 import type { Cycle, Picker } from "./framework.ts";
 
@@ -44,7 +44,6 @@ export function scanTop(scores: Float64Array, n: number, out: TopScan): void {
 export class MaxScorePicker implements Picker {
   readonly type = "max-score-picker";
   readonly name: string;
-  private perm = new Int32Array(16);
   constructor(name: string) {
     this.name = name;
   }
@@ -74,9 +73,7 @@ export class MaxScorePicker implements Picker {
       cycle.ctx.rng.skip(n - 1);
       return top;
     }
-    if (this.perm.length < n) this.perm = new Int32Array(Math.max(n, this.perm.length * 2));
-    const perm = this.perm;
-    shuffleIndices(cycle.ctx.rng, perm, n);
+    const perm = shuffled(cycle.ctx.rng, n);
     if (!nan) {
       // The first candidate in shuffled order with the top score (with t candidates tied, about n/(t+1) in).
       for (let k = 0; k < n; k++) if (scores[perm[k]!] === max) return perm[k]!;
