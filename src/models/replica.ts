@@ -26,6 +26,9 @@ import { KvCache } from "./kv-cache.ts";
 import { LoraState } from "./lora.ts";
 import { type EngineConfig, type ReplicaCounters, Seq, SeqDeque, SeqPriorityQueue, type WaitingQueue } from "./seq.ts";
 
+/** The change marks of a replica outside an engine (`Replica.trackChanges`): stores past its end do nothing. */
+const NO_CHANGES = new Uint8Array(0);
+
 export { type EngineConfig, outputId, type ReplicaCounters, Seq } from "./seq.ts";
 
 /** Receives what happens at the replica, at engine time `t` (end of the step). */
@@ -151,6 +154,18 @@ export class Replica {
     this.listener = l;
   }
 
+  /**
+   * Where this replica marks that what a metrics scrape reads (queues, KV usage, adapters) may have changed: it sets
+   * `changes[index]` in every method that changes them (`enqueue`, `startStep`, `finishStep`, `releaseHeld`,
+   * `kvLoaded`, `truncate`, `settle`); the engine clears it at a scrape. Outside an engine the marks go nowhere.
+   */
+  private changes: Uint8Array = NO_CHANGES;
+
+  /** The engine's change marks (see `changes`). */
+  trackChanges(flags: Uint8Array): void {
+    this.changes = flags;
+  }
+
   /** `vllm:num_requests_waiting`: the waiting queue, including requests waiting for remote KV (P/D). */
   get numWaiting(): number {
     return this.waiting.length + this.loading.length;
@@ -190,6 +205,7 @@ export class Replica {
 
   /** A request reaches the waiting queue at `now`. Returns false (and reports a rejection) if it can never run. */
   enqueue(seq: Seq, now: number): boolean {
+    this.changes[this.index] = 1;
     seq.enqueueTime = now;
     const input = seq.req.inputTokens;
     let reason: string | undefined;
@@ -216,6 +232,7 @@ export class Replica {
    * goes idle until the next enqueue). With `fastForward`, a pure-decode stretch returns the end of its last step.
    */
   startStep(now: number): number {
+    this.changes[this.index] = 1;
     this.stepStart = now;
     // Async scheduling: a step that follows another back to back was formed when that one started (vLLM's engine
     // core schedules step N+1 and queues it while step N runs: `step_with_batch_queue`), so only requests that had
@@ -273,6 +290,7 @@ export class Replica {
 
   /** The step that started at `stepStart` ends at `now`: advance computed tokens, emit tokens, complete requests. */
   finishStep(now: number): void {
+    this.changes[this.index] = 1;
     this.lastStart = this.stretch.steps > 0 ? this.stretch.lastStepStart : this.stepStart;
     this.lastEnd = now;
     if (this.stretch.steps > 0) this.stretch.finish(this.tokenRun);
@@ -339,6 +357,7 @@ export class Replica {
 
   /** P/D, prefill side: the decode pod has read the KV of finished prefill leg `s`: its blocks are freed. */
   releaseHeld(s: Seq): void {
+    this.changes[this.index] = 1;
     const i = this.held.indexOf(s);
     if (i < 0) throw new Error(`internal: ${this.name} holds no blocks for request ${s.req.id}`);
     this.held.splice(i, 1);
@@ -352,6 +371,7 @@ export class Replica {
    * request goes back to the waiting queue, at its head. Returns true: the replica has new work.
    */
   kvLoaded(s: Seq): boolean {
+    this.changes[this.index] = 1;
     const i = this.loading.indexOf(s);
     if (i < 0) throw new Error(`internal: ${this.name} is not loading KV for request ${s.req.id}`);
     this.loading.splice(i, 1);
@@ -377,11 +397,14 @@ export class Replica {
 
   /** See `DecodeStretch.truncate`. */
   truncate(t: number, p: number): number {
+    this.changes[this.index] = 1;
     return this.stretch.truncate(t, p);
   }
 
   /** See `DecodeStretch.settle`. */
   settle(t: number, p: number): void {
+    if (this.stretch.steps === 0) return;
+    this.changes[this.index] = 1;
     this.stretch.settle(t, p);
   }
 
