@@ -231,4 +231,73 @@ describe("EventHeap", () => {
       { seed: 7, numRuns: 100 },
     );
   });
+
+  it("the lane (pushLast) pops in the same (time, seq) order as one heap, cancellations included", () => {
+    type Op = { kind: "push" | "last" | "pop" | "cancel"; t: number };
+    const op = fc.record({
+      kind: fc.constantFrom<Op["kind"]>("push", "last", "last", "pop", "cancel"),
+      t: fc.integer({ min: 0, max: 40 }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+        const h = new EventHeap(2);
+        // Reference: a list popped at its least (time, seq); seq = push order across both kinds of push.
+        const ref: { t: number; seq: number; arg: number; pushed: number; cancelled: boolean }[] = [];
+        let seq = 0;
+        let now = 0;
+        const popBoth = () => {
+          let k = -1;
+          for (let i = 0; i < ref.length; i++) {
+            const e = ref[i]!;
+            if (k < 0 || e.t < ref[k]!.t || (e.t === ref[k]!.t && e.seq < ref[k]!.seq)) k = i;
+          }
+          expect(h.pop()).toBe(k >= 0);
+          if (k < 0) return;
+          const e = ref.splice(k, 1)[0]!;
+          expect([h.lastTime, h.lastArg, h.lastPushTime, h.lastCancelled]).toEqual([e.t, e.arg, e.pushed, e.cancelled]);
+          now = e.t;
+          h.now = now;
+        };
+        const handles: number[] = [];
+        for (const o of ops) {
+          expect(h.size).toBe(ref.length);
+          if (o.kind === "pop") popBoth();
+          else if (o.kind === "cancel") {
+            const live = ref.filter((e) => !e.cancelled);
+            if (live.length === 0) continue;
+            const e = live[o.t % live.length]!;
+            e.cancelled = true;
+            h.cancel(handles[e.arg]!);
+          } else {
+            // Future events only, as in the engine; "last" ones mostly in time order (some not: they go to the heap).
+            const t = now + o.t / 10;
+            const arg = handles.length;
+            handles.push(o.kind === "last" ? h.pushLast(t, 1, arg) : h.push(t, 0, arg));
+            ref.push({ t, seq: seq++, arg, pushed: now, cancelled: false });
+          }
+        }
+        expect(h.peekTime()).toBe(ref.length > 0 ? Math.min(...ref.map((e) => e.t)) : Number.POSITIVE_INFINITY);
+        while (ref.length > 0) popBoth();
+        expect(h.pop()).toBe(false);
+      }),
+      { seed: 11, numRuns: 200 },
+    );
+  });
+
+  it("the lane keeps its order when it grows with its head wrapped around", () => {
+    const h = new EventHeap(2);
+    let t = 0;
+    for (let i = 0; i < 12; i++) h.pushLast(t++, 0, i);
+    for (let i = 0; i < 7; i++) {
+      expect(h.pop()).toBe(true);
+      expect(h.lastArg).toBe(i);
+    }
+    // 5 left from slot 7; 40 more wrap past the end of the 16-slot ring, then double it twice.
+    for (let i = 12; i < 52; i++) h.pushLast(t++, 0, i);
+    for (let i = 7; i < 52; i++) {
+      expect(h.pop()).toBe(true);
+      expect([h.lastTime, h.lastArg]).toEqual([i, i]);
+    }
+    expect(h.pop()).toBe(false);
+  });
 });

@@ -561,7 +561,7 @@ export class Simulation implements ReplicaListener, Timers {
               v.scrape(this.replicas[arg]!, t, heap.lastPushTime);
               this.changed[arg] = 0;
             }
-            heap.push(t + this.opts.scrapeIntervalS, EV_SCRAPE, arg);
+            heap.pushLast(t + this.opts.scrapeIntervalS, EV_SCRAPE, arg);
             if (this.gw?.queueing) this.gw.wake(); // fresh metrics: re-check capacity
           }
           break;

@@ -6,6 +6,12 @@
  *
  * Written by hand because measurement says so: 4–6× faster than every npm heap tried, half the memory
  * (docs/reference.md#event-heap).
+ *
+ * Beside the heap, a lane: a first-in first-out queue for events pushed in time order (`pushLast`: periodic events
+ * such as metric scrapes, which re-arm themselves one period after they fire, so each comes after every other one
+ * in the lane). `pop` takes the earlier of the heap's top and the lane's head by (time, seq), so the pop order is the
+ * same as with one heap — an event that would not come last in the lane goes to the heap — while the lane's events
+ * cost no sifting and keep the heap small (at 1,024 replicas, 1,024 scrapes out of it).
  */
 export class EventHeap {
   private time: Float64Array;
@@ -28,6 +34,14 @@ export class EventHeap {
   lastCancelled = false;
   /** Handles of cancelled events not popped yet. */
   private readonly cancelled = new Set<number>();
+  /** The lane (`pushLast`): a ring of `laneCount` events from `laneHead`, in (time, seq) order; capacity a power of 2. */
+  private laneTime = new Float64Array(16);
+  private laneSeq = new Float64Array(16);
+  private laneKind = new Int32Array(16);
+  private laneArg = new Int32Array(16);
+  private lanePushed = new Float64Array(16);
+  private laneHead = 0;
+  private laneCount = 0;
 
   constructor(capacity = 1024) {
     this.time = new Float64Array(capacity);
@@ -38,12 +52,34 @@ export class EventHeap {
   }
 
   get size(): number {
-    return this.n;
+    return this.n + this.laneCount;
   }
 
   /** Time of the earliest event (Infinity when empty). */
   peekTime(): number {
-    return this.n > 0 ? this.time[0]! : Number.POSITIVE_INFINITY;
+    const h = this.n > 0 ? this.time[0]! : Number.POSITIVE_INFINITY;
+    const l = this.laneCount > 0 ? this.laneTime[this.laneHead]! : Number.POSITIVE_INFINITY;
+    return h < l ? h : l;
+  }
+
+  /**
+   * Schedules an event like `push`, in the lane when it comes after every event there (its time is not earlier than
+   * the lane's last: periodic events pushed one period after they fire), else in the heap. Returns its handle.
+   */
+  pushLast(t: number, kind: number, arg: number): number {
+    const c = this.laneCount;
+    const mask = this.laneTime.length - 1;
+    if (c > 0 && t < this.laneTime[(this.laneHead + c - 1) & mask]!) return this.push(t, kind, arg);
+    if (c === this.laneTime.length) this.growLane();
+    const s = this.nextSeq++;
+    const i = (this.laneHead + c) & (this.laneTime.length - 1);
+    this.laneTime[i] = t;
+    this.laneSeq[i] = s;
+    this.laneKind[i] = kind;
+    this.laneArg[i] = arg;
+    this.lanePushed[i] = this.now;
+    this.laneCount = c + 1;
+    return s;
   }
 
   /** Schedules an event; returns its handle (for `cancel`). */
@@ -82,6 +118,20 @@ export class EventHeap {
 
   /** Removes the earliest event into `lastTime`, `lastKind`, `lastArg`. Returns false when empty. */
   pop(): boolean {
+    if (this.laneCount > 0) {
+      const h = this.laneHead;
+      const lt = this.laneTime[h]!;
+      if (this.n === 0 || lt < this.time[0]! || (lt === this.time[0]! && this.laneSeq[h]! < this.seq[0]!)) {
+        this.lastTime = lt;
+        this.lastKind = this.laneKind[h]!;
+        this.lastArg = this.laneArg[h]!;
+        this.lastPushTime = this.lanePushed[h]!;
+        this.lastCancelled = this.cancelled.size > 0 && this.cancelled.delete(this.laneSeq[h]!);
+        this.laneHead = (h + 1) & (this.laneTime.length - 1);
+        this.laneCount--;
+        return true;
+      }
+    }
     if (this.n === 0) return false;
     const T = this.time;
     const S = this.seq;
@@ -121,6 +171,23 @@ export class EventHeap {
     A[i] = a;
     P[i] = pp;
     return true;
+  }
+
+  /** Doubles the lane, its events moved to the front in order. */
+  private growLane(): void {
+    const cap = this.laneTime.length;
+    const h = this.laneHead;
+    const unroll = <A extends Float64Array | Int32Array>(a: A, b: A): A => {
+      b.set(a.subarray(h));
+      b.set(a.subarray(0, h), cap - h);
+      return b;
+    };
+    this.laneTime = unroll(this.laneTime, new Float64Array(cap * 2));
+    this.laneSeq = unroll(this.laneSeq, new Float64Array(cap * 2));
+    this.laneKind = unroll(this.laneKind, new Int32Array(cap * 2));
+    this.laneArg = unroll(this.laneArg, new Int32Array(cap * 2));
+    this.lanePushed = unroll(this.lanePushed, new Float64Array(cap * 2));
+    this.laneHead = 0;
   }
 
   private grow(): void {
