@@ -201,12 +201,14 @@ class View implements EndpointView {
   blockSize: number;
   numGpuBlocks: number;
   maxNumSeqs: number;
-  scrapeTime = 0;
   gpuBusyTime = 0;
+  /** Every view's scrape time, by replica index (the engine's `scrapeTimes`: an idle replica's scrape writes only there). */
+  private readonly times: Float64Array;
   /** The columns of the candidate list this endpoint is in, and its position there (`EndpointColumns`). */
   cols: LoggedColumns | undefined;
   pos = 0;
-  constructor(r: Replica) {
+  constructor(r: Replica, times: Float64Array) {
+    this.times = times;
     this.index = r.index;
     this.name = r.name;
     this.pool = r.pool;
@@ -218,7 +220,7 @@ class View implements EndpointView {
   }
   scrape(r: Replica, now: number, pushedAt: number): void {
     r.settle(now, pushedAt);
-    if (this.running > 0) this.gpuBusyTime += now - this.scrapeTime;
+    if (this.running > 0) this.gpuBusyTime += now - this.times[this.index]!;
     this.waiting = r.numWaiting;
     this.running = r.numRunning;
     this.kvCacheUsage = r.kv.usage;
@@ -234,7 +236,10 @@ class View implements EndpointView {
     }
     // `vllm:lora_requests_info{running_lora_adapters, waiting_lora_adapters, max_lora}` (sets reused).
     if (r.lora !== undefined) r.lora.fillSets(this.runningAdapters, this.waitingAdapters, this.residentAdapters);
-    this.scrapeTime = now;
+    this.times[this.index] = now;
+  }
+  get scrapeTime(): number {
+    return this.times[this.index]!;
   }
 }
 
@@ -318,11 +323,14 @@ export class Simulation implements ReplicaListener, Timers {
   /** Handle of each replica's pending step event (cancelled when an arrival truncates a fast-forward stretch). */
   private readonly stepEvents: number[] = [];
   /**
-   * Per replica: 1 when what a scrape reads may have changed since its last scrape (`Replica.trackChanges`). A
-   * scrape of a replica its view saw idle (nothing waiting or running) and unchanged since only moves the view's
-   * `scrapeTime`: at 1,024 replicas half the scrapes, each reading half a dozen objects out of cache otherwise.
+   * Per replica: 0 when its view saw it idle (nothing waiting or running) at its last scrape and nothing a scrape reads
+   * has changed since (the replica sets 1 when it may have: `Replica.trackChanges`). Such a scrape only moves the
+   * view's scrape time (`scrapeTimes`), reading no object: at 1,024 replicas half the scrapes, each of which would
+   * read the view, replica, queues, stretch and KV cache out of the processor's caches.
    */
   private readonly changed: Uint8Array;
+  /** Each view's last scrape time (`View.scrapeTime`), by replica index. */
+  private readonly scrapeTimes: Float64Array;
   /** The gateway's admission component (undefined: no admission layer; arrivals are routed directly). */
   private readonly gw: Admission | undefined;
   /** Gateway series counters of the current sample window. */
@@ -355,6 +363,7 @@ export class Simulation implements ReplicaListener, Timers {
     this.records = new RequestTable(Math.min(opts.expectedRequests ?? 1024, 1 << 24), opts.admission !== undefined);
     let index = 0;
     const endpointOf: number[] = [];
+    this.scrapeTimes = new Float64Array(pools.reduce((n, p) => n + p.replicas, 0));
     for (const p of pools) {
       const dp = p.dataParallelSize ?? 1;
       // A DP pod behind one endpoint (the pod's API port): the router sees rank 0's metrics, as the Endpoint
@@ -372,7 +381,7 @@ export class Simulation implements ReplicaListener, Timers {
         r.ownBlocks = opts.ownBlocks !== false;
         if (p.cpuKvBlocks !== undefined && p.cpuKvBlocks > 0) attachCpuOffload(r, p.model, p.tp, p.cpuKvBlocks);
         this.replicas.push(r);
-        const v = new View(r);
+        const v = new View(r, this.scrapeTimes);
         this.views.push(v);
         if (podEndpoint && rank > 0) continue; // not an endpoint of its own
         let list = this.viewsByModel.get(p.model);
@@ -552,14 +561,14 @@ export class Simulation implements ReplicaListener, Timers {
         }
         case EV_SCRAPE:
           if (this.work > 0 || !this.sourceDone) {
-            const v = this.views[arg]!;
-            if (this.changed[arg] === 0 && v.running === 0 && v.waiting === 0) {
+            if (this.changed[arg] === 0) {
               // Idle at its last scrape and unchanged since: the same metrics, scraped now.
-              if (this.opts.checkInvariants) checkUnchanged(v, this.replicas[arg]!);
-              v.scrapeTime = t;
+              if (this.opts.checkInvariants) checkUnchanged(this.views[arg]!, this.replicas[arg]!);
+              this.scrapeTimes[arg] = t;
             } else {
+              const v = this.views[arg]!;
               v.scrape(this.replicas[arg]!, t, heap.lastPushTime);
-              this.changed[arg] = 0;
+              if (v.running === 0 && v.waiting === 0) this.changed[arg] = 0;
             }
             heap.pushLast(t + this.opts.scrapeIntervalS, EV_SCRAPE, arg);
             if (this.gw?.queueing) this.gw.wake(); // fresh metrics: re-check capacity
