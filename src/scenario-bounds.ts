@@ -89,6 +89,12 @@ const MAX_COST_MS = 3_600_000;
 const STEP_COST_KEYS = new Set(["per_step_ms", "per_request_ms", "fixed_ms", "per_seq_ms", "per_adapter_ms"]);
 const MAX_STEP_COST_MS = 1000;
 const MIN_GB_S = 1e-3;
+/**
+ * Fastest link or disk accepted: 100 TB/s, twenty times the fastest memory in the GPU catalogue (H200's HBM3e,
+ * 4.8 TB/s, `src/models/catalog.ts`) — KV cannot leave a GPU faster than its memory reads it; 10³⁰⁸ GB/s made every
+ * transfer free.
+ */
+const MAX_GB_S = 1e5;
 const SLO_KEY = /^(ttft|e2e|tpot|itl|queue)_/;
 
 /**
@@ -169,6 +175,11 @@ export function scenarioBoundIssues(raw: unknown): BoundIssue[] {
           out.push({
             path: p,
             message: `${fmt(v)} GB/s is less than the least accepted, ${fmt(MIN_GB_S)} GB/s (1 MB/s, slower than any link or disk of a GPU server)`,
+          });
+        else if (k.endsWith("_gb_s") && v > MAX_GB_S)
+          out.push({
+            path: p,
+            message: `${fmt(v)} GB/s is more than the most accepted, ${fmt(MAX_GB_S)} GB/s (100 TB/s, faster than the memory of any GPU: KV cannot leave it faster than its HBM reads it)`,
           });
         else if (b?.max !== undefined && v > b.max)
           out.push({ path: p, message: `${fmt(v)} is more than the most accepted, ${fmt(b.max)} ${b.why}` });

@@ -194,6 +194,12 @@ describe("scenario values out of range", () => {
       ["run", c],
       `${c}:11: kv_transfer.bandwidth_gb_s: 1e-15 GB/s is less than the least accepted, 0.001`,
     );
+    // And one of 10^308 GB/s, which made every transfer free (faster than any GPU's memory can read the KV).
+    const c2 = scenario("link2.yaml", { extra: "kv_transfer: { bandwidth_gb_s: 1e308 }\n" });
+    await expectInputError(
+      ["run", c2],
+      `${c2}:11: kv_transfer.bandwidth_gb_s: 1e+308 GB/s is more than the most accepted, 100,000 GB/s`,
+    );
     const d = scenario("kvd.yaml", { extra: "gateway: { policy: llm-d-precise, kv_event_delay_ms: 1e15 }\n" });
     await expectInputError(["run", d], "gateway.kv_event_delay_ms: 1e+15 ms is more than the most accepted");
     // An on/off arrival process with a 10^12 s pause (scrapes ran all through it).
