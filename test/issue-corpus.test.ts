@@ -215,6 +215,24 @@ describe("scenario values out of range", () => {
     const f = scenario("slo.yaml", { extra: "slos: { ttft_p95_ms: 1e9, e2e_p99_ms: 1e12 }\n" });
     expect(await main(["run", f])).toBe(0);
   });
+  it("sessions whose context limit is below every first prompt: refused, not a stack overflow or a run without end", async () => {
+    // max_context_tokens: 1 overflowed the stack (one recursive call per session ended before its first turn);
+    // without the recursion the run would wait forever for a first request.
+    const a = scenario("ctx.yaml", {
+      workload:
+        "  type: agent\n  rate: 2\n  tools: 500\n  task: 50\n  rounds: 3\n  output: 20\n  tool_output: 50\n  max_context_tokens: 1",
+    });
+    await expectInputError(
+      ["run", a],
+      "workload.max_context_tokens: 1 tokens is less than the first prompt (shared prefix and first message) of 10,000 sessions in a row",
+    );
+    // A limit that ends only some sessions early runs: those that fit get their turns.
+    const b = scenario("ctx2.yaml", {
+      workload:
+        "  type: agent\n  rate: 2\n  tools: 500\n  task: { dist: uniform, min: 10, max: 1000 }\n  rounds: 3\n  output: 20\n  tool_output: 50\n  max_context_tokens: 1000",
+    });
+    expect(await main(["run", b])).toBe(0);
+  });
   it("a number below or above the schema's bound is shown with the bound and the value written", async () => {
     const a = scenario("neg.yaml");
     writeFileSync(a, (await import("node:fs")).readFileSync(a, "utf8").replace("replicas: 2", "replicas: -3"));

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { InputError } from "../errors.ts";
 import type { Segment } from "../sim/hash.ts";
 import { EventHeap } from "../sim/heap.ts";
 import type { Request } from "../sim/request.ts";
@@ -37,6 +38,9 @@ import { contentId, contentSalt, type Draft, draft, type Gen, NS } from "./types
  * (`on_failure: continue`) or ends (`end`). Open loop (`closed_loop: false`, or a stream built with `openLoop`, as
  * `workload export` does): turn r+1 arrives `gap` seconds after turn r *arrived*.
  */
+/** Sessions in a row that end before their first turn after which the context limit is refused (`next`). */
+const EMPTY_SESSIONS = 10_000;
+
 export const SessionFields = {
   ...CommonFields,
   ...ArrivalFields,
@@ -93,6 +97,8 @@ export class SessionGen implements Gen {
   private readonly closed: boolean;
   private readonly endOnFailure: boolean;
   private readonly maxCtx: number;
+  /** Where the component sits in the scenario (`workload`, `workload.mix.1`), for messages. */
+  private readonly where: string;
   private readonly truncate: boolean;
   private readonly salt: number;
   private readonly tag: ((d: Draft) => void) | undefined;
@@ -126,6 +132,7 @@ export class SessionGen implements Gen {
     this.closed = cfg.closed_loop && !ctx.openLoop;
     this.endOnFailure = cfg.on_failure === "end";
     this.maxCtx = cfg.max_context_tokens ?? Number.POSITIVE_INFINITY;
+    this.where = ctx.where;
     this.truncate = cfg.on_context_full === "truncate";
     this.salt = contentSalt(ctx.name);
     this.tag = componentTagger(cfg, ctx);
@@ -144,6 +151,26 @@ export class SessionGen implements Gen {
   }
 
   next(): Draft | undefined {
+    // A session that ends before its turn (its context already full) yields nothing: go on to the next one, in a
+    // loop (one call per ended session overflowed the stack where every session ended so: max_context_tokens: 1).
+    // Sessions that all end before their first turn would never yield a request, and the run, which stops at the
+    // first arrival past its duration, would never end: refused after EMPTY_SESSIONS in a row.
+    let empty = 0;
+    for (;;) {
+      const d = this.step();
+      if (d !== null) return d;
+      if (++empty >= EMPTY_SESSIONS) {
+        throw new InputError(
+          `${this.where}.max_context_tokens: ${this.maxCtx} tokens is less than the first prompt (shared prefix and ` +
+            `first message) of ${EMPTY_SESSIONS.toLocaleString("en-US")} sessions in a row: every session ends ` +
+            "before its first turn; raise it or leave it out",
+        );
+      }
+    }
+  }
+
+  /** The next turn of any session; null when the one it came to ended without a turn, undefined when all are done. */
+  private step(): Draft | undefined | null {
     const tHeap = this.heap.peekTime();
     const tStart = this.nextStart ?? Number.POSITIVE_INFINITY;
     if (tHeap === Number.POSITIVE_INFINITY && tStart === Number.POSITIVE_INFINITY) return undefined;
@@ -167,18 +194,14 @@ export class SessionGen implements Gen {
         turns: Math.max(1, draws.turns),
         nextTime: tStart,
       };
-      const d = this.turn(st, tStart);
-      if (d === undefined) return this.next();
-      return d;
+      return this.turn(st, tStart) ?? null;
     }
     this.heap.pop();
     const slot = this.heap.lastArg;
     const st = this.slots[slot]!;
     this.slots[slot] = undefined;
     this.free.push(slot);
-    const d = this.turn(st, tHeap);
-    if (d === undefined) return this.next();
-    return d;
+    return this.turn(st, tHeap) ?? null;
   }
 
   /** Builds turn `st.round` at time t; schedules the session's continuation. Undefined if the session ended. */
