@@ -464,22 +464,24 @@ export class InferencePerfGen implements Gen {
   }
 
   next(): Draft | undefined {
-    if (this.qHead < this.queue.length) {
-      const d = this.queue[this.qHead]!;
-      this.queue[this.qHead++] = undefined as unknown as Draft;
-      if (this.qHead === this.queue.length) {
-        this.queue.length = 0;
-        this.qHead = 0;
+    // A loop, not a recursive call per stage: stages that schedule nothing are passed over one after another.
+    for (;;) {
+      if (this.qHead < this.queue.length) {
+        const d = this.queue[this.qHead]!;
+        this.queue[this.qHead++] = undefined as unknown as Draft;
+        if (this.qHead === this.queue.length) {
+          this.queue.length = 0;
+          this.qHead = 0;
+        }
+        return d;
       }
-      return d;
+      if (!this.openLoop || this.cur === undefined) return undefined;
+      // Open loop: no completions come back, so the stage ends with its last scheduled request.
+      const last = this.sched[this.sched.length - 1]!;
+      this.cur.end = last;
+      if (this.cur.id < 0) this.finishProbe(last);
+      this.beginNext(last + this.plan.interval);
     }
-    if (!this.openLoop || this.cur === undefined) return undefined;
-    // Open loop: no completions come back, so the stage ends with its last scheduled request.
-    const last = this.sched[this.sched.length - 1]!;
-    this.cur.end = last;
-    if (this.cur.id < 0) this.finishProbe(last);
-    this.beginNext(last + this.plan.interval);
-    return this.next();
   }
 
   onFinish(req: Request, now: number, completed: boolean): Draft[] | undefined {
