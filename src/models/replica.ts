@@ -157,7 +157,8 @@ export class Replica {
   /**
    * Where this replica marks that what a metrics scrape reads (queues, KV usage, adapters) may have changed: it sets
    * `changes[index]` in every method that changes them (`enqueue`, `startStep`, `finishStep`, `releaseHeld`,
-   * `kvLoaded`, `truncate`, `settle`); the engine clears it at a scrape. Outside an engine the marks go nowhere.
+   * `kvLoaded`, `truncate`, `settle`); the engine clears it when a scrape finds the replica idle, and until the mark
+   * is set again its scrapes read nothing (`Simulation.changed`). Outside an engine the marks go nowhere.
    */
   private changes: Uint8Array = NO_CHANGES;
 

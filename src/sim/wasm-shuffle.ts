@@ -3,8 +3,9 @@
  * candidate on each decision (1,023 draws at 1,024 endpoints), and JavaScript numbers make each draw a chain of
  * floating-point products, conversions and a division, while WebAssembly has 64-bit integers: a draw is one
  * multiplication, one addition and a shift. Same draws, same swaps, bit for bit, as `AleaRng`'s JavaScript loop
- * (`test/rng.test.ts` compares both on random states and lengths); measured 1.5 against 3.4 µs a shuffle of 1,024
- * (micro-benchmark, docs/performance.md).
+ * (`test/rng.test.ts` compares both on random states and lengths); a shuffle of 1,024 takes 1.3–1.4 µs against
+ * 3.7–4.4 µs with other memory touched between shuffles, as between routing decisions (micro-benchmark,
+ * docs/performance.md).
  *
  * The module is assembled here from its instruction list (about 240 bytes; no toolchain, no binary checked in) and
  * compiled once per thread. Where WebAssembly is absent (`node --jitless`) or will not compile, `shuffleKernel()` is
