@@ -131,6 +131,17 @@ describe("config errors name the file, line, plugin and accepted values", () => 
       'did you mean "queue-scorer"?',
     );
   });
+  it("a parameter past its bound is said as the scenario says it, with the value written", () => {
+    const load = (params: string) =>
+      err(() => loadEppConfig(`${HEAD}plugins:\n- type: prefix-cache-scorer\n  parameters: {${params}}\n`, "b.yaml"));
+    // zod said "Too small: expected number to be >0, got number".
+    expect(load("blockSize: 0")).toContain(
+      'plugins.0.parameters.blockSize: plugin "prefix-cache-scorer" (type prefix-cache-scorer): expected a number > 0, got 0',
+    );
+    expect(load("maxPrefixBlocksToMatch: -5")).toContain(
+      'plugins.0.parameters.maxPrefixBlocksToMatch: plugin "prefix-cache-scorer" (type prefix-cache-scorer): expected a number ≥ 0, got -5',
+    );
+  });
   it("known but not simulated: loads, refused when run", () => {
     // (latency-scorer, the example here before, is simulated since the latency predictor landed.)
     const cfg = loadEppConfig(`${HEAD}plugins:\n- type: multicluster-queue-scorer\n`, "x.yaml");

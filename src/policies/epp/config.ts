@@ -19,7 +19,7 @@
  */
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { z } from "zod";
-import { InputError, inputError, readTextInput } from "../../errors.ts";
+import { InputError, inputError, numberBoundText, readTextInput, type SchemaIssue } from "../../errors.ts";
 import { closest } from "../../suggest.ts";
 import {
   canonicalType,
@@ -218,8 +218,13 @@ function describeIssue(
         what: got === undefined ? `required (${issue.expected})` : `expected ${issue.expected}, got ${typeName(got)}`,
       };
     }
-    default:
+    default: {
+      // A number past a bound in the scenario's words: "expected a number > 0, got 0" (zod: "Too small: expected
+      // number to be >0").
+      const bound = numberBoundText(issue as SchemaIssue, valueAt(root, path));
+      if (bound !== undefined) return { path, what: bound };
       return { path, what: `${issue.message.replace(/^Invalid input: /, "")}, got ${typeName(valueAt(root, path))}` };
+    }
   }
 }
 
