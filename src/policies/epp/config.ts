@@ -221,7 +221,9 @@ function describeIssue(
     default: {
       // A number past a bound in the scenario's words: "expected a number > 0, got 0" (zod: "Too small: expected
       // number to be >0").
-      const bound = numberBoundText(issue as SchemaIssue, valueAt(root, path));
+      // A plugin's own message (the real factory's words, `evictionSweepSeconds must be > 0`) stays.
+      const own = !/^Too (small|big):/.test(issue.message);
+      const bound = own ? undefined : numberBoundText(issue as SchemaIssue, valueAt(root, path));
       if (bound !== undefined) return { path, what: bound };
       return { path, what: `${issue.message.replace(/^Invalid input: /, "")}, got ${typeName(valueAt(root, path))}` };
     }
