@@ -169,6 +169,37 @@ describe("inference-perf configs", () => {
     );
   });
 
+  it("refuses sizes that ran without end or crashed: stages, their length, the gap between them, prompts", () => {
+    const sweep = (stages: string, duration: string) =>
+      `load:\n  type: constant\n  interval: 1\n  sweep:\n    type: linear\n    num_stages: ${stages}\n    stage_duration: ${duration}\n`;
+    // num_stages 10^6 and interval 10^12 ran without end; stage_duration 10^12 was an internal error.
+    expect(() => parseInferencePerfConfig(sweep("1000000", "60"), "a.yaml")).toThrow(
+      /^a\.yaml:6: load\.sweep\.num_stages: 1000000 is more than the most accepted, 1,000 stages$/,
+    );
+    expect(() => parseInferencePerfConfig(sweep("5", "1000000000000"), "b.yaml")).toThrow(
+      /^b\.yaml:7: load\.sweep\.stage_duration: 1000000000000 s is more than the most accepted, 1,000,000 s/,
+    );
+    expect(() =>
+      parseInferencePerfConfig(
+        "load:\n  type: constant\n  interval: 1e12\n  stages:\n    - {rate: 1, duration: 5}\n",
+        "c.yaml",
+      ),
+    ).toThrow(/^c\.yaml:3: load\.interval: 1000000000000 s is more than the most accepted, 86,400 s/);
+    expect(() =>
+      parseInferencePerfConfig("load:\n  type: constant\n  stages:\n    - {rate: 1000, duration: 100000}\n", "d.yaml"),
+    ).toThrow(
+      /^d\.yaml:4: load\.stages\.0\.rate: 100,000,000 requests up to this stage; at most 20,000,000 a run accepted$/,
+    );
+    // 10^9 system prompts × 10 users: an array of 10^10 lengths.
+    const sp =
+      "load:\n  type: constant\n  stages:\n    - {rate: 1, duration: 5}\ndata:\n  type: shared_prefix\n  shared_prefix:\n    num_unique_system_prompts: 1000000000\n    num_users_per_system_prompt: 10\n";
+    expect(() => parseInferencePerfConfig(sp, "e.yaml")).toThrow(
+      /^e\.yaml:8: data\.shared_prefix\.num_unique_system_prompts: 1,000,000,000 groups × 10 prompts each; at most 10,000,000 prompts accepted$/,
+    );
+    // The bounds are far beyond every config in the data set (checked above: each of them loads).
+    expect(() => parseInferencePerfConfig(sweep("1000", "60"), "f.yaml")).not.toThrow();
+  });
+
   it("unwraps llm-d-benchmark templates (the config under workload.<name>)", () => {
     const p = loadInferencePerfConfig(
       `${CONFIGS}llm-d__guides__benchmark__inference_scheduling_shared_prefix_template.yaml`,

@@ -215,6 +215,19 @@ export interface IpStage {
   readonly concurrency?: number;
 }
 
+/**
+ * Bounds on a config's size (inference-perf sets none; these keep a run finite and its memory bounded, far beyond any
+ * published config: the demos sweep 5–10 stages of 60–180 s): requests a run, over all its stages (a stage's arrival
+ * times are an array of its requests; the scenario's own bound, src/scenario-bounds.ts), stages, seconds a stage lasts or
+ * waits, prompts of a shared-prefix data set. Without them `num_stages: 1000000` or `interval: 1e12` ran without end
+ * and `stage_duration: 1e12` or `num_unique_system_prompts: 1e9` were internal errors.
+ */
+export const IP_MAX_REQUESTS = 20_000_000;
+const IP_MAX_STAGES = 1000;
+const IP_MAX_STAGE_S = 1e6;
+const IP_MAX_INTERVAL_S = 86_400;
+const IP_MAX_PROMPTS = 10_000_000;
+
 export interface IpSweep {
   readonly type: "geometric" | "linear";
   readonly numRequests: number;
@@ -452,6 +465,40 @@ function toPlan(
     }
   });
   const sweep = load.sweep ?? undefined;
+  if (stages.length > IP_MAX_STAGES)
+    throw at(["load", "stages"], `${stages.length} stages; at most ${IP_MAX_STAGES.toLocaleString("en-US")} accepted`);
+  let total = 0;
+  stages.forEach((st, i) => {
+    if (type !== "concurrent" && st.duration > IP_MAX_STAGE_S)
+      throw at(
+        ["load", "stages", i, "duration"],
+        `${st.duration} s is more than the most accepted, ${IP_MAX_STAGE_S.toLocaleString("en-US")} s (11.6 days) a stage`,
+      );
+    total += Math.trunc(st.rate * st.duration);
+    if (total > IP_MAX_REQUESTS)
+      throw at(
+        ["load", "stages", i, type === "concurrent" ? "num_requests" : "rate"],
+        `${total.toLocaleString("en-US")} requests up to this stage; at most ${IP_MAX_REQUESTS.toLocaleString("en-US")} a run accepted`,
+      );
+  });
+  if (sweep) {
+    if (sweep.num_stages > IP_MAX_STAGES)
+      throw at(
+        ["load", "sweep", "num_stages"],
+        `${sweep.num_stages} is more than the most accepted, ${IP_MAX_STAGES.toLocaleString("en-US")} stages`,
+      );
+    for (const k of ["stage_duration", "timeout"] as const)
+      if (sweep[k] > IP_MAX_STAGE_S)
+        throw at(
+          ["load", "sweep", k],
+          `${sweep[k]} s is more than the most accepted, ${IP_MAX_STAGE_S.toLocaleString("en-US")} s (11.6 days)`,
+        );
+  }
+  if (load.interval > IP_MAX_INTERVAL_S)
+    throw at(
+      ["load", "interval"],
+      `${load.interval} s is more than the most accepted, ${IP_MAX_INTERVAL_S.toLocaleString("en-US")} s (a day between stages)`,
+    );
   if (sweep && type === "concurrent")
     throw at(["load", "sweep"], "a sweep cannot be combined with load.type concurrent");
   if (stages.length === 0 && !sweep)
@@ -502,10 +549,20 @@ function toData(raw: IpRawConfig, at: (path: PropertyKey[], msg: string) => Inpu
       throw at(["data", "shared_prefix", "question_distribution"], "give question_len or question_distribution");
     if (sp.output_distribution && typeof sp.output_len === "object")
       throw at(["data", "shared_prefix", "output_distribution"], "give output_len or output_distribution");
+    const groups = sp.num_groups ?? sp.num_unique_system_prompts ?? 10;
+    const perGroup = sp.num_prompts_per_group ?? sp.num_users_per_system_prompt ?? 10;
+    if (groups * perGroup > IP_MAX_PROMPTS) {
+      const key = sp.num_groups !== undefined ? "num_groups" : "num_unique_system_prompts";
+      throw at(
+        ["data", "shared_prefix", key],
+        `${groups.toLocaleString("en-US")} groups × ${perGroup.toLocaleString("en-US")} prompts each; at most ` +
+          `${IP_MAX_PROMPTS.toLocaleString("en-US")} prompts accepted`,
+      );
+    }
     return {
       type: "shared_prefix",
-      groups: sp.num_groups ?? sp.num_unique_system_prompts ?? 10,
-      perGroup: sp.num_prompts_per_group ?? sp.num_users_per_system_prompt ?? 10,
+      groups,
+      perGroup,
       systemLen: sp.system_prompt_len,
       questionLen: sp.question_distribution ?? sp.question_len,
       outputLen: sp.output_distribution ?? sp.output_len,
