@@ -239,6 +239,12 @@ describe("scenario values out of range", () => {
     await expectInputError(["run", a], `${a}:5: pools.0.replicas: expected a number > 0, got -3`);
     const b = scenario("jit.yaml", { extra: "clients:\n  default: { jitter: 2 }\n" });
     await expectInputError(["run", b], `${b}:12: clients.default.jitter: expected a number ≤ 1, got 2`);
+    // A sweep point too (zod said "pools.0.replicas: Too small: expected number to be >0" there).
+    const c = scenario("sw.yaml");
+    await expectInputError(
+      ["sweep", c, "--param", "pools.0.replicas=0,1", "--jobs", "1", "--out", join(dir, "sw-out")],
+      `point 0: ${c} with pools.0.replicas=0: pools.0.replicas: expected a number > 0, got 0`,
+    );
   });
   it("a router parameter out of range names the scenario file (SGLang's eviction every 10^-12 s never ended)", async () => {
     const f = scenario("sg.yaml", {

@@ -21,7 +21,7 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { stringify } from "csv-stringify/sync";
-import { parse as parseYaml } from "yaml";
+import { Document, parse as parseYaml } from "yaml";
 import { InputError, readTextInput } from "../errors.ts";
 import { type LabMetrics, labMetrics } from "../metrics/lab-metrics.ts";
 import { checkRunSlos, requestTargets, type SloCheck } from "../metrics/slo.ts";
@@ -105,7 +105,10 @@ export function pointScenario(base: SweepBase, params: readonly ParamSpec[], job
   const raw = applyValues(base.raw, params, job.values);
   const r = ScenarioSchema.safeParse(raw);
   if (!r.success) {
-    const msg = formatZodError(r.error, `${base.file} with ${describe(job.values)}`, undefined, undefined);
+    // The point's scenario as a document, so that messages show what is written there ("expected a number > 0,
+    // got 0", not zod's "Too small: expected number to be >0"); no lines: the point has no file of its own.
+    const doc = new Document(raw) as unknown as Parameters<typeof formatZodError>[2];
+    const msg = formatZodError(r.error, `${base.file} with ${describe(job.values)}`, doc, undefined);
     throw new InputError(`point ${job.id}: ${msg}`);
   }
   try {
