@@ -16,6 +16,7 @@
  */
 import { ROLE_LABEL, ROLE_NAMES } from "./policies/epp/filters.ts";
 import { closest } from "./suggest.ts";
+import { MAX_RUN_REQUESTS } from "./workloads/types.ts";
 
 export interface BoundIssue {
   readonly path: readonly (string | number)[];
@@ -43,7 +44,7 @@ const BOUNDS: Readonly<Record<string, { readonly max?: number; readonly min?: nu
   question_len_max: { max: TOKENS, why: "tokens" },
   output_len: { max: TOKENS, why: "tokens" },
   output_len_max: { max: TOKENS, why: "tokens" },
-  requests: { max: 20_000_000, why: "requests per run" },
+  requests: { max: MAX_RUN_REQUESTS, why: "requests per run" },
   duration_s: { max: 1e7, why: "seconds of traffic (about 4 months)" },
   // Arrival processes' and trace windows' times (an on/off process with a 10^12 s pause simulated it).
   window_s: { max: 1e7, why: "seconds (about 4 months)" },

@@ -22,6 +22,18 @@ const CAL_SET = join(
   "../../shared/data/sim-to-real-validation/calibration_set_h100_vllm_7exp.json",
 );
 const dir = mkdtempSync(join(tmpdir(), "gatelab-bench-"));
+/** `calibrate` of the physics model on the benchmarked run and its server, quiet, writing `out` under `dir`. */
+const calibrateBench = (out: string) => [
+  "calibrate",
+  "--model",
+  "physics",
+  "--vllm-bench",
+  BENCH,
+  ...SERVER,
+  "-q",
+  "-o",
+  join(dir, out),
+];
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A minimal result as vllm bench serve writes it without --save-detailed (keys of vllm/benchmarks/serve.py). */
@@ -225,17 +237,7 @@ describe("calibration from step times and vllm bench serve results: round trip",
     await expect(
       runFidelityCli(["calibrate", "--steps", STEPS, "--tp", "0", "-o", join(dir, "z.json")]),
     ).rejects.toThrow('--tp: expected a positive integer, got "0"');
-    const bench = [
-      "calibrate",
-      "--model",
-      "physics",
-      "--vllm-bench",
-      BENCH,
-      ...SERVER,
-      "-q",
-      "-o",
-      join(dir, "w.json"),
-    ];
+    const bench = calibrateBench("w.json");
     // Engine settings past the scenario's bounds (10^12 blocks was an internal error: typed array length).
     await expect(runFidelityCli([...bench, "--num-gpu-blocks", "1000000000000"])).rejects.toThrow(
       '--num-gpu-blocks: at most 100,000,000 KV blocks per replica, got "1000000000000"',
@@ -255,17 +257,7 @@ describe("calibration from step times and vllm bench serve results: round trip",
   });
 
   it("a metric the benchmark did not report reads n/a, not NaN%", async () => {
-    const text = await runFidelityCli([
-      "calibrate",
-      "--model",
-      "physics",
-      "--vllm-bench",
-      BENCH,
-      ...SERVER,
-      "-q",
-      "-o",
-      join(dir, "na.json"),
-    ]);
+    const text = await runFidelityCli(calibrateBench("na.json"));
     expect(text).not.toContain("NaN");
     expect(text).toMatch(/#1 +[\d.]+% +n\/a /);
   });

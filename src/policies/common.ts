@@ -87,11 +87,6 @@ export function shuffleIndices(rng: Rng, perm: Int32Array, n: number): void {
   rng.shuffleIndices(perm, n);
 }
 
-/** The same shuffle as `shuffleIndices`, in the stream's buffer (`Rng.shuffled`: read it before the next shuffle). */
-export function shuffled(rng: Rng, n: number): Int32Array {
-  return rng.shuffled(n);
-}
-
 const TWO32 = 4294967296;
 const MASK20 = 0xfffff;
 

@@ -113,7 +113,7 @@ class AleaRng implements Rng {
   }
 
   shuffleIndices(perm: Int32Array, n: number): void {
-    const k = n > 1 && n <= SHUFFLE_KERNEL_MAX_N && useKernel ? shuffleKernel() : undefined;
+    const k = kernelFor(n);
     if (k !== undefined) {
       perm.set(this.shuffleIn(k, n).subarray(0, n));
       return;
@@ -123,7 +123,7 @@ class AleaRng implements Rng {
   }
 
   shuffled(n: number): Int32Array {
-    const k = n > 1 && n <= SHUFFLE_KERNEL_MAX_N && useKernel ? shuffleKernel() : undefined;
+    const k = kernelFor(n);
     if (k !== undefined) return this.shuffleIn(k, n);
     if (scratch.length < n) scratch = new Int32Array(Math.max(n, 2 * scratch.length));
     this.shuffleIndices(scratch, n);
@@ -195,6 +195,11 @@ interface AleaState {
 let useKernel = true;
 /** `shuffled`'s buffer where the kernel does not run. */
 let scratch = new Int32Array(16);
+
+/** The WebAssembly kernel for a shuffle of n (undefined: the JavaScript loop; n ≤ 1, past its bound, or switched off). */
+function kernelFor(n: number): ShuffleKernel | undefined {
+  return n > 1 && n <= SHUFFLE_KERNEL_MAX_N && useKernel ? shuffleKernel() : undefined;
+}
 
 /**
  * Whether shuffles may run on the WebAssembly kernel (default true, where WebAssembly is available); false runs the

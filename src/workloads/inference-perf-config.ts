@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { InputError, schemaIssueText } from "../errors.ts";
+import { MAX_RUN_REQUESTS } from "./types.ts";
 
 /** `Distribution` of inference_perf/config/common.py:33-67 (defaults as there). */
 export const IpDistributionSchema = z.strictObject({
@@ -217,12 +218,11 @@ export interface IpStage {
 
 /**
  * Bounds on a config's size (inference-perf sets none; these keep a run finite and its memory bounded, far beyond any
- * published config: the demos sweep 5–10 stages of 60–180 s): requests a run, over all its stages (a stage's arrival
- * times are an array of its requests; the scenario's own bound, src/scenario-bounds.ts), stages, seconds a stage lasts or
+ * published config: the demos sweep 5–10 stages of 60–180 s): requests a run over all its stages (`MAX_RUN_REQUESTS`,
+ * a scenario's own bound: a stage's arrival times are an array of its requests), stages, seconds a stage lasts or
  * waits, prompts of a shared-prefix data set. Without them `num_stages: 1000000` or `interval: 1e12` ran without end
  * and `stage_duration: 1e12` or `num_unique_system_prompts: 1e9` were internal errors.
  */
-export const IP_MAX_REQUESTS = 20_000_000;
 const IP_MAX_STAGES = 1000;
 const IP_MAX_STAGE_S = 1e6;
 const IP_MAX_INTERVAL_S = 86_400;
@@ -475,10 +475,10 @@ function toPlan(
         `${st.duration} s is more than the most accepted, ${IP_MAX_STAGE_S.toLocaleString("en-US")} s (11.6 days) a stage`,
       );
     total += Math.trunc(st.rate * st.duration);
-    if (total > IP_MAX_REQUESTS)
+    if (total > MAX_RUN_REQUESTS)
       throw at(
         ["load", "stages", i, type === "concurrent" ? "num_requests" : "rate"],
-        `${total.toLocaleString("en-US")} requests up to this stage; at most ${IP_MAX_REQUESTS.toLocaleString("en-US")} a run accepted`,
+        `${total.toLocaleString("en-US")} requests up to this stage; at most ${MAX_RUN_REQUESTS.toLocaleString("en-US")} a run accepted`,
       );
   });
   if (sweep) {

@@ -33,7 +33,6 @@ import type { Request } from "../sim/request.ts";
 import { exponential, normal, type Rng, shuffle } from "../sim/rng.ts";
 import { poissonCount } from "./arrivals.ts";
 import {
-  IP_MAX_REQUESTS,
   type IpDistribution,
   type IpLen,
   type IpPlan,
@@ -41,7 +40,7 @@ import {
   loadInferencePerfConfig,
 } from "./inference-perf-config.ts";
 import { type GenContext, streams } from "./synthetic.ts";
-import { contentId, contentSalt, type Draft, draft, type Gen, NS } from "./types.ts";
+import { contentId, contentSalt, type Draft, draft, type Gen, MAX_RUN_REQUESTS, NS } from "./types.ts";
 
 export const InferencePerfSourceSchema = z.strictObject({
   type: z.literal("inference-perf"),
@@ -399,14 +398,14 @@ export class InferencePerfGen implements Gen {
   /** Starts a stage at client time `t`; false if it has no requests (it ends at once). */
   private beginStage(id: number, st: IpStage, t: number): boolean {
     // A sweep's stage rates come from the probe: only now is a stage's size known. The run's requests are bounded
-    // as a scenario's are (`IP_MAX_REQUESTS`): seven stages of 900,000 s at the probe's rates ran out of memory.
+    // as a scenario's are (`MAX_RUN_REQUESTS`): seven stages of 900,000 s at the probe's rates ran out of memory.
     const n = Math.trunc(st.rate * st.duration);
     this.planned += n;
-    if (this.planned > IP_MAX_REQUESTS)
+    if (this.planned > MAX_RUN_REQUESTS)
       throw new InputError(
         `${this.plan.file}: load.sweep.stage_duration: stage ${id} at ${st.rate} requests/s for ${st.duration} s ` +
           `would bring the run to ${this.planned.toLocaleString("en-US")} requests; at most ` +
-          `${IP_MAX_REQUESTS.toLocaleString("en-US")} accepted: shorten stage_duration`,
+          `${MAX_RUN_REQUESTS.toLocaleString("en-US")} accepted: shorten stage_duration`,
       );
     const rng = streams(this.ctx)(`arrivals/stage${id}`);
     const offs = stageOffsets(this.plan.loadType, st, rng);

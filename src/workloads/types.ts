@@ -19,6 +19,12 @@ export interface Gen {
 }
 
 /** Content namespaces: the first argument of `hashInts` for derived content ids, so that kinds never collide. */
+/**
+ * Requests a run may have at most (a scenario's `requests:`, an inference-perf config's stages together): far beyond
+ * any benchmark, and what keeps a run's per-request arrays within memory.
+ */
+export const MAX_RUN_REQUESTS = 20_000_000;
+
 export const NS = {
   system: 1,
   question: 2,

@@ -11,7 +11,6 @@
  *   score ≤ 0, largest key wins; when every score ≤ 0 it behaves as `random-picker`. For k = 1,
  *   P(i) = score_i / Σ score.
  */
-import { shuffled } from "../common.ts";
 import type { EndpointView } from "../types.ts";
 import type { Cycle, Picker } from "./framework.ts";
 
@@ -73,7 +72,8 @@ export class MaxScorePicker implements Picker {
       cycle.ctx.rng.skip(n - 1);
       return top;
     }
-    const perm = shuffled(cycle.ctx.rng, n);
+    // The stream's buffer (`Rng.shuffled`), read before anything draws again.
+    const perm = cycle.ctx.rng.shuffled(n);
     if (!nan) {
       // The first candidate in shuffled order with the top score (with t candidates tied, about n/(t+1) in).
       for (let k = 0; k < n; k++) if (scores[perm[k]!] === max) return perm[k]!;
